@@ -1,0 +1,155 @@
+"""The real executor: runs a node's planned steps with buildah through :mod:`orchestrator.engine`.
+
+An image whose cache key label matches the plan is reused without running any step. On every
+path out of a build (success, failure, timeout, Ctrl-C) the node's working containers are
+removed, its candidate tag is dropped unless the build succeeded, and the secret network file
+and scratch files are deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO
+
+import structlog
+
+from orchestrator import engine
+from orchestrator.errors import OrchestrateError, StepFailedError
+from orchestrator.executor import NodeContext
+from orchestrator.plan import KEY_LABEL, NodePlan, Step
+from orchestrator.results import Outcome, Status
+
+
+def image_key(image: str) -> str | None:
+    """The cache key label of a local image, or None if there is no such image."""
+    try:
+        out = engine.capture(["buildah", "inspect", "--type", "image", "--format",
+                              f'{{{{index .OCIv1.Config.Labels "{KEY_LABEL}"}}}}', image])
+    except StepFailedError:
+        return None
+    return out.strip()
+
+
+def image_facts(image: str) -> tuple[str, int]:
+    """(image id, size in bytes) of a local image; size 0 where podman is not installed."""
+    try:
+        out = engine.capture(["podman", "image", "inspect", "--format", "{{.Id}} {{.Size}}", image])
+        image_id, size = out.split()
+        return image_id, int(size)
+    except (OrchestrateError, ValueError):
+        try:
+            image_id = engine.capture(["buildah", "inspect", "--type", "image", "--format",
+                                       "{{.FromImageID}}", image]).strip()
+        except StepFailedError:
+            image_id = ""
+        return image_id, 0
+
+
+def existing_containers(prefix: str = "orch-") -> list[str]:
+    """Names of buildah working containers whose name starts with ``prefix``."""
+    out = engine.capture(["buildah", "containers", "--format", "{{.ContainerName}}"])
+    return [name for name in out.split() if name.startswith(prefix)]
+
+
+def remove_containers(names: list[str]) -> None:
+    """Remove working containers, ignoring ones already gone."""
+    present = set(existing_containers())
+    for name in names:
+        if name in present:
+            with contextlib.suppress(StepFailedError):
+                engine.capture(["buildah", "rm", name])
+
+
+class BuildahExecutor:
+    """Builds nodes with buildah."""
+
+    def __init__(
+        self,
+        *,
+        host_env: Mapping[str, str],
+        no_cache: bool = False,
+        no_cache_for: frozenset[str] = frozenset(),
+    ) -> None:
+        self.host_env = dict(host_env)
+        self.no_cache = no_cache
+        self.no_cache_for = no_cache_for
+
+    def reusable(self, plan: NodePlan) -> bool:
+        """True if an image with the plan's key is in local storage and the cache is on."""
+        if self.no_cache or plan.node in self.no_cache_for:
+            return False
+        return image_key(plan.image) == plan.key
+
+    def execute(self, plan: NodePlan, ctx: NodeContext) -> Outcome:
+        """Build ``plan`` (or reuse its image) and report the outcome."""
+        log = structlog.get_logger()
+        ctx.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with ctx.log_path.open("a", encoding="utf-8") as out:
+            out.write(f"### {plan.node} attempt {ctx.attempt} (run {ctx.run_id})\n")
+            if self.reusable(plan):
+                out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
+                self._run_steps(plan.push, ctx, out, plan)
+                image_id, size = image_facts(plan.image)
+                return Outcome(status=Status.REUSED, image_id=image_id, size=size,
+                               detail="cache key matches")
+            with self._workspace(plan, out):
+                self._run_steps(plan.steps, ctx, out, plan)
+                self._run_steps(plan.push, ctx, out, plan)
+            image_id, size = image_facts(plan.image)
+            log.debug("image committed", image=plan.image, image_id=image_id, size=size)
+            return Outcome(status=Status.BUILT, image_id=image_id, size=size)
+
+    def _run_steps(self, steps: tuple[Step, ...], ctx: NodeContext, out: IO[str],
+                   plan: NodePlan) -> None:
+        for step in steps:
+            ctx.on_step(step.name)
+            out.write(f"--- step {step.name}\n")
+            env = None
+            if step.host_env:
+                env = dict(os.environ)
+                env.update({k: self.host_env[k] for k in step.host_env if k in self.host_env})
+            try:
+                engine.run(step.argv, step=step.name, log=out, log_path=str(ctx.log_path),
+                           env=env, cancel=ctx.cancel, deadline=ctx.deadline)
+            except OrchestrateError as exc:
+                out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
+                raise
+
+    @contextlib.contextmanager
+    def _workspace(self, plan: NodePlan, out: IO[str]) -> Iterator[None]:
+        """Write the plan's files; on exit remove containers, candidate tag and scratch."""
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        for generated in plan.files:
+            generated.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(generated.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o600 if generated.secret else 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(generated.content)
+        # A dead earlier attempt may have left containers with these names.
+        remove_containers(list(plan.containers))
+        succeeded = False
+        try:
+            yield
+            succeeded = True
+        finally:
+            self._cleanup(plan, out, succeeded)
+
+    def _cleanup(self, plan: NodePlan, out: IO[str], succeeded: bool) -> None:
+        try:
+            remove_containers(list(plan.containers))
+            if not succeeded and image_key(plan.candidate) is not None:
+                engine.capture(["buildah", "rmi", plan.candidate])
+        except OrchestrateError as exc:
+            out.write(f"!!! cleanup of {plan.node} incomplete: {exc}\n")
+        for generated in plan.files:
+            if generated.secret:
+                generated.path.unlink(missing_ok=True)
+        for path in plan.scratch:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                Path(path).unlink(missing_ok=True)

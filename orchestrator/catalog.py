@@ -1,0 +1,95 @@
+"""The project catalog: PyPI name, packages, default profiles, user and smoke check per project.
+
+Project defaults live here, in ``orchestrator/data/projects.yaml``, not scattered through code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.yamlfile import Field, load_yaml
+
+CATALOG_PATH = Path(__file__).parent / "data" / "projects.yaml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Project:
+    """What one OpenStack project needs, whatever the pipeline."""
+
+    name: str
+    pypi: str
+    user: str
+    uid: int
+    gid: int
+    dist_packages: tuple[str, ...]
+    build_packages: tuple[str, ...]
+    pip_packages: tuple[str, ...]
+    profiles: tuple[str, ...]
+    steps: tuple[str, ...]
+    smoke: tuple[str, ...]
+    smoke_env: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Catalog:
+    """All known projects plus what every service image and the wheels image always get."""
+
+    projects: dict[str, Project]
+    common_dist_packages: tuple[str, ...]
+    common_pip_packages: tuple[str, ...]
+    common_build_packages: tuple[str, ...]
+
+
+def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+    """Load and validate the project catalog.
+
+    Raises:
+        ConfigError: on the first bad field.
+    """
+    top = load_yaml(path).mapping(("common", "projects"), required=("projects",))
+    common = top["common"].mapping(("dist_packages", "pip_packages", "build_packages")) if (
+        "common" in top
+    ) else {}
+    projects: dict[str, Project] = {}
+    for name, entry in top["projects"].entries():
+        projects[name] = _project(name, entry)
+    return Catalog(
+        projects=projects,
+        common_dist_packages=_strings(common.get("dist_packages")),
+        common_pip_packages=_strings(common.get("pip_packages")),
+        common_build_packages=_strings(common.get("build_packages")),
+    )
+
+
+def _strings(node: Field | None) -> tuple[str, ...]:
+    return node.strings() if node is not None else ()
+
+
+def _project(name: str, entry: Field) -> Project:
+    m = entry.mapping(
+        ("pypi", "user", "uid", "gid", "dist_packages", "build_packages", "pip_packages",
+         "profiles", "steps", "smoke", "smoke_env"),
+        required=("pypi", "user", "uid", "smoke"),
+    )
+    uid = m["uid"].integer(minimum=1, maximum=65533)
+    smoke = tuple(item.string() for item in m["smoke"].items())
+    if not smoke:
+        raise m["smoke"].error("must name a command")
+    smoke_env = tuple((k, v.string()) for k, v in m["smoke_env"].pairs()) if (
+        "smoke_env" in m
+    ) else ()
+    return Project(
+        name=name,
+        pypi=m["pypi"].string(),
+        user=m["user"].name(),
+        uid=uid,
+        gid=m["gid"].integer(minimum=1, maximum=65533) if "gid" in m else uid,
+        dist_packages=_strings(m.get("dist_packages")),
+        build_packages=_strings(m.get("build_packages")),
+        pip_packages=_strings(m.get("pip_packages")),
+        profiles=m["profiles"].names() if "profiles" in m else (),
+        steps=_strings(m.get("steps")),
+        smoke=smoke,
+        smoke_env=smoke_env,
+    )

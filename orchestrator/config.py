@@ -1,0 +1,422 @@
+"""Typed, frozen pipeline objects and the loader that validates ``pipelines/*.yaml``.
+
+A pipeline says *what* to build: defaults (release, toolchain pins, constraints, tags), the base
+image, the requirements (wheels) image, one entry per service image and optional child images.
+Run settings that may also come from the CLI or the environment (parallelism, proxies, ...) are
+read here as raw values and resolved in :mod:`orchestrator.settings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from orchestrator.settings import OPTION_BY_NAME, OPTIONS, field_value
+from orchestrator.yamlfile import Field, load_yaml
+
+BASE_NODE = "base"
+REQUIREMENTS_NODE = "requirements"
+RESERVED_NODES = frozenset({BASE_NODE, REQUIREMENTS_NODE})
+
+SourceKind = Literal["pypi", "git", "url", "local"]
+WheelScope = Literal["selected", "all"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Toolchain:
+    """Pinned versions of the Python build toolchain inside every venv (LOCI leaves them loose)."""
+
+    pip: str
+    setuptools: str
+    wheel: str
+
+    def requirements(self) -> tuple[str, ...]:
+        """The toolchain as pip requirement specifiers."""
+        return (f"pip=={self.pip}", f"setuptools=={self.setuptools}", f"wheel=={self.wheel}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constraints:
+    """OpenStack's upper-constraints and global-requirements files for the release."""
+
+    upper: Path
+    global_requirements: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseSpec:
+    """The OS image every other image starts FROM: bootstrapped with mmdebstrap, or pulled."""
+
+    kind: Literal["mmdebstrap", "image"]
+    image: str = ""
+    suite: str = "bookworm"
+    mirror: str = "http://deb.debian.org/debian"
+    variant: str = "minbase"
+    components: tuple[str, ...] = ("main",)
+    include: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates")
+    packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """Where a project's code comes from; resolved and fetched on the host before the build."""
+
+    kind: SourceKind
+    name: str = ""
+    version: str = ""
+    sha256: str = ""
+    url: str = ""
+    ref: str = ""
+    path: Path | None = None
+
+    def describe(self) -> str:
+        """A short human-readable form, e.g. ``pypi:keystone==29.1.0``."""
+        match self.kind:
+            case "pypi":
+                return f"pypi:{self.name}=={self.version}"
+            case "git":
+                return f"git:{self.url}@{self.ref}"
+            case "url":
+                return f"url:{self.url}"
+            case "local":
+                return f"local:{self.path}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtraStep:
+    """A pipeline-defined step run in the working container: an inline command or a script."""
+
+    name: str
+    run: str = ""
+    script: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageSpec:
+    """One service image entry of a pipeline (``images.<name>``)."""
+
+    name: str
+    project: str
+    source: Source
+    profiles: tuple[str, ...] | None = None
+    pip_packages: tuple[str, ...] = ()
+    dist_packages: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    uid: int | None = None
+    gid: int | None = None
+    plugin: bool = False
+    parent: str = ""
+    steps: tuple[ExtraStep, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChildSpec:
+    """A child image built from a Containerfile FROM another node (``children.<name>``)."""
+
+    name: str
+    parent: str
+    containerfile: Path
+    context: Path
+    build_args: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequirementsSpec:
+    """The wheels image: what it wheels beyond the selected services' needs."""
+
+    scope: WheelScope = "selected"
+    build_packages: tuple[str, ...] = ()
+    pip_packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pipeline:
+    """A validated pipeline file."""
+
+    path: Path
+    name: str
+    release: str
+    toolchain: Toolchain
+    constraints: Constraints
+    tags: tuple[str, ...]
+    base: BaseSpec
+    requirements: RequirementsSpec
+    images: dict[str, ImageSpec]
+    children: dict[str, ChildSpec]
+    settings: dict[str, Field] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        """The folder relative paths in the pipeline are taken from."""
+        return self.path.parent
+
+
+PIPELINE_KEYS = (
+    "name",
+    "release",
+    "settings",
+    "network",
+    "toolchain",
+    "constraints",
+    "tags",
+    "base",
+    "requirements",
+    "images",
+    "children",
+)
+
+
+def load_pipeline(path: Path) -> Pipeline:
+    """Load and validate one pipeline file.
+
+    Raises:
+        ConfigError: on the first bad field, naming the file and the key path.
+    """
+    root = load_yaml(path)
+    top = root.mapping(PIPELINE_KEYS, required=("images",))
+    folder = path.parent
+    settings: dict[str, Field] = {}
+    for section in ("settings", "network"):
+        if section in top:
+            # Keys are validated against the option table by orchestrator.settings.
+            for key, value in top[section].mapping(_section_keys(section)).items():
+                field_value(OPTION_BY_NAME[key], value)  # type errors are caught here
+                settings[key] = value
+    images = _images(top["images"], folder)
+    children = _children(top["children"], folder) if "children" in top else {}
+    for name in children:
+        if name in images:
+            raise top["children"].error(f"child image {name!r} has the same name as an image")
+    return Pipeline(
+        path=path,
+        name=top["name"].name() if "name" in top else path.stem,
+        release=top["release"].string() if "release" in top else "",
+        toolchain=_toolchain(top.get("toolchain"), root),
+        constraints=_constraints(top.get("constraints"), root, folder),
+        tags=top["tags"].strings() if "tags" in top else (),
+        base=_base(top["base"]) if "base" in top else BaseSpec(kind="mmdebstrap"),
+        requirements=_requirements(top["requirements"]) if "requirements" in top else (
+            RequirementsSpec()
+        ),
+        images=images,
+        children=children,
+        settings=settings,
+    )
+
+
+def _section_keys(section: str) -> tuple[str, ...]:
+    return tuple(o.name for o in OPTIONS if o.section == section)
+
+
+def _toolchain(node: Field | None, root: Field) -> Toolchain:
+    if node is None:
+        raise root.error("missing required key 'toolchain' (pins for pip, setuptools and wheel)")
+    m = node.mapping(("pip", "setuptools", "wheel"), required=("pip", "setuptools", "wheel"))
+    return Toolchain(
+        pip=_version(m["pip"]), setuptools=_version(m["setuptools"]), wheel=_version(m["wheel"])
+    )
+
+
+def _version(node: Field) -> str:
+    value = node.string()
+    if not all(part.isalnum() for part in value.split(".")):
+        raise node.error(f"{value!r} is not an exact version such as '25.1.1'")
+    return value
+
+
+def _constraints(node: Field | None, root: Field, folder: Path) -> Constraints:
+    if node is None:
+        raise root.error("missing required key 'constraints' (the upper-constraints file)")
+    m = node.mapping(("upper", "global"), required=("upper",))
+    upper = m["upper"].path_value(folder)
+    if not upper.is_file():
+        raise m["upper"].error(f"file not found: {upper}")
+    glob = None
+    if "global" in m:
+        glob = m["global"].path_value(folder)
+        if not glob.is_file():
+            raise m["global"].error(f"file not found: {glob}")
+    return Constraints(upper=upper, global_requirements=glob)
+
+
+def _base(node: Field) -> BaseSpec:
+    keys = ("bootstrap", "from", "suite", "mirror", "variant", "components", "include", "packages")
+    m = node.mapping(keys)
+    if ("bootstrap" in m) == ("from" in m):
+        raise node.error("set exactly one of 'bootstrap: mmdebstrap' or 'from: <image ref>'")
+    if "from" in m:
+        for key in ("suite", "mirror", "variant", "components", "include"):
+            if key in m:
+                raise m[key].error(f"{key!r} applies to 'bootstrap: mmdebstrap' only")
+        return BaseSpec(
+            kind="image",
+            image=m["from"].string(),
+            packages=m["packages"].strings() if "packages" in m else BaseSpec.include,
+        )
+    m["bootstrap"].choice(("mmdebstrap",))
+    if "packages" in m:
+        raise m["packages"].error("use 'include' with 'bootstrap: mmdebstrap'")
+    defaults = BaseSpec(kind="mmdebstrap")
+    return BaseSpec(
+        kind="mmdebstrap",
+        suite=m["suite"].name() if "suite" in m else defaults.suite,
+        mirror=_url(m["mirror"]) if "mirror" in m else defaults.mirror,
+        variant=m["variant"].choice(("minbase", "essential", "apt", "required"))
+        if "variant" in m
+        else defaults.variant,
+        components=m["components"].names() if "components" in m else defaults.components,
+        include=m["include"].strings() if "include" in m else defaults.include,
+    )
+
+
+def _url(node: Field) -> str:
+    value = node.string()
+    if not value.startswith(("http://", "https://", "file://")):
+        raise node.error(f"{value!r} is not an http(s):// or file:// URL")
+    return value
+
+
+def _requirements(node: Field) -> RequirementsSpec:
+    m = node.mapping(("scope", "build_packages", "pip_packages"))
+    scope: WheelScope = "selected"
+    if "scope" in m and m["scope"].choice(("selected", "all")) == "all":
+        scope = "all"
+    return RequirementsSpec(
+        scope=scope,
+        build_packages=m["build_packages"].strings() if "build_packages" in m else (),
+        pip_packages=m["pip_packages"].strings() if "pip_packages" in m else (),
+    )
+
+
+IMAGE_KEYS = (
+    "project",
+    "source",
+    "profiles",
+    "pip_packages",
+    "dist_packages",
+    "extras",
+    "uid",
+    "gid",
+    "plugin",
+    "parent",
+    "steps",
+    "tags",
+)
+
+
+def _images(node: Field, folder: Path) -> dict[str, ImageSpec]:
+    images: dict[str, ImageSpec] = {}
+    for name, entry in node.entries():
+        if name in RESERVED_NODES:
+            raise entry.error(f"{name!r} is reserved for the {name} node; pick another name")
+        m = entry.mapping(IMAGE_KEYS, required=("source",))
+        plugin = m["plugin"].boolean() if "plugin" in m else False
+        parent = m["parent"].name() if "parent" in m else ""
+        if plugin and not parent:
+            raise entry.error("a plugin image needs 'parent': the service image it extends")
+        if parent and not plugin:
+            raise m["parent"].error("'parent' is only for plugin images (set 'plugin: true')")
+        images[name] = ImageSpec(
+            name=name,
+            project=m["project"].name() if "project" in m else name,
+            source=_source(m["source"], folder),
+            profiles=m["profiles"].names() if "profiles" in m else None,
+            pip_packages=m["pip_packages"].strings() if "pip_packages" in m else (),
+            dist_packages=m["dist_packages"].strings() if "dist_packages" in m else (),
+            extras=m["extras"].names() if "extras" in m else (),
+            uid=m["uid"].integer(minimum=1, maximum=65533) if "uid" in m else None,
+            gid=m["gid"].integer(minimum=1, maximum=65533) if "gid" in m else None,
+            plugin=plugin,
+            parent=parent,
+            steps=_steps(m["steps"], folder) if "steps" in m else (),
+            tags=m["tags"].strings() if "tags" in m else (),
+        )
+    if not images:
+        raise node.error("declare at least one image")
+    return images
+
+
+def _source(node: Field, folder: Path) -> Source:
+    m = node.mapping(("pypi", "git", "url", "local", "sha256", "ref"))
+    kinds = [k for k in ("pypi", "git", "url", "local") if k in m]
+    if len(kinds) != 1:
+        raise node.error("set exactly one of 'pypi', 'git', 'url' or 'local'")
+    kind = kinds[0]
+    sha256 = ""
+    if "sha256" in m:
+        sha256 = m["sha256"].string().lower()
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise m["sha256"].error("expected 64 hexadecimal digits")
+        if kind in ("git", "local"):
+            raise m["sha256"].error(f"'sha256' does not apply to a {kind} source")
+    if "ref" in m and kind != "git":
+        raise m["ref"].error("'ref' applies to git sources only")
+    if kind == "pypi":
+        spec = m["pypi"].string()
+        name, sep, version = spec.partition("==")
+        if not sep or not name.strip() or not version.strip():
+            raise m["pypi"].error(f"{spec!r} is not of the form 'name==version'")
+        return Source(kind="pypi", name=name.strip(), version=version.strip(), sha256=sha256)
+    if kind == "git":
+        return Source(
+            kind="git", url=m["git"].string(), ref=m["ref"].string() if "ref" in m else "master"
+        )
+    if kind == "url":
+        if not sha256:
+            raise node.error("a url source needs 'sha256' so the download can be checked")
+        return Source(kind="url", url=_url(m["url"]), sha256=sha256)
+    local = m["local"].path_value(folder)
+    if not local.exists():
+        raise m["local"].error(f"path not found: {local}")
+    return Source(kind="local", path=local.resolve())
+
+
+def _steps(node: Field, folder: Path) -> tuple[ExtraStep, ...]:
+    steps: list[ExtraStep] = []
+    for item in node.items():
+        m = item.mapping(("name", "run", "script"), required=("name",))
+        if ("run" in m) == ("script" in m):
+            raise item.error("set exactly one of 'run' (a command) or 'script' (a file)")
+        script = None
+        if "script" in m:
+            script = m["script"].path_value(folder)
+            if not script.is_file():
+                raise m["script"].error(f"file not found: {script}")
+        steps.append(
+            ExtraStep(name=m["name"].name(), run=m["run"].string() if "run" in m else "",
+                      script=script)
+        )
+    return tuple(steps)
+
+
+def _children(node: Field, folder: Path) -> dict[str, ChildSpec]:
+    children: dict[str, ChildSpec] = {}
+    for name, entry in node.entries():
+        if name in RESERVED_NODES:
+            raise entry.error(f"{name!r} is reserved; pick another name")
+        m = entry.mapping(
+            ("from", "containerfile", "context", "build_args", "tags"),
+            required=("from", "containerfile"),
+        )
+        containerfile = m["containerfile"].path_value(folder)
+        if not containerfile.is_file():
+            raise m["containerfile"].error(f"file not found: {containerfile}")
+        context = m["context"].path_value(folder) if "context" in m else containerfile.parent
+        if not context.is_dir():
+            raise m["context"].error(f"folder not found: {context}")
+        args: list[tuple[str, str]] = []
+        if "build_args" in m:
+            for key, value in m["build_args"].pairs():
+                args.append((key, value.string(allow_empty=True)))
+        children[name] = ChildSpec(
+            name=name,
+            parent=m["from"].name(),
+            containerfile=containerfile,
+            context=context,
+            build_args=tuple(args),
+            tags=m["tags"].strings() if "tags" in m else (),
+        )
+    return children

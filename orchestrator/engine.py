@@ -1,0 +1,219 @@
+"""The one module that runs external tools (buildah, podman, mmdebstrap, git), through ``sh``.
+
+Every argv is logged (``+ buildah ...``, with credentials masked) before it runs, and its
+combined output goes line by line to the node's log file. Commands run in their own session so
+a Ctrl-C at the terminal reaches orchestrate only: orchestrate then stops the command itself
+(SIGTERM to its process group, SIGKILL after a grace period) and cleans up.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+import sh
+import structlog
+
+from orchestrator.errors import (
+    CancelledError,
+    StepFailedError,
+    StepTimeoutError,
+    ToolMissingError,
+)
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(:[^/@\s]*)?@")
+TAIL_LINES = 40
+_GRACE_SECONDS = 10.0
+_POLL_SECONDS = 0.1
+
+INSTALL_HINTS = {
+    "buildah": "install it with 'apt-get install -y buildah' (Debian/Ubuntu)",
+    "podman": "install it with 'apt-get install -y podman' (Debian/Ubuntu)",
+    "mmdebstrap": "install it with 'apt-get install -y mmdebstrap', or use 'base: {from: IMAGE}'",
+    "git": "install it with 'apt-get install -y git' to fetch git sources",
+}
+
+
+def redact(text: str) -> str:
+    """Mask user:password in any URL of ``text`` (proxy URLs must never reach a log)."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group('scheme')}***@", text)
+
+
+def format_argv(argv: Sequence[str]) -> str:
+    """Quote an argv for display, credentials masked."""
+    return redact(shlex.join(argv))
+
+
+def require_tool(name: str) -> None:
+    """Check that ``name`` is on PATH.
+
+    Raises:
+        ToolMissingError: it is not, with a hint on how to install it.
+    """
+    try:
+        sh.Command(name)
+    except sh.CommandNotFound:
+        raise ToolMissingError(name, INSTALL_HINTS.get(name, "install it")) from None
+
+
+def _command(name: str) -> sh.Command:
+    try:
+        return sh.Command(name)
+    except sh.CommandNotFound:
+        raise ToolMissingError(name, INSTALL_HINTS.get(name, "install it")) from None
+
+
+class _Output:
+    """Receives a command's output lines: writes them to the log and keeps the tail."""
+
+    def __init__(self, log: IO[str] | None) -> None:
+        self.log = log
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        clean = redact(line.rstrip("\n"))
+        with self.lock:
+            self.tail.append(clean)
+            if self.log is not None:
+                self.log.write(clean + "\n")
+                self.log.flush()
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    step: str,
+    log: IO[str] | None = None,
+    log_path: str = "",
+    env: Mapping[str, str] | None = None,
+    cancel: threading.Event | None = None,
+    deadline: float | None = None,
+) -> None:
+    """Run ``argv`` to completion, streaming its output into ``log``.
+
+    Args:
+        argv: the program and its arguments.
+        step: the step name, for messages.
+        log: an open text file receiving the command line and all its output.
+        log_path: the log's path, quoted in errors.
+        env: the full environment for the command (default: inherit).
+        cancel: when set, the command is stopped and :class:`CancelledError` raised.
+        deadline: a ``time.monotonic()`` instant after which the command is killed and
+            :class:`StepTimeoutError` raised.
+
+    Raises:
+        StepFailedError: the command exited non-zero; carries the tail of its output.
+        StepTimeoutError: the deadline passed.
+        CancelledError: ``cancel`` was set.
+        ToolMissingError: the program is not installed.
+    """
+    structlog.get_logger().debug("exec", step=step, argv=format_argv(argv))
+    output = _Output(log)
+    if log is not None:
+        log.write(f"+ {format_argv(argv)}\n")
+        log.flush()
+    program = _command(argv[0])
+    proc = program(
+        *argv[1:],
+        _bg=True,
+        _bg_exc=False,
+        _out=output,
+        _err_to_out=True,
+        _tty_out=False,
+        _in=None,
+        _new_session=True,
+        _env=dict(env) if env is not None else None,
+        _decode_errors="replace",
+    )
+    interrupted: type[Exception] | None = None
+    while proc.is_alive():
+        if cancel is not None and cancel.is_set():
+            interrupted = CancelledError
+        elif deadline is not None and time.monotonic() > deadline:
+            interrupted = StepTimeoutError
+        if interrupted is not None:
+            _stop(proc)
+            break
+        time.sleep(_POLL_SECONDS)
+    try:
+        proc.wait()
+    except sh.ErrorReturnCode as exc:
+        if interrupted is None:
+            tail = "\n".join(output.tail)
+            raise StepFailedError(step, exc.exit_code, tail, log_path) from None
+    except sh.SignalException:
+        if interrupted is None:
+            raise StepFailedError(step, -1, "\n".join(output.tail), log_path) from None
+    if interrupted is CancelledError:
+        raise CancelledError(f"step {step!r} was cancelled")
+    if interrupted is StepTimeoutError:
+        raise StepTimeoutError(f"step {step!r} ran past the node's timeout and was killed")
+
+
+def _stop(proc: sh.RunningCommand) -> None:
+    """SIGTERM the command's process group, then SIGKILL it after a grace period."""
+    try:
+        proc.process.signal_group(signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    waited = 0.0
+    while proc.is_alive() and waited < _GRACE_SECONDS:
+        time.sleep(_POLL_SECONDS)
+        waited += _POLL_SECONDS
+    if proc.is_alive():
+        try:
+            proc.process.signal_group(signal.SIGKILL)
+        except ProcessLookupError:
+            return
+
+
+def capture(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float | None = None,
+    ok_codes: Sequence[int] = (0,),
+) -> str:
+    """Run a short query command and return its stdout.
+
+    Raises:
+        StepFailedError: it exited with a code not in ``ok_codes``; carries its stderr.
+        ToolMissingError: the program is not installed.
+    """
+    structlog.get_logger().debug("exec", argv=format_argv(argv))
+    program = _command(argv[0])
+    try:
+        out = program(
+            *argv[1:],
+            _tty_out=False,
+            _in=None,
+            _env=dict(env) if env is not None else None,
+            _timeout=timeout,
+            _ok_code=list(ok_codes),
+            _decode_errors="replace",
+        )
+    except sh.ErrorReturnCode as exc:
+        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
+        raise StepFailedError(format_argv(argv), exc.exit_code, redact(stderr.strip()), "") from None
+    except sh.TimeoutException:
+        raise StepTimeoutError(f"{format_argv(argv)} did not finish in {timeout} s") from None
+    return str(out)
+
+
+def exists(argv: Sequence[str]) -> bool:
+    """Run a check command; True if it exits 0 (e.g. ``buildah inspect IMAGE``)."""
+    try:
+        capture(argv, ok_codes=(0,))
+    except StepFailedError:
+        return False
+    return True
+
+
+def log_path_of(log: IO[str] | None) -> str:
+    """The file name of an open log, or an empty string."""
+    return str(Path(log.name)) if log is not None and hasattr(log, "name") else ""

@@ -1,0 +1,70 @@
+"""Every fatal error of orchestrate, each with the exit code it maps to.
+
+Only the CLI entry point catches these; it prints the one-line message and exits with
+``exit_code``. Messages name the file, field or node at fault and say what to do next.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_NODE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class OrchestrateError(Exception):
+    """Base class: a fatal error with a one-line message and an exit code."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(OrchestrateError):
+    """A pipeline, profile or catalog file is malformed or inconsistent."""
+
+    def __init__(self, source: str, path: str, message: str) -> None:
+        self.source = source
+        self.path = path
+        self.message = message
+        where = f"{source}: {path}" if path else source
+        super().__init__(f"{where}: {message}")
+
+
+class GraphError(OrchestrateError):
+    """The image graph is not a DAG, names an unknown parent, or a selection matched nothing."""
+
+
+class SourceError(OrchestrateError):
+    """A source could not be resolved or fetched, or its checksum did not match."""
+
+
+class ToolMissingError(OrchestrateError):
+    """An external tool (buildah, mmdebstrap, git) is not installed."""
+
+    def __init__(self, tool: str, hint: str) -> None:
+        self.tool = tool
+        super().__init__(f"{tool} not found on PATH: {hint}")
+
+
+class StepFailedError(OrchestrateError):
+    """A build step exited non-zero; carries the step name, the log tail and the log path."""
+
+    exit_code = EXIT_NODE_FAILED
+
+    def __init__(self, step: str, returncode: int, tail: str, log_path: str) -> None:
+        self.step = step
+        self.returncode = returncode
+        self.tail = tail
+        self.log_path = log_path
+        super().__init__(f"step {step!r} exited {returncode} (log: {log_path})")
+
+
+class StepTimeoutError(OrchestrateError):
+    """A node ran past its timeout and its running command was killed."""
+
+    exit_code = EXIT_NODE_FAILED
+
+
+class CancelledError(OrchestrateError):
+    """The run was cancelled (Ctrl-C or SIGTERM) while a node was running."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,36 @@
+"""The executor seam: the scheduler hands a node's plan to an :class:`Executor`.
+
+The real one (:mod:`orchestrator.buildah_executor`) runs buildah; unit tests use a fake that
+records calls and peak concurrency.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from orchestrator.plan import NodePlan
+from orchestrator.results import Outcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeContext:
+    """Per-attempt context: cancellation, deadline, log file and a progress callback."""
+
+    run_id: str
+    attempt: int
+    cancel: threading.Event
+    deadline: float | None
+    log_path: Path
+    on_step: Callable[[str], None] = field(default=lambda step: None)
+
+
+class Executor(Protocol):
+    """Builds one node. Raises an :class:`~orchestrator.errors.OrchestrateError` on failure."""
+
+    def execute(self, plan: NodePlan, ctx: NodeContext) -> Outcome:
+        """Build (or reuse) ``plan``'s image and report how."""
+        ...

@@ -1,0 +1,169 @@
+"""The image DAG: base → requirements → services (→ plugins, children), as a networkx DiGraph.
+
+Nodes carry a ``kind`` attribute (base, requirements, service, child). Selections pull in
+ancestors (a service cannot be built without its parents) and ``--skip`` drops a node with
+everything that depends on it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from enum import Enum
+
+import networkx as nx
+
+from orchestrator.config import BASE_NODE, REQUIREMENTS_NODE
+from orchestrator.errors import GraphError
+from orchestrator.resolve import ResolvedPipeline
+
+
+class NodeKind(str, Enum):
+    """What a node of the image graph builds."""
+
+    BASE = "base"
+    REQUIREMENTS = "requirements"
+    SERVICE = "service"
+    CHILD = "child"
+
+
+def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
+    """Build and check the image graph of a resolved pipeline.
+
+    Raises:
+        GraphError: a plugin or child names a parent that does not exist, or the graph has a
+            cycle (the message lists it).
+    """
+    graph = nx.DiGraph()
+    graph.add_node(BASE_NODE, kind=NodeKind.BASE)
+    graph.add_node(REQUIREMENTS_NODE, kind=NodeKind.REQUIREMENTS)
+    graph.add_edge(BASE_NODE, REQUIREMENTS_NODE)
+    for name in resolved.services:
+        graph.add_node(name, kind=NodeKind.SERVICE)
+    for name, service in resolved.services.items():
+        graph.add_edge(REQUIREMENTS_NODE, name)
+        if service.plugin:
+            _check_parent(resolved, graph, name, service.parent, "images")
+            graph.add_edge(service.parent, name)
+        else:
+            graph.add_edge(BASE_NODE, name)
+    for name in resolved.children:
+        graph.add_node(name, kind=NodeKind.CHILD)
+    for name, child in resolved.children.items():
+        _check_parent(resolved, graph, name, child.parent, "children")
+        graph.add_edge(child.parent, name)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return graph
+    path = " -> ".join([str(edge[0]) for edge in cycle] + [str(cycle[0][0])])
+    raise GraphError(f"{resolved.pipeline.path}: the image graph has a cycle: {path}")
+
+
+def _check_parent(
+    resolved: ResolvedPipeline, graph: nx.DiGraph, name: str, parent: str, section: str
+) -> None:
+    if parent not in graph:
+        raise GraphError(
+            f"{resolved.pipeline.path}: {section}.{name}: parent {parent!r} is not a node of "
+            f"this pipeline (nodes: {', '.join(sorted(graph.nodes))})"
+        )
+
+
+def _split(values: Iterable[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def select(
+    graph: nx.DiGraph,
+    *,
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    match: str | None = None,
+) -> nx.DiGraph:
+    """Return the subgraph to build.
+
+    Args:
+        graph: the full image graph.
+        only: node names (comma-separated allowed); these and their ancestors are kept.
+        skip: node names; these and their descendants are dropped.
+        match: a regular expression; nodes whose name it matches (re.search) and their
+            ancestors are kept, as with ``only``.
+
+    Raises:
+        GraphError: a name is not a node, the pattern is invalid or matches nothing, or the
+            selection is empty.
+    """
+    only_names = _split(only)
+    skip_names = _split(skip)
+    for name in (*only_names, *skip_names):
+        if name not in graph:
+            raise GraphError(f"unknown node {name!r} (nodes: {', '.join(sorted(graph.nodes))})")
+    wanted: set[str] = set(only_names)
+    if match is not None:
+        try:
+            pattern = re.compile(match)
+        except re.error as exc:
+            raise GraphError(f"--match {match!r}: invalid regular expression: {exc}") from None
+        matched = {n for n in graph if pattern.search(n)}
+        if not matched:
+            raise GraphError(f"--match {match!r} matches no node")
+        wanted |= matched
+    keep = set(graph.nodes)
+    if wanted:
+        keep = set(wanted)
+        for name in wanted:
+            keep |= nx.ancestors(graph, name)
+    for name in skip_names:
+        keep -= {name} | nx.descendants(graph, name)
+    if not keep:
+        raise GraphError("the selection leaves no node to build")
+    return graph.subgraph(keep).copy()
+
+
+def order(graph: nx.DiGraph) -> list[str]:
+    """Nodes in a stable topological order (ties broken by name)."""
+    return list(nx.lexicographical_topological_sort(graph))
+
+
+def render(graph: nx.DiGraph, fmt: str) -> str:
+    """Render the graph as ``text``, ``dot``, ``mermaid`` or ``json``."""
+    nodes = order(graph)
+    edges = sorted(graph.edges)
+    match fmt:
+        case "json":
+            data = {
+                "nodes": [
+                    {
+                        "name": n,
+                        "kind": graph.nodes[n]["kind"].value,
+                        "parents": sorted(graph.predecessors(n)),
+                    }
+                    for n in nodes
+                ],
+                "edges": [[a, b] for a, b in edges],
+            }
+            return json.dumps(data, indent=2)
+        case "dot":
+            lines = ["digraph orchestrate {", "  rankdir=LR;"]
+            lines += [f'  "{n}" [label="{n}\\n({graph.nodes[n]["kind"].value})"];' for n in nodes]
+            lines += [f'  "{a}" -> "{b}";' for a, b in edges]
+            return "\n".join([*lines, "}"])
+        case "mermaid":
+            lines = ["graph LR"]
+            lines += [f"  {_mermaid_id(n)}[\"{n}\"]" for n in nodes]
+            lines += [f"  {_mermaid_id(a)} --> {_mermaid_id(b)}" for a, b in edges]
+            return "\n".join(lines)
+        case "text":
+            lines = []
+            for n in nodes:
+                parents = sorted(graph.predecessors(n))
+                after = f"  <- {', '.join(parents)}" if parents else ""
+                lines.append(f"{n} ({graph.nodes[n]['kind'].value}){after}")
+            return "\n".join(lines)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _mermaid_id(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)

@@ -1,0 +1,131 @@
+"""Combine a pipeline with the project catalog and the profiles into resolved image specs.
+
+This is where "unknown project", "unknown profile" and "profile does not apply" are caught,
+each naming the pipeline file and key path. Package lists are merged in a stable order
+(catalog, then profiles in the order given, then the pipeline's own) without duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from orchestrator.catalog import Catalog, Project
+from orchestrator.config import ChildSpec, ExtraStep, ImageSpec, Pipeline, Source
+from orchestrator.errors import ConfigError
+from orchestrator.profiles import Profile
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceImage:
+    """A service (or plugin) image with every package list and setting resolved."""
+
+    name: str
+    project: Project
+    source: Source
+    profiles: tuple[str, ...]
+    dist_packages: tuple[str, ...]
+    pip_packages: tuple[str, ...]
+    build_packages: tuple[str, ...]
+    extras: tuple[str, ...]
+    user: str
+    uid: int
+    gid: int
+    plugin: bool
+    parent: str
+    project_steps: tuple[str, ...]
+    extra_steps: tuple[ExtraStep, ...]
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolvedPipeline:
+    """A pipeline whose images are resolved against the catalog and profiles."""
+
+    pipeline: Pipeline
+    catalog: Catalog
+    profiles: dict[str, Profile]
+    services: dict[str, ServiceImage]
+    children: dict[str, ChildSpec]
+
+
+def unique(*groups: Iterable[str]) -> tuple[str, ...]:
+    """Concatenate ``groups`` keeping the first occurrence of each item."""
+    seen: dict[str, None] = {}
+    for group in groups:
+        for item in group:
+            seen.setdefault(item, None)
+    return tuple(seen)
+
+
+def resolve(pipeline: Pipeline, catalog: Catalog, profiles: dict[str, Profile]) -> ResolvedPipeline:
+    """Resolve every image of ``pipeline``.
+
+    Raises:
+        ConfigError: an image names an unknown project or profile, or a profile that does not
+            apply to its project.
+    """
+    services = {
+        name: _service(pipeline, catalog, profiles, spec) for name, spec in pipeline.images.items()
+    }
+    return ResolvedPipeline(
+        pipeline=pipeline,
+        catalog=catalog,
+        profiles=profiles,
+        services=services,
+        children=dict(pipeline.children),
+    )
+
+
+def _service(
+    pipeline: Pipeline, catalog: Catalog, profiles: dict[str, Profile], spec: ImageSpec
+) -> ServiceImage:
+    source = str(pipeline.path)
+    where = f"images.{spec.name}"
+    project = catalog.projects.get(spec.project)
+    if project is None:
+        raise ConfigError(
+            source,
+            f"{where}.project",
+            f"unknown project {spec.project!r} (known: {', '.join(sorted(catalog.projects))})",
+        )
+    chosen = project.profiles if spec.profiles is None else spec.profiles
+    dist: list[str] = [] if spec.plugin else [*catalog.common_dist_packages, *project.dist_packages]
+    pip: list[str] = [] if spec.plugin else [*catalog.common_pip_packages, *project.pip_packages]
+    build: list[str] = [*project.build_packages]
+    for index, name in enumerate(chosen):
+        path = f"{where}.profiles[{index}]" if spec.profiles is not None else f"{where}.project"
+        profile = profiles.get(name)
+        if profile is None:
+            raise ConfigError(
+                source, path, f"unknown profile {name!r} (known: {', '.join(sorted(profiles))})"
+            )
+        packages = profile.for_project(spec.project)
+        if packages is None:
+            raise ConfigError(
+                source,
+                path,
+                f"profile {name!r} does not apply to project {spec.project!r} "
+                f"(it applies to: {profile.applies_to()})",
+            )
+        dist += packages.dist_packages
+        pip += packages.pip_packages
+        build += profile.build_packages
+    return ServiceImage(
+        name=spec.name,
+        project=project,
+        source=spec.source,
+        profiles=tuple(chosen),
+        dist_packages=unique(dist, spec.dist_packages),
+        pip_packages=unique(pip, spec.pip_packages),
+        build_packages=unique(build),
+        extras=spec.extras,
+        user=project.user,
+        uid=spec.uid if spec.uid is not None else project.uid,
+        gid=spec.gid if spec.gid is not None else (spec.uid or project.gid),
+        plugin=spec.plugin,
+        parent=spec.parent,
+        project_steps=() if spec.plugin else project.steps,
+        extra_steps=spec.steps,
+        tags=spec.tags,
+    )

@@ -1,0 +1,97 @@
+"""Results are data: a status per node with its attempts and timings, reduced to an exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
+
+
+class Status(str, Enum):
+    """How a node ended."""
+
+    BUILT = "built"
+    REUSED = "reused"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def ok(self) -> bool:
+        return self in (Status.BUILT, Status.REUSED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What an executor reports for a node that succeeded."""
+
+    status: Status
+    image_id: str = ""
+    size: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """One try at a node: when it ran and how it ended."""
+
+    number: int
+    started: float
+    finished: float
+    error: str = ""
+
+    @property
+    def duration(self) -> float:
+        return self.finished - self.started
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeResult:
+    """The end state of one node in a run."""
+
+    node: str
+    status: Status
+    attempts: tuple[Attempt, ...] = ()
+    reason: str = ""
+    image: str = ""
+    image_id: str = ""
+    size: int = 0
+    log_path: str = ""
+    error: str = ""
+    error_tail: str = ""
+
+    @property
+    def duration(self) -> float:
+        return sum(a.duration for a in self.attempts)
+
+    @property
+    def started(self) -> float | None:
+        return self.attempts[0].started if self.attempts else None
+
+    @property
+    def finished(self) -> float | None:
+        return self.attempts[-1].finished if self.attempts else None
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    """All node results of a run, in the order they ended."""
+
+    run_id: str
+    started: float
+    finished: float = 0.0
+    interrupted: bool = False
+    results: dict[str, NodeResult] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every node was built or reused, 130 on Ctrl-C, 1 otherwise."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if all(r.status.ok for r in self.results.values()):
+            return EXIT_OK
+        return EXIT_NODE_FAILED
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results.values() if r.status is status)

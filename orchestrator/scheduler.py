@@ -1,0 +1,217 @@
+"""Run the image DAG: each node starts as soon as all its parents succeeded, at most N at once.
+
+Modelled on nox's ``_parallel``: a thread pool, ``wait(FIRST_COMPLETED)``, no level barriers.
+A failed node's descendants end as ``skipped (parent failed)`` while independent nodes go on;
+``fail_fast`` starts nothing new after a failure; Ctrl-C sets the cancel event that every
+running executor watches, waits for them to clean up, and marks the rest cancelled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import structlog
+
+from orchestrator.errors import CancelledError, OrchestrateError, StepFailedError
+from orchestrator.executor import Executor, NodeContext
+from orchestrator.graph import order
+from orchestrator.plan import NodePlan
+from orchestrator.results import Attempt, NodeResult, RunResult, Status
+
+EventHook = Callable[[str, str, Mapping[str, object]], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Scheduling knobs: concurrency, retries per node, timeout per attempt, fail-fast."""
+
+    parallel: int = 2
+    retries: int = 0
+    timeout: float | None = None
+    fail_fast: bool = False
+
+
+def _no_event(node: str, event: str, info: Mapping[str, object]) -> None:
+    return None
+
+
+class Scheduler:
+    """Runs one graph of plans through an executor; use :meth:`run` once."""
+
+    def __init__(
+        self,
+        graph: nx.DiGraph,
+        plans: Mapping[str, NodePlan],
+        executor: Executor,
+        *,
+        run_id: str,
+        log_dir: Path,
+        limits: Limits,
+        cancel: threading.Event | None = None,
+        on_event: EventHook = _no_event,
+    ) -> None:
+        if limits.parallel < 1:
+            raise ValueError("parallel must be >= 1")
+        self.graph = graph
+        self.plans = plans
+        self.executor = executor
+        self.run_id = run_id
+        self.log_dir = log_dir
+        self.limits = limits
+        self.cancel = cancel or threading.Event()
+        self.on_event = on_event
+        self.result = RunResult(run_id=run_id, started=time.time())
+        self._order = order(graph)
+
+    # -- one node ----------------------------------------------------------------------------
+    def _run_node(self, node: str) -> NodeResult:
+        log = structlog.get_logger()
+        plan = self.plans[node]
+        log_path = self.log_dir / f"{node}.log"
+        attempts: list[Attempt] = []
+        with structlog.contextvars.bound_contextvars(node=node, run=self.run_id):
+            for number in range(1, self.limits.retries + 2):
+                started = time.time()
+                deadline = (
+                    time.monotonic() + self.limits.timeout if self.limits.timeout else None
+                )
+                ctx = NodeContext(
+                    run_id=self.run_id, attempt=number, cancel=self.cancel, deadline=deadline,
+                    log_path=log_path,
+                    on_step=lambda step: self.on_event(node, "step", {"step": step}),
+                )
+                self.on_event(node, "started", {"attempt": number})
+                log.info("node started", attempt=number)
+                try:
+                    outcome = self.executor.execute(plan, ctx)
+                except CancelledError as exc:
+                    attempts.append(Attempt(number=number, started=started, finished=time.time(),
+                                            error=str(exc)))
+                    return NodeResult(node=node, status=Status.CANCELLED, attempts=tuple(attempts),
+                                      reason="cancelled", image=plan.image, log_path=str(log_path))
+                except Exception as exc:  # noqa: BLE001 - any failure ends this attempt
+                    message = str(exc) if isinstance(exc, OrchestrateError) else repr(exc)
+                    tail = exc.tail if isinstance(exc, StepFailedError) else ""
+                    attempts.append(Attempt(number=number, started=started, finished=time.time(),
+                                            error=message))
+                    log.error("node attempt failed", attempt=number, error=message)
+                    if self.cancel.is_set():
+                        return NodeResult(node=node, status=Status.CANCELLED,
+                                          attempts=tuple(attempts), reason="cancelled",
+                                          image=plan.image, log_path=str(log_path))
+                    if number <= self.limits.retries:
+                        continue
+                    return NodeResult(node=node, status=Status.FAILED, attempts=tuple(attempts),
+                                      error=message, error_tail=tail, image=plan.image,
+                                      log_path=str(log_path))
+                attempts.append(Attempt(number=number, started=started, finished=time.time()))
+                log.info("node finished", status=outcome.status.value,
+                         seconds=round(attempts[-1].duration, 1))
+                return NodeResult(node=node, status=outcome.status, attempts=tuple(attempts),
+                                  reason=outcome.detail, image=plan.image,
+                                  image_id=outcome.image_id, size=outcome.size,
+                                  log_path=str(log_path))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- the graph ---------------------------------------------------------------------------
+    def _record(self, result: NodeResult) -> None:
+        self.result.results[result.node] = result
+        self.on_event(result.node, result.status.value, {"reason": result.reason})
+
+    def _settle_blocked(self, pending: set[str]) -> None:
+        """Mark pending nodes whose parent did not succeed as skipped, in topological order."""
+        for node in self._order:
+            if node not in pending:
+                continue
+            bad = [
+                p for p in self.graph.predecessors(node)
+                if p in self.result.results and not self.result.results[p].status.ok
+            ]
+            if bad:
+                parent = sorted(bad)[0]
+                why = self.result.results[parent].status
+                reason = "parent failed" if why is Status.FAILED else f"parent {why.value}"
+                pending.discard(node)
+                self._record(NodeResult(node=node, status=Status.SKIPPED,
+                                        reason=f"{reason}: {parent}"))
+
+    def _ready(self, pending: set[str]) -> list[str]:
+        done = self.result.results
+        return [
+            n for n in self._order
+            if n in pending and all(p in done and done[p].status.ok
+                                    for p in self.graph.predecessors(n))
+        ]
+
+    def run(self) -> RunResult:
+        """Run every node; returns when all have ended (or were skipped or cancelled)."""
+        pending = set(self.graph.nodes)
+        running: dict[Future[NodeResult], str] = {}
+        failed: list[str] = []
+        pool = ThreadPoolExecutor(max_workers=self.limits.parallel,
+                                  thread_name_prefix="orchestrate")
+        try:
+            while pending or running:
+                if not self.cancel.is_set():
+                    self._settle_blocked(pending)
+                stop_starting = self.cancel.is_set() or (self.limits.fail_fast and failed)
+                if not stop_starting:
+                    for node in self._ready(pending):
+                        if len(running) >= self.limits.parallel:
+                            break
+                        pending.discard(node)
+                        running[pool.submit(self._run_node, node)] = node
+                if not running:
+                    break
+                try:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    self._interrupt()
+                    continue
+                for future in done:
+                    node = running.pop(future)
+                    result = future.result()
+                    self._record(result)
+                    if result.status is Status.FAILED:
+                        failed.append(node)
+        except KeyboardInterrupt:
+            self._interrupt()
+            self._drain(running)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for node in self._order:
+            if node in pending:
+                if self.cancel.is_set():
+                    self._record(NodeResult(node=node, status=Status.CANCELLED,
+                                            reason="run cancelled before it started"))
+                else:
+                    self._record(NodeResult(node=node, status=Status.SKIPPED,
+                                            reason=f"fail-fast: {failed[0]} failed"))
+        self.result.finished = time.time()
+        return self.result
+
+    def _interrupt(self) -> None:
+        if not self.cancel.is_set():
+            structlog.get_logger().warning(
+                "interrupted: stopping running nodes and removing their containers"
+            )
+        self.cancel.set()
+        self.result.interrupted = True
+
+    def _drain(self, running: dict[Future[NodeResult], str]) -> None:
+        """Wait for running nodes to stop after a cancel; a second Ctrl-C does not abandon
+        their cleanup."""
+        while running:
+            try:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                continue
+            for future in done:
+                running.pop(future)
+                self._record(future.result())

@@ -1,0 +1,196 @@
+"""Run settings, each declared once, resolved CLI flag > ORCHESTRATE_* env > pipeline > default.
+
+Every resolved value records where it came from, so ``orchestrate plan`` can say why a proxy or
+a parallelism was chosen. Settings here never change what an image contains (network, engine
+and scheduling knobs), which is why none of them enters a cache key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from orchestrator.errors import ConfigError
+from orchestrator.yamlfile import Field
+
+Origin = Literal["cli", "env", "pipeline", "default"]
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Option:
+    """One setting: its name, pipeline section, environment variable, type and default."""
+
+    name: str
+    section: Literal["settings", "network"]
+    kind: Literal["int", "bool", "str", "list", "choice"]
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+
+    @property
+    def env(self) -> str:
+        """The environment variable that sets this option."""
+        return "ORCHESTRATE_" + self.name.upper()
+
+
+def _default_state_dir() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return str(Path(base) / "orchestrate")
+
+
+def _default_ca_bundle() -> str:
+    return HOST_CA_BUNDLE if Path(HOST_CA_BUNDLE).is_file() else ""
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(name="parallel", section="settings", kind="int", default=2, minimum=1,
+           help="Build at most this many nodes at once."),
+    Option(name="retries", section="settings", kind="int", default=0, minimum=0,
+           help="Retry a failed node this many times."),
+    Option(name="timeout", section="settings", kind="int", default=3600, minimum=1,
+           help="Kill a node that runs longer than this many seconds."),
+    Option(name="fail_fast", section="settings", kind="bool", default=False,
+           help="Start no new node once one has failed."),
+    Option(name="isolation", section="settings", kind="choice", default="chroot",
+           choices=("chroot", "oci", "rootless"),
+           help="buildah run isolation; chroot works on hosts whose cgroups the OCI runtime rejects."),
+    Option(name="runtime", section="settings", kind="str", default="runc",
+           help="OCI runtime for buildah/podman when isolation is oci."),
+    Option(name="namespace", section="settings", kind="str", default="localhost/orchestrate",
+           help="Repository prefix of the images built, e.g. localhost/orchestrate/keystone."),
+    Option(name="push", section="settings", kind="bool", default=False,
+           help="Push every built image's tags to the registry."),
+    Option(name="registry", section="settings", kind="str", default="",
+           help="Registry repository prefix to push to, e.g. registry.example.com/openstack."),
+    Option(name="state_dir", section="settings", kind="str", default=_default_state_dir(),
+           help="Where runs, logs and source caches are kept."),
+    Option(name="http_proxy", section="network", kind="str", default="",
+           help="HTTP proxy used during builds (never stored in images)."),
+    Option(name="https_proxy", section="network", kind="str", default="",
+           help="HTTPS proxy used during builds (never stored in images)."),
+    Option(name="no_proxy", section="network", kind="str", default="",
+           help="Hosts that bypass the proxy."),
+    Option(name="pip_index_url", section="network", kind="str", default="",
+           help="pip index for the wheels build (default: PyPI)."),
+    Option(name="pip_extra_index_urls", section="network", kind="list", default=(),
+           help="Extra pip indexes for the wheels build (comma-separated)."),
+    Option(name="apt_mirror", section="network", kind="str", default="",
+           help="Debian/Ubuntu mirror used during builds instead of the image's own."),
+    Option(name="ca_bundle", section="network", kind="str", default=_default_ca_bundle(),
+           help="CA bundle trusted by pip and apt during builds (default: the host's)."),
+)
+OPTION_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Resolved run settings with the origin of each value."""
+
+    values: Mapping[str, Any]
+    origins: Mapping[str, Origin]
+
+    def get_int(self, name: str) -> int:
+        """An integer option's value."""
+        value = self.values[name]
+        assert isinstance(value, int) and not isinstance(value, bool), name
+        return value
+
+    def get_str(self, name: str) -> str:
+        """A string or choice option's value."""
+        value = self.values[name]
+        assert isinstance(value, str), name
+        return value
+
+    def get_bool(self, name: str) -> bool:
+        """A boolean option's value."""
+        return bool(self.values[name])
+
+    def get_list(self, name: str) -> tuple[str, ...]:
+        """A list option's value."""
+        return tuple(self.values[name])
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.get_str("state_dir")).expanduser()
+
+
+def _from_text(option: Option, text: str, where: Callable[[str], ConfigError]) -> Any:
+    match option.kind:
+        case "int":
+            try:
+                value = int(text)
+            except ValueError:
+                raise where(f"expected an integer, got {text!r}") from None
+            if option.minimum is not None and value < option.minimum:
+                raise where(f"must be >= {option.minimum}, got {value}")
+            return value
+        case "bool":
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+            raise where(f"expected true or false, got {text!r}")
+        case "list":
+            return tuple(p.strip() for p in text.split(",") if p.strip())
+        case "choice":
+            if text not in option.choices:
+                raise where(f"{text!r} is not one of: {', '.join(option.choices)}")
+            return text
+        case "str":
+            return text
+
+
+def field_value(option: Option, node: Field) -> Any:
+    match option.kind:
+        case "int":
+            return node.integer(minimum=option.minimum)
+        case "bool":
+            return node.boolean()
+        case "list":
+            return node.strings()
+        case "choice":
+            return node.choice(option.choices)
+        case "str":
+            return node.string(allow_empty=True)
+
+
+def resolve_settings(
+    pipeline_values: Mapping[str, Field],
+    cli_values: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every option: CLI flag > ``ORCHESTRATE_*`` > pipeline file > built-in default.
+
+    Args:
+        pipeline_values: the raw ``settings:``/``network:`` fields of the pipeline.
+        cli_values: options given on the command line (``None`` values mean "not given").
+        environ: the environment to read (default: ``os.environ``).
+
+    Raises:
+        ConfigError: a value from the pipeline or the environment is malformed.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    origins: dict[str, Origin] = {}
+    for option in OPTIONS:
+        cli = cli_values.get(option.name)
+        if cli is not None:
+            values[option.name], origins[option.name] = cli, "cli"
+        elif option.env in env:
+            def where(message: str, option: Option = option) -> ConfigError:
+                return ConfigError(f"environment variable {option.env}", "", message)
+
+            values[option.name] = _from_text(option, env[option.env], where)
+            origins[option.name] = "env"
+        elif option.name in pipeline_values:
+            values[option.name] = field_value(option, pipeline_values[option.name])
+            origins[option.name] = "pipeline"
+        else:
+            values[option.name], origins[option.name] = option.default, "default"
+    return Settings(values=values, origins=origins)

@@ -1,0 +1,315 @@
+"""Resolve and fetch project sources on the host, before any build starts.
+
+- ``pypi``: the release's sdist, found through the simple index JSON API (PEP 691), checked
+  against the sha256 the index publishes and against the pipeline's pin when there is one;
+- ``git``: cloned into a cache, the ref resolved to a commit, the tree exported without .git;
+- ``url``: downloaded and checked against the pipeline's sha256;
+- ``local``: a folder (identified by a hash of its tree) or an sdist file.
+
+Fetched files are cached under ``<state>/sources`` by their content hash, so a second run with
+pinned sources needs no network at all.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import hashlib
+import json
+import os
+import re
+import shutil
+import ssl
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator import engine
+from orchestrator.config import Source
+from orchestrator.errors import SourceError, StepFailedError
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+_SKIP_IN_TREE = {".git", ".tox", "__pycache__", ".venv", ".eggs", "build", "dist"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchedSource:
+    """A source on the host, with its identity and the requirements it declares."""
+
+    source: Source
+    path: Path
+    identity: str
+    version: str
+    requires: tuple[str, ...]
+
+    @property
+    def revision(self) -> str:
+        """The commit or sha256 behind the identity, for image labels."""
+        return self.identity.split(":", 1)[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Network:
+    """How the host reaches indexes and mirrors: proxies, CA bundle, index URL."""
+
+    index_url: str = DEFAULT_INDEX
+    http_proxy: str = ""
+    https_proxy: str = ""
+    ca_bundle: str = ""
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """A urllib opener honouring the proxy and CA settings."""
+        proxies = {k: v for k, v in (("http", self.http_proxy), ("https", self.https_proxy)) if v}
+        context = ssl.create_default_context(cafile=self.ca_bundle or None)
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=context)]
+        if proxies:
+            handlers.append(urllib.request.ProxyHandler(proxies))
+        return urllib.request.build_opener(*handlers)
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name normalisation."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_hash(root: Path) -> str:
+    """A sha256 over a folder's relative paths, modes and contents (VCS and build dirs left out)."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_IN_TREE)
+        for filename in sorted(filenames):
+            path = Path(dirpath) / filename
+            rel = path.relative_to(root).as_posix()
+            mode = "x" if os.access(path, os.X_OK) else "-"
+            digest.update(f"{rel}\0{mode}\0".encode())
+            if path.is_symlink():
+                digest.update(os.readlink(path).encode())
+            else:
+                digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def _download(network: Network, url: str, dest: Path, what: str) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out, network.opener().open(url, timeout=120) as response:
+            shutil.copyfileobj(response, out)
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise SourceError(f"{what}: cannot download {url}: {exc}") from None
+
+
+def _pypi_file(network: Network, name: str, version: str) -> tuple[str, str, str]:
+    """Find the sdist of name==version on the index: (filename, url, sha256)."""
+    url = f"{network.index_url.rstrip('/')}/{normalize(name)}/"
+    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    try:
+        with network.opener().open(request, timeout=60) as response:
+            data = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise SourceError(f"pypi:{name}=={version}: cannot read {url}: {exc}") from None
+    wanted = {f"{normalize(name).replace('-', '_')}-{version}", f"{name}-{version}"}
+    for entry in data.get("files", []):
+        filename = entry.get("filename", "")
+        stem = filename.removesuffix(".tar.gz")
+        if filename.endswith(".tar.gz") and (stem in wanted or stem.lower() in wanted):
+            sha = entry.get("hashes", {}).get("sha256", "")
+            if not sha:
+                raise SourceError(f"pypi:{name}=={version}: the index publishes no sha256")
+            return filename, urllib.parse.urljoin(url, entry["url"]), sha
+    raise SourceError(f"pypi:{name}=={version}: no sdist of that version on {url}")
+
+
+def fetch_pypi(source: Source, cache: Path, network: Network) -> FetchedSource:
+    """Fetch a PyPI sdist, checking its sha256 against the index and the pipeline's pin."""
+    what = source.describe()
+    marker = cache / "pypi" / f"{normalize(source.name)}-{source.version}.json"
+    if marker.is_file():
+        known = json.loads(marker.read_text())
+        filename, sha = known["filename"], known["sha256"]
+    else:
+        filename, url, sha = _pypi_file(network, source.name, source.version)
+    if source.sha256 and source.sha256 != sha:
+        raise SourceError(
+            f"{what}: the pipeline pins sha256 {source.sha256} but the index publishes {sha}"
+        )
+    path = cache / "pypi" / filename
+    if not path.is_file() or sha256_file(path) != sha:
+        if marker.is_file():
+            filename, url, sha = _pypi_file(network, source.name, source.version)
+        _download(network, url, path, what)
+        got = sha256_file(path)
+        if got != sha:
+            path.unlink()
+            raise SourceError(f"{what}: downloaded sdist has sha256 {got}, the index says {sha}")
+        marker.write_text(json.dumps({"filename": filename, "sha256": sha}))
+    return FetchedSource(
+        source=source,
+        path=path,
+        identity=f"sha256:{sha}",
+        version=source.version,
+        requires=sdist_requires(path),
+    )
+
+
+def fetch_url(source: Source, cache: Path, network: Network) -> FetchedSource:
+    """Download a tarball and check it against the pipeline's sha256."""
+    name = Path(urllib.parse.urlparse(source.url).path).name or "source.tar.gz"
+    path = cache / "url" / source.sha256 / name
+    if not path.is_file():
+        _download(network, source.url, path, source.describe())
+        got = sha256_file(path)
+        if got != source.sha256:
+            path.unlink()
+            raise SourceError(
+                f"{source.describe()}: sha256 is {got}, the pipeline pins {source.sha256}"
+            )
+    return FetchedSource(
+        source=source, path=path, identity=f"sha256:{source.sha256}",
+        version=_sdist_version(path), requires=sdist_requires(path),
+    )
+
+
+def fetch_git(source: Source, cache: Path) -> FetchedSource:
+    """Clone or update a git mirror, resolve the ref to a commit and export the tree."""
+    engine.require_tool("git")
+    mirror = cache / "git" / hashlib.sha256(source.url.encode()).hexdigest()[:16]
+    try:
+        if (mirror / "HEAD").is_file():
+            engine.capture(["git", "-C", str(mirror), "fetch", "--prune", "--tags", "origin",
+                            "+refs/heads/*:refs/heads/*"], timeout=600)
+        else:
+            mirror.parent.mkdir(parents=True, exist_ok=True)
+            engine.capture(["git", "clone", "--mirror", source.url, str(mirror)], timeout=1200)
+        commit = engine.capture(
+            ["git", "-C", str(mirror), "rev-parse", f"{source.ref}^{{commit}}"]
+        ).strip()
+        described = engine.capture(
+            ["git", "-C", str(mirror), "describe", "--tags", "--long", commit], ok_codes=(0, 128)
+        ).strip()
+    except StepFailedError as exc:
+        raise SourceError(f"{source.describe()}: {exc.tail or exc}") from None
+    tree = cache / "git-trees" / commit
+    if not tree.is_dir():
+        tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".tree-"))
+        archive = tmp / "tree.tar"
+        engine.capture(["git", "-C", str(mirror), "archive", "--format=tar", "-o", str(archive),
+                        commit])
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp / "src", filter="data")
+        archive.unlink()
+        os.replace(tmp / "src", tree)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return FetchedSource(
+        source=source, path=tree, identity=f"git:{commit}",
+        version=pbr_version(described, commit), requires=tree_requires(tree),
+    )
+
+
+def pbr_version(described: str, commit: str) -> str:
+    """A pbr-style version for an untagged commit, from ``git describe --tags --long``."""
+    match = re.match(r"^(?P<tag>.+)-(?P<count>\d+)-g[0-9a-f]+$", described)
+    if not match:
+        return f"0.0.0.dev0+g{commit[:12]}"
+    tag, count = match.group("tag"), int(match.group("count"))
+    if count == 0:
+        return tag
+    parts = tag.split(".")
+    if parts[-1].isdigit():
+        parts[-1] = str(int(parts[-1]) + 1)
+    return f"{'.'.join(parts)}.dev{count}"
+
+
+def fetch_local(source: Source) -> FetchedSource:
+    """Identify a local folder by its tree hash, or a local sdist by its sha256."""
+    assert source.path is not None
+    path = source.path
+    if path.is_file():
+        return FetchedSource(source=source, path=path, identity=f"sha256:{sha256_file(path)}",
+                             version=_sdist_version(path), requires=sdist_requires(path))
+    return FetchedSource(source=source, path=path, identity=f"tree:{tree_hash(path)}",
+                         version="", requires=tree_requires(path))
+
+
+def fetch(source: Source, cache: Path, network: Network) -> FetchedSource:
+    """Fetch any source kind into ``cache`` (see the module docstring)."""
+    match source.kind:
+        case "pypi":
+            return fetch_pypi(source, cache, network)
+        case "url":
+            return fetch_url(source, cache, network)
+        case "git":
+            return fetch_git(source, cache)
+        case "local":
+            return fetch_local(source)
+
+
+def _sdist_version(path: Path) -> str:
+    meta = _sdist_pkg_info(path)
+    return meta.get("Version", "") if meta is not None else ""
+
+
+def _sdist_pkg_info(path: Path) -> email.message.Message | None:
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar.getmembers():
+                parts = member.name.split("/")
+                if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
+                    handle = tar.extractfile(member)
+                    if handle is None:
+                        return None
+                    return email.parser.Parser().parsestr(handle.read().decode("utf-8", "replace"))
+    except (tarfile.TarError, OSError) as exc:
+        raise SourceError(f"{path}: not a readable sdist: {exc}") from None
+    return None
+
+
+def _read_member(path: Path, name: str) -> str | None:
+    with tarfile.open(path) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/")
+            if len(parts) == 2 and parts[1] == name and member.isfile():
+                handle = tar.extractfile(member)
+                return handle.read().decode("utf-8", "replace") if handle else None
+    return None
+
+
+def sdist_requires(path: Path) -> tuple[str, ...]:
+    """The requirements an sdist declares: PKG-INFO's Requires-Dist, else requirements.txt."""
+    meta = _sdist_pkg_info(path)
+    if meta is not None:
+        lines = meta.get_all("Requires-Dist") or []
+        if lines:
+            return tuple(str(line).strip() for line in lines)
+    text = _read_member(path, "requirements.txt")
+    return parse_requirements_txt(text or "")
+
+
+def tree_requires(root: Path) -> tuple[str, ...]:
+    """The requirements a source tree declares in its requirements.txt (pbr's convention)."""
+    req = root / "requirements.txt"
+    return parse_requirements_txt(req.read_text()) if req.is_file() else ()
+
+
+def parse_requirements_txt(text: str) -> tuple[str, ...]:
+    """Requirement lines of a requirements.txt, comments and options dropped."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].split("\t#", 1)[0].strip()
+        if line and not line.startswith(("#", "-")):
+            out.append(line)
+    return tuple(out)

@@ -1,0 +1,87 @@
+"""The end-of-run summary: a table for people and a JSON document for machines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from orchestrator.results import RunResult, Status
+
+SUMMARY_SCHEMA_VERSION = 1
+
+
+def human_size(size: int) -> str:
+    """Bytes as a short decimal size (``412 MB``), as container tools show them."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit in ("B", "kB", "MB") else f"{value:.2f} {unit}"
+        value /= 1000
+    return f"{size} B"  # pragma: no cover
+
+
+def table(result: RunResult, order: list[str]) -> str:
+    """A fixed-width table: node, status (with reason), attempts, duration, image id, size."""
+    rows = [("NODE", "STATUS", "TRIES", "TIME", "IMAGE ID", "SIZE")]
+    for node in order:
+        r = result.results.get(node)
+        if r is None:
+            continue
+        status = r.status.value
+        if r.status in (Status.SKIPPED, Status.CANCELLED, Status.REUSED) and r.reason:
+            status += f" ({r.reason})"
+        rows.append((
+            node, status, str(len(r.attempts)) if r.attempts else "-",
+            f"{r.duration:.1f}s" if r.attempts else "-",
+            r.image_id[:12] or "-", human_size(r.size) if r.size else "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+             for row in rows]
+    wall = (result.finished or result.started) - result.started
+    counts = ", ".join(
+        f"{result.count(s)} {s.value}" for s in Status if result.count(s)
+    )
+    lines.append(f"run {result.run_id}: {counts} in {wall:.1f}s wall")
+    return "\n".join(lines)
+
+
+def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path) -> dict[str, Any]:
+    """The run as a JSON-serialisable document (schema version 1)."""
+    return {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "run_id": result.run_id,
+        "pipeline": pipeline,
+        "started": result.started,
+        "finished": result.finished,
+        "wall_seconds": round((result.finished or result.started) - result.started, 3),
+        "exit_code": result.exit_code,
+        "log_dir": str(log_dir),
+        "nodes": [
+            {
+                "node": node,
+                "status": r.status.value,
+                "reason": r.reason,
+                "attempts": len(r.attempts),
+                "duration_seconds": round(r.duration, 3),
+                "started": r.started,
+                "finished": r.finished,
+                "image": r.image,
+                "image_id": r.image_id,
+                "size_bytes": r.size,
+                "log": r.log_path,
+                "error": r.error,
+            }
+            for node in order
+            if (r := result.results.get(node)) is not None
+        ],
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write a JSON document atomically (never a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,94 @@
+"""Plan the wheels image's contents from what the selected services will install.
+
+The set is the union of every selected service's declared requirements (from its source), its
+pip packages (catalog, profiles, pipeline) and the pinned toolchain, so "this package is not in
+the wheels image" cannot happen at service-build time. Versions come from upper-constraints,
+so requirement specifiers are dropped here: a service release that only moves lower bounds
+leaves the set, and therefore the wheels image, unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?")
+_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+# Build backends and their dependencies: service nodes build their own sdist from the wheels.
+BUILD_REQUIREMENTS = ("pbr", "setuptools", "wheel")
+
+
+def requirement_name(spec: str) -> str:
+    """The distribution name of a requirement specifier, normalised (PEP 503)."""
+    match = _NAME.match(spec)
+    if not match:
+        raise ValueError(f"not a requirement: {spec!r}")
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def unpinned(spec: str, extras: Iterable[str] = ()) -> str | None:
+    """Strip version specifiers from a requirement, keeping extras and environment markers.
+
+    Requirements behind an ``extra == "x"`` marker are kept (without that marker) only when
+    ``x`` is in ``extras``; otherwise ``None`` is returned.
+    """
+    requirement, _, marker = spec.partition(";")
+    marker = marker.strip()
+    found = _EXTRA.search(marker)
+    if found:
+        if found.group(1) not in set(extras):
+            return None
+        marker = ""
+    match = _NAME.match(requirement)
+    if not match:
+        raise ValueError(f"not a requirement: {spec!r}")
+    name = match.group(1) + (match.group(2) or "")
+    return f"{name}; {marker}" if marker else name
+
+
+def constraint_names(upper_constraints: Path) -> tuple[str, ...]:
+    """Every requirement of an upper-constraints file, as ``name[; marker]`` lines."""
+    out = []
+    for raw in upper_constraints.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, _, marker = line.partition(";")
+        name = requirement.split("===", 1)[0].split("==", 1)[0].strip()
+        out.append(f"{name}; {marker.strip()}" if marker.strip() else name)
+    return tuple(out)
+
+
+def plan_wheels(
+    service_requires: Iterable[tuple[Iterable[str], Iterable[str]]],
+    pip_packages: Iterable[str],
+    *,
+    toolchain: Iterable[str],
+    everything: Iterable[str] = (),
+) -> tuple[str, ...]:
+    """The sorted, de-duplicated requirement lines the wheels image builds.
+
+    Args:
+        service_requires: per selected service, (its declared requirements, its extras).
+        pip_packages: every extra pip package of the selected services and the pipeline,
+            kept as written (a pin there is deliberate).
+        toolchain: the pinned pip/setuptools/wheel requirements.
+        everything: upper-constraints entries when the scope is ``all``.
+    """
+    lines: dict[str, None] = {}
+    for requires, extras in service_requires:
+        extras = tuple(extras)
+        for spec in requires:
+            line = unpinned(spec, extras)
+            if line is not None:
+                lines.setdefault(line, None)
+    for spec in (*pip_packages, *everything):
+        lines.setdefault(spec.strip(), None)
+    toolchain_names = {requirement_name(spec) for spec in toolchain}
+    for name in BUILD_REQUIREMENTS:
+        if name not in toolchain_names:
+            lines.setdefault(name, None)
+    # The toolchain is pinned by the pipeline: drop any unpinned duplicate of it.
+    kept = [line for line in lines if requirement_name(line) not in toolchain_names]
+    return tuple(sorted(kept, key=str.lower)) + tuple(toolchain)

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Check that every shared library the venv's compiled extensions link to resolves in the image.
+# Inputs: VENV. Fails listing each extension with a library ldd reports "not found".
+set -euo pipefail
+
+: "${VENV:?}"
+missing=0
+while IFS= read -r -d '' so; do
+    if ldd "$so" 2>/dev/null | grep -q "not found"; then
+        echo "ERROR: $so: $(ldd "$so" | awk '/not found/ {print $1}' | tr '\n' ' ')" >&2
+        missing=1
+    fi
+done < <(find "$VENV" -name '*.so*' -type f -print0)
+if [ "$missing" -ne 0 ]; then
+    echo "ERROR: shared libraries are missing from the image (add them to dist_packages)" >&2
+    exit 1
+fi
+echo "check-libs: every shared library resolves"

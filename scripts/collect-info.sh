@@ -1,0 +1,16 @@
+#!/bin/bash
+# Record what the image holds under /etc/image_info: pip freeze and the project's identity.
+# Inputs: VENV, PROJECT, PROJECT_VERSION, PROJECT_SOURCE, PROJECT_REVISION.
+set -euo pipefail
+
+: "${VENV:?}" "${PROJECT:?}"
+install -d /etc/image_info
+"$VENV/bin/pip" freeze --all > /etc/image_info/pip.txt
+cat > /etc/image_info/project.txt <<INFO
+name=${PROJECT}
+version=${PROJECT_VERSION:-}
+source=${PROJECT_SOURCE:-}
+revision=${PROJECT_REVISION:-}
+INFO
+dpkg-query -W -f '${Package}=${Version}\n' > /etc/image_info/packages.txt
+cat /etc/image_info/project.txt

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Install the project and its pip packages into the venv from the wheels image only.
+# The project's own sdist or tree is built into a wheel (its build backend also comes from the
+# wheelhouse); every dependency is a binary wheel from WHEELS_DIR: no index is ever contacted.
+# Then installs the distro packages that the installed compiled wheels need at runtime
+# (WHEELS_DIR/runtime-packages.txt, derived in the wheels image).
+# Inputs: VENV, WHEELS_DIR, CONSTRAINTS, PROJECT, PROJECT_SRC (may be empty: install PROJECT
+# from the wheelhouse), PIP_PACKAGES; optional PBR_VERSION for git sources.
+set -euo pipefail
+
+: "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}" "${PROJECT:?}"
+export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS_DIR"
+target="$PROJECT"
+if [ -n "${PROJECT_SRC:-}" ]; then
+    built=$(mktemp -d)
+    "$VENV/bin/pip" wheel --no-deps --wheel-dir "$built" "$PROJECT_SRC"
+    target=$(find "$built" -name '*.whl' | head -n1)
+fi
+# shellcheck disable=SC2086
+"$VENV/bin/pip" install --only-binary :all: --constraint "$CONSTRAINTS" \
+    "$target" ${PIP_PACKAGES:-}
+
+runtime="$WHEELS_DIR/runtime-packages.txt"
+if [ -s "$runtime" ]; then
+    installed=$("$VENV/bin/pip" list --format freeze | cut -d= -f1 | tr 'A-Z-' 'a-z_')
+    needed=""
+    while read -r dist packages; do
+        norm=$(echo "$dist" | tr 'A-Z-' 'a-z_')
+        if echo "$installed" | grep -qx "$norm" && [ -n "$packages" ]; then
+            needed="$needed $packages"
+        fi
+    done < "$runtime"
+    if [ -n "${needed// /}" ]; then
+        echo "runtime packages for compiled wheels:$needed"
+        PACKAGES="$needed" bash "$(dirname "$0")/install-packages.sh"
+    fi
+fi

@@ -1,0 +1,40 @@
+"""Shared fixtures: small pipelines written into a temporary folder."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+UPPER = ROOT / "constraints" / "2026.1" / "upper-constraints.txt"
+
+HEADER = f"""\
+name: test
+release: "2026.1"
+toolchain: {{pip: "25.3", setuptools: "80.9.0", wheel: "0.45.1"}}
+constraints: {{upper: {UPPER}}}
+"""
+
+KEYSTONE = """\
+images:
+  keystone:
+    source: {pypi: keystone==29.1.0}
+"""
+
+WritePipeline = Callable[..., Path]
+
+
+@pytest.fixture
+def write_pipeline(tmp_path: Path) -> WritePipeline:
+    """Write a pipeline file; ``body`` follows the standard header unless ``raw`` is set."""
+
+    def write(body: str = KEYSTONE, *, name: str = "p.yaml", raw: bool = False) -> Path:
+        path = tmp_path / name
+        text = textwrap.dedent(body)
+        path.write_text(text if raw else HEADER + text)
+        return path
+
+    return write
