@@ -52,6 +52,7 @@ class BaseSpec:
     image: str = ""
     suite: str = "bookworm"
     mirror: str = "http://deb.debian.org/debian"
+    security_mirror: str = "http://deb.debian.org/debian-security"
     variant: str = "minbase"
     components: tuple[str, ...] = ("main",)
     include: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates")
@@ -243,12 +244,13 @@ def _constraints(node: Field | None, root: Field, folder: Path) -> Constraints:
 
 
 def _base(node: Field) -> BaseSpec:
-    keys = ("bootstrap", "from", "suite", "mirror", "variant", "components", "include", "packages")
+    keys = ("bootstrap", "from", "suite", "mirror", "security_mirror", "variant", "components",
+            "include", "packages")
     m = node.mapping(keys)
     if ("bootstrap" in m) == ("from" in m):
         raise node.error("set exactly one of 'bootstrap: mmdebstrap' or 'from: <image ref>'")
     if "from" in m:
-        for key in ("suite", "mirror", "variant", "components", "include"):
+        for key in ("suite", "mirror", "security_mirror", "variant", "components", "include"):
             if key in m:
                 raise m[key].error(f"{key!r} applies to 'bootstrap: mmdebstrap' only")
         return BaseSpec(
@@ -264,6 +266,9 @@ def _base(node: Field) -> BaseSpec:
         kind="mmdebstrap",
         suite=m["suite"].name() if "suite" in m else defaults.suite,
         mirror=_url(m["mirror"]) if "mirror" in m else defaults.mirror,
+        security_mirror=(m["security_mirror"].string(allow_empty=True) and _url(m["security_mirror"]))
+        if "security_mirror" in m
+        else defaults.security_mirror,
         variant=m["variant"].choice(("minbase", "essential", "apt", "required"))
         if "variant" in m
         else defaults.variant,

@@ -347,6 +347,12 @@ class _Builder:
         return tuple(steps)
 
 
+def _remove_mountpoints(b: _Builder, paths: Sequence[str]) -> Step:
+    """buildah leaves the (empty) mount points of bind mounts in the container: drop them."""
+    argv = (*b.run_prefix(b.container), b.container, "--", "rm", "-rf", *paths)
+    return Step(name="remove-mountpoints", argv=argv)
+
+
 def _from(container: str, image: str, pull: str = "never") -> Step:
     return Step(name="from", argv=("buildah", "from", "--name", container, f"--pull={pull}", image))
 
@@ -367,14 +373,26 @@ def _plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
         b.script_step("install-packages", "install-packages.sh",
                       {"PACKAGES": " ".join(spec.packages)})
         b.script_step("cleanup", "cleanup.sh", {})
+        b.steps.append(_remove_mountpoints(b, (IN_CTR,)))
     config = ["--env", "LANG=C.UTF-8", "--cmd", "/bin/bash"]
     b.input("config", config)
     return b.finish(parents=(), labels=b.labels(), config=config, extra_tags=(), plans={})
 
 
+def apt_sources(spec: BaseSpec, mirror: str) -> list[str]:
+    """sources.list lines: the suite, its -updates and, with a security mirror, -security."""
+    components = " ".join(spec.components)
+    lines = [f"deb {mirror} {spec.suite} {components}",
+             f"deb {mirror} {spec.suite}-updates {components}"]
+    if spec.security_mirror:
+        lines.append(f"deb {spec.security_mirror} {spec.suite}-security {components}")
+    return lines
+
+
 def _base_mmdebstrap(b: _Builder, spec: BaseSpec) -> None:
     rootfs = b.node_dir / "rootfs.tar"
     mirror = b.settings.get_str("apt_mirror") or spec.mirror
+    public = apt_sources(spec, spec.mirror)
     argv = [
         "mmdebstrap",
         f"--variant={spec.variant}",
@@ -383,16 +401,15 @@ def _base_mmdebstrap(b: _Builder, spec: BaseSpec) -> None:
         "--aptopt=APT::Install-Recommends \"false\"",
         "--aptopt=APT::Install-Suggests \"false\"",
         *[f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES],
-        # The image keeps the public mirror; a build-time apt_mirror is never baked in.
-        "--customize-hook=echo 'deb " + spec.mirror + " " + spec.suite + " "
-        + " ".join(spec.components) + "' > \"$1/etc/apt/sources.list\"",
+        # The image keeps the public mirrors; a build-time apt_mirror is never baked in.
+        "--customize-hook=printf '%s\\n' " + " ".join(shlex.quote(line) for line in public)
+        + " > \"$1/etc/apt/sources.list\"",
         "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/*.bin",
         spec.suite,
         str(rootfs),
-        mirror,
+        *apt_sources(spec, mirror),
     ]
-    b.input("bootstrap", [spec.variant, spec.suite, spec.mirror, *spec.components, *spec.include,
-                          *DPKG_EXCLUDES])
+    b.input("bootstrap", [spec.variant, *public, *spec.include, *DPKG_EXCLUDES])
     b.scratch.append(rootfs)
     b.steps.append(Step(name="bootstrap", argv=tuple(argv), host_env=b.host_network_env()))
     b.steps.append(_from(b.container, "scratch"))
@@ -452,6 +469,7 @@ def _plan_requirements(
     b.script_step("wheel-runtime-packages", "wheel-runtime-packages.sh",
                   {"VENV": VENV, "WHEELS_DIR": WHEELS_DIR})
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    b.steps.append(_remove_mountpoints(b, (IN_CTR,)))
     config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
     b.input("config", config)
     return b.finish(parents=(BASE_NODE,), labels=b.labels(), config=config, extra_tags=(),
@@ -530,6 +548,7 @@ def _plan_service(
         "PROJECT_SOURCE": source_url, "PROJECT_REVISION": revision,
     })
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    b.steps.append(_remove_mountpoints(b, (IN_CTR, WHEELS_DIR)))
     config = ["--env", PATH_ENV, "--user", service.user, "--workingdir", f"/var/lib/{service.user}",
               "--cmd", "/bin/bash"]
     b.input("config", config)

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Check that every shared library the venv's compiled extensions link to resolves in the image.
+# Check that every shared library the venv's compiled extensions and programs link to
+# resolves in the image.
 # Inputs: VENV. Fails listing each extension with a library ldd reports "not found".
 set -euo pipefail
 
@@ -10,7 +11,7 @@ while IFS= read -r -d '' so; do
         echo "ERROR: $so: $(ldd "$so" | awk '/not found/ {print $1}' | tr '\n' ' ')" >&2
         missing=1
     fi
-done < <(find "$VENV" -name '*.so*' -type f -print0)
+done < <(find "$VENV" -type f \( -name '*.so*' -o -perm -u+x \) -print0)
 if [ "$missing" -ne 0 ]; then
     echo "ERROR: shared libraries are missing from the image (add them to dist_packages)" >&2
     exit 1

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Derive the distro packages that the locally compiled wheels need at runtime.
 # For each wheel built here (platform tag linux_*, not manylinux, whose libraries are bundled),
-# list the shared libraries its extensions link to and the Debian package owning each one.
+# list the shared libraries its extensions and programs (uwsgi ships one) link to and the Debian package owning each one.
 # Writes WHEELS_DIR/runtime-packages.txt: "<distribution> <package> <package>..." per line.
 # Inputs: VENV, WHEELS_DIR.
 set -euo pipefail
@@ -17,7 +17,7 @@ for wheel in "$WHEELS_DIR"/*-linux_*.whl; do
     rm -rf "${work:?}"/*
     "$VENV/bin/python" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
         "$wheel" "$work"
-    packages=$(find "$work" -name '*.so*' -type f -print0 \
+    packages=$(find "$work" -type f \( -name '*.so*' -o -perm -u+x \) -print0 \
         | xargs -0 -r ldd 2>/dev/null \
         | awk '/=> \// {print $3}' | sort -u \
         | xargs -r -n1 readlink -f \

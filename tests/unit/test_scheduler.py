@@ -1,0 +1,163 @@
+"""The scheduler, driven by a fake executor: concurrency, ordering, failures, retries, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
+from orchestrator.results import Status
+from orchestrator.scheduler import Limits, Scheduler
+from tests.fakes import FakeExecutor, dag, plans_for
+
+SERVICES = ["cinder", "glance", "heat", "horizon", "ironic", "keystone", "neutron", "nova",
+            "octavia"]
+
+
+def full_stack() -> object:
+    edges = [("base", "requirements")]
+    for s in SERVICES:
+        edges += [("base", s), ("requirements", s)]
+    return dag(edges)
+
+
+def run(graph, executor, tmp_path: Path, **limits):  # type: ignore[no-untyped-def]
+    scheduler = Scheduler(graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path,
+                          limits=Limits(**limits))
+    return scheduler.run()
+
+
+@pytest.mark.parametrize("parallel", [1, 2, 3, 9])
+def test_never_more_than_parallel_nodes_run(tmp_path: Path, parallel: int) -> None:
+    executor = FakeExecutor(duration=0.02)
+    result = run(full_stack(), executor, tmp_path, parallel=parallel)
+    assert result.exit_code == EXIT_OK
+    assert executor.peak == min(parallel, len(SERVICES))
+    assert result.count(Status.BUILT) == 11
+
+
+def test_no_node_starts_before_its_parents_finish(tmp_path: Path) -> None:
+    graph = full_stack()
+    executor = FakeExecutor(duration=0.01)
+    run(graph, executor, tmp_path, parallel=4)
+    for parent, child in graph.edges:
+        assert executor.started[child] >= executor.finished[parent], (parent, child)
+
+
+def test_no_level_barrier_a_ready_node_starts_while_a_slow_sibling_runs(tmp_path: Path) -> None:
+    # a -> b (slow), a -> c (fast) -> d: d must start before b ends.
+    graph = dag([("a", "b"), ("a", "c"), ("c", "d")])
+    executor = FakeExecutor(duration=0.01)
+    slow = threading.Event()
+
+    def on_start(node: str) -> None:
+        if node == "b":
+            slow.wait(2)
+
+    executor.on_start = on_start
+    result = run(graph, executor, tmp_path, parallel=2)
+    slow.set()
+    assert result.exit_code == EXIT_OK
+    assert executor.started["d"] < executor.finished["b"]
+
+
+def test_failure_skips_descendants_and_independent_nodes_go_on(tmp_path: Path) -> None:
+    graph = dag([("base", "requirements"), ("requirements", "keystone"), ("base", "other"),
+                 ("keystone", "site-keystone")])
+    executor = FakeExecutor(fail={"keystone": 1})
+    result = run(graph, executor, tmp_path, parallel=2)
+    statuses = {n: r.status for n, r in result.results.items()}
+    assert statuses == {"base": Status.BUILT, "requirements": Status.BUILT,
+                        "keystone": Status.FAILED, "other": Status.BUILT,
+                        "site-keystone": Status.SKIPPED}
+    assert result.results["site-keystone"].reason == "parent failed: keystone"
+    assert result.results["keystone"].error_tail == "keystone broke"
+    assert result.exit_code == EXIT_NODE_FAILED
+
+
+def test_cascade_goes_through_the_whole_subtree(tmp_path: Path) -> None:
+    result = run(full_stack(), FakeExecutor(fail={"requirements": 1}), tmp_path, parallel=3)
+    for service in SERVICES:
+        assert result.results[service].status is Status.SKIPPED
+        assert result.results[service].reason == "parent failed: requirements"
+
+
+def test_retries_rerun_a_failed_node(tmp_path: Path) -> None:
+    executor = FakeExecutor(fail={"b": 2})
+    result = run(dag([("a", "b")]), executor, tmp_path, parallel=1, retries=2)
+    assert result.results["b"].status is Status.BUILT
+    assert len(result.results["b"].attempts) == 3
+    assert [c for c in executor.calls if c[0] == "b"] == [("b", 1), ("b", 2), ("b", 3)]
+    assert result.results["b"].attempts[0].error.startswith("step 'build' exited 1")
+
+
+def test_retries_exhausted_fail_the_node(tmp_path: Path) -> None:
+    result = run(dag([("a", "b")]), FakeExecutor(fail={"b": 5}), tmp_path, parallel=1, retries=1)
+    assert result.results["b"].status is Status.FAILED
+    assert len(result.results["b"].attempts) == 2
+
+
+def test_fail_fast_starts_nothing_new(tmp_path: Path) -> None:
+    graph = dag([], nodes=["a", "b", "c", "d"])
+    executor = FakeExecutor(fail={"a": 1})
+    result = run(graph, executor, tmp_path, parallel=1, fail_fast=True)
+    assert [c[0] for c in executor.calls] == ["a"]
+    assert result.results["a"].status is Status.FAILED
+    for node in "bcd":
+        assert result.results[node].status is Status.SKIPPED
+        assert result.results[node].reason == "fail-fast: a failed"
+
+
+def test_without_fail_fast_independent_nodes_all_run(tmp_path: Path) -> None:
+    executor = FakeExecutor(fail={"a": 1})
+    result = run(dag([], nodes=["a", "b", "c"]), executor, tmp_path, parallel=1)
+    assert result.count(Status.BUILT) == 2 and result.count(Status.FAILED) == 1
+
+
+def test_timeout_fails_the_node(tmp_path: Path) -> None:
+    executor = FakeExecutor(hang={"b"})
+    result = run(dag([("a", "b")]), executor, tmp_path, parallel=1, timeout=0.1)
+    assert result.results["b"].status is Status.FAILED
+    assert "timed out" in result.results["b"].error
+
+
+def test_ctrl_c_cancels_running_and_pending_nodes(tmp_path: Path) -> None:
+    graph = dag([("a", "b"), ("a", "c"), ("b", "d")])
+    executor = FakeExecutor(hang={"b", "c"})
+    scheduler = Scheduler(graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path,
+                          limits=Limits(parallel=2))
+
+    def interrupt(node: str) -> None:
+        if node == "c":
+            # What the main thread sees on Ctrl-C: KeyboardInterrupt out of wait().
+            threading.Timer(0.05, lambda: scheduler_interrupt(scheduler)).start()
+
+    executor.on_start = interrupt
+    result = scheduler.run()
+    assert result.interrupted and result.exit_code == EXIT_INTERRUPTED
+    assert result.results["a"].status is Status.BUILT
+    assert result.results["b"].status is Status.CANCELLED
+    assert result.results["c"].status is Status.CANCELLED
+    assert result.results["d"].status is Status.CANCELLED
+    assert executor.running == 0
+
+
+def scheduler_interrupt(scheduler: Scheduler) -> None:
+    # A real SIGINT, as a terminal's Ctrl-C sends; it wakes the main thread's wait().
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_every_node_gets_exactly_one_result(tmp_path: Path) -> None:
+    result = run(full_stack(), FakeExecutor(fail={"nova": 1}), tmp_path, parallel=9)
+    assert sorted(result.results) == sorted(["base", "requirements", *SERVICES])
+
+
+def test_parallel_must_be_positive(tmp_path: Path) -> None:
+    graph = dag([("a", "b")])
+    with pytest.raises(ValueError, match="parallel must be >= 1"):
+        Scheduler(graph, plans_for(graph), FakeExecutor(), run_id="t", log_dir=tmp_path,
+                  limits=Limits(parallel=0))
