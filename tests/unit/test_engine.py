@@ -1,0 +1,69 @@
+"""The command runner, on ordinary programs (no buildah): logging, failure, cancel, timeout."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator import engine
+from orchestrator.errors import (
+    CancelledError,
+    StepFailedError,
+    StepTimeoutError,
+    ToolMissingError,
+)
+
+
+def test_output_goes_to_the_log_with_the_command_line(tmp_path: Path) -> None:
+    log_path = tmp_path / "n.log"
+    with log_path.open("w") as log:
+        engine.run(["sh", "-c", "echo out; echo err >&2"], step="s", log=log)
+    text = log_path.read_text()
+    assert text.splitlines()[0] == "+ sh -c 'echo out; echo err >&2'"
+    assert "out\n" in text and "err\n" in text
+
+
+def test_failure_carries_the_tail_and_log_path(tmp_path: Path) -> None:
+    with (tmp_path / "n.log").open("w") as log, pytest.raises(StepFailedError) as info:
+        engine.run(["sh", "-c", "for i in $(seq 1 60); do echo line$i; done; exit 3"],
+                   step="build", log=log, log_path="/x/n.log")
+    assert info.value.returncode == 3 and info.value.step == "build"
+    assert info.value.tail.splitlines()[-1] == "line60"
+    assert len(info.value.tail.splitlines()) == engine.TAIL_LINES
+    assert str(info.value) == "step 'build' exited 3 (log: /x/n.log)"
+
+
+def test_cancel_stops_the_command(tmp_path: Path) -> None:
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(CancelledError):
+        engine.run(["sleep", "30"], step="s", cancel=cancel)
+    assert time.monotonic() - started < 5
+
+
+def test_deadline_kills_the_command() -> None:
+    with pytest.raises(StepTimeoutError, match="ran past the node's timeout"):
+        engine.run(["sleep", "30"], step="s", deadline=time.monotonic() + 0.2)
+
+
+def test_missing_tool_is_named() -> None:
+    with pytest.raises(ToolMissingError, match=r"^no-such-tool-xyz not found on PATH"):
+        engine.run(["no-such-tool-xyz"], step="s")
+
+
+def test_credentials_are_masked_in_logs(tmp_path: Path) -> None:
+    log_path = tmp_path / "n.log"
+    with log_path.open("w") as log:
+        engine.run(["echo", "http://bob:hunter2@proxy:3128"], step="s", log=log)
+    assert "hunter2" not in log_path.read_text()
+    assert engine.redact("https://u:p@h/x and ftp://a@b") == "https://***@h/x and ftp://***@b"
+
+
+def test_capture_returns_stdout() -> None:
+    assert engine.capture(["printf", "a b"]) == "a b"
+    with pytest.raises(StepFailedError):
+        engine.capture(["false"])

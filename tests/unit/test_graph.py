@@ -1,0 +1,68 @@
+"""The image graph: shape, selections and renderings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from orchestrator.errors import GraphError
+from orchestrator.graph import build_graph, render, select
+from orchestrator.workflow import load
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {"cinder", "glance", "heat", "horizon", "ironic", "keystone", "neutron", "nova",
+            "octavia"}
+
+
+@pytest.fixture(scope="module")
+def full() -> nx.DiGraph:
+    return build_graph(load(ROOT / "pipelines" / "full-stack.yaml"))
+
+
+def test_full_stack_shape(full: nx.DiGraph) -> None:
+    assert full.number_of_nodes() == 11
+    assert set(full.successors("requirements")) == SERVICES
+    for node in full:
+        if node != "base":
+            assert "base" in nx.ancestors(full, node)
+    assert nx.is_directed_acyclic_graph(full)
+
+
+def test_only_pulls_in_ancestors(full: nx.DiGraph) -> None:
+    assert set(select(full, only=["keystone,nova"])) == {"base", "requirements", "keystone", "nova"}
+
+
+def test_match_selects_by_pattern(full: nx.DiGraph) -> None:
+    assert set(select(full, match="^(nova|neutron)$")) == {"base", "requirements", "nova", "neutron"}
+
+
+def test_skip_drops_descendants(full: nx.DiGraph) -> None:
+    assert set(select(full, skip=["requirements"])) == {"base"}
+    assert set(select(full, skip=["nova", "heat"])) == set(full) - {"nova", "heat"}
+
+
+def test_unknown_node_is_an_error(full: nx.DiGraph) -> None:
+    with pytest.raises(GraphError, match=r"unknown node 'keystne' \(nodes: base, cinder"):
+        select(full, only=["keystne"])
+
+
+def test_match_without_hits_is_an_error(full: nx.DiGraph) -> None:
+    with pytest.raises(GraphError, match=r"--match 'swift' matches no node"):
+        select(full, match="swift")
+
+
+def test_bad_regex_is_an_error(full: nx.DiGraph) -> None:
+    with pytest.raises(GraphError, match=r"--match '\(' : invalid regular expression|invalid"):
+        select(full, match="(")
+
+
+def test_renderings(full: nx.DiGraph) -> None:
+    data = json.loads(render(full, "json"))
+    assert len(data["nodes"]) == 11
+    assert {n["name"]: n["parents"] for n in data["nodes"]}["nova"] == ["base", "requirements"]
+    assert '"requirements" -> "nova";' in render(full, "dot")
+    assert "requirements --> nova" in render(full, "mermaid")
+    assert "nova (service)  <- base, requirements" in render(full, "text")

@@ -1,0 +1,197 @@
+"""Planning without buildah: exact argv, keys that follow content, no secrets in commands."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import Source
+from orchestrator.plan import NodePlan, describe_plan
+from orchestrator.settings import resolve_settings
+from orchestrator.sources import FetchedSource
+from orchestrator.workflow import graph_for, load, make_plans
+from tests.conftest import WritePipeline
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+KEYSTONE_REQUIRES = ("pbr!=2.1.0,>=2.0.0", "Flask>=1.0.2", "oslo.db>=6.0.0",
+                     "pywin32; sys_platform == 'win32'", "ldappool>=2.3.1; extra == 'ldap'")
+
+TWO = """\
+images:
+  keystone:
+    source: {pypi: keystone==29.1.0}
+    profiles: [ldap]
+  glance:
+    source: {pypi: glance==32.0.0}
+    profiles: []
+"""
+
+
+def fetched(name: str, version: str, sha: str = "a", requires: tuple[str, ...] = ()) -> FetchedSource:
+    return FetchedSource(
+        source=Source(kind="pypi", name=name, version=version), path=Path(f"/src/{name}.tar.gz"),
+        identity="sha256:" + sha * 64, version=version, requires=requires,
+    )
+
+
+SOURCES = {
+    "keystone": fetched("keystone", "29.1.0", "a", KEYSTONE_REQUIRES),
+    "glance": fetched("glance", "32.0.0", "b", ("oslo.db>=6", "glance-store>=2")),
+}
+
+
+def plans_of(path: Path, *, cli: dict[str, object] | None = None, sources=None,  # type: ignore[no-untyped-def]
+             state: Path | None = None) -> dict[str, NodePlan]:
+    resolved = load(path)
+    values = {"state_dir": str(state or path.parent / "state"), **(cli or {})}
+    settings = resolve_settings(resolved.pipeline.settings, values, environ={})
+    return make_plans(resolved, graph_for(resolved), settings, sources or SOURCES,
+                      run_id="r1", now=NOW)
+
+
+def test_every_step_is_an_exact_command(write_pipeline: WritePipeline) -> None:
+    plans = plans_of(write_pipeline(TWO))
+    assert list(plans) == ["base", "requirements", "glance", "keystone"]
+    for plan in plans.values():
+        for step in plan.steps:
+            assert step.argv[0] in ("buildah", "mmdebstrap"), step
+            text = " ".join(step.argv)
+            assert "None" not in text and "{" not in text.replace("{{", ""), step
+        assert "\n".join(describe_plan(plan)).count("[") >= len(plan.steps)
+
+
+def test_service_installs_from_the_wheels_image_read_only(write_pipeline: WritePipeline) -> None:
+    plans = plans_of(write_pipeline(TWO))
+    wheels = plans["requirements"].image
+    install = next(s for s in plans["keystone"].steps if s.name == "install-project")
+    assert f"type=bind,from={wheels},src=/wheels,dst=/wheels,ro" in install.argv
+    assert plans["keystone"].steps[0].argv[-1] == plans["base"].image
+    assert "--pull=never" in plans["keystone"].steps[0].argv
+
+
+def test_wheel_set_is_the_union_of_what_services_install(write_pipeline: WritePipeline) -> None:
+    plans = plans_of(write_pipeline(TWO))
+    req = next(f for f in plans["requirements"].files if f.path.name == "requirements.txt")
+    lines = req.content.splitlines()
+    for expected in ("Flask", "oslo.db", "glance-store", "python-ldap", "ldappool", "uwsgi",
+                     "pymysql", "pbr", "pywin32; sys_platform == 'win32'",
+                     "pip==25.3", "setuptools==80.9.0", "wheel==0.45.1"):
+        assert expected in lines, expected
+    assert "oslo.db>=6.0.0" not in lines  # versions come from upper-constraints
+    assert lines.count("oslo.db") == 1
+
+
+def test_wheels_scope_all_adds_upper_constraints(write_pipeline: WritePipeline) -> None:
+    plans = plans_of(write_pipeline(TWO + "requirements: {scope: all}\n"))
+    req = next(f for f in plans["requirements"].files if f.path.name == "requirements.txt")
+    assert len(req.content.splitlines()) > 500
+
+
+def test_run_settings_do_not_change_keys(write_pipeline: WritePipeline, tmp_path: Path) -> None:
+    path = write_pipeline(TWO)
+    a = plans_of(path)
+    b = plans_of(path, cli={"parallel": 9, "retries": 3, "push": True, "registry": "r.example/os",
+                            "http_proxy": "http://proxy:3128"}, state=tmp_path / "other")
+    assert {n: p.key for n, p in a.items()} == {n: p.key for n, p in b.items()}
+
+
+def test_a_service_version_change_rebuilds_only_that_service(write_pipeline: WritePipeline) -> None:
+    path = write_pipeline(TWO)
+    before = plans_of(path)
+    sources = dict(SOURCES, keystone=fetched("keystone", "29.1.1", "c", KEYSTONE_REQUIRES))
+    after = plans_of(path, sources=sources)
+    changed = {n for n in before if before[n].key != after[n].key}
+    assert changed == {"keystone"}
+
+
+def test_a_new_pip_package_rebuilds_wheels_and_all_services(write_pipeline: WritePipeline) -> None:
+    before = plans_of(write_pipeline(TWO))
+    after = plans_of(write_pipeline(TWO.replace("profiles: []", "pip_packages: [osprofiler]")))
+    changed = {n for n in before if before[n].key != after[n].key}
+    assert changed == {"requirements", "glance", "keystone"}
+    assert before["requirements"].inputs["wheels"] != after["requirements"].inputs["wheels"]
+
+
+def test_proxy_credentials_never_reach_a_command(write_pipeline: WritePipeline) -> None:
+    plans = plans_of(write_pipeline(TWO), cli={"http_proxy": "http://bob:hunter2@proxy:3128",
+                                               "https_proxy": "http://bob:hunter2@proxy:3128"})
+    for plan in plans.values():
+        for step in (*plan.steps, *plan.push):
+            assert "hunter2" not in " ".join(step.argv)
+        assert "hunter2" not in "\n".join(describe_plan(plan))
+        assert all("hunter2" not in value for _, value in plan.env)
+    env_file = next(f for f in plans["keystone"].files if f.path.name == "network.env")
+    assert env_file.secret and "http_proxy=http://bob:hunter2@proxy:3128" in env_file.content
+    bootstrap = plans["base"].steps[0]
+    assert bootstrap.host_env == ("http_proxy", "https_proxy")
+
+
+def test_ca_bundle_is_mounted_and_pointed_to(write_pipeline: WritePipeline, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    plans = plans_of(write_pipeline(TWO), cli={"ca_bundle": str(ca)})
+    setup = next(s for s in plans["requirements"].steps if s.name == "build-wheels")
+    assert f"type=bind,src={ca},dst=/run/orchestrate/ca.crt,ro" in setup.argv
+    env_file = next(f for f in plans["requirements"].files if f.path.name == "network.env")
+    assert "PIP_CERT=/run/orchestrate/ca.crt" in env_file.content
+
+
+def test_service_image_is_verified_before_it_is_tagged(write_pipeline: WritePipeline) -> None:
+    plan = plans_of(write_pipeline(TWO))["keystone"]
+    names = [s.name for s in plan.steps]
+    assert names.index("commit") < names.index("smoke") < names.index("check-libs") < names.index(
+        "tag")
+    smoke = next(s for s in plan.steps if s.name == "smoke")
+    assert smoke.argv[-3:] == ("--", "keystone-manage", "--version")
+    assert "--user" in smoke.argv and "keystone" in smoke.argv
+    assert plan.containers == ("orch-r1-keystone", "orch-r1-keystone-smoke")
+    assert ("org.opencontainers.image.version", "29.1.0") in plan.labels
+    assert ("io.orchestrate.key", plan.key) in plan.labels
+
+
+def test_isolation_and_runtime_are_settings(write_pipeline: WritePipeline) -> None:
+    plans = plans_of(write_pipeline(TWO), cli={"isolation": "oci", "runtime": "runc"})
+    run = next(s for s in plans["keystone"].steps if s.name == "install-packages")
+    assert run.argv[:6] == ("buildah", "run", "--isolation", "oci", "--runtime", "runc")
+
+
+def test_release_tags_and_push_targets(write_pipeline: WritePipeline) -> None:
+    path = write_pipeline('tags: ["{release}", "nightly-{date}"]\n' + TWO)
+    plans = plans_of(path, cli={"push": True, "registry": "127.0.0.1:5000/os"})
+    plan = plans["keystone"]
+    assert plan.tags == ("localhost/orchestrate/keystone:2026.1",
+                         "localhost/orchestrate/keystone:nightly-20261126")
+    assert [s.argv[-1] for s in plan.push] == [
+        f"docker://127.0.0.1:5000/os/keystone:{plan.key[:20]}",
+        "docker://127.0.0.1:5000/os/keystone:2026.1",
+        "docker://127.0.0.1:5000/os/keystone:nightly-20261126",
+    ]
+
+
+def test_child_image_builds_from_its_parent(write_pipeline: WritePipeline, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "Containerfile").write_text("FROM scratch\nCOPY policy.yaml /etc/keystone/\n")
+    (site / "policy.yaml").write_text("{}\n")
+    path = write_pipeline(TWO + textwrap.dedent("""\
+        children:
+          site-keystone:
+            from: keystone
+            containerfile: site/Containerfile
+        """))
+    plans = plans_of(path)
+    build = plans["site-keystone"].steps[0]
+    assert build.argv[:2] == ("buildah", "build")
+    assert build.argv[build.argv.index("--from") + 1] == plans["keystone"].image
+    before = plans["site-keystone"].key
+    (site / "policy.yaml").write_text("{'x': 1}\n")
+    assert plans_of(path)["site-keystone"].key != before
+
+
+@pytest.mark.parametrize("script", ["install-project.sh", "cleanup.sh"])
+def test_script_contents_are_inputs(write_pipeline: WritePipeline, script: str) -> None:
+    plan = plans_of(write_pipeline(TWO))["keystone"]
+    assert plan.inputs[f"script:{script}"].startswith("sha256:")

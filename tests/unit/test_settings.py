@@ -1,0 +1,40 @@
+"""Settings precedence: CLI flag > ORCHESTRATE_* > pipeline > default, with origins."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import ConfigError
+from orchestrator.settings import OPTIONS, resolve_settings
+from orchestrator.yamlfile import Field
+
+
+def field(value: object) -> Field:
+    return Field(source="p.yaml", path="settings.x", value=value)
+
+
+def test_precedence_and_origins() -> None:
+    pipeline = {"parallel": field(3), "retries": field(1), "timeout": field(60)}
+    env = {"ORCHESTRATE_RETRIES": "2", "ORCHESTRATE_PARALLEL": "5"}
+    s = resolve_settings(pipeline, {"parallel": 9}, environ=env)
+    assert (s.get_int("parallel"), s.origins["parallel"]) == (9, "cli")
+    assert (s.get_int("retries"), s.origins["retries"]) == (2, "env")
+    assert (s.get_int("timeout"), s.origins["timeout"]) == (60, "pipeline")
+    assert (s.get_str("isolation"), s.origins["isolation"]) == ("chroot", "default")
+
+
+def test_env_values_are_parsed_and_checked() -> None:
+    s = resolve_settings({}, {}, environ={"ORCHESTRATE_PUSH": "yes",
+                                          "ORCHESTRATE_PIP_EXTRA_INDEX_URLS": "a, b"})
+    assert s.get_bool("push") is True
+    assert s.get_list("pip_extra_index_urls") == ("a", "b")
+    with pytest.raises(ConfigError, match=r"environment variable ORCHESTRATE_PARALLEL: expected "
+                                          r"an integer, got 'many'"):
+        resolve_settings({}, {}, environ={"ORCHESTRATE_PARALLEL": "many"})
+    with pytest.raises(ConfigError, match=r"ORCHESTRATE_ISOLATION: 'vm' is not one of: chroot"):
+        resolve_settings({}, {}, environ={"ORCHESTRATE_ISOLATION": "vm"})
+
+
+def test_every_option_has_help_and_an_env_var() -> None:
+    for option in OPTIONS:
+        assert option.help and option.env == "ORCHESTRATE_" + option.name.upper()
