@@ -27,8 +27,17 @@ from orchestrator.results import Outcome, Status
 def image_key(image: str) -> str | None:
     """The cache key label of a local image, or None if there is no such image."""
     try:
-        out = engine.capture(["buildah", "inspect", "--type", "image", "--format",
-                              f'{{{{index .OCIv1.Config.Labels "{KEY_LABEL}"}}}}', image])
+        out = engine.capture(
+            [
+                "buildah",
+                "inspect",
+                "--type",
+                "image",
+                "--format",
+                f'{{{{index .OCIv1.Config.Labels "{KEY_LABEL}"}}}}',
+                image,
+            ]
+        )
     except StepFailedError:
         return None
     return out.strip()
@@ -42,8 +51,9 @@ def image_facts(image: str) -> tuple[str, int]:
         return image_id, int(size)
     except (OrchestrateError, ValueError):
         try:
-            image_id = engine.capture(["buildah", "inspect", "--type", "image", "--format",
-                                       "{{.FromImageID}}", image]).strip()
+            image_id = engine.capture(
+                ["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}", image]
+            ).strip()
         except StepFailedError:
             image_id = ""
         return image_id, 0
@@ -94,8 +104,9 @@ class BuildahExecutor:
                 out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
                 self._run_steps(plan.push, ctx, out, plan)
                 image_id, size = image_facts(plan.image)
-                return Outcome(status=Status.REUSED, image_id=image_id, size=size,
-                               detail="cache key matches")
+                return Outcome(
+                    status=Status.REUSED, image_id=image_id, size=size, detail="cache key matches"
+                )
             with self._workspace(plan, out):
                 self._run_steps(plan.steps, ctx, out, plan)
                 self._run_steps(plan.push, ctx, out, plan)
@@ -103,8 +114,9 @@ class BuildahExecutor:
             log.debug("image committed", image=plan.image, image_id=image_id, size=size)
             return Outcome(status=Status.BUILT, image_id=image_id, size=size)
 
-    def _run_steps(self, steps: tuple[Step, ...], ctx: NodeContext, out: IO[str],
-                   plan: NodePlan) -> None:
+    def _run_steps(
+        self, steps: tuple[Step, ...], ctx: NodeContext, out: IO[str], plan: NodePlan
+    ) -> None:
         for step in steps:
             ctx.on_step(step.name)
             out.write(f"--- step {step.name}\n")
@@ -113,8 +125,15 @@ class BuildahExecutor:
                 env = dict(os.environ)
                 env.update({k: self.host_env[k] for k in step.host_env if k in self.host_env})
             try:
-                engine.run(step.argv, step=step.name, log=out, log_path=str(ctx.log_path),
-                           env=env, cancel=ctx.cancel, deadline=ctx.deadline)
+                engine.run(
+                    step.argv,
+                    step=step.name,
+                    log=out,
+                    log_path=str(ctx.log_path),
+                    env=env,
+                    cancel=ctx.cancel,
+                    deadline=ctx.deadline,
+                )
             except OrchestrateError as exc:
                 out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
                 raise
@@ -125,8 +144,11 @@ class BuildahExecutor:
         plan.run_dir.mkdir(parents=True, exist_ok=True)
         for generated in plan.files:
             generated.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(generated.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                         0o600 if generated.secret else 0o644)
+            fd = os.open(
+                generated.path,
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                0o600 if generated.secret else 0o644,
+            )
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(generated.content)
         # A dead earlier attempt may have left containers with these names.

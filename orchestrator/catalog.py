@@ -48,9 +48,11 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         ConfigError: on the first bad field.
     """
     top = load_yaml(path).mapping(("common", "projects"), required=("projects",))
-    common = top["common"].mapping(("dist_packages", "pip_packages", "build_packages")) if (
-        "common" in top
-    ) else {}
+    common = (
+        top["common"].mapping(("dist_packages", "pip_packages", "build_packages"))
+        if ("common" in top)
+        else {}
+    )
     projects: dict[str, Project] = {}
     for name, entry in top["projects"].entries():
         projects[name] = _project(name, entry)
@@ -68,17 +70,28 @@ def _strings(node: Field | None) -> tuple[str, ...]:
 
 def _project(name: str, entry: Field) -> Project:
     m = entry.mapping(
-        ("pypi", "user", "uid", "gid", "dist_packages", "build_packages", "pip_packages",
-         "profiles", "steps", "smoke", "smoke_env"),
+        (
+            "pypi",
+            "user",
+            "uid",
+            "gid",
+            "dist_packages",
+            "build_packages",
+            "pip_packages",
+            "profiles",
+            "steps",
+            "smoke",
+            "smoke_env",
+        ),
         required=("pypi", "user", "uid", "smoke"),
     )
     uid = m["uid"].integer(minimum=1, maximum=65533)
     smoke = tuple(item.string() for item in m["smoke"].items())
     if not smoke:
         raise m["smoke"].error("must name a command")
-    smoke_env = tuple((k, v.string()) for k, v in m["smoke_env"].pairs()) if (
-        "smoke_env" in m
-    ) else ()
+    smoke_env = (
+        tuple((k, v.string()) for k, v in m["smoke_env"].pairs()) if ("smoke_env" in m) else ()
+    )
     return Project(
         name=name,
         pypi=m["pypi"].string(),

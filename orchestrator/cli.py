@@ -22,7 +22,7 @@ import yaml
 from orchestrator import engine, summary
 from orchestrator.buildah_executor import BuildahExecutor
 from orchestrator.catalog import load_catalog
-from orchestrator.config import REQUIREMENTS_NODE, load_pipeline
+from orchestrator.config import REQUIREMENTS_NODE
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, OrchestrateError
 from orchestrator.graph import order, render
 from orchestrator.logsetup import configure_logging
@@ -49,14 +49,21 @@ def _setting_option(option: Option) -> Callable[[F], F]:
     help_text = f"{option.help} [env: {option.env}]"
     match option.kind:
         case "bool":
-            return click.option(f"{flag}/--no-{flag[2:]}", option.name, default=None,
-                                help=help_text)
+            return click.option(
+                f"{flag}/--no-{flag[2:]}", option.name, default=None, help=help_text
+            )
         case "int":
-            return click.option(flag, option.name, type=click.IntRange(min=option.minimum),
-                                default=None, help=help_text)
+            return click.option(
+                flag,
+                option.name,
+                type=click.IntRange(min=option.minimum),
+                default=None,
+                help=help_text,
+            )
         case "choice":
-            return click.option(flag, option.name, type=click.Choice(option.choices),
-                                default=None, help=help_text)
+            return click.option(
+                flag, option.name, type=click.Choice(option.choices), default=None, help=help_text
+            )
         case "list":
             return click.option(flag, option.name, multiple=True, help=help_text)
         case "str":
@@ -72,27 +79,63 @@ def setting_options(func: F) -> F:
 
 def selection_options(func: F) -> F:
     """Add --only/--skip/--match."""
-    func = click.option("--match", "match", metavar="REGEX", default=None,
-                        help="Build the nodes whose name matches REGEX, with their ancestors.")(func)
-    func = click.option("--skip", "skip", multiple=True, metavar="NODES",
-                        help="Leave out these nodes (comma-separated) and all their dependents.")(func)
-    func = click.option("--only", "only", multiple=True, metavar="NODES",
-                        help="Build only these nodes (comma-separated) and their ancestors.")(func)
+    func = click.option(
+        "--match",
+        "match",
+        metavar="REGEX",
+        default=None,
+        help="Build the nodes whose name matches REGEX, with their ancestors.",
+    )(func)
+    func = click.option(
+        "--skip",
+        "skip",
+        multiple=True,
+        metavar="NODES",
+        help="Leave out these nodes (comma-separated) and all their dependents.",
+    )(func)
+    func = click.option(
+        "--only",
+        "only",
+        multiple=True,
+        metavar="NODES",
+        help="Build only these nodes (comma-separated) and their ancestors.",
+    )(func)
     return func
 
 
 def build_options(func: F) -> F:
     """Options of a build (shared by ``orchestrate`` and ``orchestrate build``)."""
-    func = click.option("--no-cache-for", "no_cache_for", multiple=True, metavar="NODES",
-                        help="Rebuild these nodes even if an image with their key exists.")(func)
-    func = click.option("--no-cache", is_flag=True, default=None,
-                        help="Rebuild every node even if an image with its key exists.")(func)
-    func = click.option("--dry-run", is_flag=True, default=None,
-                        help="Print the plan (every buildah command) and build nothing.")(func)
-    func = click.option("--summary-json", type=click.Path(path_type=Path), default=None,
-                        help="Also write the run summary as JSON to this file.")(func)
-    func = click.option("--profiles-dir", type=click.Path(path_type=Path), default=None,
-                        help="Folder of profile files (default: the project's profiles/).")(func)
+    func = click.option(
+        "--no-cache-for",
+        "no_cache_for",
+        multiple=True,
+        metavar="NODES",
+        help="Rebuild these nodes even if an image with their key exists.",
+    )(func)
+    func = click.option(
+        "--no-cache",
+        is_flag=True,
+        default=None,
+        help="Rebuild every node even if an image with its key exists.",
+    )(func)
+    func = click.option(
+        "--dry-run",
+        is_flag=True,
+        default=None,
+        help="Print the plan (every buildah command) and build nothing.",
+    )(func)
+    func = click.option(
+        "--summary-json",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Also write the run summary as JSON to this file.",
+    )(func)
+    func = click.option(
+        "--profiles-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Folder of profile files (default: the project's profiles/).",
+    )(func)
     return selection_options(setting_options(func))
 
 
@@ -108,14 +151,19 @@ def _cli_settings(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default="auto",
-              envvar="ORCHESTRATE_LOG_FORMAT", show_default=True,
-              help="Log events for people (auto/console) or as one JSON object per line.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    envvar="ORCHESTRATE_LOG_FORMAT",
+    show_default=True,
+    help="Log events for people (auto/console) or as one JSON object per line.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also log every command before it runs.")
 @build_options
 @click.version_option(package_name="orchestrate")
 @click.pass_context
-def cli(ctx: click.Context, log_format: str, verbose: bool, **options: Any) -> int | None:
+def cli(ctx: click.Context, /, log_format: str, verbose: bool, **options: Any) -> int | None:
     """Build the OCI images of an OpenStack cloud with buildah, as one DAG.
 
     Without a command, builds pipelines/full-stack.yaml: base, requirements (wheels) and the
@@ -147,15 +195,18 @@ def _settings_for(pipeline_path: Path, options: dict[str, Any]) -> tuple[Any, Se
 
 
 def _selection(options: dict[str, Any]) -> Selection:
-    return Selection(only=tuple(options.get("only") or ()), skip=tuple(options.get("skip") or ()),
-                     match=options.get("match"))
+    return Selection(
+        only=tuple(options.get("only") or ()),
+        skip=tuple(options.get("skip") or ()),
+        match=options.get("match"),
+    )
 
 
 @cli.command("build")
 @click.argument("pipeline", required=False, type=click.Path(path_type=Path))
 @build_options
 @click.pass_context
-def build_cmd(ctx: click.Context, pipeline: Path | None, **options: Any) -> int:
+def build_cmd(ctx: click.Context, /, pipeline: Path | None, **options: Any) -> int:
     """Build PIPELINE (default: pipelines/full-stack.yaml)."""
     return _build(pipeline, _merged(ctx, options))
 
@@ -185,8 +236,9 @@ def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
     executor = BuildahExecutor(
         host_env={k: v for k, v in host_env.items() if v},
         no_cache=bool(options.get("no_cache")),
-        no_cache_for=frozenset(n.strip() for v in options.get("no_cache_for") or ()
-                               for n in v.split(",") if n.strip()),
+        no_cache_for=frozenset(
+            n.strip() for v in options.get("no_cache_for") or () for n in v.split(",") if n.strip()
+        ),
     )
     limits = Limits(
         parallel=settings.get_int("parallel"),
@@ -194,8 +246,14 @@ def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
         timeout=settings.get_int("timeout"),
         fail_fast=settings.get_bool("fail_fast"),
     )
-    log.info("run started", run=run_id, pipeline=str(path), nodes=len(nodes),
-             parallel=limits.parallel, logs=str(log_dir))
+    log.info(
+        "run started",
+        run=run_id,
+        pipeline=str(path),
+        nodes=len(nodes),
+        parallel=limits.parallel,
+        logs=str(log_dir),
+    )
     scheduler = Scheduler(graph, plans, executor, run_id=run_id, log_dir=log_dir, limits=limits)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
@@ -213,8 +271,9 @@ def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
         if r is not None and r.error:
             click.echo(f"\n{node} failed: {r.error}", err=True)
             if r.error_tail:
-                click.echo("\n".join("    " + line for line in r.error_tail.splitlines()[-15:]),
-                           err=True)
+                click.echo(
+                    "\n".join("    " + line for line in r.error_tail.splitlines()[-15:]), err=True
+                )
             click.echo(f"    full log: {r.log_path}", err=True)
     return result.exit_code
 
@@ -225,8 +284,12 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 @cli.command("plan")
 @click.argument("pipeline", required=False, type=click.Path(path_type=Path))
-@click.option("--profiles-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of profile files (default: the project's profiles/).")
+@click.option(
+    "--profiles-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of profile files (default: the project's profiles/).",
+)
 @selection_options
 @setting_options
 def plan_cmd(pipeline: Path | None, **options: Any) -> int:
@@ -237,10 +300,20 @@ def plan_cmd(pipeline: Path | None, **options: Any) -> int:
 
 @cli.command("graph")
 @click.argument("pipeline", required=False, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "json"]),
-              default="text", show_default=True, help="Output format.")
-@click.option("--profiles-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of profile files (default: the project's profiles/).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "dot", "mermaid", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--profiles-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of profile files (default: the project's profiles/).",
+)
 @selection_options
 def graph_cmd(pipeline: Path | None, fmt: str, profiles_dir: Path | None, **options: Any) -> int:
     """Show the image graph of PIPELINE."""
@@ -251,8 +324,12 @@ def graph_cmd(pipeline: Path | None, fmt: str, profiles_dir: Path | None, **opti
 
 @cli.command("list")
 @click.argument("pipeline", required=False, type=click.Path(path_type=Path))
-@click.option("--profiles-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of profile files (default: the project's profiles/).")
+@click.option(
+    "--profiles-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of profile files (default: the project's profiles/).",
+)
 def list_cmd(pipeline: Path | None, profiles_dir: Path | None) -> int:
     """List the nodes of PIPELINE with their project, source and profiles."""
     resolved = load(find_pipeline(pipeline), profiles_dir)
@@ -261,8 +338,10 @@ def list_cmd(pipeline: Path | None, profiles_dir: Path | None) -> int:
         kind = graph.nodes[node]["kind"].value
         service = resolved.services.get(node)
         if service is not None:
-            detail = (f"{service.project.pypi} from {service.source.describe()}; profiles: "
-                      f"{', '.join(service.profiles) or '-'}")
+            detail = (
+                f"{service.project.pypi} from {service.source.describe()}; profiles: "
+                f"{', '.join(service.profiles) or '-'}"
+            )
         elif node == REQUIREMENTS_NODE:
             detail = f"wheels ({resolved.pipeline.requirements.scope})"
         elif node in resolved.children:
@@ -276,8 +355,12 @@ def list_cmd(pipeline: Path | None, profiles_dir: Path | None) -> int:
 
 @cli.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--profiles-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of profile files pipelines are checked against.")
+@click.option(
+    "--profiles-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of profile files pipelines are checked against.",
+)
 def validate_cmd(files: tuple[Path, ...], profiles_dir: Path | None) -> int:
     """Check pipeline and profile files without building; one line per file."""
     bad = 0
@@ -305,8 +388,10 @@ def _is_profile(path: Path) -> bool:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
         return False  # the pipeline loader reports it, with the file and line
-    return isinstance(data, dict) and "images" not in data and (
-        "projects" in data or "default" in data
+    return (
+        isinstance(data, dict)
+        and "images" not in data
+        and ("projects" in data or "default" in data)
     )
 
 

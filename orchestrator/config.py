@@ -199,9 +199,9 @@ def load_pipeline(path: Path) -> Pipeline:
         constraints=_constraints(top.get("constraints"), root, folder),
         tags=top["tags"].strings() if "tags" in top else (),
         base=_base(top["base"]) if "base" in top else BaseSpec(kind="mmdebstrap"),
-        requirements=_requirements(top["requirements"]) if "requirements" in top else (
-            RequirementsSpec()
-        ),
+        requirements=_requirements(top["requirements"])
+        if "requirements" in top
+        else (RequirementsSpec()),
         images=images,
         children=children,
         settings=settings,
@@ -244,8 +244,17 @@ def _constraints(node: Field | None, root: Field, folder: Path) -> Constraints:
 
 
 def _base(node: Field) -> BaseSpec:
-    keys = ("bootstrap", "from", "suite", "mirror", "security_mirror", "variant", "components",
-            "include", "packages")
+    keys = (
+        "bootstrap",
+        "from",
+        "suite",
+        "mirror",
+        "security_mirror",
+        "variant",
+        "components",
+        "include",
+        "packages",
+    )
     m = node.mapping(keys)
     if ("bootstrap" in m) == ("from" in m):
         raise node.error("set exactly one of 'bootstrap: mmdebstrap' or 'from: <image ref>'")
@@ -266,7 +275,9 @@ def _base(node: Field) -> BaseSpec:
         kind="mmdebstrap",
         suite=m["suite"].name() if "suite" in m else defaults.suite,
         mirror=_url(m["mirror"]) if "mirror" in m else defaults.mirror,
-        security_mirror=(m["security_mirror"].string(allow_empty=True) and _url(m["security_mirror"]))
+        security_mirror=(
+            m["security_mirror"].string(allow_empty=True) and _url(m["security_mirror"])
+        )
         if "security_mirror" in m
         else defaults.security_mirror,
         variant=m["variant"].choice(("minbase", "essential", "apt", "required"))
@@ -391,8 +402,9 @@ def _steps(node: Field, folder: Path) -> tuple[ExtraStep, ...]:
             if not script.is_file():
                 raise m["script"].error(f"file not found: {script}")
         steps.append(
-            ExtraStep(name=m["name"].name(), run=m["run"].string() if "run" in m else "",
-                      script=script)
+            ExtraStep(
+                name=m["name"].name(), run=m["run"].string() if "run" in m else "", script=script
+            )
         )
     return tuple(steps)
 

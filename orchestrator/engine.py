@@ -176,7 +176,10 @@ def _stop(proc: sh.RunningCommand) -> None:
 
 
 def capture(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float | None = None,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
     ok_codes: Sequence[int] = (0,),
 ) -> str:
     """Run a short query command and return its stdout.
@@ -199,7 +202,9 @@ def capture(
         )
     except sh.ErrorReturnCode as exc:
         stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
-        raise StepFailedError(format_argv(argv), exc.exit_code, redact(stderr.strip()), "") from None
+        raise StepFailedError(
+            format_argv(argv), exc.exit_code, redact(stderr.strip()), ""
+        ) from None
     except sh.TimeoutException:
         raise StepTimeoutError(f"{format_argv(argv)} did not finish in {timeout} s") from None
     return str(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 
 import networkx as nx
 
@@ -19,7 +19,7 @@ from orchestrator.errors import GraphError
 from orchestrator.resolve import ResolvedPipeline
 
 
-class NodeKind(str, Enum):
+class NodeKind(StrEnum):
     """What a node of the image graph builds."""
 
     BASE = "base"
@@ -152,7 +152,7 @@ def render(graph: nx.DiGraph, fmt: str) -> str:
             return "\n".join([*lines, "}"])
         case "mermaid":
             lines = ["graph LR"]
-            lines += [f"  {_mermaid_id(n)}[\"{n}\"]" for n in nodes]
+            lines += [f'  {_mermaid_id(n)}["{n}"]' for n in nodes]
             lines += [f"  {_mermaid_id(a)} --> {_mermaid_id(b)}" for a, b in edges]
             return "\n".join(lines)
         case "text":

@@ -24,7 +24,7 @@ def configure_logging(fmt: LogFormat = "auto", *, verbose: bool = False) -> None
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=tty and fmt != "json")
+        renderer = structlog.dev.ConsoleRenderer(colors=tty)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

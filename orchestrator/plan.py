@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import networkx as nx
@@ -125,7 +125,9 @@ class PlanContext:
         return self.now.strftime("%Y%m%d")
 
 
-def plan_all(resolved: ResolvedPipeline, graph: nx.DiGraph, ctx: PlanContext) -> dict[str, NodePlan]:
+def plan_all(
+    resolved: ResolvedPipeline, graph: nx.DiGraph, ctx: PlanContext
+) -> dict[str, NodePlan]:
     """Plan every node of ``graph`` in topological order (parents' keys feed children's)."""
     plans: dict[str, NodePlan] = {}
     for node in order(graph):
@@ -173,7 +175,9 @@ class _Builder:
         self.inputs[name] = value if isinstance(value, str) else "\n".join(value)
 
     # buildah argv helpers -------------------------------------------------------------------
-    def run_prefix(self, container: str, *, mounts: Sequence[Mount] = (), user: str = "") -> list[str]:
+    def run_prefix(
+        self, container: str, *, mounts: Sequence[Mount] = (), user: str = ""
+    ) -> list[str]:
         argv = ["buildah", "run", "--isolation", self.settings.get_str("isolation")]
         if self.settings.get_str("isolation") == "oci" and self.settings.get_str("runtime"):
             argv += ["--runtime", self.settings.get_str("runtime")]
@@ -185,7 +189,12 @@ class _Builder:
         return argv
 
     def script_step(
-        self, name: str, script: str, env: Mapping[str, str], *, wheels: str = "",
+        self,
+        name: str,
+        script: str,
+        env: Mapping[str, str],
+        *,
+        wheels: str = "",
         container: str = "",
     ) -> None:
         """Run ``scripts/<script>`` in the working container with ``env`` as its inputs."""
@@ -200,8 +209,13 @@ class _Builder:
         for key, value in env.items():
             argv += ["--env", f"{key}={value}"]
             self.env[key] = value
-        argv += [container or self.container, "--", "/bin/bash",
-                 f"{SCRIPTS_IN_CTR}/run-step.sh", script]
+        argv += [
+            container or self.container,
+            "--",
+            "/bin/bash",
+            f"{SCRIPTS_IN_CTR}/run-step.sh",
+            script,
+        ]
         self.steps.append(Step(name=name, argv=tuple(argv)))
 
     def base_mounts(self) -> list[Mount]:
@@ -239,8 +253,11 @@ class _Builder:
             values["APT_MIRROR"] = s.get_str("apt_mirror")
             values["APT_MIRROR_REPLACES"] = self.resolved.pipeline.base.mirror
         lines = [f"{k}={shlex.quote(v)}" for k, v in values.items()]
-        self.files.append(GeneratedFile(path=self.network_env_path(),
-                                        content="\n".join(lines) + "\n", secret=True))
+        self.files.append(
+            GeneratedFile(
+                path=self.network_env_path(), content="\n".join(lines) + "\n", secret=True
+            )
+        )
 
     def host_network_env(self) -> tuple[str, ...]:
         names = []
@@ -249,7 +266,9 @@ class _Builder:
                 names.append(name)
         return tuple(names)
 
-    def labels(self, version: str = "", source: str = "", revision: str = "") -> list[tuple[str, str]]:
+    def labels(
+        self, version: str = "", source: str = "", revision: str = ""
+    ) -> list[tuple[str, str]]:
         pipeline = self.resolved.pipeline
         labels = [
             ("org.opencontainers.image.title", self.node),
@@ -280,8 +299,8 @@ class _Builder:
         """Add the commit, verification and tag steps, compute the key and freeze the plan."""
         for script in sorted(self.scripts):
             path = self.ctx.scripts_dir / script
-            self.inputs[f"script:{script}"] = cachekey.file_digest(path) if path.is_file() else (
-                "missing"
+            self.inputs[f"script:{script}"] = (
+                cachekey.file_digest(path) if path.is_file() else ("missing")
             )
         for parent in parents:
             self.inputs[f"parent:{parent}"] = plans[parent].key
@@ -294,8 +313,12 @@ class _Builder:
             argv += ["--label", f"{name}={value}"]
         argv += [*config, self.container]
         self.steps.append(Step(name="config", argv=tuple(argv)))
-        self.steps.append(Step(name="commit", argv=("buildah", "commit", "--rm", "--quiet",
-                                                    self.container, candidate)))
+        self.steps.append(
+            Step(
+                name="commit",
+                argv=("buildah", "commit", "--rm", "--quiet", self.container, candidate),
+            )
+        )
         self.steps += verify
         self.steps.append(Step(name="tag", argv=("buildah", "tag", candidate, image)))
         self.steps.append(Step(name="untag-candidate", argv=("buildah", "rmi", candidate)))
@@ -370,8 +393,9 @@ def _plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
         b.input("from", spec.image)
         b.steps.append(_from(b.container, spec.image, pull="missing"))
         b.input("packages", spec.packages)
-        b.script_step("install-packages", "install-packages.sh",
-                      {"PACKAGES": " ".join(spec.packages)})
+        b.script_step(
+            "install-packages", "install-packages.sh", {"PACKAGES": " ".join(spec.packages)}
+        )
         b.script_step("cleanup", "cleanup.sh", {})
         b.steps.append(_remove_mountpoints(b, (IN_CTR,)))
     config = ["--env", "LANG=C.UTF-8", "--cmd", "/bin/bash"]
@@ -382,8 +406,10 @@ def _plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
 def apt_sources(spec: BaseSpec, mirror: str) -> list[str]:
     """sources.list lines: the suite, its -updates and, with a security mirror, -security."""
     components = " ".join(spec.components)
-    lines = [f"deb {mirror} {spec.suite} {components}",
-             f"deb {mirror} {spec.suite}-updates {components}"]
+    lines = [
+        f"deb {mirror} {spec.suite} {components}",
+        f"deb {mirror} {spec.suite}-updates {components}",
+    ]
     if spec.security_mirror:
         lines.append(f"deb {spec.security_mirror} {spec.suite}-security {components}")
     return lines
@@ -398,13 +424,14 @@ def _base_mmdebstrap(b: _Builder, spec: BaseSpec) -> None:
         f"--variant={spec.variant}",
         f"--components={','.join(spec.components)}",
         f"--include={','.join(spec.include)}",
-        "--aptopt=APT::Install-Recommends \"false\"",
-        "--aptopt=APT::Install-Suggests \"false\"",
+        '--aptopt=APT::Install-Recommends "false"',
+        '--aptopt=APT::Install-Suggests "false"',
         *[f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES],
         # The image keeps the public mirrors; a build-time apt_mirror is never baked in.
-        "--customize-hook=printf '%s\\n' " + " ".join(shlex.quote(line) for line in public)
-        + " > \"$1/etc/apt/sources.list\"",
-        "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/*.bin",
+        "--customize-hook=printf '%s\\n' "
+        + " ".join(shlex.quote(line) for line in public)
+        + ' > "$1/etc/apt/sources.list"',
+        '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin',
         spec.suite,
         str(rootfs),
         *apt_sources(spec, mirror),
@@ -437,11 +464,14 @@ def _plan_requirements(
         fetched = ctx.sources.get(service.name)
         requires.append((fetched.requires if fetched else (), service.extras))
         pip_packages += service.pip_packages
-    everything = constraint_names(pipeline.constraints.upper) if (
-        pipeline.requirements.scope == "all"
-    ) else ()
-    wheels = plan_wheels(requires, pip_packages, toolchain=pipeline.toolchain.requirements(),
-                         everything=everything)
+    everything = (
+        constraint_names(pipeline.constraints.upper)
+        if (pipeline.requirements.scope == "all")
+        else ()
+    )
+    wheels = plan_wheels(
+        requires, pip_packages, toolchain=pipeline.toolchain.requirements(), everything=everything
+    )
     req_file = b.node_dir / "requirements.txt"
     b.files.append(GeneratedFile(path=req_file, content="\n".join(wheels) + "\n"))
     b.input("build_packages", build_packages)
@@ -454,26 +484,49 @@ def _plan_requirements(
 
     base = plans[BASE_NODE].image
     b.steps.append(_from(b.container, base))
-    b.script_step("install-build-packages", "install-packages.sh",
-                  {"PACKAGES": " ".join(build_packages)})
-    b.script_step("setup-venv", "setup-venv.sh",
-                  {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.requirements())})
-    b.steps.append(Step(name="copy-constraints", argv=(
-        "buildah", "copy", b.container, str(req_file), *map(str, constraint_files), WHEELS_DIR + "/",
-    )))
-    b.script_step("build-wheels", "build-wheels.sh", {
-        "VENV": VENV, "WHEELS_DIR": WHEELS_DIR,
-        "REQUIREMENTS": f"{WHEELS_DIR}/requirements.txt",
-        "CONSTRAINTS": f"{WHEELS_DIR}/{pipeline.constraints.upper.name}",
-    })
-    b.script_step("wheel-runtime-packages", "wheel-runtime-packages.sh",
-                  {"VENV": VENV, "WHEELS_DIR": WHEELS_DIR})
+    b.script_step(
+        "install-build-packages", "install-packages.sh", {"PACKAGES": " ".join(build_packages)}
+    )
+    b.script_step(
+        "setup-venv",
+        "setup-venv.sh",
+        {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.requirements())},
+    )
+    b.steps.append(
+        Step(
+            name="copy-constraints",
+            argv=(
+                "buildah",
+                "copy",
+                b.container,
+                str(req_file),
+                *map(str, constraint_files),
+                WHEELS_DIR + "/",
+            ),
+        )
+    )
+    b.script_step(
+        "build-wheels",
+        "build-wheels.sh",
+        {
+            "VENV": VENV,
+            "WHEELS_DIR": WHEELS_DIR,
+            "REQUIREMENTS": f"{WHEELS_DIR}/requirements.txt",
+            "CONSTRAINTS": f"{WHEELS_DIR}/{pipeline.constraints.upper.name}",
+        },
+    )
+    b.script_step(
+        "wheel-runtime-packages",
+        "wheel-runtime-packages.sh",
+        {"VENV": VENV, "WHEELS_DIR": WHEELS_DIR},
+    )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
     b.steps.append(_remove_mountpoints(b, (IN_CTR,)))
     config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
     b.input("config", config)
-    return b.finish(parents=(BASE_NODE,), labels=b.labels(), config=config, extra_tags=(),
-                    plans=plans)
+    return b.finish(
+        parents=(BASE_NODE,), labels=b.labels(), config=config, extra_tags=(), plans=plans
+    )
 
 
 # -- services ------------------------------------------------------------------------------
@@ -505,16 +558,28 @@ def _plan_service(
         b.steps.append(_from(b.container, plans[service.parent].image))
     else:
         b.steps.append(_from(b.container, plans[BASE_NODE].image))
-        b.script_step("install-packages", "install-packages.sh",
-                      {"PACKAGES": " ".join(service.dist_packages)})
-        b.script_step("create-user", "create-user.sh", {
-            "SERVICE_USER": service.user, "SERVICE_UID": str(service.uid),
-            "SERVICE_GID": str(service.gid),
-        })
-        b.script_step("setup-venv", "setup-venv.sh", {
-            "VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.requirements()),
-            "WHEELS_DIR": WHEELS_DIR,
-        }, wheels=wheels)
+        b.script_step(
+            "install-packages", "install-packages.sh", {"PACKAGES": " ".join(service.dist_packages)}
+        )
+        b.script_step(
+            "create-user",
+            "create-user.sh",
+            {
+                "SERVICE_USER": service.user,
+                "SERVICE_UID": str(service.uid),
+                "SERVICE_GID": str(service.gid),
+            },
+        )
+        b.script_step(
+            "setup-venv",
+            "setup-venv.sh",
+            {
+                "VENV": VENV,
+                "TOOLCHAIN": " ".join(pipeline.toolchain.requirements()),
+                "WHEELS_DIR": WHEELS_DIR,
+            },
+            wheels=wheels,
+        )
 
     src_target = SRC_IN_CTR + "/"
     src_path = ""
@@ -525,11 +590,18 @@ def _plan_service(
             src_target = src_path
         else:
             src_path = f"{SRC_IN_CTR}/{fetched.path.name}"
-        b.steps.append(Step(name="copy-source",
-                            argv=("buildah", "copy", b.container, str(fetched.path), src_target)))
+        b.steps.append(
+            Step(
+                name="copy-source",
+                argv=("buildah", "copy", b.container, str(fetched.path), src_target),
+            )
+        )
     install_env = {
-        "VENV": VENV, "WHEELS_DIR": WHEELS_DIR, "CONSTRAINTS": constraints,
-        "PROJECT": service.project.pypi, "PROJECT_SRC": src_path,
+        "VENV": VENV,
+        "WHEELS_DIR": WHEELS_DIR,
+        "CONSTRAINTS": constraints,
+        "PROJECT": service.project.pypi,
+        "PROJECT_SRC": src_path,
         "PIP_PACKAGES": " ".join(service.pip_packages),
     }
     if fetched is not None and fetched.source.kind == "git" and version:
@@ -537,20 +609,36 @@ def _plan_service(
     b.script_step("install-project", "install-project.sh", install_env, wheels=wheels)
     for script in service.project_steps:
         b.input(f"step:{script}", script)
-        b.script_step(script.removesuffix(".sh"), script,
-                      {"VENV": VENV, "SERVICE_USER": service.user})
+        b.script_step(
+            script.removesuffix(".sh"), script, {"VENV": VENV, "SERVICE_USER": service.user}
+        )
     for extra in service.extra_steps:
         _extra_step(b, extra)
     source_url = _source_url(service, fetched)
     revision = fetched.revision if fetched else ""
-    b.script_step("collect-info", "collect-info.sh", {
-        "VENV": VENV, "PROJECT": service.project.pypi, "PROJECT_VERSION": version,
-        "PROJECT_SOURCE": source_url, "PROJECT_REVISION": revision,
-    })
+    b.script_step(
+        "collect-info",
+        "collect-info.sh",
+        {
+            "VENV": VENV,
+            "PROJECT": service.project.pypi,
+            "PROJECT_VERSION": version,
+            "PROJECT_SOURCE": source_url,
+            "PROJECT_REVISION": revision,
+        },
+    )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
     b.steps.append(_remove_mountpoints(b, (IN_CTR, WHEELS_DIR)))
-    config = ["--env", PATH_ENV, "--user", service.user, "--workingdir", f"/var/lib/{service.user}",
-              "--cmd", "/bin/bash"]
+    config = [
+        "--env",
+        PATH_ENV,
+        "--user",
+        service.user,
+        "--workingdir",
+        f"/var/lib/{service.user}",
+        "--cmd",
+        "/bin/bash",
+    ]
     b.input("config", config)
     smoke = _verify_steps(b, service)
     return b.finish(
@@ -568,12 +656,25 @@ def _extra_step(b: _Builder, extra: ExtraStep) -> None:
         b.input(f"extra:{extra.name}", cachekey.file_digest(extra.script))
         mount = Mount(source=str(extra.script), target=f"{IN_CTR}/extra-{extra.name}.sh")
         b.mounts.append(mount)
-        argv = [*b.run_prefix(b.container, mounts=[*b.base_mounts(), mount]), b.container, "--",
-                "/bin/bash", mount.target]
+        argv = [
+            *b.run_prefix(b.container, mounts=[*b.base_mounts(), mount]),
+            b.container,
+            "--",
+            "/bin/bash",
+            mount.target,
+        ]
     else:
         b.input(f"extra:{extra.name}", extra.run)
-        argv = [*b.run_prefix(b.container, mounts=b.base_mounts()), b.container, "--",
-                "/bin/bash", "-euo", "pipefail", "-c", extra.run]
+        argv = [
+            *b.run_prefix(b.container, mounts=b.base_mounts()),
+            b.container,
+            "--",
+            "/bin/bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            extra.run,
+        ]
     b.steps.append(Step(name=extra.name, argv=tuple(argv)))
 
 
@@ -601,14 +702,26 @@ def _verify_steps(b: _Builder, service: ServiceImage) -> list[Step]:
     env_args = [a for k, v in service.project.smoke_env for a in ("--env", f"{k}={v}")]
     steps = [
         _from(smoke, candidate),
-        Step(name="smoke", argv=(*run, "--user", service.user, *env_args, smoke, "--",
-                                 *service.project.smoke)),
+        Step(
+            name="smoke",
+            argv=(*run, "--user", service.user, *env_args, smoke, "--", *service.project.smoke),
+        ),
     ]
     b.scripts.add("check-libs.sh")
     mounts = [Mount(source=str(b.ctx.scripts_dir), target=SCRIPTS_IN_CTR)]
-    check = [*run, "--user", "root", *[a for m in mounts for a in ("--mount", m.option())],
-             "--env", f"VENV={VENV}", smoke, "--", "/bin/bash", f"{SCRIPTS_IN_CTR}/run-step.sh",
-             "check-libs.sh"]
+    check = [
+        *run,
+        "--user",
+        "root",
+        *[a for m in mounts for a in ("--mount", m.option())],
+        "--env",
+        f"VENV={VENV}",
+        smoke,
+        "--",
+        "/bin/bash",
+        f"{SCRIPTS_IN_CTR}/run-step.sh",
+        "check-libs.sh",
+    ]
     steps.append(Step(name="check-libs", argv=tuple(check)))
     steps.append(Step(name="remove-smoke", argv=("buildah", "rm", smoke)))
     return steps
@@ -627,9 +740,20 @@ def _plan_child(
     b.input("context", "sha256:" + tree_hash(child.context))
     b.input("build_args", [f"{k}={v}" for k, v in child.build_args])
     candidate = f"{b.repository}:candidate-{ctx.run_id}"
-    argv = ["buildah", "build", "--isolation", b.settings.get_str("isolation"), "--network",
-            "host", "--layers=false", "--pull=never", "--from", parent_image, "--build-arg",
-            f"PARENT_IMAGE={parent_image}"]
+    argv = [
+        "buildah",
+        "build",
+        "--isolation",
+        b.settings.get_str("isolation"),
+        "--network",
+        "host",
+        "--layers=false",
+        "--pull=never",
+        "--from",
+        parent_image,
+        "--build-arg",
+        f"PARENT_IMAGE={parent_image}",
+    ]
     for k, v in child.build_args:
         argv += ["--build-arg", f"{k}={v}"]
     for name, value in b.labels():
@@ -638,8 +762,15 @@ def _plan_child(
     for parent in (child.parent,):
         b.inputs[f"parent:{parent}"] = plans[parent].key
     key = cachekey.cache_key(b.inputs)
-    argv += ["--label", f"{KEY_LABEL}={key}", "-f", str(child.containerfile), "-t", candidate,
-             str(child.context)]
+    argv += [
+        "--label",
+        f"{KEY_LABEL}={key}",
+        "-f",
+        str(child.containerfile),
+        "-t",
+        candidate,
+        str(child.context),
+    ]
     image = f"{b.repository}:{key[:20]}"
     tags = b._tags(child.tags)
     steps = [
@@ -650,10 +781,23 @@ def _plan_child(
     if tags:
         steps.append(Step(name="tag-release", argv=("buildah", "tag", image, *tags)))
     return NodePlan(
-        node=child.name, kind=NodeKind.CHILD, parents=(child.parent,), image=image,
-        candidate=candidate, tags=tuple(tags), key=key, inputs=dict(b.inputs), env=(), mounts=(),
-        labels=tuple(b.labels()) + ((KEY_LABEL, key),), containers=(), files=(), scratch=(),
-        steps=tuple(steps), push=b._push(image, tags), run_dir=b.node_dir,
+        node=child.name,
+        kind=NodeKind.CHILD,
+        parents=(child.parent,),
+        image=image,
+        candidate=candidate,
+        tags=tuple(tags),
+        key=key,
+        inputs=dict(b.inputs),
+        env=(),
+        mounts=(),
+        labels=(*b.labels(), (KEY_LABEL, key)),
+        containers=(),
+        files=(),
+        scratch=(),
+        steps=tuple(steps),
+        push=b._push(image, tags),
+        run_dir=b.node_dir,
     )
 
 
@@ -669,8 +813,10 @@ def describe_plan(plan: NodePlan) -> list[str]:
     if plan.tags:
         lines.append(f"   tags:    {', '.join(plan.tags)}")
     for generated in plan.files:
-        shown = "(network settings; not shown)" if generated.secret else (
-            f"({len(generated.content.splitlines())} lines)"
+        shown = (
+            "(network settings; not shown)"
+            if generated.secret
+            else (f"({len(generated.content.splitlines())} lines)")
         )
         lines.append(f"   writes:  {generated.path} {shown}")
     for index, step in enumerate((*plan.steps, *plan.push), start=1):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How a node ended."""
 
     BUILT = "built"

@@ -78,11 +78,12 @@ class Scheduler:
         with structlog.contextvars.bound_contextvars(node=node, run=self.run_id):
             for number in range(1, self.limits.retries + 2):
                 started = time.time()
-                deadline = (
-                    time.monotonic() + self.limits.timeout if self.limits.timeout else None
-                )
+                deadline = time.monotonic() + self.limits.timeout if self.limits.timeout else None
                 ctx = NodeContext(
-                    run_id=self.run_id, attempt=number, cancel=self.cancel, deadline=deadline,
+                    run_id=self.run_id,
+                    attempt=number,
+                    cancel=self.cancel,
+                    deadline=deadline,
                     log_path=log_path,
                     on_step=lambda step: self.on_event(node, "step", {"step": step}),
                 )
@@ -91,32 +92,62 @@ class Scheduler:
                 try:
                     outcome = self.executor.execute(plan, ctx)
                 except CancelledError as exc:
-                    attempts.append(Attempt(number=number, started=started, finished=time.time(),
-                                            error=str(exc)))
-                    return NodeResult(node=node, status=Status.CANCELLED, attempts=tuple(attempts),
-                                      reason="cancelled", image=plan.image, log_path=str(log_path))
-                except Exception as exc:  # noqa: BLE001 - any failure ends this attempt
+                    attempts.append(
+                        Attempt(
+                            number=number, started=started, finished=time.time(), error=str(exc)
+                        )
+                    )
+                    return NodeResult(
+                        node=node,
+                        status=Status.CANCELLED,
+                        attempts=tuple(attempts),
+                        reason="cancelled",
+                        image=plan.image,
+                        log_path=str(log_path),
+                    )
+                except Exception as exc:
                     message = str(exc) if isinstance(exc, OrchestrateError) else repr(exc)
                     tail = exc.tail if isinstance(exc, StepFailedError) else ""
-                    attempts.append(Attempt(number=number, started=started, finished=time.time(),
-                                            error=message))
+                    attempts.append(
+                        Attempt(number=number, started=started, finished=time.time(), error=message)
+                    )
                     log.error("node attempt failed", attempt=number, error=message)
                     if self.cancel.is_set():
-                        return NodeResult(node=node, status=Status.CANCELLED,
-                                          attempts=tuple(attempts), reason="cancelled",
-                                          image=plan.image, log_path=str(log_path))
+                        return NodeResult(
+                            node=node,
+                            status=Status.CANCELLED,
+                            attempts=tuple(attempts),
+                            reason="cancelled",
+                            image=plan.image,
+                            log_path=str(log_path),
+                        )
                     if number <= self.limits.retries:
                         continue
-                    return NodeResult(node=node, status=Status.FAILED, attempts=tuple(attempts),
-                                      error=message, error_tail=tail, image=plan.image,
-                                      log_path=str(log_path))
+                    return NodeResult(
+                        node=node,
+                        status=Status.FAILED,
+                        attempts=tuple(attempts),
+                        error=message,
+                        error_tail=tail,
+                        image=plan.image,
+                        log_path=str(log_path),
+                    )
                 attempts.append(Attempt(number=number, started=started, finished=time.time()))
-                log.info("node finished", status=outcome.status.value,
-                         seconds=round(attempts[-1].duration, 1))
-                return NodeResult(node=node, status=outcome.status, attempts=tuple(attempts),
-                                  reason=outcome.detail, image=plan.image,
-                                  image_id=outcome.image_id, size=outcome.size,
-                                  log_path=str(log_path))
+                log.info(
+                    "node finished",
+                    status=outcome.status.value,
+                    seconds=round(attempts[-1].duration, 1),
+                )
+                return NodeResult(
+                    node=node,
+                    status=outcome.status,
+                    attempts=tuple(attempts),
+                    reason=outcome.detail,
+                    image=plan.image,
+                    image_id=outcome.image_id,
+                    size=outcome.size,
+                    log_path=str(log_path),
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- the graph ---------------------------------------------------------------------------
@@ -130,7 +161,8 @@ class Scheduler:
             if node not in pending:
                 continue
             bad = [
-                p for p in self.graph.predecessors(node)
+                p
+                for p in self.graph.predecessors(node)
                 if p in self.result.results and not self.result.results[p].status.ok
             ]
             if bad:
@@ -138,15 +170,17 @@ class Scheduler:
                 why = self.result.results[parent].status
                 reason = "parent failed" if why is Status.FAILED else f"parent {why.value}"
                 pending.discard(node)
-                self._record(NodeResult(node=node, status=Status.SKIPPED,
-                                        reason=f"{reason}: {parent}"))
+                self._record(
+                    NodeResult(node=node, status=Status.SKIPPED, reason=f"{reason}: {parent}")
+                )
 
     def _ready(self, pending: set[str]) -> list[str]:
         done = self.result.results
         return [
-            n for n in self._order
-            if n in pending and all(p in done and done[p].status.ok
-                                    for p in self.graph.predecessors(n))
+            n
+            for n in self._order
+            if n in pending
+            and all(p in done and done[p].status.ok for p in self.graph.predecessors(n))
         ]
 
     def run(self) -> RunResult:
@@ -154,8 +188,9 @@ class Scheduler:
         pending = set(self.graph.nodes)
         running: dict[Future[NodeResult], str] = {}
         failed: list[str] = []
-        pool = ThreadPoolExecutor(max_workers=self.limits.parallel,
-                                  thread_name_prefix="orchestrate")
+        pool = ThreadPoolExecutor(
+            max_workers=self.limits.parallel, thread_name_prefix="orchestrate"
+        )
         try:
             while pending or running:
                 if not self.cancel.is_set():
@@ -188,11 +223,21 @@ class Scheduler:
         for node in self._order:
             if node in pending:
                 if self.cancel.is_set():
-                    self._record(NodeResult(node=node, status=Status.CANCELLED,
-                                            reason="run cancelled before it started"))
+                    self._record(
+                        NodeResult(
+                            node=node,
+                            status=Status.CANCELLED,
+                            reason="run cancelled before it started",
+                        )
+                    )
                 else:
-                    self._record(NodeResult(node=node, status=Status.SKIPPED,
-                                            reason=f"fail-fast: {failed[0]} failed"))
+                    self._record(
+                        NodeResult(
+                            node=node,
+                            status=Status.SKIPPED,
+                            reason=f"fail-fast: {failed[0]} failed",
+                        )
+                    )
         self.result.finished = time.time()
         return self.result
 

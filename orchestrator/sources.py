@@ -179,8 +179,11 @@ def fetch_url(source: Source, cache: Path, network: Network) -> FetchedSource:
                 f"{source.describe()}: sha256 is {got}, the pipeline pins {source.sha256}"
             )
     return FetchedSource(
-        source=source, path=path, identity=f"sha256:{source.sha256}",
-        version=_sdist_version(path), requires=sdist_requires(path),
+        source=source,
+        path=path,
+        identity=f"sha256:{source.sha256}",
+        version=_sdist_version(path),
+        requires=sdist_requires(path),
     )
 
 
@@ -190,8 +193,19 @@ def fetch_git(source: Source, cache: Path) -> FetchedSource:
     mirror = cache / "git" / hashlib.sha256(source.url.encode()).hexdigest()[:16]
     try:
         if (mirror / "HEAD").is_file():
-            engine.capture(["git", "-C", str(mirror), "fetch", "--prune", "--tags", "origin",
-                            "+refs/heads/*:refs/heads/*"], timeout=600)
+            engine.capture(
+                [
+                    "git",
+                    "-C",
+                    str(mirror),
+                    "fetch",
+                    "--prune",
+                    "--tags",
+                    "origin",
+                    "+refs/heads/*:refs/heads/*",
+                ],
+                timeout=600,
+            )
         else:
             mirror.parent.mkdir(parents=True, exist_ok=True)
             engine.capture(["git", "clone", "--mirror", source.url, str(mirror)], timeout=1200)
@@ -207,16 +221,20 @@ def fetch_git(source: Source, cache: Path) -> FetchedSource:
     if not tree.is_dir():
         tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".tree-"))
         archive = tmp / "tree.tar"
-        engine.capture(["git", "-C", str(mirror), "archive", "--format=tar", "-o", str(archive),
-                        commit])
+        engine.capture(
+            ["git", "-C", str(mirror), "archive", "--format=tar", "-o", str(archive), commit]
+        )
         with tarfile.open(archive) as tar:
             tar.extractall(tmp / "src", filter="data")
         archive.unlink()
         os.replace(tmp / "src", tree)
         shutil.rmtree(tmp, ignore_errors=True)
     return FetchedSource(
-        source=source, path=tree, identity=f"git:{commit}",
-        version=pbr_version(described, commit), requires=tree_requires(tree),
+        source=source,
+        path=tree,
+        identity=f"git:{commit}",
+        version=pbr_version(described, commit),
+        requires=tree_requires(tree),
     )
 
 
@@ -239,10 +257,20 @@ def fetch_local(source: Source) -> FetchedSource:
     assert source.path is not None
     path = source.path
     if path.is_file():
-        return FetchedSource(source=source, path=path, identity=f"sha256:{sha256_file(path)}",
-                             version=_sdist_version(path), requires=sdist_requires(path))
-    return FetchedSource(source=source, path=path, identity=f"tree:{tree_hash(path)}",
-                         version="", requires=tree_requires(path))
+        return FetchedSource(
+            source=source,
+            path=path,
+            identity=f"sha256:{sha256_file(path)}",
+            version=_sdist_version(path),
+            requires=sdist_requires(path),
+        )
+    return FetchedSource(
+        source=source,
+        path=path,
+        identity=f"tree:{tree_hash(path)}",
+        version="",
+        requires=tree_requires(path),
+    )
 
 
 def fetch(source: Source, cache: Path, network: Network) -> FetchedSource:

@@ -31,18 +31,22 @@ def table(result: RunResult, order: list[str]) -> str:
         status = r.status.value
         if r.status in (Status.SKIPPED, Status.CANCELLED, Status.REUSED) and r.reason:
             status += f" ({r.reason})"
-        rows.append((
-            node, status, str(len(r.attempts)) if r.attempts else "-",
-            f"{r.duration:.1f}s" if r.attempts else "-",
-            r.image_id[:12] or "-", human_size(r.size) if r.size else "-",
-        ))
+        rows.append(
+            (
+                node,
+                status,
+                str(len(r.attempts)) if r.attempts else "-",
+                f"{r.duration:.1f}s" if r.attempts else "-",
+                r.image_id[:12] or "-",
+                human_size(r.size) if r.size else "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    ]
     wall = (result.finished or result.started) - result.started
-    counts = ", ".join(
-        f"{result.count(s)} {s.value}" for s in Status if result.count(s)
-    )
+    counts = ", ".join(f"{result.count(s)} {s.value}" for s in Status if result.count(s))
     lines.append(f"run {result.run_id}: {counts} in {wall:.1f}s wall")
     return "\n".join(lines)
 

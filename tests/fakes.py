@@ -20,9 +20,21 @@ from orchestrator.results import Outcome, Status
 def fake_plan(node: str) -> NodePlan:
     """A minimal plan: the scheduler only reads the node name and image."""
     return NodePlan(
-        node=node, kind=NodeKind.SERVICE, parents=(), image=f"img/{node}:k", candidate="",
-        tags=(), key="k", inputs={}, env=(), mounts=(), labels=(), containers=(), files=(),
-        scratch=(), steps=(),
+        node=node,
+        kind=NodeKind.SERVICE,
+        parents=(),
+        image=f"img/{node}:k",
+        candidate="",
+        tags=(),
+        key="k",
+        inputs={},
+        env=(),
+        mounts=(),
+        labels=(),
+        containers=(),
+        files=(),
+        scratch=(),
+        steps=(),
     )
 
 

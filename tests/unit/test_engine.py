@@ -28,8 +28,12 @@ def test_output_goes_to_the_log_with_the_command_line(tmp_path: Path) -> None:
 
 def test_failure_carries_the_tail_and_log_path(tmp_path: Path) -> None:
     with (tmp_path / "n.log").open("w") as log, pytest.raises(StepFailedError) as info:
-        engine.run(["sh", "-c", "for i in $(seq 1 60); do echo line$i; done; exit 3"],
-                   step="build", log=log, log_path="/x/n.log")
+        engine.run(
+            ["sh", "-c", "for i in $(seq 1 60); do echo line$i; done; exit 3"],
+            step="build",
+            log=log,
+            log_path="/x/n.log",
+        )
     assert info.value.returncode == 3 and info.value.step == "build"
     assert info.value.tail.splitlines()[-1] == "line60"
     assert len(info.value.tail.splitlines()) == engine.TAIL_LINES

@@ -13,8 +13,17 @@ from orchestrator.graph import build_graph, render, select
 from orchestrator.workflow import load
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"cinder", "glance", "heat", "horizon", "ironic", "keystone", "neutron", "nova",
-            "octavia"}
+SERVICES = {
+    "cinder",
+    "glance",
+    "heat",
+    "horizon",
+    "ironic",
+    "keystone",
+    "neutron",
+    "nova",
+    "octavia",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +45,12 @@ def test_only_pulls_in_ancestors(full: nx.DiGraph) -> None:
 
 
 def test_match_selects_by_pattern(full: nx.DiGraph) -> None:
-    assert set(select(full, match="^(nova|neutron)$")) == {"base", "requirements", "nova", "neutron"}
+    assert set(select(full, match="^(nova|neutron)$")) == {
+        "base",
+        "requirements",
+        "nova",
+        "neutron",
+    }
 
 
 def test_skip_drops_descendants(full: nx.DiGraph) -> None:

@@ -16,8 +16,13 @@ from orchestrator.workflow import graph_for, load, make_plans
 from tests.conftest import WritePipeline
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-KEYSTONE_REQUIRES = ("pbr!=2.1.0,>=2.0.0", "Flask>=1.0.2", "oslo.db>=6.0.0",
-                     "pywin32; sys_platform == 'win32'", "ldappool>=2.3.1; extra == 'ldap'")
+KEYSTONE_REQUIRES = (
+    "pbr!=2.1.0,>=2.0.0",
+    "Flask>=1.0.2",
+    "oslo.db>=6.0.0",
+    "pywin32; sys_platform == 'win32'",
+    "ldappool>=2.3.1; extra == 'ldap'",
+)
 
 TWO = """\
 images:
@@ -30,10 +35,15 @@ images:
 """
 
 
-def fetched(name: str, version: str, sha: str = "a", requires: tuple[str, ...] = ()) -> FetchedSource:
+def fetched(
+    name: str, version: str, sha: str = "a", requires: tuple[str, ...] = ()
+) -> FetchedSource:
     return FetchedSource(
-        source=Source(kind="pypi", name=name, version=version), path=Path(f"/src/{name}.tar.gz"),
-        identity="sha256:" + sha * 64, version=version, requires=requires,
+        source=Source(kind="pypi", name=name, version=version),
+        path=Path(f"/src/{name}.tar.gz"),
+        identity="sha256:" + sha * 64,
+        version=version,
+        requires=requires,
     )
 
 
@@ -43,13 +53,19 @@ SOURCES = {
 }
 
 
-def plans_of(path: Path, *, cli: dict[str, object] | None = None, sources=None,  # type: ignore[no-untyped-def]
-             state: Path | None = None) -> dict[str, NodePlan]:
+def plans_of(
+    path: Path,
+    *,
+    cli: dict[str, object] | None = None,
+    sources=None,  # type: ignore[no-untyped-def]
+    state: Path | None = None,
+) -> dict[str, NodePlan]:
     resolved = load(path)
     values = {"state_dir": str(state or path.parent / "state"), **(cli or {})}
     settings = resolve_settings(resolved.pipeline.settings, values, environ={})
-    return make_plans(resolved, graph_for(resolved), settings, sources or SOURCES,
-                      run_id="r1", now=NOW)
+    return make_plans(
+        resolved, graph_for(resolved), settings, sources or SOURCES, run_id="r1", now=NOW
+    )
 
 
 def test_every_step_is_an_exact_command(write_pipeline: WritePipeline) -> None:
@@ -76,9 +92,20 @@ def test_wheel_set_is_the_union_of_what_services_install(write_pipeline: WritePi
     plans = plans_of(write_pipeline(TWO))
     req = next(f for f in plans["requirements"].files if f.path.name == "requirements.txt")
     lines = req.content.splitlines()
-    for expected in ("Flask", "oslo.db", "glance-store", "python-ldap", "ldappool", "uwsgi",
-                     "pymysql", "pbr", "pywin32; sys_platform == 'win32'",
-                     "pip==25.3", "setuptools==80.9.0", "wheel==0.45.1"):
+    for expected in (
+        "Flask",
+        "oslo.db",
+        "glance-store",
+        "python-ldap",
+        "ldappool",
+        "uwsgi",
+        "pymysql",
+        "pbr",
+        "pywin32; sys_platform == 'win32'",
+        "pip==25.3",
+        "setuptools==80.9.0",
+        "wheel==0.45.1",
+    ):
         assert expected in lines, expected
     assert "oslo.db>=6.0.0" not in lines  # versions come from upper-constraints
     assert lines.count("oslo.db") == 1
@@ -93,8 +120,17 @@ def test_wheels_scope_all_adds_upper_constraints(write_pipeline: WritePipeline) 
 def test_run_settings_do_not_change_keys(write_pipeline: WritePipeline, tmp_path: Path) -> None:
     path = write_pipeline(TWO)
     a = plans_of(path)
-    b = plans_of(path, cli={"parallel": 9, "retries": 3, "push": True, "registry": "r.example/os",
-                            "http_proxy": "http://proxy:3128"}, state=tmp_path / "other")
+    b = plans_of(
+        path,
+        cli={
+            "parallel": 9,
+            "retries": 3,
+            "push": True,
+            "registry": "r.example/os",
+            "http_proxy": "http://proxy:3128",
+        },
+        state=tmp_path / "other",
+    )
     assert {n: p.key for n, p in a.items()} == {n: p.key for n, p in b.items()}
 
 
@@ -116,8 +152,13 @@ def test_a_new_pip_package_rebuilds_wheels_and_all_services(write_pipeline: Writ
 
 
 def test_proxy_credentials_never_reach_a_command(write_pipeline: WritePipeline) -> None:
-    plans = plans_of(write_pipeline(TWO), cli={"http_proxy": "http://bob:hunter2@proxy:3128",
-                                               "https_proxy": "http://bob:hunter2@proxy:3128"})
+    plans = plans_of(
+        write_pipeline(TWO),
+        cli={
+            "http_proxy": "http://bob:hunter2@proxy:3128",
+            "https_proxy": "http://bob:hunter2@proxy:3128",
+        },
+    )
     for plan in plans.values():
         for step in (*plan.steps, *plan.push):
             assert "hunter2" not in " ".join(step.argv)
@@ -142,8 +183,12 @@ def test_ca_bundle_is_mounted_and_pointed_to(write_pipeline: WritePipeline, tmp_
 def test_service_image_is_verified_before_it_is_tagged(write_pipeline: WritePipeline) -> None:
     plan = plans_of(write_pipeline(TWO))["keystone"]
     names = [s.name for s in plan.steps]
-    assert names.index("commit") < names.index("smoke") < names.index("check-libs") < names.index(
-        "tag")
+    assert (
+        names.index("commit")
+        < names.index("smoke")
+        < names.index("check-libs")
+        < names.index("tag")
+    )
     smoke = next(s for s in plan.steps if s.name == "smoke")
     assert smoke.argv[-3:] == ("--", "keystone-manage", "--version")
     assert "--user" in smoke.argv and "keystone" in smoke.argv
@@ -162,8 +207,10 @@ def test_release_tags_and_push_targets(write_pipeline: WritePipeline) -> None:
     path = write_pipeline('tags: ["{release}", "nightly-{date}"]\n' + TWO)
     plans = plans_of(path, cli={"push": True, "registry": "127.0.0.1:5000/os"})
     plan = plans["keystone"]
-    assert plan.tags == ("localhost/orchestrate/keystone:2026.1",
-                         "localhost/orchestrate/keystone:nightly-20261126")
+    assert plan.tags == (
+        "localhost/orchestrate/keystone:2026.1",
+        "localhost/orchestrate/keystone:nightly-20261126",
+    )
     assert [s.argv[-1] for s in plan.push] == [
         f"docker://127.0.0.1:5000/os/keystone:{plan.key[:20]}",
         "docker://127.0.0.1:5000/os/keystone:2026.1",
@@ -176,12 +223,15 @@ def test_child_image_builds_from_its_parent(write_pipeline: WritePipeline, tmp_p
     site.mkdir()
     (site / "Containerfile").write_text("FROM scratch\nCOPY policy.yaml /etc/keystone/\n")
     (site / "policy.yaml").write_text("{}\n")
-    path = write_pipeline(TWO + textwrap.dedent("""\
+    path = write_pipeline(
+        TWO
+        + textwrap.dedent("""\
         children:
           site-keystone:
             from: keystone
             containerfile: site/Containerfile
-        """))
+        """)
+    )
     plans = plans_of(path)
     build = plans["site-keystone"].steps[0]
     assert build.argv[:2] == ("buildah", "build")

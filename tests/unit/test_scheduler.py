@@ -14,8 +14,17 @@ from orchestrator.results import Status
 from orchestrator.scheduler import Limits, Scheduler
 from tests.fakes import FakeExecutor, dag, plans_for
 
-SERVICES = ["cinder", "glance", "heat", "horizon", "ironic", "keystone", "neutron", "nova",
-            "octavia"]
+SERVICES = [
+    "cinder",
+    "glance",
+    "heat",
+    "horizon",
+    "ironic",
+    "keystone",
+    "neutron",
+    "nova",
+    "octavia",
+]
 
 
 def full_stack() -> object:
@@ -26,8 +35,9 @@ def full_stack() -> object:
 
 
 def run(graph, executor, tmp_path: Path, **limits):  # type: ignore[no-untyped-def]
-    scheduler = Scheduler(graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path,
-                          limits=Limits(**limits))
+    scheduler = Scheduler(
+        graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path, limits=Limits(**limits)
+    )
     return scheduler.run()
 
 
@@ -66,14 +76,24 @@ def test_no_level_barrier_a_ready_node_starts_while_a_slow_sibling_runs(tmp_path
 
 
 def test_failure_skips_descendants_and_independent_nodes_go_on(tmp_path: Path) -> None:
-    graph = dag([("base", "requirements"), ("requirements", "keystone"), ("base", "other"),
-                 ("keystone", "site-keystone")])
+    graph = dag(
+        [
+            ("base", "requirements"),
+            ("requirements", "keystone"),
+            ("base", "other"),
+            ("keystone", "site-keystone"),
+        ]
+    )
     executor = FakeExecutor(fail={"keystone": 1})
     result = run(graph, executor, tmp_path, parallel=2)
     statuses = {n: r.status for n, r in result.results.items()}
-    assert statuses == {"base": Status.BUILT, "requirements": Status.BUILT,
-                        "keystone": Status.FAILED, "other": Status.BUILT,
-                        "site-keystone": Status.SKIPPED}
+    assert statuses == {
+        "base": Status.BUILT,
+        "requirements": Status.BUILT,
+        "keystone": Status.FAILED,
+        "other": Status.BUILT,
+        "site-keystone": Status.SKIPPED,
+    }
     assert result.results["site-keystone"].reason == "parent failed: keystone"
     assert result.results["keystone"].error_tail == "keystone broke"
     assert result.exit_code == EXIT_NODE_FAILED
@@ -128,8 +148,9 @@ def test_timeout_fails_the_node(tmp_path: Path) -> None:
 def test_ctrl_c_cancels_running_and_pending_nodes(tmp_path: Path) -> None:
     graph = dag([("a", "b"), ("a", "c"), ("b", "d")])
     executor = FakeExecutor(hang={"b", "c"})
-    scheduler = Scheduler(graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path,
-                          limits=Limits(parallel=2))
+    scheduler = Scheduler(
+        graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path, limits=Limits(parallel=2)
+    )
 
     def interrupt(node: str) -> None:
         if node == "c":
@@ -159,5 +180,11 @@ def test_every_node_gets_exactly_one_result(tmp_path: Path) -> None:
 def test_parallel_must_be_positive(tmp_path: Path) -> None:
     graph = dag([("a", "b")])
     with pytest.raises(ValueError, match="parallel must be >= 1"):
-        Scheduler(graph, plans_for(graph), FakeExecutor(), run_id="t", log_dir=tmp_path,
-                  limits=Limits(parallel=0))
+        Scheduler(
+            graph,
+            plans_for(graph),
+            FakeExecutor(),
+            run_id="t",
+            log_dir=tmp_path,
+            limits=Limits(parallel=0),
+        )

@@ -24,12 +24,16 @@ def test_precedence_and_origins() -> None:
 
 
 def test_env_values_are_parsed_and_checked() -> None:
-    s = resolve_settings({}, {}, environ={"ORCHESTRATE_PUSH": "yes",
-                                          "ORCHESTRATE_PIP_EXTRA_INDEX_URLS": "a, b"})
+    s = resolve_settings(
+        {}, {}, environ={"ORCHESTRATE_PUSH": "yes", "ORCHESTRATE_PIP_EXTRA_INDEX_URLS": "a, b"}
+    )
     assert s.get_bool("push") is True
     assert s.get_list("pip_extra_index_urls") == ("a", "b")
-    with pytest.raises(ConfigError, match=r"environment variable ORCHESTRATE_PARALLEL: expected "
-                                          r"an integer, got 'many'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"environment variable ORCHESTRATE_PARALLEL: expected "
+        r"an integer, got 'many'",
+    ):
         resolve_settings({}, {}, environ={"ORCHESTRATE_PARALLEL": "many"})
     with pytest.raises(ConfigError, match=r"ORCHESTRATE_ISOLATION: 'vm' is not one of: chroot"):
         resolve_settings({}, {}, environ={"ORCHESTRATE_ISOLATION": "vm"})

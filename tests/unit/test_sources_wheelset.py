@@ -22,16 +22,21 @@ def make_sdist(path: Path, pkg_info: str, requirements: str = "") -> Path:
 
 
 def test_sdist_requires_reads_pkg_info(tmp_path: Path) -> None:
-    sdist = make_sdist(tmp_path / "demo-1.0.tar.gz",
-                       "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
-                       "Requires-Dist: pbr>=2.0\nRequires-Dist: oslo.db; extra == 'x'\n")
+    sdist = make_sdist(
+        tmp_path / "demo-1.0.tar.gz",
+        "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+        "Requires-Dist: pbr>=2.0\nRequires-Dist: oslo.db; extra == 'x'\n",
+    )
     assert sdist_requires(sdist) == ("pbr>=2.0", "oslo.db; extra == 'x'")
     assert fetch_local(Source(kind="local", path=sdist)).version == "1.0"
 
 
 def test_sdist_without_requires_dist_falls_back_to_requirements_txt(tmp_path: Path) -> None:
-    sdist = make_sdist(tmp_path / "demo-1.0.tar.gz", "Name: demo\nVersion: 1.0\n",
-                       "# comment\npbr>=2.0 # Apache\n-e .\nFlask\n")
+    sdist = make_sdist(
+        tmp_path / "demo-1.0.tar.gz",
+        "Name: demo\nVersion: 1.0\n",
+        "# comment\npbr>=2.0 # Apache\n-e .\nFlask\n",
+    )
     assert sdist_requires(sdist) == ("pbr>=2.0", "Flask")
 
 
@@ -52,7 +57,7 @@ def test_pbr_version_from_describe() -> None:
 
 
 def test_unpinned_keeps_markers_and_wanted_extras() -> None:
-    assert unpinned("oslo.db>=6.0 # x".split(" #")[0]) == "oslo.db"
+    assert unpinned("oslo.db>=6.0") == "oslo.db"
     assert unpinned("pywin32>=1; sys_platform == 'win32'") == "pywin32; sys_platform == 'win32'"
     assert unpinned("ldappool>=2; extra == 'ldap'") is None
     assert unpinned("ldappool>=2; extra == 'ldap'", ["ldap"]) == "ldappool"
@@ -61,6 +66,9 @@ def test_unpinned_keeps_markers_and_wanted_extras() -> None:
 
 
 def test_plan_wheels_pins_toolchain_once() -> None:
-    lines = plan_wheels([(("pip>=20", "setuptools", "Flask>=1"), ())], ["uwsgi"],
-                        toolchain=("pip==25.3", "setuptools==80.9.0", "wheel==0.45.1"))
+    lines = plan_wheels(
+        [(("pip>=20", "setuptools", "Flask>=1"), ())],
+        ["uwsgi"],
+        toolchain=("pip==25.3", "setuptools==80.9.0", "wheel==0.45.1"),
+    )
     assert lines == ("Flask", "pbr", "uwsgi", "pip==25.3", "setuptools==80.9.0", "wheel==0.45.1")

@@ -1,0 +1,65 @@
+"""Sessions: tests (unit + integration), unit, integration, lint, typecheck, full_stack, bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+LINT_DEPS = ["ruff==0.17.6"]
+TYPE_DEPS = ["mypy==2.4.1", "types-PyYAML"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests, then integration tests that build small real images with buildah."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """Unit tests only: no buildah, no network."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not integration", "tests/unit", *session.posargs)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Integration tests only (real buildah, root, network to PyPI and the Debian mirror)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "integration", "tests/integration", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, shellcheck on scripts/."""
+    session.install(*LINT_DEPS)
+    session.run("ruff", "check", "orchestrator", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "orchestrator", "tests", "benchmarks", "noxfile.py")
+    scripts = sorted(str(p) for p in Path("scripts").glob("*.sh"))
+    session.run("shellcheck", *scripts, "setup-host", ".ci/run", external=True)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the orchestrator package."""
+    session.install("-e", ".", *TYPE_DEPS)
+    session.run("mypy", *session.posargs)
+
+
+@nox.session
+def full_stack(session: nox.Session) -> None:
+    """Build pipelines/full-stack.yaml with --parallel 9; print durations and image sizes."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/full_stack.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Scheduler benchmark: a synthetic 1,000-node DAG through a no-op executor."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/scheduler.py", *session.posargs)

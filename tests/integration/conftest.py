@@ -1,0 +1,99 @@
+"""Integration fixtures: real buildah, a private state dir, and a check for leftovers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_buildah() -> None:
+    missing = [tool for tool in ("buildah", "mmdebstrap") if shutil.which(tool) is None]
+    if missing or os.geteuid() != 0:
+        pytest.fail(
+            f"integration tests need root and {', '.join(missing) or 'buildah'}: "
+            "run ./setup-host first, as root"
+        )
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One state dir per test session: sources are fetched once."""
+    return tmp_path_factory.mktemp("state")
+
+
+def buildah_containers() -> set[str]:
+    out = subprocess.run(
+        ["buildah", "containers", "--format", "{{.ContainerName}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(out.split())
+
+
+@pytest.fixture
+def no_leftovers() -> Iterator[None]:
+    """Fail the test if it leaves a buildah working container behind."""
+    before = buildah_containers()
+    yield
+    assert buildah_containers() - before == set()
+
+
+def orchestrate(
+    *args: str, state_dir: Path, timeout: int = 1500
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI."""
+    env = dict(
+        os.environ,
+        ORCHESTRATE_STATE_DIR=str(state_dir),
+        ORCHESTRATE_NAMESPACE="localhost/orchestrate-test",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def inspect(image: str, fmt: str) -> str:
+    return subprocess.run(
+        ["buildah", "inspect", "--type", "image", "--format", fmt, image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def run_in(image: str, *argv: str, user: str = "root") -> subprocess.CompletedProcess[str]:
+    """Run a command in a throwaway container of ``image``."""
+    name = subprocess.run(
+        ["buildah", "from", "--pull=never", image], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        return subprocess.run(
+            ["buildah", "run", "--isolation", "chroot", "--user", user, name, "--", *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        subprocess.run(["buildah", "rm", name], capture_output=True, check=False)

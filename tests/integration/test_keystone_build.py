@@ -1,0 +1,107 @@
+"""Build base, the wheels keystone needs, and keystone with real buildah; check the image."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ROOT, inspect, orchestrate, run_in
+
+NS = "localhost/orchestrate-test"
+
+
+@pytest.fixture(scope="module")
+def keystone_run(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    out = tmp_path_factory.mktemp("out") / "summary.json"
+    proc = orchestrate(
+        "build", "pipelines/keystone.yaml", "--summary-json", str(out), state_dir=state_dir
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary: dict[str, object] = json.loads(out.read_text())
+    return summary
+
+
+def test_every_node_built_or_reused(keystone_run: dict[str, object]) -> None:
+    nodes = {n["node"]: n for n in keystone_run["nodes"]}  # type: ignore[attr-defined]
+    assert set(nodes) == {"base", "requirements", "keystone"}
+    assert all(n["status"] in ("built", "reused") for n in nodes.values())
+    assert keystone_run["exit_code"] == 0
+
+
+def test_image_labels_user_and_metadata(keystone_run: dict[str, object]) -> None:
+    image = f"{NS}/keystone:2026.1"
+    labels = json.loads(inspect(image, "{{json .OCIv1.Config.Labels}}"))
+    assert labels["org.opencontainers.image.title"] == "keystone"
+    assert labels["org.opencontainers.image.version"] == "29.1.0"
+    assert labels["org.opencontainers.image.source"] == "https://pypi.org/project/keystone/29.1.0/"
+    assert labels["org.opencontainers.image.revision"] == (
+        "9090a34976c48b518dec21d73260d3af76029c05bd40bfe2cb097dfd7d343bc1"
+    )
+    assert labels["org.opencontainers.image.created"]
+    assert len(labels["io.orchestrate.key"]) == 64
+    assert inspect(image, "{{.OCIv1.Config.User}}") == "keystone"
+    ids = run_in(image, "id", "keystone")
+    assert ids.stdout.startswith("uid=42425(keystone) gid=42425(keystone)"), ids.stdout
+    info = run_in(image, "cat", "/etc/image_info/project.txt", "/etc/image_info/pip.txt")
+    assert "name=keystone\nversion=29.1.0\n" in info.stdout
+    assert "keystone==29.1.0" in info.stdout
+
+
+def test_no_compiler_and_no_build_leftovers(keystone_run: dict[str, object]) -> None:
+    image = f"{NS}/keystone:2026.1"
+    assert run_in(image, "sh", "-c", "command -v gcc cc").returncode != 0
+    leftovers = run_in(
+        image,
+        "sh",
+        "-c",
+        "ls -d /wheels /run/orchestrate /tmp/orchestrate-src "
+        "/var/lib/apt/lists/*Packages* 2>/dev/null; true",
+    )
+    assert leftovers.stdout.strip() == ""
+
+
+def test_smoke_command_passes_as_the_service_user(keystone_run: dict[str, object]) -> None:
+    proc = run_in(f"{NS}/keystone:2026.1", "keystone-manage", "--version", user="keystone")
+    assert proc.returncode == 0 and proc.stdout.strip() == "29.1.0"
+
+
+def test_no_network_setting_reaches_the_image(keystone_run: dict[str, object]) -> None:
+    image = f"{NS}/keystone:2026.1"
+    config = inspect(image, "{{json .OCIv1}}")
+    for word in ("PIP_CERT", "proxy", "/run/orchestrate"):
+        assert word not in config
+
+
+def test_second_run_reuses_everything(keystone_run: dict[str, object], state_dir: Path) -> None:
+    proc = orchestrate("build", "pipelines/keystone.yaml", state_dir=state_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 reused" in proc.stdout
+
+
+def test_failing_node_skips_dependents_and_leaves_nothing(
+    keystone_run: dict[str, object], state_dir: Path, tmp_path: Path, no_leftovers: None
+) -> None:
+    pipeline = (
+        (ROOT / "pipelines" / "keystone.yaml")
+        .read_text()
+        .replace("../constraints", str(ROOT / "constraints"))
+    )
+    pipeline += textwrap.dedent("""\
+        requirements:
+          pip_packages: [no-such-package-orchestrate-test]
+        """)
+    path = tmp_path / "broken.yaml"
+    path.write_text(pipeline)
+    proc = orchestrate("build", str(path), state_dir=state_dir)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "requirements  failed" in proc.stdout
+    assert "keystone      skipped (parent failed: requirements)" in proc.stdout
+    assert "base          reused" in proc.stdout
+    assert "requirements failed: step 'build-wheels' exited" in proc.stderr
+    log = next(line for line in proc.stderr.splitlines() if "full log:" in line).split()[-1]
+    text = Path(log).read_text()
+    assert "ERROR: could not build wheels for: no-such-package-orchestrate-test" in text
+    assert "--- step build-wheels" in text
