@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
@@ -119,7 +120,8 @@ class BuildahExecutor:
     ) -> None:
         for step in steps:
             ctx.on_step(step.name)
-            out.write(f"--- step {step.name}\n")
+            started = time.monotonic()
+            out.write(f"--- step {step.name} at {time.strftime('%H:%M:%S')}\n")
             env = None
             if step.host_env:
                 env = dict(os.environ)
@@ -137,6 +139,7 @@ class BuildahExecutor:
             except OrchestrateError as exc:
                 out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
                 raise
+            out.write(f"--- step {step.name} done in {time.monotonic() - started:.1f}s\n")
 
     @contextlib.contextmanager
     def _workspace(self, plan: NodePlan, out: IO[str]) -> Iterator[None]:

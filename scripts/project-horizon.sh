@@ -1,10 +1,11 @@
 #!/bin/bash
 # Horizon: enable the default local settings, then compile translations, collect and compress
 # static files, as the dashboard expects them at runtime.
-# Inputs: VENV.
+# Inputs: VENV, SERVICE_USER (owns the local settings folder, where horizon keeps its
+# generated secret key).
 set -euo pipefail
 
-: "${VENV:?}"
+: "${VENV:?}" "${SERVICE_USER:?}"
 site=$("$VENV/bin/python" -c 'import openstack_dashboard, os; print(os.path.dirname(os.path.dirname(openstack_dashboard.__file__)))')
 local_dir="$site/openstack_dashboard/local"
 if [ ! -e "$local_dir/local_settings.py" ]; then
@@ -16,4 +17,8 @@ for app in horizon openstack_dashboard; do
 done
 "$VENV/bin/django-admin" collectstatic --noinput --clear >/dev/null
 "$VENV/bin/django-admin" compress --force
+# The build ran as root and generated a secret key: drop it, so the service user makes its
+# own at first start in a folder it owns.
+rm -f "$local_dir"/.secret_key_store "$local_dir"/*.secret_key_store.lock
+chown "$SERVICE_USER:" "$local_dir"
 echo "static files: $(find "$site/static" -type f 2>/dev/null | wc -l)"

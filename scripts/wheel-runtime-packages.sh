@@ -23,7 +23,7 @@ for wheel in "$WHEELS_DIR"/*-linux_*.whl; do
         | xargs -r -n1 readlink -f \
         | xargs -r dpkg -S 2>/dev/null \
         | cut -d: -f1 | sort -u \
-        | grep -v -E '^(libc6|libgcc-s1|libstdc\+\+6|libpython3.*)$' | tr '\n' ' ' || true)
+        | grep -v -E '^(libc6|libgcc-s1|libstdc\+\+6)$' | tr '\n' ' ' || true)
     echo "$dist $packages" >> "$out"
     echo "runtime packages for $dist: ${packages:-none}"
 done
