@@ -19,8 +19,12 @@ import click
 import structlog
 import yaml
 
-from orchestrator import engine, summary
-from orchestrator.buildah_executor import BuildahExecutor
+from orchestrator import engine, runs, summary
+from orchestrator.buildah_executor import (
+    BuildahExecutor,
+    existing_containers,
+    remove_containers,
+)
 from orchestrator.catalog import load_catalog
 from orchestrator.config import REQUIREMENTS_NODE
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, OrchestrateError
@@ -232,6 +236,11 @@ def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
     run_dir = settings.state_dir / "runs" / run_id
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = runs.mark_running(run_dir)
+    stale = runs.orphans(settings.state_dir, existing_containers())
+    if stale:
+        remove_containers(stale)
+        log.warning("removed working containers of dead runs", containers=stale)
     host_env = {k: settings.get_str(k) for k in ("http_proxy", "https_proxy", "no_proxy")}
     executor = BuildahExecutor(
         host_env={k: v for k, v in host_env.items() if v},
@@ -260,6 +269,7 @@ def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
         result = scheduler.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        pid_file.unlink(missing_ok=True)
     click.echo(summary.table(result, nodes))
     document = summary.to_json(result, nodes, pipeline=str(path), log_dir=log_dir)
     summary.write_json(run_dir / "summary.json", document)

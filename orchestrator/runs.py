@@ -1,0 +1,44 @@
+"""Run bookkeeping on disk: which runs are alive, and the working containers of dead ones.
+
+Every working container is named ``orch-<run id>-<node>``; a run writes its pid to
+``<state>/runs/<run id>/pid`` while it lives. A container whose run is not alive (killed with
+SIGKILL, machine rebooted) is an orphan, and the next run removes it. Containers not named
+this way are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+CONTAINER_RE = re.compile(r"^orch-(?P<run>\d{8}-\d{6}-[0-9a-f]{4})-")
+
+
+def mark_running(run_dir: Path) -> Path:
+    """Record this process as the owner of ``run_dir``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = run_dir / "pid"
+    pid_file.write_text(f"{os.getpid()}\n")
+    return pid_file
+
+
+def is_alive(state_dir: Path, run_id: str) -> bool:
+    """True if the run's recorded process still exists and is an orchestrate process."""
+    pid_file = state_dir / "runs" / run_id / "pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    return b"orchestrat" in cmdline
+
+
+def orphans(state_dir: Path, containers: list[str]) -> list[str]:
+    """The working containers, among ``containers``, whose run is not alive."""
+    out = []
+    for name in containers:
+        match = CONTAINER_RE.match(name)
+        if match and not is_alive(state_dir, match.group("run")):
+            out.append(name)
+    return out

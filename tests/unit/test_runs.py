@@ -1,0 +1,49 @@
+"""Telling live runs from dead ones, so only dead runs' containers are removed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator import runs
+
+
+def test_live_run_keeps_its_containers(tmp_path: Path) -> None:
+    # A live process whose command line names orchestrate, as a real run's does.
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "orchestrate"])
+    try:
+        run_dir = tmp_path / "runs" / "20261126-120000-abcd"
+        run_dir.mkdir(parents=True)
+        (run_dir / "pid").write_text(f"{proc.pid}\n")
+        names = [
+            "orch-20261126-120000-abcd-keystone",
+            "orch-20261126-110000-ffff-nova",
+            "someone-elses-container",
+            "orch-notarun-x",
+        ]
+        assert runs.orphans(tmp_path, names) == ["orch-20261126-110000-ffff-nova"]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert runs.orphans(tmp_path, names) == names[:2]
+
+
+def test_mark_running_records_this_process(tmp_path: Path) -> None:
+    pid_file = runs.mark_running(tmp_path / "runs" / "r")
+    assert pid_file.read_text() == f"{os.getpid()}\n"
+
+
+def test_dead_pid_is_not_alive(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "20261126-120000-abcd"
+    run_dir.mkdir(parents=True)
+    (run_dir / "pid").write_text("999999999\n")
+    assert not runs.is_alive(tmp_path, "20261126-120000-abcd")
+    assert runs.orphans(tmp_path, ["orch-20261126-120000-abcd-base"]) == [
+        "orch-20261126-120000-abcd-base"
+    ]
+
+
+def test_unrelated_containers_are_never_orphans(tmp_path: Path) -> None:
+    assert runs.orphans(tmp_path, ["keystone-dev", "orch-x-y", "orchestrate"]) == []
