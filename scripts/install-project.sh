@@ -17,7 +17,7 @@ if [ -n "${PROJECT_SRC:-}" ]; then
     target=$(find "$built" -name '*.whl' | head -n1)
 fi
 # shellcheck disable=SC2086
-"$VENV/bin/pip" install --only-binary :all: --constraint "$CONSTRAINTS" \
+"$VENV/bin/pip" install --no-compile --only-binary :all: --constraint "$CONSTRAINTS" \
     "$target" ${PIP_PACKAGES:-}
 
 runtime="$WHEELS_DIR/runtime-packages.txt"

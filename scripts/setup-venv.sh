@@ -1,15 +1,21 @@
 #!/bin/bash
 # Create the virtualenv with the pinned build toolchain (pip, setuptools, wheel).
 # Inputs: VENV, TOOLCHAIN (pip requirement specifiers); optional WHEELS_DIR: install the
-# toolchain from that wheelhouse only (no index), as service images do.
+# toolchain from that wheelhouse only (no index), as service images do. Byte-code is not
+# compiled: cleanup.sh would delete it.
 set -euo pipefail
 
 : "${VENV:?}" "${TOOLCHAIN:?}"
-python3 -m venv "$VENV"
-pip_opts=()
 if [ -n "${WHEELS_DIR:-}" ]; then
-    pip_opts+=(--no-index --find-links "$WHEELS_DIR")
+    # pip runs straight from its wheel: no ensurepip install of the distro's pip to replace.
+    pip_wheel=$(find "$WHEELS_DIR" -maxdepth 1 -name 'pip-*.whl' | sort -V | tail -n1)
+    python3 -m venv --without-pip "$VENV"
+    # shellcheck disable=SC2086
+    "$VENV/bin/python" "$pip_wheel/pip" install --no-compile --no-index \
+        --find-links "$WHEELS_DIR" $TOOLCHAIN
+else
+    python3 -m venv "$VENV"
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" install --no-compile $TOOLCHAIN
 fi
-# shellcheck disable=SC2086
-"$VENV/bin/pip" install "${pip_opts[@]}" $TOOLCHAIN
 "$VENV/bin/pip" --version

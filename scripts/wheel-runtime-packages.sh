@@ -17,7 +17,8 @@ for wheel in "$WHEELS_DIR"/*-linux_*.whl; do
     rm -rf "${work:?}"/*
     "$VENV/bin/python" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
         "$wheel" "$work"
-    packages=$(find "$work" -type f \( -name '*.so*' -o -perm -u+x \) -print0 \
+    # Every file: zipfile does not keep the exec bit, and ldd skips what is not ELF.
+    packages=$(find "$work" -type f -print0 \
         | xargs -0 -r ldd 2>/dev/null \
         | awk '/=> \// {print $3}' | sort -u \
         | xargs -r -n1 readlink -f \
