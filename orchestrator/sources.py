@@ -227,6 +227,7 @@ def fetch_git(source: Source, cache: Path) -> FetchedSource:
         with tarfile.open(archive) as tar:
             tar.extractall(tmp / "src", filter="data")
         archive.unlink()
+        tree.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp / "src", tree)
         shutil.rmtree(tmp, ignore_errors=True)
     return FetchedSource(

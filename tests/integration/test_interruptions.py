@@ -1,0 +1,87 @@
+"""A node killed by its timeout or by Ctrl-C leaves no working container and no tagged image."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ROOT, buildah_containers, orchestrate
+
+
+def hanging_pipeline(tmp_path: Path) -> Path:
+    """keystone with an extra step that never ends; base and wheels come from the cache."""
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    text = text.replace("../constraints", str(ROOT / "constraints"))
+    text = text.replace(
+        "    source: {pypi: keystone==29.1.0,",
+        "    steps: [{name: hang, run: 'echo hanging; sleep 600'}]\n"
+        "    source: {pypi: keystone==29.1.0,",
+    )
+    path = tmp_path / "hang.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_timeout_kills_the_node_and_removes_its_containers(
+    state_dir: Path, tmp_path: Path, no_leftovers: None
+) -> None:
+    proc = orchestrate(
+        "build", str(hanging_pipeline(tmp_path)), "--timeout", "90", state_dir=state_dir
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "keystone failed: step 'hang' ran past the node's timeout and was killed" in proc.stderr
+    assert (
+        "keystone:candidate-"
+        not in subprocess.run(
+            ["buildah", "images", "--format", "{{.Name}}:{{.Tag}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+
+
+def test_ctrl_c_cancels_and_removes_containers(state_dir: Path, tmp_path: Path) -> None:
+    before = buildah_containers()
+    env = dict(
+        os.environ,
+        ORCHESTRATE_STATE_DIR=str(state_dir),
+        ORCHESTRATE_NAMESPACE="localhost/orchestrate-test",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "build", str(hanging_pipeline(tmp_path))],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    log = None
+    while time.monotonic() < deadline:
+        logs = sorted(state_dir.glob("runs/*/logs/keystone.log"), key=os.path.getmtime)
+        if logs and "hanging" in logs[-1].read_text():
+            log = logs[-1]
+            break
+        time.sleep(1)
+    assert log is not None, "the hang step never started"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "keystone      cancelled" in out
+    assert buildah_containers() - before == set()
+
+
+@pytest.fixture(autouse=True)
+def _cache_warm(state_dir: Path) -> None:
+    """Make sure base and wheels exist, so only keystone runs into the hang."""
+    proc = orchestrate(
+        "build", "pipelines/keystone.yaml", "--only", "requirements", state_dir=state_dir
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
