@@ -39,20 +39,33 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def publish(root: Path, tmp_path: Path) -> str:
     """Put demo-1.0.tar.gz on a PEP 691 index under root/simple; return its sha256."""
-    sdist = make_sdist(tmp_path / "demo-1.0.tar.gz",
-                       "Name: demo\nVersion: 1.0\nRequires-Dist: Flask\n")
+    sdist = make_sdist(
+        tmp_path / "demo-1.0.tar.gz", "Name: demo\nVersion: 1.0\nRequires-Dist: Flask\n"
+    )
     files = root / "files"
     files.mkdir()
     shutil.copy(sdist, files / sdist.name)
     sha = hashlib.sha256(sdist.read_bytes()).hexdigest()
     index = root / "simple" / "demo"
     index.mkdir(parents=True)
-    (index / "index.html").write_text(json.dumps({"files": [
-        {"filename": "demo-1.0.tar.gz", "url": "../../files/demo-1.0.tar.gz",
-         "hashes": {"sha256": sha}},
-        {"filename": "demo-0.9.tar.gz", "url": "../../files/demo-0.9.tar.gz",
-         "hashes": {"sha256": "0" * 64}},
-    ]}))
+    (index / "index.html").write_text(
+        json.dumps(
+            {
+                "files": [
+                    {
+                        "filename": "demo-1.0.tar.gz",
+                        "url": "../../files/demo-1.0.tar.gz",
+                        "hashes": {"sha256": sha},
+                    },
+                    {
+                        "filename": "demo-0.9.tar.gz",
+                        "url": "../../files/demo-0.9.tar.gz",
+                        "hashes": {"sha256": "0" * 64},
+                    },
+                ]
+            }
+        )
+    )
     return sha
 
 
@@ -60,8 +73,9 @@ def test_pypi_sdist_is_fetched_checked_and_cached(served: tuple[str, Path], tmp_
     url, root = served
     sha = publish(root, tmp_path)
     network = Network(index_url=f"{url}/simple")
-    got = fetch(Source(kind="pypi", name="demo", version="1.0", sha256=sha), tmp_path / "c",
-                network)
+    got = fetch(
+        Source(kind="pypi", name="demo", version="1.0", sha256=sha), tmp_path / "c", network
+    )
     assert got.identity == f"sha256:{sha}" and got.requires == ("Flask",)
     # Cached: a second fetch works with the index gone.
     shutil.rmtree(root / "simple")
@@ -72,35 +86,49 @@ def test_pypi_sdist_is_fetched_checked_and_cached(served: tuple[str, Path], tmp_
 def test_pypi_pin_mismatch_is_refused(served: tuple[str, Path], tmp_path: Path) -> None:
     url, root = served
     publish(root, tmp_path)
-    with pytest.raises(SourceError, match=r"pypi:demo==1.0: the pipeline pins sha256 f{64} but "
-                                          r"the index publishes [0-9a-f]{64}"):
-        fetch(Source(kind="pypi", name="demo", version="1.0", sha256="f" * 64), tmp_path / "c",
-              Network(index_url=f"{url}/simple"))
+    with pytest.raises(
+        SourceError,
+        match=r"pypi:demo==1.0: the pipeline pins sha256 f{64} but "
+        r"the index publishes [0-9a-f]{64}",
+    ):
+        fetch(
+            Source(kind="pypi", name="demo", version="1.0", sha256="f" * 64),
+            tmp_path / "c",
+            Network(index_url=f"{url}/simple"),
+        )
 
 
 def test_pypi_missing_version_is_named(served: tuple[str, Path], tmp_path: Path) -> None:
     url, root = served
     publish(root, tmp_path)
     with pytest.raises(SourceError, match=r"pypi:demo==2.0: no sdist of that version"):
-        fetch(Source(kind="pypi", name="demo", version="2.0"), tmp_path / "c",
-              Network(index_url=f"{url}/simple"))
+        fetch(
+            Source(kind="pypi", name="demo", version="2.0"),
+            tmp_path / "c",
+            Network(index_url=f"{url}/simple"),
+        )
 
 
 def test_url_source_checks_its_sha256(served: tuple[str, Path], tmp_path: Path) -> None:
     url, root = served
     sdist = make_sdist(root / "demo-1.0.tar.gz", "Name: demo\nVersion: 1.0\n")
     sha = hashlib.sha256(sdist.read_bytes()).hexdigest()
-    got = fetch(Source(kind="url", url=f"{url}/demo-1.0.tar.gz", sha256=sha), tmp_path / "c",
-                Network())
+    got = fetch(
+        Source(kind="url", url=f"{url}/demo-1.0.tar.gz", sha256=sha), tmp_path / "c", Network()
+    )
     assert got.version == "1.0" and got.identity == f"sha256:{sha}"
     with pytest.raises(SourceError, match=r"sha256 is [0-9a-f]{64}, the pipeline pins 0{64}"):
-        fetch(Source(kind="url", url=f"{url}/demo-1.0.tar.gz", sha256="0" * 64),
-              tmp_path / "c2", Network())
+        fetch(
+            Source(kind="url", url=f"{url}/demo-1.0.tar.gz", sha256="0" * 64),
+            tmp_path / "c2",
+            Network(),
+        )
 
 
 def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
