@@ -101,7 +101,7 @@ class Scheduler:
                         node=node,
                         status=Status.CANCELLED,
                         attempts=tuple(attempts),
-                        reason="cancelled",
+                        reason="interrupted",
                         image=plan.image,
                         log_path=str(log_path),
                     )
@@ -117,7 +117,7 @@ class Scheduler:
                             node=node,
                             status=Status.CANCELLED,
                             attempts=tuple(attempts),
-                            reason="cancelled",
+                            reason="interrupted",
                             image=plan.image,
                             log_path=str(log_path),
                         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,13 +76,13 @@ def orchestrate(
     )
 
 
-def inspect(image: str, fmt: str) -> str:
-    return subprocess.run(
-        ["buildah", "inspect", "--type", "image", "--format", fmt, image],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def inspect(image: str) -> dict[str, Any]:
+    """``buildah inspect`` of an image, parsed."""
+    out = subprocess.run(
+        ["buildah", "inspect", "--type", "image", image], capture_output=True, text=True, check=True
+    ).stdout
+    data: dict[str, Any] = json.loads(out)
+    return data
 
 
 def run_in(image: str, *argv: str, user: str = "root") -> subprocess.CompletedProcess[str]:

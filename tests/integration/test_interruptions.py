@@ -49,6 +49,7 @@ def test_timeout_kills_the_node_and_removes_its_containers(
 
 def test_ctrl_c_cancels_and_removes_containers(state_dir: Path, tmp_path: Path) -> None:
     before = buildah_containers()
+    old_logs = set(state_dir.glob("runs/*/logs/keystone.log"))
     env = dict(
         os.environ,
         ORCHESTRATE_STATE_DIR=str(state_dir),
@@ -65,9 +66,9 @@ def test_ctrl_c_cancels_and_removes_containers(state_dir: Path, tmp_path: Path) 
     deadline = time.monotonic() + 600
     log = None
     while time.monotonic() < deadline:
-        logs = sorted(state_dir.glob("runs/*/logs/keystone.log"), key=os.path.getmtime)
-        if logs and "hanging" in logs[-1].read_text():
-            log = logs[-1]
+        new = set(state_dir.glob("runs/*/logs/keystone.log")) - old_logs
+        if new and "hanging" in (candidate := new.pop()).read_text():
+            log = candidate
             break
         time.sleep(1)
     assert log is not None, "the hang step never started"

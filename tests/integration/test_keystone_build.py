@@ -33,7 +33,8 @@ def test_every_node_built_or_reused(keystone_run: dict[str, object]) -> None:
 
 def test_image_labels_user_and_metadata(keystone_run: dict[str, object]) -> None:
     image = f"{NS}/keystone:2026.1"
-    labels = json.loads(inspect(image, "{{json .OCIv1.Config.Labels}}"))
+    config = inspect(image)["OCIv1"]["config"]
+    labels = config["Labels"]
     assert labels["org.opencontainers.image.title"] == "keystone"
     assert labels["org.opencontainers.image.version"] == "29.1.0"
     assert labels["org.opencontainers.image.source"] == "https://pypi.org/project/keystone/29.1.0/"
@@ -42,7 +43,7 @@ def test_image_labels_user_and_metadata(keystone_run: dict[str, object]) -> None
     )
     assert labels["org.opencontainers.image.created"]
     assert len(labels["io.orchestrate.key"]) == 64
-    assert inspect(image, "{{.OCIv1.Config.User}}") == "keystone"
+    assert config["User"] == "keystone"
     ids = run_in(image, "id", "keystone")
     assert ids.stdout.startswith("uid=42425(keystone) gid=42425(keystone)"), ids.stdout
     info = run_in(image, "cat", "/etc/image_info/project.txt", "/etc/image_info/pip.txt")
@@ -70,7 +71,7 @@ def test_smoke_command_passes_as_the_service_user(keystone_run: dict[str, object
 
 def test_no_network_setting_reaches_the_image(keystone_run: dict[str, object]) -> None:
     image = f"{NS}/keystone:2026.1"
-    config = inspect(image, "{{json .OCIv1}}")
+    config = json.dumps(inspect(image)["OCIv1"])
     for word in ("PIP_CERT", "proxy", "/run/orchestrate"):
         assert word not in config
 
