@@ -346,6 +346,17 @@ class _Builder:
             run_dir=self.node_dir,
         )
 
+    def registry_options(self) -> list[str]:
+        """TLS and credential options shared by pulls and pushes."""
+        options = []
+        if not self.settings.get_bool("tls_verify"):
+            options.append("--tls-verify=false")
+        if self.settings.get_str("cert_dir"):
+            options += ["--cert-dir", self.settings.get_str("cert_dir")]
+        if self.settings.get_str("authfile"):
+            options += ["--authfile", self.settings.get_str("authfile")]
+        return options
+
     def _tags(self, extra: Sequence[str]) -> list[str]:
         pipeline = self.resolved.pipeline
         values = {"release": pipeline.release, "date": self.ctx.date, "node": self.node}
@@ -366,7 +377,8 @@ class _Builder:
         for ref in (image, *tags):
             tag = ref.rsplit(":", 1)[1]
             dest = f"docker://{registry}/{self.node}:{tag}"
-            steps.append(Step(name=f"push:{tag}", argv=("buildah", "push", ref, dest)))
+            argv = ("buildah", "push", *self.registry_options(), ref, dest)
+            steps.append(Step(name=f"push:{tag}", argv=argv))
         return tuple(steps)
 
 
@@ -391,7 +403,9 @@ def _plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
         _base_mmdebstrap(b, spec)
     else:
         b.input("from", spec.image)
-        b.steps.append(_from(b.container, spec.image, pull="missing"))
+        argv = ("buildah", "from", "--name", b.container, "--pull=missing",
+                *b.registry_options(), spec.image)
+        b.steps.append(Step(name="from", argv=argv))
         b.input("packages", spec.packages)
         b.script_step(
             "install-packages", "install-packages.sh", {"PACKAGES": " ".join(spec.packages)}

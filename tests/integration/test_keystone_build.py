@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import ROOT, inspect, orchestrate, run_in
+from tests.integration.proxy import start_proxy
 
 NS = "localhost/orchestrate-test"
 
@@ -106,3 +107,46 @@ def test_failing_node_skips_dependents_and_leaves_nothing(
     text = Path(log).read_text()
     assert "ERROR: could not build wheels for: no-such-package-orchestrate-test" in text
     assert "--- step build-wheels" in text
+
+
+def test_proxy_with_credentials_is_used_and_never_kept(
+    keystone_run: dict[str, object], state_dir: Path
+) -> None:
+    """Rebuild wheels and keystone through an authenticating proxy on loopback."""
+    proxy = start_proxy("bob", "hunter2-secret")
+    try:
+        url = f"http://bob:hunter2-secret@127.0.0.1:{proxy.port}"
+        proc = orchestrate(
+            "build",
+            "pipelines/keystone.yaml",
+            "--http-proxy",
+            url,
+            "--https-proxy",
+            url,
+            "--no-cache-for",
+            "requirements,keystone",
+            state_dir=state_dir,
+        )
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proxy.relayed > 10 and proxy.refused == 0
+    run_dir = Path(
+        next(line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("logs: "))
+    ).parent
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert "hunter2" not in path.read_text(errors="replace"), path
+    assert "hunter2" not in proc.stdout + proc.stderr
+    for node in ("requirements", "keystone"):
+        assert "hunter2" not in json.dumps(inspect(f"{NS}/{node}:2026.1"))
+    found = run_in(
+        f"{NS}/keystone:2026.1",
+        "sh",
+        "-c",
+        "grep -rIl -e hunter2 -e 127.0.0.1:"
+        + str(proxy.port)
+        + " /etc /root /var/lib /tmp 2>/dev/null; true",
+    )
+    assert found.stdout.strip() == ""
