@@ -30,10 +30,15 @@ class Toolchain:
     pip: str
     setuptools: str
     wheel: str
+    uv: str = ""
 
     def requirements(self) -> tuple[str, ...]:
-        """The toolchain as pip requirement specifiers."""
+        """The venv toolchain as pip requirement specifiers."""
         return (f"pip=={self.pip}", f"setuptools=={self.setuptools}", f"wheel=={self.wheel}")
+
+    def builder(self) -> tuple[str, ...]:
+        """The wheels builder's toolchain: the venv's, plus uv (the resolver) when pinned."""
+        return (*self.requirements(), *((f"uv=={self.uv}",) if self.uv else ()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,9 +220,12 @@ def _section_keys(section: str) -> tuple[str, ...]:
 def _toolchain(node: Field | None, root: Field) -> Toolchain:
     if node is None:
         raise root.error("missing required key 'toolchain' (pins for pip, setuptools and wheel)")
-    m = node.mapping(("pip", "setuptools", "wheel"), required=("pip", "setuptools", "wheel"))
+    m = node.mapping(("pip", "setuptools", "wheel", "uv"), required=("pip", "setuptools", "wheel"))
     return Toolchain(
-        pip=_version(m["pip"]), setuptools=_version(m["setuptools"]), wheel=_version(m["wheel"])
+        pip=_version(m["pip"]),
+        setuptools=_version(m["setuptools"]),
+        wheel=_version(m["wheel"]),
+        uv=_version(m["uv"]) if "uv" in m else "",
     )
 
 

@@ -29,6 +29,7 @@ IN_CTR = "/run/orchestrate"
 SCRIPTS_IN_CTR = f"{IN_CTR}/scripts"
 NETWORK_ENV_IN_CTR = f"{IN_CTR}/network.env"
 CA_IN_CTR = f"{IN_CTR}/ca.crt"
+UV_IN_CTR = f"{IN_CTR}/uv"
 SRC_IN_CTR = "/tmp/orchestrate-src"
 KEY_LABEL = "io.orchestrate.key"
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -202,6 +203,11 @@ class _Builder:
         mounts = [*self.base_mounts()]
         if wheels:
             mounts.append(Mount(image=wheels, source=WHEELS_DIR, target=WHEELS_DIR))
+            if self.resolved.pipeline.toolchain.uv:
+                # uv, the pinned installer, comes from the wheels image's builder venv, for
+                # the duration of the step: it is never installed into the service image.
+                mounts.append(Mount(image=wheels, source=f"{VENV}/bin/uv", target=UV_IN_CTR))
+                env = {**env, "UV": UV_IN_CTR}
         for mount in mounts:
             if mount not in self.mounts:
                 self.mounts.append(mount)
@@ -403,8 +409,15 @@ def _plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
         _base_mmdebstrap(b, spec)
     else:
         b.input("from", spec.image)
-        argv = ("buildah", "from", "--name", b.container, "--pull=missing",
-                *b.registry_options(), spec.image)
+        argv = (
+            "buildah",
+            "from",
+            "--name",
+            b.container,
+            "--pull=missing",
+            *b.registry_options(),
+            spec.image,
+        )
         b.steps.append(Step(name="from", argv=argv))
         b.input("packages", spec.packages)
         b.script_step(
@@ -490,7 +503,7 @@ def _plan_requirements(
     b.files.append(GeneratedFile(path=req_file, content="\n".join(wheels) + "\n"))
     b.input("build_packages", build_packages)
     b.input("wheels", wheels)
-    b.input("toolchain", pipeline.toolchain.requirements())
+    b.input("toolchain", pipeline.toolchain.builder())
     constraint_files = [pipeline.constraints.upper]
     if pipeline.constraints.global_requirements is not None:
         constraint_files.append(pipeline.constraints.global_requirements)
@@ -504,7 +517,7 @@ def _plan_requirements(
     b.script_step(
         "setup-venv",
         "setup-venv.sh",
-        {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.requirements())},
+        {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.builder())},
     )
     b.steps.append(
         Step(
@@ -564,7 +577,7 @@ def _plan_service(
     b.input("profiles", service.profiles)
     b.input("extras", service.extras)
     b.input("user", f"{service.user}:{service.uid}:{service.gid}")
-    b.input("toolchain", pipeline.toolchain.requirements())
+    b.input("toolchain", pipeline.toolchain.builder())
     b.input("source", fetched.identity if fetched else service.source.describe())
     constraints = f"{WHEELS_DIR}/{pipeline.constraints.upper.name}"
 

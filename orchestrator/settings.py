@@ -116,6 +116,28 @@ OPTIONS: tuple[Option, ...] = (
         help="Registry repository prefix to push to, e.g. registry.example.com/openstack.",
     ),
     Option(
+        name="tls_verify",
+        section="settings",
+        kind="bool",
+        default=True,
+        help="Verify registry TLS when pulling the base and pushing "
+        "(false for a plain-HTTP registry on localhost).",
+    ),
+    Option(
+        name="cert_dir",
+        section="settings",
+        kind="str",
+        default="",
+        help="Folder of registry CA/client certificates for pulls and pushes (--cert-dir).",
+    ),
+    Option(
+        name="authfile",
+        section="settings",
+        kind="str",
+        default="",
+        help="Registry credentials file (auth.json from 'buildah login'); never logged.",
+    ),
+    Option(
         name="state_dir",
         section="settings",
         kind="str",

@@ -1,22 +1,45 @@
 #!/bin/bash
 # Build the wheelhouse: a wheel for every planned requirement under upper-constraints.
-# Inputs: VENV, WHEELS_DIR, REQUIREMENTS (file), CONSTRAINTS (file).
-# Fails naming the distributions that could not be built.
+# With uv in the venv (toolchain.uv pinned), uv resolves the whole set in seconds and the
+# exact pins (WHEELS_DIR/resolved.txt) are fetched or built by parallel 'pip wheel --no-deps'
+# runs; without it, one 'pip wheel' resolves and builds sequentially.
+# Inputs: VENV, WHEELS_DIR, REQUIREMENTS (file), CONSTRAINTS (file); optional PIP_INDEX_URL,
+# PIP_EXTRA_INDEX_URL, WHEEL_JOBS (parallel pip runs, default 3 per CPU).
+# Fails naming the distributions that could not be resolved or built.
 set -euo pipefail
 
 : "${VENV:?}" "${WHEELS_DIR:?}" "${REQUIREMENTS:?}" "${CONSTRAINTS:?}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-"$VENV/bin/pip" wheel --wheel-dir "$WHEELS_DIR" --requirement "$REQUIREMENTS" \
-    --constraint "$CONSTRAINTS" 2>&1 | tee "$log" || status=$?
+resolved="$WHEELS_DIR/resolved.txt"
+if [ -x "$VENV/bin/uv" ]; then
+    uv_opts=(--python "$VENV/bin/python" --no-header --no-annotate --quiet)
+    if [ -n "${PIP_INDEX_URL:-}" ]; then uv_opts+=(--index-url "$PIP_INDEX_URL"); fi
+    for url in ${PIP_EXTRA_INDEX_URL:-}; do uv_opts+=(--extra-index-url "$url"); done
+    export UV_CACHE_DIR=/tmp/uv-cache
+    "$VENV/bin/uv" pip compile "${uv_opts[@]}" --constraint "$CONSTRAINTS" \
+        --output-file "$resolved" "$REQUIREMENTS" 2>&1 | tee "$log" || status=$?
+    if [ "$status" -eq 0 ]; then
+        echo "resolved $(grep -c '==' "$resolved") distributions with uv"
+        jobs=${WHEEL_JOBS:-$(( $(nproc) * 3 ))}
+        grep -v -e '^#' -e '^$' "$resolved" \
+            | xargs -P "$jobs" -n 12 "$VENV/bin/pip" wheel --no-deps --wheel-dir "$WHEELS_DIR" \
+            2>&1 | tee -a "$log" || status=$?
+    fi
+else
+    "$VENV/bin/pip" wheel --wheel-dir "$WHEELS_DIR" --requirement "$REQUIREMENTS" \
+        --constraint "$CONSTRAINTS" 2>&1 | tee "$log" || status=$?
+fi
 if [ "$status" -ne 0 ]; then
     failed=$(sed -n -e 's/.*Failed to build \(.*\)$/\1/p' \
         -e 's/.*Building wheel for \([^ ]*\) .*error.*/\1/p' \
         -e 's/.*No matching distribution found for \(.*\)$/\1/p' \
         -e 's/.*Could not find a version that satisfies the requirement \([^ ]*\).*/\1/p' \
-        "$log" | sort -u | tr '\n' ' ')
-    echo "ERROR: could not build wheels for: ${failed:-see the pip output above}" >&2
+        -e 's/.*Because \([^ ]*\) was not found in the package registry.*/\1/p' \
+        -e 's/.*Because there are no versions of \([^ ]*\) .*/\1/p' \
+        "$log" | tr -d "'" | sort -u | tr '\n' ' ')
+    echo "ERROR: could not build wheels for: ${failed:-see the output above}" >&2
     exit "$status"
 fi
 count=$(find "$WHEELS_DIR" -maxdepth 1 -name '*.whl' | wc -l)

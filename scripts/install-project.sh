@@ -5,7 +5,8 @@
 # Then installs the distro packages that the installed compiled wheels need at runtime
 # (WHEELS_DIR/runtime-packages.txt, derived in the wheels image).
 # Inputs: VENV, WHEELS_DIR, CONSTRAINTS, PROJECT, PROJECT_SRC (may be empty: install PROJECT
-# from the wheelhouse), PIP_PACKAGES; optional PBR_VERSION for git sources.
+# from the wheelhouse), PIP_PACKAGES; optional PBR_VERSION for git sources; optional UV: the
+# uv binary, which installs the same wheels several times faster than pip.
 set -euo pipefail
 
 : "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}" "${PROJECT:?}"
@@ -16,9 +17,16 @@ if [ -n "${PROJECT_SRC:-}" ]; then
     "$VENV/bin/pip" wheel --no-deps --wheel-dir "$built" "$PROJECT_SRC"
     target=$(find "$built" -name '*.whl' | head -n1)
 fi
-# shellcheck disable=SC2086
-"$VENV/bin/pip" install --no-compile --only-binary :all: --constraint "$CONSTRAINTS" \
-    "$target" ${PIP_PACKAGES:-}
+if [ -n "${UV:-}" ]; then
+    export UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy UV_NO_PROGRESS=1
+    # shellcheck disable=SC2086
+    "$UV" pip install --python "$VENV/bin/python" --no-index --find-links "$WHEELS_DIR" \
+        --only-binary :all: --constraint "$CONSTRAINTS" "$target" ${PIP_PACKAGES:-}
+else
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" install --no-compile --only-binary :all: --constraint "$CONSTRAINTS" \
+        "$target" ${PIP_PACKAGES:-}
+fi
 
 runtime="$WHEELS_DIR/runtime-packages.txt"
 if [ -s "$runtime" ]; then

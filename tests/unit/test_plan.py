@@ -245,3 +245,55 @@ def test_child_image_builds_from_its_parent(write_pipeline: WritePipeline, tmp_p
 def test_script_contents_are_inputs(write_pipeline: WritePipeline, script: str) -> None:
     plan = plans_of(write_pipeline(TWO))["keystone"]
     assert plan.inputs[f"script:{script}"].startswith("sha256:")
+
+
+def test_uv_comes_from_the_wheels_image_for_the_step_only(write_pipeline: WritePipeline) -> None:
+    path = write_pipeline(TWO)
+    text = path.read_text().replace('wheel: "0.45.1"}', 'wheel: "0.45.1", uv: "0.13.9"}')
+    path.write_text(text)
+    plans = plans_of(path)
+    wheels = plans["requirements"].image
+    install = next(s for s in plans["keystone"].steps if s.name == "install-project")
+    assert f"type=bind,from={wheels},src=/var/lib/openstack/bin/uv,dst=/run/orchestrate/uv,ro" in (
+        install.argv
+    )
+    assert "UV=/run/orchestrate/uv" in install.argv
+    setup = next(s for s in plans["requirements"].steps if s.name == "setup-venv")
+    assert "TOOLCHAIN=pip==25.3 setuptools==80.9.0 wheel==0.45.1 uv==0.13.9" in setup.argv
+    before = plans_of(write_pipeline(TWO, name="nouv.yaml"))
+    assert before["keystone"].key != plans["keystone"].key
+
+
+def test_registry_options_reach_pulls_and_pushes(write_pipeline: WritePipeline) -> None:
+    path = write_pipeline(TWO.replace("images:", "base: {from: 'r.example/debian:12'}\nimages:"))
+    plans = plans_of(
+        path,
+        cli={
+            "push": True,
+            "registry": "r.example/os",
+            "tls_verify": False,
+            "cert_dir": "/certs",
+            "authfile": "/auth.json",
+        },
+    )
+    pull = plans["base"].steps[0]
+    assert pull.argv == (
+        "buildah",
+        "from",
+        "--name",
+        "orch-r1-base",
+        "--pull=missing",
+        "--tls-verify=false",
+        "--cert-dir",
+        "/certs",
+        "--authfile",
+        "/auth.json",
+        "r.example/debian:12",
+    )
+    assert plans["keystone"].push[0].argv[2:7] == (
+        "--tls-verify=false",
+        "--cert-dir",
+        "/certs",
+        "--authfile",
+        "/auth.json",
+    )
