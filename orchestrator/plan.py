@@ -25,6 +25,9 @@ from orchestrator.wheelset import constraint_names, plan_wheels
 
 VENV = "/var/lib/openstack"
 WHEELS_DIR = "/wheels"
+# Where a service step sees the wheels image's /wheels: under the /run tmpfs, so the mount
+# point never becomes part of the image.
+WHEELS_IN_CTR = "/run/orchestrate/wheels"
 IN_CTR = "/run/orchestrate"
 SCRIPTS_IN_CTR = f"{IN_CTR}/scripts"
 NETWORK_ENV_IN_CTR = f"{IN_CTR}/network.env"
@@ -46,15 +49,19 @@ DPKG_EXCLUDES = (
 
 @dataclass(frozen=True, kw_only=True)
 class Mount:
-    """A bind mount into a build container; ``image`` mounts a path of another image."""
+    """A mount into a build container: a bind mount (``image`` binds a path of another image)
+    or, with ``tmpfs``, an empty in-memory folder."""
 
-    source: str
     target: str
+    source: str = ""
     readonly: bool = True
     image: str = ""
+    tmpfs: bool = False
 
     def option(self) -> str:
         """The value of buildah run's ``--mount``."""
+        if self.tmpfs:
+            return f"type=tmpfs,dst={self.target}"
         parts = ["type=bind"]
         if self.image:
             parts.append(f"from={self.image}")
@@ -202,7 +209,7 @@ class _Builder:
         self.scripts.add(script)
         mounts = [*self.base_mounts()]
         if wheels:
-            mounts.append(Mount(image=wheels, source=WHEELS_DIR, target=WHEELS_DIR))
+            mounts.append(Mount(image=wheels, source=WHEELS_DIR, target=WHEELS_IN_CTR))
             if self.resolved.pipeline.toolchain.uv:
                 # uv, the pinned installer, comes from the wheels image's builder venv, for
                 # the duration of the step: it is never installed into the service image.
@@ -225,7 +232,10 @@ class _Builder:
         self.steps.append(Step(name=name, argv=tuple(argv)))
 
     def base_mounts(self) -> list[Mount]:
+        # /run is a tmpfs during steps: buildah creates bind-mount points in the container's
+        # filesystem, and under /run they vanish with the step instead of landing in the image.
         mounts = [
+            Mount(target="/run", tmpfs=True),
             Mount(source=str(self.ctx.scripts_dir), target=SCRIPTS_IN_CTR),
             Mount(source=str(self.network_env_path()), target=NETWORK_ENV_IN_CTR),
         ]
@@ -388,12 +398,6 @@ class _Builder:
         return tuple(steps)
 
 
-def _remove_mountpoints(b: _Builder, paths: Sequence[str]) -> Step:
-    """buildah leaves the (empty) mount points of bind mounts in the container: drop them."""
-    argv = (*b.run_prefix(b.container), b.container, "--", "rm", "-rf", *paths)
-    return Step(name="remove-mountpoints", argv=argv)
-
-
 def _from(container: str, image: str, pull: str = "never") -> Step:
     return Step(name="from", argv=("buildah", "from", "--name", container, f"--pull={pull}", image))
 
@@ -424,7 +428,6 @@ def _plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
             "install-packages", "install-packages.sh", {"PACKAGES": " ".join(spec.packages)}
         )
         b.script_step("cleanup", "cleanup.sh", {})
-        b.steps.append(_remove_mountpoints(b, (IN_CTR,)))
     config = ["--env", "LANG=C.UTF-8", "--cmd", "/bin/bash"]
     b.input("config", config)
     return b.finish(parents=(), labels=b.labels(), config=config, extra_tags=(), plans={})
@@ -548,7 +551,6 @@ def _plan_requirements(
         {"VENV": VENV, "WHEELS_DIR": WHEELS_DIR},
     )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
-    b.steps.append(_remove_mountpoints(b, (IN_CTR,)))
     config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
     b.input("config", config)
     return b.finish(
@@ -579,7 +581,7 @@ def _plan_service(
     b.input("user", f"{service.user}:{service.uid}:{service.gid}")
     b.input("toolchain", pipeline.toolchain.builder())
     b.input("source", fetched.identity if fetched else service.source.describe())
-    constraints = f"{WHEELS_DIR}/{pipeline.constraints.upper.name}"
+    constraints = f"{WHEELS_IN_CTR}/{pipeline.constraints.upper.name}"
 
     if service.plugin:
         b.steps.append(_from(b.container, plans[service.parent].image))
@@ -603,7 +605,7 @@ def _plan_service(
             {
                 "VENV": VENV,
                 "TOOLCHAIN": " ".join(pipeline.toolchain.requirements()),
-                "WHEELS_DIR": WHEELS_DIR,
+                "WHEELS_DIR": WHEELS_IN_CTR,
             },
             wheels=wheels,
         )
@@ -625,7 +627,7 @@ def _plan_service(
         )
     install_env = {
         "VENV": VENV,
-        "WHEELS_DIR": WHEELS_DIR,
+        "WHEELS_DIR": WHEELS_IN_CTR,
         "CONSTRAINTS": constraints,
         "PROJECT": service.project.pypi,
         "PROJECT_SRC": src_path,
@@ -655,7 +657,6 @@ def _plan_service(
         },
     )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
-    b.steps.append(_remove_mountpoints(b, (IN_CTR, WHEELS_DIR)))
     config = [
         "--env",
         PATH_ENV,

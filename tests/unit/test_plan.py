@@ -83,7 +83,8 @@ def test_service_installs_from_the_wheels_image_read_only(write_pipeline: WriteP
     plans = plans_of(write_pipeline(TWO))
     wheels = plans["requirements"].image
     install = next(s for s in plans["keystone"].steps if s.name == "install-project")
-    assert f"type=bind,from={wheels},src=/wheels,dst=/wheels,ro" in install.argv
+    assert f"type=bind,from={wheels},src=/wheels,dst=/run/orchestrate/wheels,ro" in install.argv
+    assert "type=tmpfs,dst=/run" in install.argv
     assert plans["keystone"].steps[0].argv[-1] == plans["base"].image
     assert "--pull=never" in plans["keystone"].steps[0].argv
 

@@ -12,8 +12,18 @@ from orchestrator import runs
 
 def test_live_run_keeps_its_containers(tmp_path: Path) -> None:
     # A live process whose command line names orchestrate, as a real run's does.
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "orchestrate"])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; print('ready', flush=True); time.sleep(30)",
+            "orchestrate",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"  # exec'd
         run_dir = tmp_path / "runs" / "20261126-120000-abcd"
         run_dir.mkdir(parents=True)
         (run_dir / "pid").write_text(f"{proc.pid}\n")
@@ -26,7 +36,7 @@ def test_live_run_keeps_its_containers(tmp_path: Path) -> None:
         assert runs.orphans(tmp_path, names) == ["orch-20261126-110000-ffff-nova"]
     finally:
         proc.kill()
-        proc.wait()
+        proc.communicate()
     assert runs.orphans(tmp_path, names) == names[:2]
 
 
