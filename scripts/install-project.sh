@@ -10,22 +10,28 @@
 set -euo pipefail
 
 : "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}" "${PROJECT:?}"
+# Also seen by the pip that installs the build backend (pbr) into the isolated build env.
 export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS_DIR"
-target="$PROJECT"
+links=(--find-links "$WHEELS_DIR")
+# The project's own pin in upper-constraints (horizon has one) would refuse any other version
+# of it, e.g. a git master build: drop that line, as LOCI does.
+constraints=$(mktemp)
+grep -v -i -E "^${PROJECT//[-_.]/[-_.]}(===|==)" "$CONSTRAINTS" > "$constraints" || true
 if [ -n "${PROJECT_SRC:-}" ]; then
     built=$(mktemp -d)
     "$VENV/bin/pip" wheel --no-deps --wheel-dir "$built" "$PROJECT_SRC"
-    target=$(find "$built" -name '*.whl' | head -n1)
+    # Installed by name from this folder, so pip freeze records PROJECT==VERSION, not a path.
+    links+=(--find-links "$built")
 fi
 if [ -n "${UV:-}" ]; then
     export UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy UV_NO_PROGRESS=1
     # shellcheck disable=SC2086
-    "$UV" pip install --python "$VENV/bin/python" --no-index --find-links "$WHEELS_DIR" \
-        --only-binary :all: --constraint "$CONSTRAINTS" "$target" ${PIP_PACKAGES:-}
+    "$UV" pip install --python "$VENV/bin/python" --no-index "${links[@]}" \
+        --only-binary :all: --constraint "$constraints" "$PROJECT" ${PIP_PACKAGES:-}
 else
     # shellcheck disable=SC2086
-    "$VENV/bin/pip" install --no-compile --only-binary :all: --constraint "$CONSTRAINTS" \
-        "$target" ${PIP_PACKAGES:-}
+    "$VENV/bin/pip" install --no-compile --no-index "${links[@]}" --only-binary :all: \
+        --constraint "$constraints" "$PROJECT" ${PIP_PACKAGES:-}
 fi
 
 runtime="$WHEELS_DIR/runtime-packages.txt"
