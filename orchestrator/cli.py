@@ -27,7 +27,7 @@ from orchestrator.buildah_executor import (
 )
 from orchestrator.catalog import load_catalog
 from orchestrator.config import REQUIREMENTS_NODE
-from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, OrchestrateError
+from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, OrchestrateError
 from orchestrator.graph import order, render
 from orchestrator.logsetup import configure_logging
 from orchestrator.plan import describe_plan
@@ -221,6 +221,13 @@ def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
     resolved, settings = _settings_for(path, options)
     graph = graph_for(resolved, _selection(options))
     nodes = order(graph)
+    if settings.get_bool("push") and not settings.get_str("registry"):
+        raise ConfigError(
+            f"setting 'push' (from {settings.origins['push']})",
+            "",
+            "pushing is on but no registry is set: pass --registry, set ORCHESTRATE_REGISTRY "
+            "or settings.registry, or --no-push",
+        )
     if not options.get("dry_run"):
         engine.require_tool("buildah")
         if "base" in graph and resolved.pipeline.base.kind == "mmdebstrap":

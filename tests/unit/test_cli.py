@@ -90,3 +90,12 @@ def test_help_lists_the_commands() -> None:
     for command in ("build", "plan", "graph", "list", "validate"):
         assert command in result.output
     assert "--parallel" in result.output and "ORCHESTRATE_PARALLEL" in result.output
+
+
+def test_push_without_registry_is_a_config_error() -> None:
+    proc = invoke("plan", "pipelines/nightly.yaml")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "orchestrate: error: setting 'push' (from pipeline): pushing is on but no registry is "
+        "set: pass --registry, set ORCHESTRATE_REGISTRY or settings.registry, or --no-push"
+    )
