@@ -336,11 +336,8 @@ class _Builder:
             )
         )
         self.steps += verify
-        self.steps.append(Step(name="tag", argv=("buildah", "tag", candidate, image)))
-        self.steps.append(Step(name="untag-candidate", argv=("buildah", "rmi", candidate)))
         tags = self._tags(extra_tags)
-        if tags:
-            self.steps.append(Step(name="tag-release", argv=("buildah", "tag", image, *tags)))
+        self.steps += _publish(candidate, image, tags)
         push = self._push(image, tags)
         return NodePlan(
             node=self.node,
@@ -396,6 +393,15 @@ class _Builder:
             argv = ("buildah", "push", *self.registry_options(), ref, dest)
             steps.append(Step(name=f"push:{tag}", argv=argv))
         return tuple(steps)
+
+
+def _publish(candidate: str, image: str, tags: Sequence[str]) -> list[Step]:
+    """Give a verified candidate its key tag and release tags in one call, then drop the
+    candidate name: each call waits for the storage lock that concurrent commits hold."""
+    return [
+        Step(name="tag", argv=("buildah", "tag", candidate, image, *tags)),
+        Step(name="untag-candidate", argv=("buildah", "rmi", candidate)),
+    ]
 
 
 def _from(container: str, image: str, pull: str = "never") -> Step:
@@ -801,13 +807,7 @@ def _plan_child(
     ]
     image = f"{b.repository}:{key[:20]}"
     tags = b._tags(child.tags)
-    steps = [
-        Step(name="build", argv=tuple(argv)),
-        Step(name="tag", argv=("buildah", "tag", candidate, image)),
-        Step(name="untag-candidate", argv=("buildah", "rmi", candidate)),
-    ]
-    if tags:
-        steps.append(Step(name="tag-release", argv=("buildah", "tag", image, *tags)))
+    steps = [Step(name="build", argv=tuple(argv)), *_publish(candidate, image, tags)]
     return NodePlan(
         node=child.name,
         kind=NodeKind.CHILD,
