@@ -119,6 +119,12 @@ class BuildahExecutor:
         self, steps: tuple[Step, ...], ctx: NodeContext, out: IO[str], plan: NodePlan
     ) -> None:
         for step in steps:
+            if step.needs:
+                ctx.on_step(f"waiting for {', '.join(step.needs)}")
+                out.write(
+                    f"--- waiting for {', '.join(step.needs)} at {time.strftime('%H:%M:%S')}\n"
+                )
+                ctx.wait_for(step.needs)
             ctx.on_step(step.name)
             started = time.monotonic()
             out.write(f"--- step {step.name} at {time.strftime('%H:%M:%S')}\n")

@@ -64,6 +64,17 @@ class StepTimeoutError(OrchestrateError):
     exit_code = EXIT_NODE_FAILED
 
 
+class ParentFailedError(OrchestrateError):
+    """A parent that a later step of the node needs did not succeed."""
+
+    exit_code = EXIT_NODE_FAILED
+
+    def __init__(self, parent: str, status: str) -> None:
+        self.parent = parent
+        self.status = status
+        super().__init__(f"parent {parent} {status}")
+
+
 class CancelledError(OrchestrateError):
     """The run was cancelled (Ctrl-C or SIGTERM) while a node was running."""
 

@@ -26,6 +26,9 @@ class NodeContext:
     deadline: float | None
     log_path: Path
     on_step: Callable[[str], None] = field(default=lambda step: None)
+    # Blocks until these parents have succeeded (raises ParentFailedError if one did not):
+    # called before a step that needs a parent the node was allowed to start without.
+    wait_for: Callable[[tuple[str, ...]], None] = field(default=lambda parents: None)
 
 
 class Executor(Protocol):

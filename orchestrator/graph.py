@@ -42,7 +42,9 @@ def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
     for name in resolved.services:
         graph.add_node(name, kind=NodeKind.SERVICE)
     for name, service in resolved.services.items():
-        graph.add_edge(REQUIREMENTS_NODE, name)
+        # The wheels are needed from the first install step on, not to start: the service's
+        # distro packages and user are set up while the wheels image is being built.
+        graph.add_edge(REQUIREMENTS_NODE, name, late=True)
         if service.plugin:
             _check_parent(resolved, graph, name, service.parent, "images")
             graph.add_edge(service.parent, name)
@@ -142,18 +144,28 @@ def render(graph: nx.DiGraph, fmt: str) -> str:
                     }
                     for n in nodes
                 ],
-                "edges": [[a, b] for a, b in edges],
+                "edges": [
+                    {"from": a, "to": b, "late": bool(graph.edges[a, b].get("late"))}
+                    for a, b in edges
+                ],
             }
             return json.dumps(data, indent=2)
         case "dot":
             lines = ["digraph orchestrate {", "  rankdir=LR;"]
             lines += [f'  "{n}" [label="{n}\\n({graph.nodes[n]["kind"].value})"];' for n in nodes]
-            lines += [f'  "{a}" -> "{b}";' for a, b in edges]
+            lines += [
+                f'  "{a}" -> "{b}"{" [style=dashed]" if graph.edges[a, b].get("late") else ""};'
+                for a, b in edges
+            ]
             return "\n".join([*lines, "}"])
         case "mermaid":
             lines = ["graph LR"]
             lines += [f'  {_mermaid_id(n)}["{n}"]' for n in nodes]
-            lines += [f"  {_mermaid_id(a)} --> {_mermaid_id(b)}" for a, b in edges]
+            lines += [
+                f"  {_mermaid_id(a)} {'-.->' if graph.edges[a, b].get('late') else '-->'} "
+                f"{_mermaid_id(b)}"
+                for a, b in edges
+            ]
             return "\n".join(lines)
         case "text":
             lines = []

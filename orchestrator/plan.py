@@ -78,11 +78,15 @@ class Step:
     name: str
     argv: tuple[str, ...]
     host_env: tuple[str, ...] = ()
+    # Parents whose image this step needs; the node may start before they finish, this step
+    # may not (a service's distro packages install while the wheels image is being built).
+    needs: tuple[str, ...] = ()
 
     def display(self) -> str:
         """The command line as it would be typed, with host env names noted."""
         env = f"[env: {', '.join(self.host_env)}] " if self.host_env else ""
-        return env + shlex.join(self.argv)
+        after = f"[after: {', '.join(self.needs)}] " if self.needs else ""
+        return after + env + shlex.join(self.argv)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +179,7 @@ class _Builder:
         self.mounts: list[Mount] = []
         self.env: dict[str, str] = {}
         self.scripts: set[str] = {"run-step.sh"}
+        self.waited_for_wheels = False
         namespace = self.settings.get_str("namespace").rstrip("/")
         self.repository = f"{namespace}/{node}"
 
@@ -229,7 +234,9 @@ class _Builder:
             f"{SCRIPTS_IN_CTR}/run-step.sh",
             script,
         ]
-        self.steps.append(Step(name=name, argv=tuple(argv)))
+        needs = (REQUIREMENTS_NODE,) if wheels and not self.waited_for_wheels else ()
+        self.waited_for_wheels = self.waited_for_wheels or bool(wheels)
+        self.steps.append(Step(name=name, argv=tuple(argv), needs=needs))
 
     def base_mounts(self) -> list[Mount]:
         # /run is a tmpfs during steps: buildah creates bind-mount points in the container's

@@ -1,6 +1,10 @@
 """Run the image DAG: each node starts as soon as all its parents succeeded, at most N at once.
 
 Modelled on nox's ``_parallel``: a thread pool, ``wait(FIRST_COMPLETED)``, no level barriers.
+An edge marked ``late`` (requirements → service) is needed by a later step, not to start: the
+child may start once that parent is running, and its executor calls ``wait_for`` before the
+step that needs it. Late parents are always running before their children start, so a child
+waiting in a worker slot can never starve the parent it waits for.
 A failed node's descendants end as ``skipped (parent failed)`` while independent nodes go on;
 ``fail_fast`` starts nothing new after a failure; Ctrl-C sets the cancel event that every
 running executor watches, waits for them to clean up, and marks the rest cancelled.
@@ -8,6 +12,7 @@ running executor watches, waits for them to clean up, and marks the rest cancell
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +23,13 @@ from pathlib import Path
 import networkx as nx
 import structlog
 
-from orchestrator.errors import CancelledError, OrchestrateError, StepFailedError
+from orchestrator.errors import (
+    CancelledError,
+    OrchestrateError,
+    ParentFailedError,
+    StepFailedError,
+    StepTimeoutError,
+)
 from orchestrator.executor import Executor, NodeContext
 from orchestrator.graph import order
 from orchestrator.plan import NodePlan
@@ -68,6 +79,8 @@ class Scheduler:
         self.on_event = on_event
         self.result = RunResult(run_id=run_id, started=time.time())
         self._order = order(graph)
+        self._started: set[str] = set()
+        self._done = {node: threading.Event() for node in graph}
 
     # -- one node ----------------------------------------------------------------------------
     def _run_node(self, node: str) -> NodeResult:
@@ -86,11 +99,27 @@ class Scheduler:
                     deadline=deadline,
                     log_path=log_path,
                     on_step=lambda step: self.on_event(node, "step", {"step": step}),
+                    wait_for=functools.partial(self._wait_for, deadline=deadline),
                 )
                 self.on_event(node, "started", {"attempt": number})
                 log.info("node started", attempt=number)
                 try:
                     outcome = self.executor.execute(plan, ctx)
+                except ParentFailedError as exc:
+                    attempts.append(
+                        Attempt(
+                            number=number, started=started, finished=time.time(), error=str(exc)
+                        )
+                    )
+                    reason = "parent failed" if exc.status == "failed" else f"parent {exc.status}"
+                    return NodeResult(
+                        node=node,
+                        status=Status.SKIPPED,
+                        attempts=tuple(attempts),
+                        reason=f"{reason}: {exc.parent}",
+                        image=plan.image,
+                        log_path=str(log_path),
+                    )
                 except CancelledError as exc:
                     attempts.append(
                         Attempt(
@@ -153,7 +182,23 @@ class Scheduler:
     # -- the graph ---------------------------------------------------------------------------
     def _record(self, result: NodeResult) -> None:
         self.result.results[result.node] = result
+        self._done[result.node].set()
         self.on_event(result.node, result.status.value, {"reason": result.reason})
+
+    def _wait_for(self, parents: tuple[str, ...], deadline: float | None) -> None:
+        """Block a worker until ``parents`` ended; raise unless they all succeeded."""
+        for parent in parents:
+            while not self._done[parent].wait(0.1):
+                if self.cancel.is_set():
+                    raise CancelledError(f"cancelled while waiting for {parent}")
+                if deadline is not None and time.monotonic() > deadline:
+                    raise StepTimeoutError(f"timed out waiting for {parent}")
+            status = self.result.results[parent].status
+            if not status.ok:
+                raise ParentFailedError(parent, status.value)
+
+    def _late(self, parent: str, child: str) -> bool:
+        return bool(self.graph.edges[parent, child].get("late"))
 
     def _settle_blocked(self, pending: set[str]) -> None:
         """Mark pending nodes whose parent did not succeed as skipped, in topological order."""
@@ -175,12 +220,18 @@ class Scheduler:
                 )
 
     def _ready(self, pending: set[str]) -> list[str]:
+        """Pending nodes whose parents succeeded, late parents being allowed to still run."""
         done = self.result.results
+
+        def parent_ok(parent: str, child: str) -> bool:
+            if parent in done:
+                return done[parent].status.ok
+            return self._late(parent, child) and parent in self._started
+
         return [
             n
             for n in self._order
-            if n in pending
-            and all(p in done and done[p].status.ok for p in self.graph.predecessors(n))
+            if n in pending and all(parent_ok(p, n) for p in self.graph.predecessors(n))
         ]
 
     def run(self) -> RunResult:
@@ -196,12 +247,16 @@ class Scheduler:
                 if not self.cancel.is_set():
                     self._settle_blocked(pending)
                 stop_starting = self.cancel.is_set() or (self.limits.fail_fast and failed)
-                if not stop_starting:
-                    for node in self._ready(pending):
-                        if len(running) >= self.limits.parallel:
-                            break
-                        pending.discard(node)
-                        running[pool.submit(self._run_node, node)] = node
+                while not stop_starting and len(running) < self.limits.parallel:
+                    # Re-evaluated after each start: starting a node can make its late
+                    # children ready.
+                    ready = self._ready(pending)
+                    if not ready:
+                        break
+                    node = ready[0]
+                    pending.discard(node)
+                    self._started.add(node)
+                    running[pool.submit(self._run_node, node)] = node
                 if not running:
                     break
                 try:

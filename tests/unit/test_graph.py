@@ -77,6 +77,9 @@ def test_renderings(full: nx.DiGraph) -> None:
     data = json.loads(render(full, "json"))
     assert len(data["nodes"]) == 11
     assert {n["name"]: n["parents"] for n in data["nodes"]}["nova"] == ["base", "requirements"]
-    assert '"requirements" -> "nova";' in render(full, "dot")
-    assert "requirements --> nova" in render(full, "mermaid")
+    assert '"requirements" -> "nova" [style=dashed];' in render(full, "dot")
+    assert '"base" -> "nova";' in render(full, "dot")
+    assert "requirements -.-> nova" in render(full, "mermaid")
+    assert {"from": "requirements", "to": "nova", "late": True} in data["edges"]
+    assert {"from": "base", "to": "nova", "late": False} in data["edges"]
     assert "nova (service)  <- base, requirements" in render(full, "text")

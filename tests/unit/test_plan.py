@@ -298,3 +298,14 @@ def test_registry_options_reach_pulls_and_pushes(write_pipeline: WritePipeline) 
         "--authfile",
         "/auth.json",
     )
+
+
+def test_only_the_first_wheel_step_waits_for_the_wheels_image(
+    write_pipeline: WritePipeline,
+) -> None:
+    steps = plans_of(write_pipeline(TWO))["keystone"].steps
+    needs = {s.name: s.needs for s in steps if s.needs}
+    assert needs == {"setup-venv": ("requirements",)}
+    names = [s.name for s in steps]
+    assert names.index("install-packages") < names.index("setup-venv")
+    assert "[after: requirements]" in next(s for s in steps if s.name == "setup-venv").display()

@@ -188,3 +188,66 @@ def test_parallel_must_be_positive(tmp_path: Path) -> None:
             log_dir=tmp_path,
             limits=Limits(parallel=0),
         )
+
+
+class WaitingExecutor(FakeExecutor):
+    """Runs a prefix, then waits for the node's late parents, like a service build does."""
+
+    def __init__(self, late: dict[str, tuple[str, ...]], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.late = late
+        self.resumed: dict[str, float] = {}
+
+    def execute(self, plan, ctx):  # type: ignore[no-untyped-def]
+        if plan.node in self.late:
+            import time as _time
+
+            with self.lock:
+                self.started.setdefault(plan.node, _time.monotonic())
+            ctx.wait_for(self.late[plan.node])
+            self.resumed[plan.node] = _time.monotonic()
+        return super().execute(plan, ctx)
+
+
+def late_stack() -> object:
+    graph = dag([("base", "requirements"), ("base", "keystone"), ("base", "nova")])
+    graph.add_edge("requirements", "keystone", late=True)
+    graph.add_edge("requirements", "nova", late=True)
+    return graph
+
+
+def test_late_children_start_during_their_parent_but_wait_to_use_it(tmp_path: Path) -> None:
+    executor = WaitingExecutor(
+        {"keystone": ("requirements",), "nova": ("requirements",)}, duration=0.05
+    )
+    result = run(late_stack(), executor, tmp_path, parallel=3)
+    assert result.exit_code == EXIT_OK
+    for child in ("keystone", "nova"):
+        assert executor.started[child] < executor.finished["requirements"]
+        assert executor.resumed[child] >= executor.finished["requirements"]
+        assert executor.started[child] >= executor.finished["base"]
+    assert executor.peak <= 3
+
+
+def test_late_parent_failure_skips_waiting_children(tmp_path: Path) -> None:
+    executor = WaitingExecutor(
+        {"keystone": ("requirements",), "nova": ("requirements",)},
+        duration=0.05,
+        fail={"requirements": 1},
+    )
+    result = run(late_stack(), executor, tmp_path, parallel=3)
+    assert result.results["requirements"].status is Status.FAILED
+    for child in ("keystone", "nova"):
+        assert result.results[child].status is Status.SKIPPED
+        assert result.results[child].reason == "parent failed: requirements"
+    assert result.exit_code == EXIT_NODE_FAILED
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_late_edges_cannot_deadlock_a_small_pool(tmp_path: Path, parallel: int) -> None:
+    executor = WaitingExecutor(
+        {"keystone": ("requirements",), "nova": ("requirements",)}, duration=0.01
+    )
+    result = run(late_stack(), executor, tmp_path, parallel=parallel)
+    assert result.exit_code == EXIT_OK
+    assert executor.peak <= parallel
