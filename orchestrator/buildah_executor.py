@@ -75,6 +75,9 @@ def remove_containers(names: list[str]) -> None:
                 engine.capture(["buildah", "rm", name])
 
 
+BACKGROUND_NICENESS = 15
+
+
 class BuildahExecutor:
     """Builds nodes with buildah."""
 
@@ -141,6 +144,7 @@ class BuildahExecutor:
                     env=env,
                     cancel=ctx.cancel,
                     deadline=ctx.deadline,
+                    niceness=BACKGROUND_NICENESS if step.background else 0,
                 )
             except OrchestrateError as exc:
                 out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")

@@ -8,13 +8,14 @@ a Ctrl-C at the terminal reaches orchestrate only: orchestrate then stops the co
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -96,6 +97,7 @@ def run(
     env: Mapping[str, str] | None = None,
     cancel: threading.Event | None = None,
     deadline: float | None = None,
+    niceness: int = 0,
 ) -> None:
     """Run ``argv`` to completion, streaming its output into ``log``.
 
@@ -108,6 +110,7 @@ def run(
         cancel: when set, the command is stopped and :class:`CancelledError` raised.
         deadline: a ``time.monotonic()`` instant after which the command is killed and
             :class:`StepTimeoutError` raised.
+        niceness: added to the command's CPU niceness (0: same priority as orchestrate).
 
     Raises:
         StepFailedError: the command exited non-zero; carries the tail of its output.
@@ -132,6 +135,7 @@ def run(
         _new_session=True,
         _env=dict(env) if env is not None else None,
         _decode_errors="replace",
+        _preexec_fn=_niced(niceness) if niceness else None,
     )
     interrupted: type[Exception] | None = None
     while proc.is_alive():
@@ -156,6 +160,15 @@ def run(
         raise CancelledError(f"step {step!r} was cancelled")
     if interrupted is StepTimeoutError:
         raise StepTimeoutError(f"step {step!r} ran past the node's timeout and was killed")
+
+
+def _niced(niceness: int) -> Callable[[], None]:
+    """A pre-exec hook that lowers the child's CPU priority."""
+
+    def hook() -> None:
+        os.nice(niceness)
+
+    return hook
 
 
 def _stop(proc: sh.RunningCommand) -> None:

@@ -81,6 +81,9 @@ class Step:
     # Parents whose image this step needs; the node may start before they finish, this step
     # may not (a service's distro packages install while the wheels image is being built).
     needs: tuple[str, ...] = ()
+    # Run at low CPU priority: work done ahead of a late parent must not slow that parent,
+    # which is on the critical path.
+    background: bool = False
 
     def display(self) -> str:
         """The command line as it would be typed, with host env names noted."""
@@ -236,7 +239,8 @@ class _Builder:
         ]
         needs = (REQUIREMENTS_NODE,) if wheels and not self.waited_for_wheels else ()
         self.waited_for_wheels = self.waited_for_wheels or bool(wheels)
-        self.steps.append(Step(name=name, argv=tuple(argv), needs=needs))
+        background = self.kind is NodeKind.SERVICE and not self.waited_for_wheels
+        self.steps.append(Step(name=name, argv=tuple(argv), needs=needs, background=background))
 
     def base_mounts(self) -> list[Mount]:
         # /run is a tmpfs during steps: buildah creates bind-mount points in the container's

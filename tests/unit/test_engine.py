@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -71,3 +72,11 @@ def test_capture_returns_stdout() -> None:
     assert engine.capture(["printf", "a b"]) == "a b"
     with pytest.raises(StepFailedError):
         engine.capture(["false"])
+
+
+def test_background_steps_run_niced(tmp_path: Path) -> None:
+    log_path = tmp_path / "n.log"
+    with log_path.open("w") as log:
+        engine.run(["sh", "-c", "echo nice=$(nice)"], step="s", log=log, niceness=7)
+    base = int(subprocess.run(["nice"], capture_output=True, text=True, check=True).stdout)
+    assert f"nice={base + 7}" in log_path.read_text()
