@@ -18,7 +18,7 @@ import structlog
 
 from orchestrator.executor import NodeContext
 from orchestrator.graph import NodeKind
-from orchestrator.plan import NodePlan
+from orchestrator.plan import NodePlan, empty_plan
 from orchestrator.results import Outcome, Status
 from orchestrator.scheduler import Limits, Scheduler
 
@@ -46,26 +46,6 @@ def synthetic_dag(nodes: int, width: int, seed: int) -> nx.DiGraph:
     return graph
 
 
-def plan(node: str) -> NodePlan:
-    return NodePlan(
-        node=node,
-        kind=NodeKind.SERVICE,
-        parents=(),
-        image=node,
-        candidate="",
-        tags=(),
-        key="",
-        inputs={},
-        env=(),
-        mounts=(),
-        labels=(),
-        containers=(),
-        files=(),
-        scratch=(),
-        steps=(),
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=1000)
@@ -76,7 +56,7 @@ def main() -> None:
     # Measure scheduling, not log rendering: only warnings and errors are printed.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     graph = synthetic_dag(args.nodes, args.width, seed=1)
-    plans = {n: plan(n) for n in graph}
+    plans = {n: empty_plan(n) for n in graph}
     times = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:

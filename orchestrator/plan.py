@@ -124,6 +124,27 @@ class NodePlan:
     run_dir: Path = field(default=Path("."))
 
 
+def empty_plan(node: str, kind: NodeKind = NodeKind.SERVICE) -> NodePlan:
+    """A plan with no steps: what scheduler benchmarks and tests schedule."""
+    return NodePlan(
+        node=node,
+        kind=kind,
+        parents=(),
+        image=f"{node}:empty",
+        candidate="",
+        tags=(),
+        key="",
+        inputs={},
+        env=(),
+        mounts=(),
+        labels=(),
+        containers=(),
+        files=(),
+        scratch=(),
+        steps=(),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class PlanContext:
     """What planning needs beyond the pipeline: run identity, folders, settings, sources."""

@@ -84,6 +84,7 @@ class Scheduler:
 
     # -- one node ----------------------------------------------------------------------------
     def _run_node(self, node: str) -> NodeResult:
+        """Run one node in a worker thread, with retries; never raises."""
         log = structlog.get_logger()
         plan = self.plans[node]
         log_path = self.log_dir / f"{node}.log"
@@ -91,7 +92,8 @@ class Scheduler:
         with structlog.contextvars.bound_contextvars(node=node, run=self.run_id):
             for number in range(1, self.limits.retries + 2):
                 started = time.time()
-                deadline = time.monotonic() + self.limits.timeout if self.limits.timeout else None
+                timeout = self.limits.timeout
+                deadline = time.monotonic() + timeout if timeout else None
                 ctx = NodeContext(
                     run_id=self.run_id,
                     attempt=number,
@@ -105,61 +107,25 @@ class Scheduler:
                 log.info("node started", attempt=number)
                 try:
                     outcome = self.executor.execute(plan, ctx)
-                except ParentFailedError as exc:
-                    attempts.append(
-                        Attempt(
-                            number=number, started=started, finished=time.time(), error=str(exc)
-                        )
-                    )
-                    reason = "parent failed" if exc.status == "failed" else f"parent {exc.status}"
-                    return NodeResult(
-                        node=node,
-                        status=Status.SKIPPED,
-                        attempts=tuple(attempts),
-                        reason=f"{reason}: {exc.parent}",
-                        image=plan.image,
-                        log_path=str(log_path),
-                    )
-                except CancelledError as exc:
-                    attempts.append(
-                        Attempt(
-                            number=number, started=started, finished=time.time(), error=str(exc)
-                        )
-                    )
-                    return NodeResult(
-                        node=node,
-                        status=Status.CANCELLED,
-                        attempts=tuple(attempts),
-                        reason="interrupted",
-                        image=plan.image,
-                        log_path=str(log_path),
-                    )
                 except Exception as exc:
                     message = str(exc) if isinstance(exc, OrchestrateError) else repr(exc)
-                    tail = exc.tail if isinstance(exc, StepFailedError) else ""
                     attempts.append(
                         Attempt(number=number, started=started, finished=time.time(), error=message)
                     )
-                    log.error("node attempt failed", attempt=number, error=message)
-                    if self.cancel.is_set():
-                        return NodeResult(
-                            node=node,
-                            status=Status.CANCELLED,
-                            attempts=tuple(attempts),
-                            reason="interrupted",
-                            image=plan.image,
-                            log_path=str(log_path),
-                        )
-                    if number <= self.limits.retries:
-                        continue
+                    status, reason = self._classify(exc)
+                    if status is Status.FAILED:
+                        log.error("node attempt failed", attempt=number, error=message)
+                        if number <= self.limits.retries:
+                            continue
                     return NodeResult(
                         node=node,
-                        status=Status.FAILED,
+                        status=status,
                         attempts=tuple(attempts),
-                        error=message,
-                        error_tail=tail,
+                        reason=reason,
                         image=plan.image,
                         log_path=str(log_path),
+                        error=message if status is Status.FAILED else "",
+                        error_tail=exc.tail if isinstance(exc, StepFailedError) else "",
                     )
                 attempts.append(Attempt(number=number, started=started, finished=time.time()))
                 log.info(
@@ -179,7 +145,15 @@ class Scheduler:
                 )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    # -- the graph ---------------------------------------------------------------------------
+    def _classify(self, exc: Exception) -> tuple[Status, str]:
+        """How a failed attempt ends the node: skipped, cancelled, or failed (retryable)."""
+        if isinstance(exc, ParentFailedError):
+            why = "parent failed" if exc.status == Status.FAILED.value else f"parent {exc.status}"
+            return Status.SKIPPED, f"{why}: {exc.parent}"
+        if isinstance(exc, CancelledError) or self.cancel.is_set():
+            return Status.CANCELLED, "interrupted"
+        return Status.FAILED, ""
+
     def _record(self, result: NodeResult) -> None:
         self.result.results[result.node] = result
         self._done[result.node].set()

@@ -293,27 +293,21 @@ def _sdist_version(path: Path) -> str:
 
 
 def _sdist_pkg_info(path: Path) -> email.message.Message | None:
+    text = _read_member(path, "PKG-INFO")
+    return email.parser.Parser().parsestr(text) if text is not None else None
+
+
+def _read_member(path: Path, name: str) -> str | None:
+    """A top-level file of an sdist (``<name>-<version>/<file>``), or None."""
     try:
         with tarfile.open(path) as tar:
             for member in tar.getmembers():
                 parts = member.name.split("/")
-                if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
+                if len(parts) == 2 and parts[1] == name and member.isfile():
                     handle = tar.extractfile(member)
-                    if handle is None:
-                        return None
-                    return email.parser.Parser().parsestr(handle.read().decode("utf-8", "replace"))
+                    return handle.read().decode("utf-8", "replace") if handle else None
     except (tarfile.TarError, OSError) as exc:
         raise SourceError(f"{path}: not a readable sdist: {exc}") from None
-    return None
-
-
-def _read_member(path: Path, name: str) -> str | None:
-    with tarfile.open(path) as tar:
-        for member in tar.getmembers():
-            parts = member.name.split("/")
-            if len(parts) == 2 and parts[1] == name and member.isfile():
-                handle = tar.extractfile(member)
-                return handle.read().decode("utf-8", "replace") if handle else None
     return None
 
 

@@ -13,29 +13,8 @@ import networkx as nx
 from orchestrator.errors import CancelledError, StepFailedError, StepTimeoutError
 from orchestrator.executor import NodeContext
 from orchestrator.graph import NodeKind
-from orchestrator.plan import NodePlan
+from orchestrator.plan import NodePlan, empty_plan
 from orchestrator.results import Outcome, Status
-
-
-def fake_plan(node: str) -> NodePlan:
-    """A minimal plan: the scheduler only reads the node name and image."""
-    return NodePlan(
-        node=node,
-        kind=NodeKind.SERVICE,
-        parents=(),
-        image=f"img/{node}:k",
-        candidate="",
-        tags=(),
-        key="k",
-        inputs={},
-        env=(),
-        mounts=(),
-        labels=(),
-        containers=(),
-        files=(),
-        scratch=(),
-        steps=(),
-    )
 
 
 def dag(edges: Iterable[tuple[str, str]], nodes: Iterable[str] = ()) -> nx.DiGraph:
@@ -88,7 +67,7 @@ class FakeExecutor:
 
 
 def plans_for(graph: nx.DiGraph) -> dict[str, NodePlan]:
-    return {node: fake_plan(node) for node in graph}
+    return {node: empty_plan(node) for node in graph}
 
 
 def no_logs(tmp: Path) -> Path:
