@@ -81,6 +81,10 @@ class Scheduler:
         self._order = order(graph)
         self._started: set[str] = set()
         self._done = {node: threading.Event() for node in graph}
+        self._rank = {node: index for index, node in enumerate(self._order)}
+        # Nodes whose readiness may have changed: checking only these keeps a 1,000-node
+        # run linear instead of rescanning every pending node at each start.
+        self._candidates = {node for node in graph if graph.in_degree(node) == 0}
 
     # -- one node ----------------------------------------------------------------------------
     def _run_node(self, node: str) -> NodeResult:
@@ -157,6 +161,7 @@ class Scheduler:
     def _record(self, result: NodeResult) -> None:
         self.result.results[result.node] = result
         self._done[result.node].set()
+        self._candidates.update(self.graph.successors(result.node))
         self.on_event(result.node, result.status.value, {"reason": result.reason})
 
     def _wait_for(self, parents: tuple[str, ...], deadline: float | None) -> None:
@@ -176,25 +181,25 @@ class Scheduler:
 
     def _settle_blocked(self, pending: set[str]) -> None:
         """Mark pending nodes whose parent did not succeed as skipped, in topological order."""
-        for node in self._order:
-            if node not in pending:
-                continue
-            bad = [
-                p
-                for p in self.graph.predecessors(node)
-                if p in self.result.results and not self.result.results[p].status.ok
-            ]
-            if bad:
-                parent = sorted(bad)[0]
-                why = self.result.results[parent].status
-                reason = "parent failed" if why is Status.FAILED else f"parent {why.value}"
-                pending.discard(node)
-                self._record(
-                    NodeResult(node=node, status=Status.SKIPPED, reason=f"{reason}: {parent}")
+        done = self.result.results
+        changed = True
+        while changed:
+            changed = False
+            for node in sorted(self._candidates & pending, key=self._rank.__getitem__):
+                bad = sorted(
+                    p for p in self.graph.predecessors(node) if p in done and not done[p].status.ok
                 )
+                if bad:
+                    why = done[bad[0]].status
+                    reason = "parent failed" if why is Status.FAILED else f"parent {why.value}"
+                    pending.discard(node)
+                    self._record(
+                        NodeResult(node=node, status=Status.SKIPPED, reason=f"{reason}: {bad[0]}")
+                    )
+                    changed = True
 
-    def _ready(self, pending: set[str]) -> list[str]:
-        """Pending nodes whose parents succeeded, late parents being allowed to still run."""
+    def _next_ready(self, pending: set[str]) -> str | None:
+        """The first pending node whose parents succeeded (late parents may still run)."""
         done = self.result.results
 
         def parent_ok(parent: str, child: str) -> bool:
@@ -202,11 +207,12 @@ class Scheduler:
                 return done[parent].status.ok
             return self._late(parent, child) and parent in self._started
 
-        return [
-            n
-            for n in self._order
-            if n in pending and all(parent_ok(p, n) for p in self.graph.predecessors(n))
-        ]
+        for node in sorted(self._candidates & pending, key=self._rank.__getitem__):
+            if all(parent_ok(p, node) for p in self.graph.predecessors(node)):
+                return str(node)
+            # Not ready: it becomes a candidate again when one of its parents starts or ends.
+            self._candidates.discard(node)
+        return None
 
     def run(self) -> RunResult:
         """Run every node; returns when all have ended (or were skipped or cancelled)."""
@@ -224,12 +230,15 @@ class Scheduler:
                 while not stop_starting and len(running) < self.limits.parallel:
                     # Re-evaluated after each start: starting a node can make its late
                     # children ready.
-                    ready = self._ready(pending)
-                    if not ready:
+                    node = self._next_ready(pending)
+                    if node is None:
                         break
-                    node = ready[0]
                     pending.discard(node)
                     self._started.add(node)
+                    self._candidates.discard(node)
+                    self._candidates.update(
+                        c for c in self.graph.successors(node) if self._late(node, c)
+                    )
                     running[pool.submit(self._run_node, node)] = node
                 if not running:
                     break
