@@ -178,13 +178,7 @@ def fetch_url(source: Source, cache: Path, network: Network) -> FetchedSource:
             raise SourceError(
                 f"{source.describe()}: sha256 is {got}, the pipeline pins {source.sha256}"
             )
-    return FetchedSource(
-        source=source,
-        path=path,
-        identity=f"sha256:{source.sha256}",
-        version=_sdist_version(path),
-        requires=sdist_requires(path),
-    )
+    return _sdist_source(source, path, source.sha256)
 
 
 def fetch_git(source: Source, cache: Path) -> FetchedSource:
@@ -258,13 +252,7 @@ def fetch_local(source: Source) -> FetchedSource:
     assert source.path is not None
     path = source.path
     if path.is_file():
-        return FetchedSource(
-            source=source,
-            path=path,
-            identity=f"sha256:{sha256_file(path)}",
-            version=_sdist_version(path),
-            requires=sdist_requires(path),
-        )
+        return _sdist_source(source, path, sha256_file(path))
     return FetchedSource(
         source=source,
         path=path,
@@ -285,6 +273,17 @@ def fetch(source: Source, cache: Path, network: Network) -> FetchedSource:
             return fetch_git(source, cache)
         case "local":
             return fetch_local(source)
+
+
+def _sdist_source(source: Source, path: Path, sha256: str) -> FetchedSource:
+    """A fetched sdist file: identified by its sha256, version and requirements from it."""
+    return FetchedSource(
+        source=source,
+        path=path,
+        identity=f"sha256:{sha256}",
+        version=_sdist_version(path),
+        requires=sdist_requires(path),
+    )
 
 
 def _sdist_version(path: Path) -> str:

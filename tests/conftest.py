@@ -10,6 +10,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 UPPER = ROOT / "constraints" / "2026.1" / "upper-constraints.txt"
+# The nine services of pipelines/full-stack.yaml.
+SERVICES = (
+    "cinder",
+    "glance",
+    "heat",
+    "horizon",
+    "ironic",
+    "keystone",
+    "neutron",
+    "nova",
+    "octavia",
+)
 
 HEADER = f"""\
 name: test

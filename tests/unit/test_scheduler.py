@@ -12,19 +12,8 @@ import pytest
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
 from orchestrator.results import Status
 from orchestrator.scheduler import Limits, Scheduler
+from tests.conftest import SERVICES
 from tests.fakes import FakeExecutor, dag, plans_for
-
-SERVICES = [
-    "cinder",
-    "glance",
-    "heat",
-    "horizon",
-    "ironic",
-    "keystone",
-    "neutron",
-    "nova",
-    "octavia",
-]
 
 
 def full_stack() -> object:
