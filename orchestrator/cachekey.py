@@ -1,8 +1,7 @@
 """Content-addressed cache keys: a sha256 over everything that decides an image's content.
 
 A node's inputs are named values (settings rendered as text, file digests, parent keys). The
-key is the sha256 of their canonical JSON, and the named inputs are kept beside it so a later
-run can say *which* input changed.
+key is the sha256 of their canonical JSON; the named inputs stay in the plan beside it.
 """
 
 from __future__ import annotations
@@ -13,11 +12,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 KEY_SCHEMA = "orchestrate-key-v1"
-
-
-def text_digest(text: str) -> str:
-    """sha256 of a text, prefixed ``sha256:``."""
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def file_digest(path: Path) -> str:
@@ -37,9 +31,3 @@ def cache_key(inputs: Mapping[str, str]) -> str:
     """The node's key: sha256 over its named inputs in canonical form."""
     canonical = json.dumps({"schema": KEY_SCHEMA, "inputs": dict(inputs)}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def changed_inputs(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
-    """Names of inputs added, removed or changed between two input sets."""
-    names = set(old) | set(new)
-    return sorted(n for n in names if old.get(n) != new.get(n))

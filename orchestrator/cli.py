@@ -35,7 +35,6 @@ from orchestrator.profiles import load_profile
 from orchestrator.scheduler import Limits, Scheduler
 from orchestrator.settings import OPTIONS, Option, Settings, resolve_settings
 from orchestrator.workflow import (
-    PROFILES_DIR,
     Selection,
     fetch_sources,
     find_pipeline,
@@ -431,4 +430,4 @@ def main() -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
-__all__ = ["PROFILES_DIR", "cli", "main"]
+__all__ = ["cli", "main"]

@@ -154,11 +154,6 @@ class Pipeline:
     children: dict[str, ChildSpec]
     settings: dict[str, Field] = field(default_factory=dict)
 
-    @property
-    def folder(self) -> Path:
-        """The folder relative paths in the pipeline are taken from."""
-        return self.path.parent
-
 
 PIPELINE_KEYS = (
     "name",

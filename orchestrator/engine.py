@@ -16,7 +16,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import IO
 
 import sh
@@ -221,17 +220,3 @@ def capture(
     except sh.TimeoutException:
         raise StepTimeoutError(f"{format_argv(argv)} did not finish in {timeout} s") from None
     return str(out)
-
-
-def exists(argv: Sequence[str]) -> bool:
-    """Run a check command; True if it exits 0 (e.g. ``buildah inspect IMAGE``)."""
-    try:
-        capture(argv, ok_codes=(0,))
-    except StepFailedError:
-        return False
-    return True
-
-
-def log_path_of(log: IO[str] | None) -> str:
-    """The file name of an open log, or an empty string."""
-    return str(Path(log.name)) if log is not None and hasattr(log, "name") else ""

@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import networkx as nx
 
@@ -68,7 +67,3 @@ class FakeExecutor:
 
 def plans_for(graph: nx.DiGraph) -> dict[str, NodePlan]:
     return {node: empty_plan(node) for node in graph}
-
-
-def no_logs(tmp: Path) -> Path:
-    return tmp / "logs"
