@@ -21,6 +21,8 @@ RESERVED_NODES = frozenset({BASE_NODE, REQUIREMENTS_NODE})
 
 SourceKind = Literal["pypi", "git", "url", "local"]
 WheelScope = Literal["selected", "all"]
+Refresh = Literal["daily", "weekly", "monthly", "never"]
+REFRESH_CHOICES: tuple[Refresh, ...] = ("daily", "weekly", "monthly", "never")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +64,9 @@ class BaseSpec:
     components: tuple[str, ...] = ("main",)
     include: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates")
     packages: tuple[str, ...] = ()
+    # How often the base is rebuilt even when nothing else changed, to pick up the distro's
+    # security updates: the current period enters the base's cache key.
+    refresh: Refresh = "weekly"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,8 +262,13 @@ def _base(node: Field) -> BaseSpec:
         "components",
         "include",
         "packages",
+        "refresh",
     )
     m = node.mapping(keys)
+    refresh: Refresh = "weekly"
+    if "refresh" in m:
+        choice = m["refresh"].choice(REFRESH_CHOICES)
+        refresh = next(r for r in REFRESH_CHOICES if r == choice)
     if ("bootstrap" in m) == ("from" in m):
         raise node.error("set exactly one of 'bootstrap: mmdebstrap' or 'from: <image ref>'")
     if "from" in m:
@@ -269,6 +279,7 @@ def _base(node: Field) -> BaseSpec:
             kind="image",
             image=m["from"].string(),
             packages=m["packages"].strings() if "packages" in m else BaseSpec.include,
+            refresh=refresh,
         )
     m["bootstrap"].choice(("mmdebstrap",))
     if "packages" in m:
@@ -288,6 +299,7 @@ def _base(node: Field) -> BaseSpec:
         else defaults.variant,
         components=m["components"].names() if "components" in m else defaults.components,
         include=m["include"].strings() if "include" in m else defaults.include,
+        refresh=refresh,
     )
 
 

@@ -446,6 +446,7 @@ def _from(container: str, image: str, pull: str = "never") -> Step:
 def _plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
     spec = resolved.pipeline.base
     b = _Builder(BASE_NODE, NodeKind.BASE, resolved, ctx)
+    b.input("refresh", refresh_period(spec.refresh, ctx.now))
     b.network_env(pip_index=False)
     if spec.kind == "mmdebstrap":
         _base_mmdebstrap(b, spec)
@@ -469,6 +470,19 @@ def _plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
     config = ["--env", "LANG=C.UTF-8", "--cmd", "/bin/bash"]
     b.input("config", config)
     return b.finish(parents=(), labels=b.labels(), config=config, extra_tags=(), plans={})
+
+
+def refresh_period(refresh: str, now: datetime) -> str:
+    """The current period of a base's refresh policy, e.g. ``weekly:2026-W48``."""
+    match refresh:
+        case "daily":
+            return f"daily:{now:%Y-%m-%d}"
+        case "weekly":
+            year, week, _ = now.isocalendar()
+            return f"weekly:{year}-W{week:02d}"
+        case "monthly":
+            return f"monthly:{now:%Y-%m}"
+    return "never"
 
 
 def apt_sources(spec: BaseSpec, mirror: str) -> list[str]:

@@ -309,3 +309,26 @@ def test_only_the_first_wheel_step_waits_for_the_wheels_image(
     names = [s.name for s in steps]
     assert names.index("install-packages") < names.index("setup-venv")
     assert "[after: requirements]" in next(s for s in steps if s.name == "setup-venv").display()
+
+
+def test_base_refresh_period_enters_the_base_key_only(write_pipeline: WritePipeline) -> None:
+    from orchestrator.plan import refresh_period
+
+    assert refresh_period("weekly", NOW) == "weekly:2026-W48"
+    assert refresh_period("daily", NOW) == "daily:2026-11-26"
+    assert refresh_period("monthly", NOW) == "monthly:2026-11"
+    assert refresh_period("never", NOW) == "never"
+    path = write_pipeline("base: {bootstrap: mmdebstrap, refresh: daily}\n" + TWO)
+    resolved = load(path)
+    settings = resolve_settings({}, {"state_dir": str(path.parent / "s")}, environ={})
+    today = make_plans(resolved, graph_for(resolved), settings, SOURCES, run_id="r", now=NOW)
+    later = make_plans(
+        resolved, graph_for(resolved), settings, SOURCES, run_id="r", now=NOW.replace(day=27)
+    )
+    assert today["base"].inputs["refresh"] == "daily:2026-11-26"
+    # A new period rebuilds the base, and so everything built on it.
+    assert all(today[n].key != later[n].key for n in today)
+    same_day = make_plans(
+        resolved, graph_for(resolved), settings, SOURCES, run_id="r", now=NOW.replace(hour=23)
+    )
+    assert all(today[n].key == same_day[n].key for n in today)
