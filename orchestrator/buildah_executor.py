@@ -67,12 +67,12 @@ def existing_containers(prefix: str = "orch-") -> list[str]:
 
 
 def remove_containers(names: list[str]) -> None:
-    """Remove working containers, ignoring ones already gone."""
+    """Remove working containers, ignoring ones already gone, in one ``buildah rm``."""
     present = set(existing_containers())
-    for name in names:
-        if name in present:
-            with contextlib.suppress(StepFailedError):
-                engine.capture(["buildah", "rm", name])
+    gone = [name for name in names if name in present]
+    if gone:
+        with contextlib.suppress(StepFailedError):
+            engine.capture(["buildah", "rm", *gone])
 
 
 BACKGROUND_NICENESS = 15
@@ -164,8 +164,6 @@ class BuildahExecutor:
             )
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(generated.content)
-        # A dead earlier attempt may have left containers with these names.
-        remove_containers(list(plan.containers))
         succeeded = False
         try:
             yield

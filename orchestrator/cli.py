@@ -32,6 +32,7 @@ from orchestrator.graph import order, render
 from orchestrator.logsetup import configure_logging
 from orchestrator.plan import describe_plan
 from orchestrator.profiles import load_profile
+from orchestrator.resolve import ResolvedPipeline
 from orchestrator.scheduler import Limits, Scheduler
 from orchestrator.settings import OPTIONS, Option, Settings, resolve_settings
 from orchestrator.workflow import (
@@ -191,7 +192,9 @@ def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _settings_for(pipeline_path: Path, options: dict[str, Any]) -> tuple[Any, Settings]:
+def _settings_for(
+    pipeline_path: Path, options: dict[str, Any]
+) -> tuple[ResolvedPipeline, Settings]:
     resolved = load(pipeline_path, options.get("profiles_dir"))
     settings = resolve_settings(resolved.pipeline.settings, _cli_settings(options))
     return resolved, settings

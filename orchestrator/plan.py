@@ -212,9 +212,14 @@ class _Builder:
         self.inputs[name] = value if isinstance(value, str) else "\n".join(value)
 
     # buildah argv helpers -------------------------------------------------------------------
-    def run_prefix(
-        self, container: str, *, mounts: Sequence[Mount] = (), user: str = ""
-    ) -> list[str]:
+    @property
+    def candidate(self) -> str:
+        """The name a commit gets until its checks pass."""
+        return f"{self.repository}:candidate-{self.ctx.run_id}"
+
+    def run_prefix(self, *, mounts: Sequence[Mount] = (), user: str = "") -> list[str]:
+        """``buildah run`` with the isolation settings, a user and mounts; the container
+        name and command follow."""
         argv = ["buildah", "run", "--isolation", self.settings.get_str("isolation")]
         if self.settings.get_str("isolation") == "oci" and self.settings.get_str("runtime"):
             argv += ["--runtime", self.settings.get_str("runtime")]
@@ -232,7 +237,6 @@ class _Builder:
         env: Mapping[str, str],
         *,
         wheels: str = "",
-        container: str = "",
     ) -> None:
         """Run ``scripts/<script>`` in the working container with ``env`` as its inputs."""
         self.scripts.add(script)
@@ -247,12 +251,12 @@ class _Builder:
         for mount in mounts:
             if mount not in self.mounts:
                 self.mounts.append(mount)
-        argv = self.run_prefix(container or self.container, mounts=mounts)
+        argv = self.run_prefix(mounts=mounts)
         for key, value in env.items():
             argv += ["--env", f"{key}={value}"]
             self.env[key] = value
         argv += [
-            container or self.container,
+            self.container,
             "--",
             "/bin/bash",
             f"{SCRIPTS_IN_CTR}/run-step.sh",
@@ -354,7 +358,7 @@ class _Builder:
             self.inputs[f"parent:{parent}"] = plans[parent].key
         key = cachekey.cache_key(self.inputs)
         image = f"{self.repository}:{key[:20]}"
-        candidate = f"{self.repository}:candidate-{self.ctx.run_id}"
+        candidate = self.candidate
         labels = [*labels, (KEY_LABEL, key)]
         argv = ["buildah", "config"]
         for name, value in labels:
@@ -732,30 +736,18 @@ def _plan_service(
 
 
 def _extra_step(b: _Builder, extra: ExtraStep) -> None:
+    mounts = b.base_mounts()
     if extra.script is not None:
         b.input(f"extra:{extra.name}", cachekey.file_digest(extra.script))
         mount = Mount(source=str(extra.script), target=f"{IN_CTR}/extra-{extra.name}.sh")
         b.mounts.append(mount)
-        argv = [
-            *b.run_prefix(b.container, mounts=[*b.base_mounts(), mount]),
-            b.container,
-            "--",
-            "/bin/bash",
-            mount.target,
-        ]
+        mounts.append(mount)
+        command = ["/bin/bash", mount.target]
     else:
         b.input(f"extra:{extra.name}", extra.run)
-        argv = [
-            *b.run_prefix(b.container, mounts=b.base_mounts()),
-            b.container,
-            "--",
-            "/bin/bash",
-            "-euo",
-            "pipefail",
-            "-c",
-            extra.run,
-        ]
-    b.steps.append(Step(name=extra.name, argv=tuple(argv)))
+        command = ["/bin/bash", "-euo", "pipefail", "-c", extra.run]
+    argv = (*b.run_prefix(mounts=mounts), b.container, "--", *command)
+    b.steps.append(Step(name=extra.name, argv=argv))
 
 
 def _source_url(service: ServiceImage, fetched: FetchedSource | None) -> str:
@@ -774,26 +766,19 @@ def _verify_steps(b: _Builder, service: ServiceImage) -> list[Step]:
     would leave __pycache__ behind), as the service user, and check its shared libraries."""
     smoke = f"{b.container}-smoke"
     b.containers.append(smoke)
-    candidate = f"{b.repository}:candidate-{b.ctx.run_id}"
     b.input("smoke", service.project.smoke)
-    run = ["buildah", "run", "--isolation", b.settings.get_str("isolation")]
-    if b.settings.get_str("isolation") == "oci" and b.settings.get_str("runtime"):
-        run += ["--runtime", b.settings.get_str("runtime")]
     env_args = [a for k, v in service.project.smoke_env for a in ("--env", f"{k}={v}")]
     steps = [
-        _from(smoke, candidate),
+        _from(smoke, b.candidate),
         Step(
             name="smoke",
-            argv=(*run, "--user", service.user, *env_args, smoke, "--", *service.project.smoke),
+            argv=(*b.run_prefix(user=service.user), *env_args, smoke, "--", *service.project.smoke),
         ),
     ]
     b.scripts.add("check-libs.sh")
     mounts = [Mount(source=str(b.ctx.scripts_dir), target=SCRIPTS_IN_CTR)]
     check = [
-        *run,
-        "--user",
-        "root",
-        *[a for m in mounts for a in ("--mount", m.option())],
+        *b.run_prefix(user="root", mounts=mounts),
         "--env",
         f"VENV={VENV}",
         smoke,
@@ -819,7 +804,7 @@ def _plan_child(
     b.input("containerfile", cachekey.file_digest(child.containerfile))
     b.input("context", "sha256:" + tree_hash(child.context))
     b.input("build_args", [f"{k}={v}" for k, v in child.build_args])
-    candidate = f"{b.repository}:candidate-{ctx.run_id}"
+    candidate = b.candidate
     argv = [
         "buildah",
         "build",
