@@ -76,6 +76,9 @@ def remove_containers(names: list[str]) -> None:
 
 
 BACKGROUND_NICENESS = 15
+# How often a step is tried again when buildah itself failed to start it (engine.is_transient);
+# the step's command had not run, so trying again repeats nothing.
+STARTUP_RETRIES = 2
 
 
 class BuildahExecutor:
@@ -135,20 +138,29 @@ class BuildahExecutor:
             if step.host_env:
                 env = dict(os.environ)
                 env.update({k: self.host_env[k] for k in step.host_env if k in self.host_env})
-            try:
-                engine.run(
-                    step.argv,
-                    step=step.name,
-                    log=out,
-                    log_path=str(ctx.log_path),
-                    env=env,
-                    cancel=ctx.cancel,
-                    deadline=ctx.deadline,
-                    niceness=BACKGROUND_NICENESS if step.background else 0,
-                )
-            except OrchestrateError as exc:
-                out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
-                raise
+            for tries_left in range(STARTUP_RETRIES, -1, -1):
+                try:
+                    engine.run(
+                        step.argv,
+                        step=step.name,
+                        log=out,
+                        log_path=str(ctx.log_path),
+                        env=env,
+                        cancel=ctx.cancel,
+                        deadline=ctx.deadline,
+                        niceness=BACKGROUND_NICENESS if step.background else 0,
+                    )
+                    break
+                except StepFailedError as exc:
+                    if tries_left and engine.is_transient(exc):
+                        out.write(f"--- buildah failed to start step {step.name}; again\n")
+                        time.sleep(1)
+                        continue
+                    out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
+                    raise
+                except OrchestrateError as exc:
+                    out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
+                    raise
             out.write(f"--- step {step.name} done in {time.monotonic() - started:.1f}s\n")
 
     @contextlib.contextmanager

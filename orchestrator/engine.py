@@ -8,6 +8,7 @@ a Ctrl-C at the terminal reaches orchestrate only: orchestrate then stops the co
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shlex
@@ -32,6 +33,12 @@ _CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(:[^/
 TAIL_LINES = 40
 _GRACE_SECONDS = 10.0
 _POLL_SECONDS = 0.1
+
+# Failures of buildah's own start-up, before the step's command runs in the container, that a
+# second try gets past. buildah copies its binary into a sealed memfd before re-executing
+# itself for chroot isolation; under load the kernel can refuse the seal with EBUSY while
+# pages of the copy are still pinned.
+TRANSIENT_STARTUP_ERRORS = ("sealing memfd copy: Device or resource busy",)
 
 INSTALL_HINTS = {
     "buildah": "install it with 'apt-get install -y buildah' (Debian/Ubuntu)",
@@ -134,7 +141,7 @@ def run(
         _new_session=True,
         _env=dict(env) if env is not None else None,
         _decode_errors="replace",
-        _preexec_fn=_niced(niceness) if niceness else None,
+        _preexec_fn=_child_setup(niceness),
     )
     interrupted: type[Exception] | None = None
     while proc.is_alive():
@@ -161,11 +168,23 @@ def run(
         raise StepTimeoutError(f"step {step!r} ran past the node's timeout and was killed")
 
 
-def _niced(niceness: int) -> Callable[[], None]:
-    """A pre-exec hook that lowers the child's CPU priority."""
+def is_transient(error: StepFailedError) -> bool:
+    """True if the command failed in buildah's start-up, before its payload ran."""
+    return any(marker in error.tail for marker in TRANSIENT_STARTUP_ERRORS)
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _child_setup(niceness: int) -> Callable[[], None]:
+    """A pre-exec hook: lower the child's CPU priority, and have the kernel send it SIGTERM
+    if orchestrate dies (SIGKILL, OOM) so no command outlives its run."""
 
     def hook() -> None:
-        os.nice(niceness)
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if niceness:
+            os.nice(niceness)
 
     return hook
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -80,3 +82,36 @@ def test_background_steps_run_niced(tmp_path: Path) -> None:
         engine.run(["sh", "-c", "echo nice=$(nice)"], step="s", log=log, niceness=7)
     base = int(subprocess.run(["nice"], capture_output=True, text=True, check=True).stdout)
     assert f"nice={base + 7}" in log_path.read_text()
+
+
+def test_transient_buildah_start_failures_are_recognised() -> None:
+    busy = "Close_Fd sealing memfd copy: Device or resource busy\nsubprocess exited with status 1"
+    assert engine.is_transient(StepFailedError("s", 1, busy, ""))
+    assert not engine.is_transient(StepFailedError("s", 1, "E: Unable to locate package x", ""))
+
+
+def test_commands_die_with_a_killed_orchestrate(tmp_path: Path) -> None:
+    """A SIGKILLed orchestrate leaves no command running (the kernel sends it SIGTERM)."""
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import sys; from orchestrator import engine; "
+        f"engine.run(['sh', '-c', 'echo $$ > {pid_file}; exec sleep 60'], step='s')"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    parent.kill()
+    parent.wait()
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return
+        if state == "Z":  # dead, waiting for init to reap it
+            return
+        time.sleep(0.05)
+    os.kill(child, 9)
+    pytest.fail("the command outlived its killed orchestrate")
