@@ -21,8 +21,10 @@ import structlog
 from orchestrator import engine
 from orchestrator.errors import OrchestrateError, StepFailedError
 from orchestrator.executor import NodeContext
+from orchestrator.history import History
 from orchestrator.plan import KEY_LABEL, NodePlan, Step
 from orchestrator.results import Outcome, Status
+from orchestrator.reuse import Decision, decide
 
 
 def image_key(image: str) -> str | None:
@@ -66,6 +68,12 @@ def existing_containers(prefix: str = "orch-") -> list[str]:
     return [name for name in out.split() if name.startswith(prefix)]
 
 
+def image_names() -> list[str]:
+    """``repository:tag`` of every tagged image in local storage."""
+    out = engine.capture(["buildah", "images", "--format", "{{.Name}}:{{.Tag}}"])
+    return [name for name in out.split() if not name.endswith(":<none>")]
+
+
 def remove_containers(names: list[str]) -> None:
     """Remove working containers, ignoring ones already gone, in one ``buildah rm``."""
     present = set(existing_containers())
@@ -90,16 +98,25 @@ class BuildahExecutor:
         host_env: Mapping[str, str],
         no_cache: bool = False,
         no_cache_for: frozenset[str] = frozenset(),
+        history: History | None = None,
+        done_before: Mapping[str, str] | None = None,
     ) -> None:
+        """``done_before`` maps keys a resumed run had already built to that run's id."""
         self.host_env = dict(host_env)
         self.no_cache = no_cache
         self.no_cache_for = no_cache_for
+        self.history = history
+        self.done_before = dict(done_before or {})
 
-    def reusable(self, plan: NodePlan) -> bool:
-        """True if an image with the plan's key is in local storage and the cache is on."""
-        if self.no_cache or plan.node in self.no_cache_for:
-            return False
-        return image_key(plan.image) == plan.key
+    def decide(self, plan: NodePlan) -> Decision:
+        """Reuse the image if local storage has one with the plan's key, else say why not."""
+        return decide(
+            plan,
+            image_key=image_key,
+            history=self.history,
+            no_cache=self.no_cache,
+            no_cache_for=self.no_cache_for,
+        )
 
     def execute(self, plan: NodePlan, ctx: NodeContext) -> Outcome:
         """Build ``plan`` (or reuse its image) and report the outcome."""
@@ -107,19 +124,21 @@ class BuildahExecutor:
         ctx.log_path.parent.mkdir(parents=True, exist_ok=True)
         with ctx.log_path.open("a", encoding="utf-8") as out:
             out.write(f"### {plan.node} attempt {ctx.attempt} (run {ctx.run_id})\n")
-            if self.reusable(plan):
+            decision = self.decide(plan)
+            if decision.reuse:
                 out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
                 self._run_steps(plan.push, ctx, out, plan)
                 image_id, size = image_facts(plan.image)
-                return Outcome(
-                    status=Status.REUSED, image_id=image_id, size=size, detail="cache key matches"
-                )
+                done_in = self.done_before.get(plan.key)
+                detail = f"done in run {done_in}" if done_in else decision.why
+                return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
+            out.write(f"building {plan.image} (key {plan.key}): {decision.why}\n")
             with self._workspace(plan, out):
                 self._run_steps(plan.steps, ctx, out, plan)
                 self._run_steps(plan.push, ctx, out, plan)
             image_id, size = image_facts(plan.image)
             log.debug("image committed", image=plan.image, image_id=image_id, size=size)
-            return Outcome(status=Status.BUILT, image_id=image_id, size=size)
+            return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)
 
     def _run_steps(
         self, steps: tuple[Step, ...], ctx: NodeContext, out: IO[str], plan: NodePlan

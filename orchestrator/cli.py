@@ -7,43 +7,28 @@ interrupted. Only :func:`main` catches errors.
 
 from __future__ import annotations
 
-import signal
 import sys
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
-import structlog
 import yaml
 
-from orchestrator import engine, runs, summary
-from orchestrator.buildah_executor import (
-    BuildahExecutor,
-    existing_containers,
-    remove_containers,
-)
+from orchestrator import build, engine, resume
+from orchestrator.buildah_executor import image_key
 from orchestrator.catalog import load_catalog
 from orchestrator.config import REQUIREMENTS_NODE
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, OrchestrateError
 from orchestrator.graph import order, render
+from orchestrator.history import History
+from orchestrator.history_view import run_detail, runs_table
 from orchestrator.logsetup import configure_logging
-from orchestrator.plan import describe_plan
 from orchestrator.profiles import load_profile
-from orchestrator.resolve import ResolvedPipeline
-from orchestrator.scheduler import Limits, Scheduler
-from orchestrator.settings import OPTIONS, Option, Settings, resolve_settings
-from orchestrator.workflow import (
-    Selection,
-    fetch_sources,
-    find_pipeline,
-    graph_for,
-    load,
-    make_plans,
-    new_run_id,
-)
+from orchestrator.prune import Policy, apply_prune, plan_prune
+from orchestrator.settings import OPTIONS, Option, resolve_settings
+from orchestrator.workflow import find_pipeline, graph_for, load
 
 F = Callable[..., Any]
 
@@ -143,17 +128,6 @@ def build_options(func: F) -> F:
     return selection_options(setting_options(func))
 
 
-def _cli_settings(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for option in OPTIONS:
-        value = values.get(option.name)
-        if option.kind == "list":
-            out[option.name] = tuple(value) if value else None
-        else:
-            out[option.name] = value
-    return out
-
-
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--log-format",
@@ -192,113 +166,71 @@ def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _settings_for(
-    pipeline_path: Path, options: dict[str, Any]
-) -> tuple[ResolvedPipeline, Settings]:
-    resolved = load(pipeline_path, options.get("profiles_dir"))
-    settings = resolve_settings(resolved.pipeline.settings, _cli_settings(options))
-    return resolved, settings
-
-
-def _selection(options: dict[str, Any]) -> Selection:
-    return Selection(
-        only=tuple(options.get("only") or ()),
-        skip=tuple(options.get("skip") or ()),
-        match=options.get("match"),
-    )
-
-
 @cli.command("build")
 @click.argument("pipeline", required=False, type=click.Path(path_type=Path))
 @build_options
+@click.option(
+    "--resume",
+    "resume_run",
+    is_flag=True,
+    help="Continue the last run (of PIPELINE, if given) that failed, was interrupted or "
+    "killed: only its unfinished nodes are built.",
+)
 @click.pass_context
-def build_cmd(ctx: click.Context, /, pipeline: Path | None, **options: Any) -> int:
+def build_cmd(
+    ctx: click.Context, /, pipeline: Path | None, resume_run: bool, **options: Any
+) -> int:
     """Build PIPELINE (default: pipelines/full-stack.yaml)."""
-    return _build(pipeline, _merged(ctx, options))
+    merged = _merged(ctx, options)
+    if resume_run:
+        return _resume(None, pipeline, merged)
+    return _build(pipeline, merged)
 
 
 def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
-    log = structlog.get_logger()
-    path = find_pipeline(pipeline)
-    resolved, settings = _settings_for(path, options)
-    graph = graph_for(resolved, _selection(options))
-    nodes = order(graph)
-    if settings.get_bool("push") and not settings.get_str("registry"):
-        raise ConfigError(
-            f"setting 'push' (from {settings.origins['push']})",
-            "",
-            "pushing is on but no registry is set: pass --registry, set ORCHESTRATE_REGISTRY "
-            "or settings.registry, or --no-push",
-        )
-    if not options.get("dry_run"):
-        engine.require_tool("buildah")
-        if "base" in graph and resolved.pipeline.base.kind == "mmdebstrap":
-            engine.require_tool("mmdebstrap")
-    now = datetime.now(UTC)
-    run_id = new_run_id(now)
-    sources = fetch_sources(resolved, nodes, settings)
-    plans = make_plans(resolved, graph, settings, sources, run_id=run_id, now=now)
+    prepared = build.prepare(pipeline, options, tools=not options.get("dry_run"))
     if options.get("dry_run"):
-        for node in nodes:
-            click.echo("\n".join(describe_plan(plans[node])))
+        click.echo("\n".join(build.explain(prepared, options)))
         return 0
-    run_dir = settings.state_dir / "runs" / run_id
-    log_dir = run_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    pid_file = runs.mark_running(run_dir)
-    stale = runs.orphans(settings.state_dir, existing_containers())
-    if stale:
-        remove_containers(stale)
-        log.warning("removed working containers of dead runs", containers=stale)
-    host_env = {k: settings.get_str(k) for k in ("http_proxy", "https_proxy", "no_proxy")}
-    executor = BuildahExecutor(
-        host_env={k: v for k, v in host_env.items() if v},
-        no_cache=bool(options.get("no_cache")),
-        no_cache_for=frozenset(
-            n.strip() for v in options.get("no_cache_for") or () for n in v.split(",") if n.strip()
-        ),
+    stored, withheld = resume.stored_options(options)
+    return build.execute(
+        prepared,
+        options,
+        command=engine.format_argv(["orchestrate", *sys.argv[1:]]),
+        stored_options={"pipeline": str(prepared.path.resolve()), **stored},
+        withheld=withheld,
     )
-    limits = Limits(
-        parallel=settings.get_int("parallel"),
-        retries=settings.get_int("retries"),
-        timeout=settings.get_int("timeout"),
-        fail_fast=settings.get_bool("fail_fast"),
-    )
-    log.info(
-        "run started",
-        run=run_id,
-        pipeline=str(path),
-        nodes=len(nodes),
-        parallel=limits.parallel,
-        logs=str(log_dir),
-    )
-    scheduler = Scheduler(graph, plans, executor, run_id=run_id, log_dir=log_dir, limits=limits)
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    try:
-        result = scheduler.run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        pid_file.unlink(missing_ok=True)
-    click.echo(summary.table(result, nodes))
-    document = summary.to_json(result, nodes, pipeline=str(path), log_dir=log_dir)
-    summary.write_json(run_dir / "summary.json", document)
-    if options.get("summary_json"):
-        summary.write_json(options["summary_json"], document)
-    click.echo(f"logs: {log_dir}")
-    for node in nodes:
-        r = result.results.get(node)
-        if r is not None and r.error:
-            click.echo(f"\n{node} failed: {r.error}", err=True)
-            if r.error_tail:
-                click.echo(
-                    "\n".join("    " + line for line in r.error_tail.splitlines()[-15:]), err=True
-                )
-            click.echo(f"    full log: {r.log_path}", err=True)
-    return result.exit_code
 
 
-def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def _state_dir(pipeline: Path | None, options: dict[str, Any]) -> Path:
+    """The state directory from the flags, the environment, PIPELINE's settings if given."""
+    pipeline_settings = {}
+    if pipeline is not None:
+        pipeline_settings = load(pipeline, options.get("profiles_dir")).pipeline.settings
+    return resolve_settings(pipeline_settings, build.cli_settings(options)).state_dir
+
+
+def _resume(run_id: str | None, pipeline: Path | None, overrides: dict[str, Any]) -> int:
+    state_dir = _state_dir(pipeline, overrides)
+    with History(state_dir) as history:
+        build.clean_up_dead_runs(history, state_dir)
+        record = resume.find_run(history, state_dir, run_id, pipeline)
+        options = resume.restored_options(record, overrides)
+        resume.limit_no_cache(history, record, options)
+        done_before = resume.finished_nodes(history, record)
+    stored, withheld = resume.stored_options(options)
+    path = Path(options.pop("pipeline", record.pipeline))
+    click.echo(f"resuming run {record.id} ({record.result}) of {path}")
+    prepared = build.prepare(path, options)
+    return build.execute(
+        prepared,
+        options,
+        command=engine.format_argv(["orchestrate", *sys.argv[1:]]),
+        stored_options=stored,
+        withheld=withheld,
+        resumed_from=record.id,
+        done_before=done_before,
+    )
 
 
 @cli.command("plan")
@@ -309,12 +241,160 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
     default=None,
     help="Folder of profile files (default: the project's profiles/).",
 )
+@click.option(
+    "--no-cache-for",
+    "no_cache_for",
+    multiple=True,
+    metavar="NODES",
+    help="Plan these nodes as rebuilt even if an image with their key exists.",
+)
+@click.option("--no-cache", is_flag=True, default=None, help="Plan every node as rebuilt.")
 @selection_options
 @setting_options
 def plan_cmd(pipeline: Path | None, **options: Any) -> int:
-    """Print each node's key, image and every buildah command it would run."""
+    """Print each node's key, image and every buildah command it would run, then whether
+    each will be built or reused, and why: which of its inputs changed since its last build."""
     options["dry_run"] = True
     return _build(pipeline, options)
+
+
+@cli.command("resume")
+@click.argument("run_id", metavar="RUN")
+@setting_options
+@click.pass_context
+def resume_cmd(ctx: click.Context, /, run_id: str, **options: Any) -> int:
+    """Continue RUN (see `orchestrate history`): build what it did not finish.
+
+    The run's pipeline and options are used again; settings given here take precedence
+    (credentials are never stored: give a proxy with credentials again).
+    """
+    return _resume(run_id, None, _merged(ctx, options))
+
+
+def state_option(func: F) -> F:
+    """--state-dir for the commands that only read or tidy the state directory."""
+    state = next(o for o in OPTIONS if o.name == "state_dir")
+    return _setting_option(state)(func)
+
+
+@cli.command("history")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many runs to list.",
+)
+@click.option(
+    "--pipeline",
+    "pipeline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Only runs of this pipeline file.",
+)
+@state_option
+@click.pass_context
+def history_cmd(ctx: click.Context, /, limit: int, pipeline: Path | None, **options: Any) -> int:
+    """List recent runs, newest first, with their result and node counts."""
+    state_dir = _state_dir(None, _merged(ctx, options))
+    with History(state_dir) as history:
+        key = str(pipeline.resolve()) if pipeline is not None else None
+        records = history.runs(limit=limit, pipeline=key)
+        counts = history.status_counts([r.id for r in records])
+    click.echo(runs_table(records, counts))
+    return 0
+
+
+@cli.command("show")
+@click.argument("run_id", metavar="RUN")
+@state_option
+@click.pass_context
+def show_cmd(ctx: click.Context, /, run_id: str, **options: Any) -> int:
+    """Show one run node by node: status, key, image, time, log and error."""
+    state_dir = _state_dir(None, _merged(ctx, options))
+    with History(state_dir) as history:
+        record = history.run(run_id)
+        if record is None:
+            raise ConfigError("RUN", "", f"no run {run_id!r} in {history.path}")
+        nodes = history.nodes(run_id)
+    click.echo(run_detail(record, nodes))
+    return 0
+
+
+@cli.command("prune")
+@click.option(
+    "--keep-runs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Keep the images of this many latest successful runs of each pipeline.",
+)
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Only remove images built more than DAYS ago.",
+)
+@click.option(
+    "--keep-logs",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Keep the run folders (logs, summaries) of this many latest runs.",
+)
+@click.option(
+    "--logs-older-than",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="DAYS",
+    help="Also remove run folders older than DAYS.",
+)
+@click.option("--dry-run", "dry_run", is_flag=True, help="Only list what would be removed.")
+@state_option
+@click.pass_context
+def prune_cmd(
+    ctx: click.Context,
+    /,
+    keep_runs: int,
+    older_than: float | None,
+    keep_logs: int,
+    logs_older_than: float,
+    dry_run: bool,
+    **options: Any,
+) -> int:
+    """Remove superseded images and old run folders.
+
+    An image goes when a newer build of its repository exists, it is not from the latest
+    successful run of any pipeline, and (with --older-than) it is old enough. Only images
+    orchestrate built are touched, and none while a run is in progress.
+    """
+    state_dir = _state_dir(None, _merged(ctx, options))
+    policy = Policy(
+        keep_runs=keep_runs,
+        older_than_days=older_than,
+        keep_logs=keep_logs,
+        logs_older_than_days=logs_older_than,
+    )
+    with History(state_dir) as history:
+        plan = plan_prune(history, state_dir, policy, now=time.time(), image_key=image_key)
+        if plan.live_runs:
+            click.echo(f"run in progress ({', '.join(plan.live_runs)}): images are kept")
+        if dry_run:
+            lines = [
+                f"would remove image {b.image} ({b.node}, run {b.run_id})" for b in plan.images
+            ]
+            lines += [f"would remove run folder {p}" for p in plan.run_dirs]
+        else:
+            engine.require_tool("buildah")
+            lines = apply_prune(
+                plan, history, remove_image=lambda ref: engine.capture(["buildah", "rmi", ref])
+            )
+    click.echo("\n".join(lines) if lines else "nothing to prune")
+    return 0
 
 
 @cli.command("graph")
@@ -337,7 +417,7 @@ def plan_cmd(pipeline: Path | None, **options: Any) -> int:
 def graph_cmd(pipeline: Path | None, fmt: str, profiles_dir: Path | None, **options: Any) -> int:
     """Show the image graph of PIPELINE."""
     resolved = load(find_pipeline(pipeline), profiles_dir)
-    click.echo(render(graph_for(resolved, _selection(options)), fmt))
+    click.echo(render(graph_for(resolved, build.selection_of(options)), fmt))
     return 0
 
 

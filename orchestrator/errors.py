@@ -37,6 +37,11 @@ class SourceError(OrchestrateError):
     """A source could not be resolved or fetched, or its checksum did not match."""
 
 
+class StateError(OrchestrateError):
+    """The history database in the state directory can't be opened or is from a newer
+    orchestrate."""
+
+
 class ToolMissingError(OrchestrateError):
     """An external tool (buildah, mmdebstrap, git) is not installed."""
 

@@ -636,7 +636,7 @@ def _plan_service(
     b.input("extras", service.extras)
     b.input("user", f"{service.user}:{service.uid}:{service.gid}")
     b.input("toolchain", pipeline.toolchain.builder())
-    b.input("source", fetched.identity if fetched else service.source.describe())
+    b.input("source", _source_input(service, fetched))
     constraints = f"{WHEELS_IN_CTR}/{pipeline.constraints.upper.name}"
 
     if service.plugin:
@@ -748,6 +748,17 @@ def _extra_step(b: _Builder, extra: ExtraStep) -> None:
         command = ["/bin/bash", "-euo", "pipefail", "-c", extra.run]
     argv = (*b.run_prefix(mounts=mounts), b.container, "--", *command)
     b.steps.append(Step(name=extra.name, argv=argv))
+
+
+def _source_input(service: ServiceImage, fetched: FetchedSource | None) -> str:
+    """The source's identity, led by its release or ref so a changed key says which version
+    (a local tree is named by its content only: moving the checkout changes nothing)."""
+    source = service.source
+    if fetched is None:
+        return source.describe()
+    if source.kind == "local":
+        return fetched.identity
+    return f"{source.describe()} {fetched.identity}"
 
 
 def _source_url(service: ServiceImage, fetched: FetchedSource | None) -> str:

@@ -1,9 +1,10 @@
 """Run bookkeeping on disk: which runs are alive, and the working containers of dead ones.
 
-Every working container is named ``orch-<run id>-<node>``; a run writes its pid to
+Every working container is named ``orch-<run id>-<node>``, every image awaiting its checks
+``<repository>:candidate-<run id>``; a run writes its pid to
 ``<state>/runs/<run id>/pid`` while it lives. A container whose run is not alive (killed with
-SIGKILL, machine rebooted) is an orphan, and the next run removes it. Containers not named
-this way are never touched.
+SIGKILL, machine rebooted) is an orphan, and the next run removes it, as it removes
+candidate tags of dead runs. Containers and images not named this way are never touched.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from pathlib import Path
 
 CONTAINER_RE = re.compile(r"^orch-(?P<run>\d{8}-\d{6}-[0-9a-f]{4})-")
+CANDIDATE_RE = re.compile(r":candidate-(?P<run>\d{8}-\d{6}-[0-9a-f]{4})$")
 
 
 def mark_running(run_dir: Path) -> Path:
@@ -39,6 +41,16 @@ def orphans(state_dir: Path, containers: list[str]) -> list[str]:
     out = []
     for name in containers:
         match = CONTAINER_RE.match(name)
+        if match and not is_alive(state_dir, match.group("run")):
+            out.append(name)
+    return out
+
+
+def orphan_candidates(state_dir: Path, images: list[str]) -> list[str]:
+    """The candidate image names, among ``images``, whose run is not alive."""
+    out = []
+    for name in images:
+        match = CANDIDATE_RE.search(name)
         if match and not is_alive(state_dir, match.group("run")):
             out.append(name)
     return out

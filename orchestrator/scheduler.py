@@ -36,6 +36,7 @@ from orchestrator.plan import NodePlan
 from orchestrator.results import Attempt, NodeResult, RunResult, Status
 
 EventHook = Callable[[str, str, Mapping[str, object]], None]
+ResultHook = Callable[[NodeResult], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +50,10 @@ class Limits:
 
 
 def _no_event(node: str, event: str, info: Mapping[str, object]) -> None:
+    return None
+
+
+def _no_result(result: NodeResult) -> None:
     return None
 
 
@@ -66,7 +71,10 @@ class Scheduler:
         limits: Limits,
         cancel: threading.Event | None = None,
         on_event: EventHook = _no_event,
+        on_result: ResultHook = _no_result,
     ) -> None:
+        """``on_event`` hears every start, step and end; ``on_result`` gets each node's end
+        state as it is known (in the scheduling thread, one at a time)."""
         if limits.parallel < 1:
             raise ValueError("parallel must be >= 1")
         self.graph = graph
@@ -77,6 +85,7 @@ class Scheduler:
         self.limits = limits
         self.cancel = cancel or threading.Event()
         self.on_event = on_event
+        self.on_result = on_result
         self.result = RunResult(run_id=run_id, started=time.time())
         self._order = order(graph)
         self._started: set[str] = set()
@@ -162,6 +171,7 @@ class Scheduler:
         self.result.results[result.node] = result
         self._done[result.node].set()
         self._candidates.update(self.graph.successors(result.node))
+        self.on_result(result)
         self.on_event(result.node, result.status.value, {"reason": result.reason})
 
     def _wait_for(self, parents: tuple[str, ...], deadline: float | None) -> None:

@@ -29,7 +29,7 @@ def table(result: RunResult, order: list[str]) -> str:
         if r is None:
             continue
         status = r.status.value
-        if r.status in (Status.SKIPPED, Status.CANCELLED, Status.REUSED) and r.reason:
+        if r.status is not Status.FAILED and r.reason:
             status += f" ({r.reason})"
         rows.append(
             (

@@ -57,3 +57,12 @@ def test_dead_pid_is_not_alive(tmp_path: Path) -> None:
 
 def test_unrelated_containers_are_never_orphans(tmp_path: Path) -> None:
     assert runs.orphans(tmp_path, ["keystone-dev", "orch-x-y", "orchestrate"]) == []
+
+
+def test_only_dead_runs_candidate_images_are_orphans(tmp_path: Path) -> None:
+    images = [
+        "localhost/openstack/keystone:candidate-20261126-110000-ffff",
+        "localhost/openstack/keystone:2026.1",
+        "localhost/openstack/candidate-x:latest",
+    ]
+    assert runs.orphan_candidates(tmp_path, images) == images[:1]

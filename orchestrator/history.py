@@ -1,0 +1,380 @@
+"""Run history in SQLite (``<state dir>/history.sqlite3``): runs, their nodes, and builds.
+
+- ``runs``: one row per run: pipeline, the command and the options to repeat it, start,
+  end, result (``running``, ``succeeded``, ``failed``, ``interrupted``; a ``running`` row
+  whose process died is marked ``killed`` by the next run).
+- ``nodes``: one row per node of a run, written in one transaction when the node ends:
+  status, reason, key, image, image id, size, times, attempts, log path, error summary.
+- ``builds``: one row per image built, keyed by cache key, with the named inputs behind the
+  key, so ``orchestrate plan`` can say which input changed since the last build.
+
+Every write is its own transaction on a connection shared under a lock, so node results that
+end together in several threads are each written whole. WAL mode and a busy timeout let two
+orchestrate processes share the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import StateError
+from orchestrator.results import NodeResult
+
+SCHEMA_VERSION = 1
+FILENAME = "history.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id           TEXT PRIMARY KEY,
+    pipeline     TEXT NOT NULL,
+    command      TEXT NOT NULL,
+    options      TEXT NOT NULL,
+    withheld     TEXT NOT NULL DEFAULT '[]',
+    nodes        TEXT NOT NULL,
+    resumed_from TEXT,
+    started      REAL NOT NULL,
+    finished     REAL,
+    result       TEXT NOT NULL,
+    exit_code    INTEGER,
+    pid          INTEGER NOT NULL,
+    log_dir      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, started);
+CREATE TABLE IF NOT EXISTS nodes (
+    run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    node      TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    image     TEXT NOT NULL,
+    image_id  TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    started   REAL,
+    finished  REAL,
+    duration  REAL NOT NULL,
+    attempts  INTEGER NOT NULL,
+    log_path  TEXT NOT NULL,
+    error     TEXT NOT NULL,
+    PRIMARY KEY (run_id, node)
+);
+CREATE TABLE IF NOT EXISTS builds (
+    key        TEXT PRIMARY KEY,
+    repository TEXT NOT NULL,
+    node       TEXT NOT NULL,
+    image      TEXT NOT NULL,
+    image_id   TEXT NOT NULL,
+    inputs     TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    built      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS builds_by_repository ON builds (repository, built);
+"""
+
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+INTERRUPTED = "interrupted"
+KILLED = "killed"
+RESUMABLE = (FAILED, INTERRUPTED, KILLED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """One row of ``runs``."""
+
+    id: str
+    pipeline: str
+    command: str
+    options: dict[str, Any]
+    withheld: tuple[str, ...]
+    nodes: tuple[str, ...]
+    resumed_from: str | None
+    started: float
+    finished: float | None
+    result: str
+    exit_code: int | None
+    pid: int
+    log_dir: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeRecord:
+    """One row of ``nodes``."""
+
+    run_id: str
+    node: str
+    status: str
+    reason: str
+    key: str
+    image: str
+    image_id: str
+    size: int
+    started: float | None
+    finished: float | None
+    duration: float
+    attempts: int
+    log_path: str
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildRecord:
+    """One row of ``builds``."""
+
+    key: str
+    repository: str
+    node: str
+    image: str
+    image_id: str
+    inputs: dict[str, str]
+    run_id: str
+    built: float
+
+
+def repository_of(image: str) -> str:
+    """``localhost/openstack/keystone:abc`` -> ``localhost/openstack/keystone``."""
+    name, _, tag = image.rpartition(":")
+    return name if name and "/" not in tag else image
+
+
+class History:
+    """The history database of one state directory."""
+
+    def __init__(self, state_dir: Path) -> None:
+        """Open (creating if needed) the history of ``state_dir``.
+
+        Raises:
+            StateError: the file is not a database, is locked for too long, or has a newer
+                schema than this orchestrate knows.
+        """
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / FILENAME
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            # WAL where the file system allows it (readers never block the writer); SQLite
+            # keeps its rollback journal elsewhere, which is just as safe.
+            self._db.execute("PRAGMA journal_mode = WAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self._db.close()
+                raise StateError(
+                    f"{self.path}: history schema {version} is newer than this orchestrate's "
+                    f"({SCHEMA_VERSION}): upgrade orchestrate or use another --state-dir"
+                )
+            self._db.executescript(
+                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot use the run history: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, *rows: Sequence[Any]) -> None:
+        """Run one statement for each row in a single transaction."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for row in rows:
+                        self._db.execute(sql, row)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StateError(f"{self.path}: could not write the run history: {exc}") from None
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StateError(f"{self.path}: could not read the run history: {exc}") from None
+
+    # runs -------------------------------------------------------------------------------------
+    def start_run(
+        self,
+        *,
+        run_id: str,
+        pipeline: str,
+        command: str,
+        options: Mapping[str, Any],
+        withheld: Sequence[str],
+        nodes: Sequence[str],
+        log_dir: Path,
+        pid: int,
+        resumed_from: str | None = None,
+        started: float | None = None,
+    ) -> None:
+        self._write(
+            "INSERT INTO runs (id, pipeline, command, options, withheld, nodes, resumed_from,"
+            " started, result, pid, log_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                pipeline,
+                command,
+                json.dumps(dict(options), sort_keys=True),
+                json.dumps(list(withheld)),
+                json.dumps(list(nodes)),
+                resumed_from,
+                started if started is not None else time.time(),
+                RUNNING,
+                pid,
+                str(log_dir),
+            ),
+        )
+
+    def finish_run(self, run_id: str, *, result: str, exit_code: int, finished: float) -> None:
+        self._write(
+            "UPDATE runs SET result = ?, exit_code = ?, finished = ? WHERE id = ?",
+            (result, exit_code, finished, run_id),
+        )
+
+    def mark_killed(self, run_ids: Sequence[str]) -> None:
+        """Mark runs whose process is gone without finishing (SIGKILL, reboot) as killed."""
+        self._write(
+            "UPDATE runs SET result = ? WHERE id = ? AND result = ?",
+            *((KILLED, run_id, RUNNING) for run_id in run_ids),
+        )
+
+    def runs(self, *, limit: int | None = None, pipeline: str | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        sql = "SELECT * FROM runs"
+        params: list[Any] = []
+        if pipeline is not None:
+            sql += " WHERE pipeline = ?"
+            params.append(pipeline)
+        sql += " ORDER BY started DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_run(row) for row in self._query(sql, params)]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _run(rows[0]) if rows else None
+
+    def running(self) -> list[RunRecord]:
+        return [_run(r) for r in self._query("SELECT * FROM runs WHERE result = ?", (RUNNING,))]
+
+    # nodes ------------------------------------------------------------------------------------
+    def record_node(self, run_id: str, result: NodeResult, key: str) -> None:
+        """Write one node's end state (called as each node ends)."""
+        self._write(
+            "INSERT OR REPLACE INTO nodes (run_id, node, status, reason, key, image, image_id,"
+            " size, started, finished, duration, attempts, log_path, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                result.node,
+                result.status.value,
+                result.reason,
+                key,
+                result.image,
+                result.image_id,
+                result.size,
+                result.started,
+                result.finished,
+                round(result.duration, 3),
+                len(result.attempts),
+                result.log_path,
+                result.error,
+            ),
+        )
+
+    def status_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each run, how many of its nodes ended in each status."""
+        out: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
+        marks = ", ".join("?" for _ in run_ids)
+        rows = self._query(
+            f"SELECT run_id, status, COUNT(*) AS n FROM nodes WHERE run_id IN ({marks})"
+            " GROUP BY run_id, status",
+            list(run_ids),
+        )
+        for row in rows:
+            out[row["run_id"]][row["status"]] = row["n"]
+        return out
+
+    def nodes(self, run_id: str) -> list[NodeRecord]:
+        rows = self._query(
+            "SELECT * FROM nodes WHERE run_id = ? ORDER BY started IS NULL, started, node",
+            (run_id,),
+        )
+        return [NodeRecord(**dict(row)) for row in rows]
+
+    # builds -----------------------------------------------------------------------------------
+    def record_build(
+        self,
+        *,
+        key: str,
+        node: str,
+        image: str,
+        image_id: str,
+        inputs: Mapping[str, str],
+        run_id: str,
+        built: float,
+    ) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO builds (key, repository, node, image, image_id, inputs,"
+            " run_id, built) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                repository_of(image),
+                node,
+                image,
+                image_id,
+                json.dumps(dict(inputs), sort_keys=True),
+                run_id,
+                built,
+            ),
+        )
+
+    def last_build(self, repository: str) -> BuildRecord | None:
+        """The most recent build of an image repository, or None."""
+        rows = self._query(
+            "SELECT * FROM builds WHERE repository = ? ORDER BY built DESC LIMIT 1",
+            (repository,),
+        )
+        return _build(rows[0]) if rows else None
+
+    def builds(self) -> Iterator[BuildRecord]:
+        """Every recorded build, oldest first."""
+        for row in self._query("SELECT * FROM builds ORDER BY built"):
+            yield _build(row)
+
+    def forget_builds(self, keys: Sequence[str]) -> None:
+        self._write("DELETE FROM builds WHERE key = ?", *((k,) for k in keys))
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    data = dict(row)
+    data["options"] = json.loads(data["options"])
+    data["withheld"] = tuple(json.loads(data["withheld"]))
+    data["nodes"] = tuple(json.loads(data["nodes"]))
+    return RunRecord(**data)
+
+
+def _build(row: sqlite3.Row) -> BuildRecord:
+    data = dict(row)
+    data["inputs"] = json.loads(data["inputs"])
+    return BuildRecord(**data)

@@ -1,0 +1,121 @@
+"""``orchestrate prune``: remove superseded images and old run folders (logs, summaries).
+
+Only images orchestrate recorded building are candidates, named by their key tag. An image
+is kept if it is the newest build of its repository, or a node of one of the latest
+successful runs of any pipeline (``keep_runs``, default 1), or younger than ``older_than``.
+Run folders go when they are beyond the newest ``keep_logs`` or older than
+``logs_older_than``, except a live run's and the latest successful run's of each pipeline.
+Images are left alone while a run is in progress: it may be building FROM one of them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator import runs
+from orchestrator.errors import OrchestrateError
+from orchestrator.history import SUCCEEDED, BuildRecord, History, RunRecord
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """What to keep."""
+
+    keep_runs: int = 1
+    older_than_days: float | None = None
+    keep_logs: int = 20
+    logs_older_than_days: float | None = 30.0
+
+
+@dataclass(kw_only=True)
+class PrunePlan:
+    """What a prune removes, and what it leaves because a run is alive."""
+
+    images: list[BuildRecord] = field(default_factory=list)
+    run_dirs: list[Path] = field(default_factory=list)
+    live_runs: list[str] = field(default_factory=list)
+
+
+def _latest_successful(records: list[RunRecord], keep: int) -> list[RunRecord]:
+    """The newest ``keep`` successful runs of each pipeline."""
+    per_pipeline: dict[str, list[RunRecord]] = {}
+    for r in records:  # newest first
+        if r.result == SUCCEEDED and len(per_pipeline.setdefault(r.pipeline, [])) < keep:
+            per_pipeline[r.pipeline].append(r)
+    return [r for kept in per_pipeline.values() for r in kept]
+
+
+def plan_prune(
+    history: History,
+    state_dir: Path,
+    policy: Policy,
+    *,
+    now: float,
+    image_key: Callable[[str], str | None],
+) -> PrunePlan:
+    """Decide what to remove; changes nothing."""
+    out = PrunePlan()
+    records = history.runs()
+    out.live_runs = [r.id for r in history.running() if runs.is_alive(state_dir, r.id)]
+    kept_runs = _latest_successful(records, max(policy.keep_runs, 1))
+    kept_keys = {
+        n.key for r in kept_runs for n in history.nodes(r.id) if n.status in ("built", "reused")
+    }
+    if not out.live_runs:
+        builds = list(history.builds())  # oldest first
+        newest = {b.repository: b.key for b in builds}
+        for b in builds:
+            if b.key in kept_keys or newest[b.repository] == b.key:
+                continue
+            if policy.older_than_days is not None and b.built > now - policy.older_than_days * DAY:
+                continue
+            if image_key(b.image) == b.key:
+                out.images.append(b)
+    protected = set(out.live_runs) | {r.id for r in kept_runs}
+    run_root = state_dir / "runs"
+    folders = (
+        sorted((p for p in run_root.iterdir() if p.is_dir()), reverse=True)
+        if run_root.is_dir()
+        else []
+    )
+    started = {r.id: r.started for r in records}
+    for rank, folder in enumerate(folders):
+        if folder.name in protected or runs.is_alive(state_dir, folder.name):
+            continue
+        when = started.get(folder.name, folder.stat().st_mtime)
+        too_old = (
+            policy.logs_older_than_days is not None
+            and when < now - policy.logs_older_than_days * DAY
+        )
+        if rank >= policy.keep_logs or too_old:
+            out.run_dirs.append(folder)
+    return out
+
+
+def apply_prune(
+    plan: PrunePlan,
+    history: History,
+    *,
+    remove_image: Callable[[str], object],
+) -> list[str]:
+    """Remove what ``plan`` lists; returns one line per removal (or failure to remove)."""
+    lines = []
+    gone = []
+    for b in plan.images:
+        try:
+            remove_image(b.image)
+        except OrchestrateError as exc:  # one image in use must not stop the rest
+            lines.append(f"kept image {b.image}: {exc}")
+            continue
+        gone.append(b.key)
+        lines.append(f"removed image {b.image} ({b.node}, built in run {b.run_id})")
+    history.forget_builds(gone)
+    for folder in plan.run_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
+        lines.append(f"removed run folder {folder}")
+    return lines

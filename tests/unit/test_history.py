@@ -1,0 +1,125 @@
+"""The SQLite run history: records, concurrent writers, what plan and resume read back."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import StateError
+from orchestrator.history import History, repository_of
+from orchestrator.results import Attempt, NodeResult, Status
+
+
+def node(name: str, status: Status = Status.BUILT, **extra: object) -> NodeResult:
+    attempts = (Attempt(number=1, started=100.0, finished=112.5),)
+    return NodeResult(node=name, status=status, attempts=attempts, image=f"r/{name}:k", **extra)  # type: ignore[arg-type]
+
+
+def start(history: History, run_id: str, pipeline: str = "/p.yaml", started: float = 1.0) -> None:
+    history.start_run(
+        run_id=run_id,
+        pipeline=pipeline,
+        command="orchestrate build p.yaml",
+        options={"parallel": 9},
+        withheld=["https_proxy"],
+        nodes=["base", "keystone"],
+        log_dir=Path("/state/runs") / run_id / "logs",
+        pid=4242,
+        started=started,
+    )
+
+
+def test_a_run_reads_back_as_written(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        start(history, "r1")
+        history.record_node("r1", node("base", Status.REUSED, reason="cache key matches"), "k0")
+        history.record_node("r1", node("keystone", Status.FAILED, error="step 'x' exited 1"), "k1")
+        history.finish_run("r1", result="failed", exit_code=1, finished=130.0)
+    with History(tmp_path) as history:  # a new connection: it was committed
+        record = history.run("r1")
+        assert record is not None
+        assert (record.result, record.exit_code, record.finished) == ("failed", 1, 130.0)
+        assert record.options == {"parallel": 9} and record.withheld == ("https_proxy",)
+        assert record.nodes == ("base", "keystone")
+        nodes = {n.node: n for n in history.nodes("r1")}
+        assert nodes["keystone"].error == "step 'x' exited 1"
+        assert nodes["keystone"].duration == 12.5
+        assert nodes["base"].key == "k0" and nodes["base"].reason == "cache key matches"
+        assert history.status_counts(["r1"]) == {"r1": {"failed": 1, "reused": 1}}
+
+
+def test_node_results_written_by_many_threads_at_once_are_all_kept(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        start(history, "r1")
+        barrier = threading.Barrier(16)
+
+        def write(i: int) -> None:
+            barrier.wait()
+            for j in range(10):
+                history.record_node("r1", node(f"n{i}-{j}"), f"k{i}-{j}")
+                history.record_build(
+                    key=f"k{i}-{j}",
+                    node=f"n{i}-{j}",
+                    image=f"r/n{i}:t",
+                    image_id="id",
+                    inputs={"a": str(j)},
+                    run_id="r1",
+                    built=float(j),
+                )
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(history.nodes("r1")) == 160
+        assert len(list(history.builds())) == 160
+
+
+def test_last_build_is_the_newest_of_its_repository(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        for key, built in (("old", 1.0), ("new", 2.0)):
+            history.record_build(
+                key=key,
+                node="keystone",
+                image=f"localhost/os/keystone:{key}",
+                image_id="",
+                inputs={"source": key},
+                run_id=f"run-{key}",
+                built=built,
+            )
+        last = history.last_build("localhost/os/keystone")
+        assert last is not None and last.key == "new" and last.inputs == {"source": "new"}
+        assert history.last_build("localhost/os/nova") is None
+
+
+def test_only_running_runs_are_marked_killed(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        start(history, "r1")
+        start(history, "r2", started=2.0)
+        history.finish_run("r2", result="succeeded", exit_code=0, finished=3.0)
+        history.mark_killed(["r1", "r2"])
+        assert [(r.id, r.result) for r in history.runs()] == [("r2", "succeeded"), ("r1", "killed")]
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    History(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "history.sqlite3")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StateError, match="history schema 99 is newer"):
+        History(tmp_path)
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "history.sqlite3").write_text("not a database, " * 100)
+    with pytest.raises(StateError, match=r"history\.sqlite3: cannot use the run history"):
+        History(tmp_path)
+
+
+def test_repository_of_an_image() -> None:
+    assert repository_of("localhost:5000/os/keystone:abc") == "localhost:5000/os/keystone"
+    assert repository_of("localhost:5000/os/keystone") == "localhost:5000/os/keystone"

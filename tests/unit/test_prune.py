@@ -1,0 +1,129 @@
+"""What prune removes: superseded images and old run folders, never what the latest
+successful run produced, never anything while a run is alive."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from orchestrator.history import History
+from orchestrator.prune import DAY, Policy, apply_prune, plan_prune
+from orchestrator.results import NodeResult, Status
+
+NOW = 100 * DAY
+
+
+def _build(history: History, key: str, node: str, run_id: str, built: float) -> None:
+    history.record_build(
+        key=key,
+        node=node,
+        image=f"localhost/os/{node}:{key}",
+        image_id="",
+        inputs={},
+        run_id=run_id,
+        built=built,
+    )
+
+
+def _run(
+    history: History, state: Path, run_id: str, result: str, started: float, **nodes: str
+) -> None:
+    history.start_run(
+        run_id=run_id,
+        pipeline="/p.yaml",
+        command="orchestrate",
+        options={},
+        withheld=(),
+        nodes=list(nodes),
+        log_dir=state / "runs" / run_id / "logs",
+        pid=2**22 + 7,
+        started=started,
+    )
+    (state / "runs" / run_id / "logs").mkdir(parents=True)
+    for node, key in nodes.items():
+        history.record_node(run_id, NodeResult(node=node, status=Status.BUILT), key)
+    history.finish_run(run_id, result=result, exit_code=0, finished=started + 1)
+
+
+def test_superseded_images_go_and_the_latest_success_stays(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        # keystone built three times: k1 (old success), k2 (latest success), k3 (a failed run).
+        _run(history, tmp_path, "20261101-000000-0001", "succeeded", 10 * DAY, keystone="k1")
+        _run(
+            history,
+            tmp_path,
+            "20261102-000000-0002",
+            "succeeded",
+            90 * DAY,
+            keystone="k2",
+            base="b1",
+        )
+        _run(history, tmp_path, "20261103-000000-0003", "failed", 95 * DAY, keystone="k3")
+        for key, run, built in (("k1", "0001", 10), ("k2", "0002", 90), ("k3", "0003", 95)):
+            _build(history, key, "keystone", f"2026110{run[-1]}-000000-{run}", built * DAY)
+        _build(history, "b1", "base", "20261102-000000-0002", 90 * DAY)
+        _build(history, "gone", "keystone", "0000", 1 * DAY)  # no longer in storage
+
+        def image_key(image: str) -> str | None:
+            return None if image.endswith(":gone") else image.rsplit(":", 1)[1]
+
+        plan = plan_prune(history, tmp_path, Policy(), now=NOW, image_key=image_key)
+        assert [b.key for b in plan.images] == ["k1"]
+        recent = plan_prune(
+            history, tmp_path, Policy(older_than_days=95), now=NOW, image_key=image_key
+        )
+        assert recent.images == []
+
+        removed: list[str] = []
+        lines = apply_prune(plan, history, remove_image=removed.append)
+        assert removed == ["localhost/os/keystone:k1"]
+        assert lines[0] == (
+            "removed image localhost/os/keystone:k1 (keystone, built in run 20261101-000000-0001)"
+        )
+        assert "k1" not in {b.key for b in history.builds()}
+
+
+def test_old_run_folders_go_but_not_the_latest_success(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        _run(history, tmp_path, "20261101-000000-0001", "succeeded", 10 * DAY)
+        _run(history, tmp_path, "20261102-000000-0002", "failed", 20 * DAY)
+        _run(history, tmp_path, "20261103-000000-0003", "failed", 99 * DAY)
+        plan = plan_prune(history, tmp_path, Policy(), now=NOW, image_key=lambda i: None)
+        assert [p.name for p in plan.run_dirs] == ["20261102-000000-0002"]
+        by_count = plan_prune(
+            history,
+            tmp_path,
+            Policy(keep_logs=0, logs_older_than_days=None),
+            now=NOW,
+            image_key=lambda i: None,
+        )
+        assert [p.name for p in by_count.run_dirs] == [
+            "20261103-000000-0003",
+            "20261102-000000-0002",
+        ]
+        apply_prune(by_count, history, remove_image=lambda ref: None)
+        assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["20261101-000000-0001"]
+
+
+def test_images_are_kept_while_a_run_is_alive(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        _build(history, "k1", "keystone", "0001", 1.0)
+        _build(history, "k2", "keystone", "0002", 2.0)
+        history.start_run(
+            run_id="20261126-000000-aaaa",
+            pipeline="/p.yaml",
+            command="orchestrate",
+            options={},
+            withheld=(),
+            nodes=[],
+            log_dir=tmp_path,
+            pid=os.getpid(),
+        )
+        run_dir = tmp_path / "runs" / "20261126-000000-aaaa"
+        run_dir.mkdir(parents=True)
+        (run_dir / "pid").write_text(f"{os.getpid()}\n")  # this pytest process: "orchestrat"?
+        plan = plan_prune(
+            history, tmp_path, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1]
+        )
+        alive = "orchestrat" in Path("/proc/self/cmdline").read_text()
+        assert (plan.images == []) is alive
