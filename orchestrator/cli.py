@@ -19,7 +19,7 @@ import yaml
 from orchestrator import build, engine, resume
 from orchestrator.buildah_executor import image_key
 from orchestrator.catalog import load_catalog
-from orchestrator.config import REQUIREMENTS_NODE
+from orchestrator.config import REQUIREMENTS_NODE, load_pipeline
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, OrchestrateError
 from orchestrator.graph import order, render
 from orchestrator.history import History
@@ -204,9 +204,7 @@ def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
 
 def _state_dir(pipeline: Path | None, options: dict[str, Any]) -> Path:
     """The state directory from the flags, the environment, PIPELINE's settings if given."""
-    pipeline_settings = {}
-    if pipeline is not None:
-        pipeline_settings = load(pipeline, options.get("profiles_dir")).pipeline.settings
+    pipeline_settings = load_pipeline(pipeline).settings if pipeline is not None else {}
     return resolve_settings(pipeline_settings, build.cli_settings(options)).state_dir
 
 

@@ -1,0 +1,180 @@
+"""Rebuild only what changed, and resume a killed run, with real buildah.
+
+Two keystone images (``keystone`` and ``keystone-b``, both of project keystone) share a test
+profile; they install the wheels keystone.yaml's requirements image already holds, so the
+wheels image is reused whenever the wheel set did not change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ROOT, buildah_containers, orchestrate
+
+SDIST = (
+    "{pypi: keystone==29.1.0, "
+    "sha256: 9090a34976c48b518dec21d73260d3af76029c05bd40bfe2cb097dfd7d343bc1}"
+)
+PROFILES = "[fluent, apache, ldap, tools]"
+
+
+def _header() -> str:
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    text = text.replace("../constraints", str(ROOT / "constraints"))
+    return text[: text.index("images:")]
+
+
+def _pipeline(folder: Path, b_packages: str = "") -> Path:
+    body = f"""images:
+  keystone:
+    source: {SDIST}
+    profiles: {PROFILES}
+  keystone-b:
+    project: keystone
+    source: {SDIST}
+    profiles: {PROFILES}
+"""
+    if b_packages:
+        body += f"    dist_packages: [{b_packages}]\n"
+    path = folder / "two.yaml"
+    path.write_text(_header() + body)
+    return path
+
+
+def _profile(folder: Path, packages: str) -> None:
+    (folder / "profiles" / "tools.yaml").write_text(
+        "description: Distro tools for the rebuild tests.\n"
+        f"projects:\n  keystone:\n    dist_packages: [{packages}]\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("rebuilds")
+    shutil.copytree(ROOT / "profiles", folder / "profiles")
+    _profile(folder, "less")
+    return folder
+
+
+def _build(workdir: Path, state_dir: Path, *args: str) -> dict[str, str]:
+    """Run a build; return each node's status from its summary."""
+    out = workdir / "summary.json"
+    proc = orchestrate(
+        "build",
+        str(workdir / "two.yaml"),
+        "--profiles-dir",
+        str(workdir / "profiles"),
+        "--summary-json",
+        str(out),
+        *args,
+        state_dir=state_dir,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {n["node"]: n["status"] for n in json.loads(out.read_text())["nodes"]}
+
+
+def _built(statuses: dict[str, str]) -> set[str]:
+    return {node for node, status in statuses.items() if status == "built"}
+
+
+def test_rebuilds_follow_what_changed(workdir: Path, state_dir: Path, no_leftovers: None) -> None:
+    _pipeline(workdir)
+    first = _build(workdir, state_dir)
+    assert set(first.values()) <= {"built", "reused"}
+
+    again = _build(workdir, state_dir)
+    assert set(again.values()) == {"reused"}, again
+
+    # One service's own setting: that service only.
+    _pipeline(workdir, b_packages="file")
+    plan = orchestrate(
+        "plan",
+        str(workdir / "two.yaml"),
+        "--profiles-dir",
+        str(workdir / "profiles"),
+        state_dir=state_dir,
+    )
+    assert plan.returncode == 0, plan.stderr
+    table = plan.stdout[plan.stdout.rindex("NODE ") :]
+    assert "keystone-b    build   " in table and "dist_packages +file" in table
+    assert "keystone      reuse   " in table
+    assert _built(_build(workdir, state_dir)) == {"keystone-b"}
+
+    # A profile both services use: both, and not the wheels (the wheel set is the same).
+    _profile(workdir, "less, tree")
+    assert _built(_build(workdir, state_dir)) == {"keystone", "keystone-b"}
+
+
+def _newest_run(state_dir: Path, after: set[str]) -> Path | None:
+    runs = sorted(p for p in (state_dir / "runs").iterdir() if p.name not in after)
+    return runs[-1] if runs else None
+
+
+def test_a_killed_run_resumes_without_repeating_work(
+    workdir: Path, state_dir: Path, no_leftovers: None
+) -> None:
+    _pipeline(workdir)
+    _profile(workdir, "less")
+    before = {p.name for p in (state_dir / "runs").iterdir()}
+    env = dict(
+        os.environ,
+        ORCHESTRATE_STATE_DIR=str(state_dir),
+        ORCHESTRATE_NAMESPACE="localhost/orchestrate-test",
+    )
+    argv = [sys.executable, "-m", "orchestrator", "build", str(workdir / "two.yaml")]
+    argv += ["--profiles-dir", str(workdir / "profiles"), "--no-cache-for", "keystone,keystone-b"]
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    killed_run = None
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            killed_run = _newest_run(state_dir, before)
+            log = killed_run / "logs" / "keystone.log" if killed_run else None
+            if log is not None and log.exists() and "--- step install-packages" in log.read_text():
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the build ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert killed_run is not None
+    time.sleep(1)  # the kernel's SIGTERM to its commands (PR_SET_PDEATHSIG) takes effect
+    assert any(name.startswith(f"orch-{killed_run.name}-") for name in buildah_containers())
+
+    resumed = orchestrate("build", "--resume", str(workdir / "two.yaml"), state_dir=state_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resuming run {killed_run.name} (killed)" in resumed.stdout
+    assert not any(name.startswith(f"orch-{killed_run.name}-") for name in buildah_containers())
+
+    db = sqlite3.connect(state_dir / "history.sqlite3")
+    rows = db.execute(
+        "SELECT r.id, n.node, n.status FROM runs r JOIN nodes n ON n.run_id = r.id "
+        "WHERE r.id = ? OR r.resumed_from = ?",
+        (killed_run.name, killed_run.name),
+    ).fetchall()
+    result = db.execute("SELECT result FROM runs WHERE id = ?", (killed_run.name,)).fetchone()
+    db.close()
+    assert result == ("killed",)
+    first = {node: status for run, node, status in rows if run == killed_run.name}
+    second = {node: status for run, node, status in rows if run != killed_run.name}
+    assert set(first.values()) <= {"built", "reused"}  # what ended before the kill
+    assert {"keystone", "keystone-b"} - set(first), "both services ended before the kill"
+    # Nothing the killed run finished is built again; the rest is built (its --no-cache-for
+    # still applies to what it had not finished).
+    assert {n for n, s in second.items() if s == "built"} == {"keystone", "keystone-b"} - set(
+        first
+    )
+    assert set(second) == {"base", "requirements", "keystone", "keystone-b"}
