@@ -59,6 +59,13 @@ def full_stack(session: nox.Session) -> None:
 
 
 @nox.session
+def rebuilds(session: nox.Session) -> None:
+    """Cold, no-op (offline) and one-version-changed builds of the full stack, timed."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/rebuilds.py", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Scheduler benchmark: a synthetic 1,000-node DAG through a no-op executor."""
     session.install("-e", ".")

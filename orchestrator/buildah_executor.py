@@ -127,6 +127,9 @@ class BuildahExecutor:
             decision = self.decide(plan)
             if decision.reuse:
                 out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
+                if plan.tags:  # release tags follow the latest run, even back to an older key
+                    retag = Step(name="tag", argv=("buildah", "tag", plan.image, *plan.tags))
+                    self._run_steps((retag,), ctx, out, plan)
                 self._run_steps(plan.push, ctx, out, plan)
                 image_id, size = image_facts(plan.image)
                 done_in = self.done_before.get(plan.key)
