@@ -192,6 +192,7 @@ def execute(
             options=stored_options,
             withheld=withheld,
             nodes=prepared.nodes,
+            edges=sorted(prepared.graph.edges),
             log_dir=log_dir,
             pid=os.getpid(),
             resumed_from=resumed_from,

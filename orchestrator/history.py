@@ -27,7 +27,7 @@ from typing import Any
 from orchestrator.errors import StateError
 from orchestrator.results import NodeResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILENAME = "history.sqlite3"
 
 _SCHEMA = """
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     options      TEXT NOT NULL,
     withheld     TEXT NOT NULL DEFAULT '[]',
     nodes        TEXT NOT NULL,
+    edges        TEXT NOT NULL DEFAULT '[]',
     resumed_from TEXT,
     started      REAL NOT NULL,
     finished     REAL,
@@ -76,6 +77,10 @@ CREATE TABLE IF NOT EXISTS builds (
 );
 CREATE INDEX IF NOT EXISTS builds_by_repository ON builds (repository, built);
 """
+# Steps from one schema version to the next; a fresh file gets _SCHEMA at the newest version.
+_MIGRATIONS = {
+    1: "ALTER TABLE runs ADD COLUMN edges TEXT NOT NULL DEFAULT '[]';",
+}
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -95,6 +100,7 @@ class RunRecord:
     options: dict[str, Any]
     withheld: tuple[str, ...]
     nodes: tuple[str, ...]
+    edges: tuple[tuple[str, str], ...]
     resumed_from: str | None
     started: float
     finished: float | None
@@ -173,8 +179,11 @@ class History:
                     f"{self.path}: history schema {version} is newer than this orchestrate's "
                     f"({SCHEMA_VERSION}): upgrade orchestrate or use another --state-dir"
                 )
+            # A new file (version 0) gets the newest schema from _SCHEMA alone.
+            migrations = (_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
+            steps = "".join(migrations) if version else ""
             self._db.executescript(
-                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN; {steps} {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot use the run history: {exc}") from None
@@ -223,12 +232,14 @@ class History:
         nodes: Sequence[str],
         log_dir: Path,
         pid: int,
+        edges: Sequence[tuple[str, str]] = (),
         resumed_from: str | None = None,
         started: float | None = None,
     ) -> None:
         self._write(
-            "INSERT INTO runs (id, pipeline, command, options, withheld, nodes, resumed_from,"
-            " started, result, pid, log_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (id, pipeline, command, options, withheld, nodes, edges,"
+            " resumed_from, started, result, pid, log_dir)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 pipeline,
@@ -236,6 +247,7 @@ class History:
                 json.dumps(dict(options), sort_keys=True),
                 json.dumps(list(withheld)),
                 json.dumps(list(nodes)),
+                json.dumps([list(e) for e in edges]),
                 resumed_from,
                 started if started is not None else time.time(),
                 RUNNING,
@@ -371,6 +383,7 @@ def _run(row: sqlite3.Row) -> RunRecord:
     data["options"] = json.loads(data["options"])
     data["withheld"] = tuple(json.loads(data["withheld"]))
     data["nodes"] = tuple(json.loads(data["nodes"]))
+    data["edges"] = tuple((a, b) for a, b in json.loads(data["edges"]))
     return RunRecord(**data)
 
 
