@@ -32,6 +32,7 @@ from orchestrator.buildah_executor import (
 )
 from orchestrator.errors import ConfigError, OrchestrateError, StateError, ToolMissingError
 from orchestrator.graph import order
+from orchestrator.junit import to_junit, write_junit
 from orchestrator.history import FAILED, INTERRUPTED, SUCCEEDED, History
 from orchestrator.plan import NodePlan, describe_plan
 from orchestrator.resolve import ResolvedPipeline
@@ -301,6 +302,9 @@ def _report(
     summary.write_json(run_dir / "summary.json", document)
     if options.get("summary_json"):
         summary.write_json(Path(options["summary_json"]), document)
+    if options.get("junit"):
+        suite = f"orchestrate.{prepared.resolved.pipeline.name}"
+        write_junit(Path(options["junit"]), to_junit(result, prepared.nodes, suite=suite))
     click.echo(f"logs: {log_dir}")
     for node in prepared.nodes:
         r = result.results.get(node)

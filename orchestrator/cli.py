@@ -22,7 +22,7 @@ from orchestrator.catalog import load_catalog
 from orchestrator.config import REQUIREMENTS_NODE, load_pipeline
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, OrchestrateError
 from orchestrator.graph import order, render
-from orchestrator.history import History
+from orchestrator.history import History, RunRecord
 from orchestrator.history_view import run_detail, runs_table
 from orchestrator.logsetup import configure_logging
 from orchestrator.profiles import load_profile
@@ -114,10 +114,17 @@ def build_options(func: F) -> F:
         help="Print the plan (every buildah command) and build nothing.",
     )(func)
     func = click.option(
+        "--junit",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Also write the run as JUnit XML (one testcase per node) to this file.",
+    )(func)
+    func = click.option(
         "--summary-json",
         type=click.Path(path_type=Path),
         default=None,
-        help="Also write the run summary as JSON to this file.",
+        help="Also write the run summary as JSON to this file (schema: "
+        "orchestrator/data/summary.schema.json).",
     )(func)
     func = click.option(
         "--profiles-dir",
@@ -309,15 +316,62 @@ def history_cmd(ctx: click.Context, /, limit: int, pipeline: Path | None, **opti
 @state_option
 @click.pass_context
 def show_cmd(ctx: click.Context, /, run_id: str, **options: Any) -> int:
-    """Show one run node by node: status, key, image, time, log and error."""
+    """Show one run node by node: status, key, image, time, log and error (`latest` for the
+    newest run)."""
     state_dir = _state_dir(None, _merged(ctx, options))
     with History(state_dir) as history:
-        record = history.run(run_id)
-        if record is None:
-            raise ConfigError("RUN", "", f"no run {run_id!r} in {history.path}")
-        nodes = history.nodes(run_id)
+        record = _find_record(history, run_id)
+        nodes = history.nodes(record.id)
     click.echo(run_detail(record, nodes))
     return 0
+
+
+@cli.command("logs")
+@click.argument("run_id", metavar="RUN")
+@click.argument("node")
+@click.option(
+    "-n",
+    "--tail",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="LINES",
+    help="Only the last LINES lines.",
+)
+@state_option
+@click.pass_context
+def logs_cmd(
+    ctx: click.Context, /, run_id: str, node: str, tail: int | None, **options: Any
+) -> int:
+    """Print NODE's build log from RUN (`latest` for the newest run)."""
+    state_dir = _state_dir(None, _merged(ctx, options))
+    with History(state_dir) as history:
+        record = _find_record(history, run_id)
+        recorded = {n.node: n.log_path for n in history.nodes(record.id)}
+    if node not in record.nodes:
+        raise ConfigError(
+            "NODE", "", f"run {record.id} has no node {node!r}: {', '.join(record.nodes)}"
+        )
+    path = Path(recorded.get(node) or Path(record.log_dir) / f"{node}.log")
+    if not path.is_file():
+        why = "it never started" if node not in recorded else "its logs were pruned"
+        raise ConfigError("NODE", "", f"no log of {node} in run {record.id} ({why}): {path}")
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        lines = handle.readlines()
+    click.echo("".join(lines[-tail:] if tail else lines), nl=False)
+    return 0
+
+
+def _find_record(history: History, run_id: str) -> RunRecord:
+    """A run by id, or the newest for ``latest``."""
+    if run_id == "latest":
+        newest = history.runs(limit=1)
+        if not newest:
+            raise ConfigError("RUN", "", f"no runs yet in {history.path}")
+        return newest[0]
+    record = history.run(run_id)
+    if record is None:
+        raise ConfigError("RUN", "", f"no run {run_id!r} in {history.path}")
+    return record
 
 
 @cli.command("prune")

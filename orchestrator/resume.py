@@ -19,7 +19,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.history import RESUMABLE, RUNNING, SUCCEEDED, History, RunRecord
 
 # Options that are paths (restored as Path) and options a resume must not repeat.
-_PATH_OPTIONS = ("profiles_dir", "summary_json")
+_PATH_OPTIONS = ("profiles_dir", "summary_json", "junit")
 _NOT_REPEATED = ("dry_run",)
 
 

@@ -174,7 +174,5 @@ def test_a_killed_run_resumes_without_repeating_work(
     assert {"keystone", "keystone-b"} - set(first), "both services ended before the kill"
     # Nothing the killed run finished is built again; the rest is built (its --no-cache-for
     # still applies to what it had not finished).
-    assert {n for n, s in second.items() if s == "built"} == {"keystone", "keystone-b"} - set(
-        first
-    )
+    assert {n for n, s in second.items() if s == "built"} == {"keystone", "keystone-b"} - set(first)
     assert set(second) == {"base", "requirements", "keystone", "keystone-b"}
