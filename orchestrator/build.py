@@ -32,9 +32,17 @@ from orchestrator.buildah_executor import (
 )
 from orchestrator.errors import ConfigError, OrchestrateError, StateError, ToolMissingError
 from orchestrator.graph import order
-from orchestrator.junit import to_junit, write_junit
 from orchestrator.history import FAILED, INTERRUPTED, SUCCEEDED, History
+from orchestrator.junit import to_junit, write_junit
+from orchestrator.logsetup import configure_logging
 from orchestrator.plan import NodePlan, describe_plan
+from orchestrator.progress import (
+    ConsoleFile,
+    LiveProgress,
+    PlainProgress,
+    stderr_is_tty,
+    use_live,
+)
 from orchestrator.resolve import ResolvedPipeline
 from orchestrator.results import NodeResult, RunResult, Status
 from orchestrator.reuse import decide
@@ -222,6 +230,12 @@ def execute(
             logs=str(log_dir),
             resumes=resumed_from,
         )
+        progress = _progress(prepared, options, history)
+
+        def on_result(result: NodeResult) -> None:
+            _record(history, run_id, prepared.plans, result)
+            progress.on_result(result)
+
         scheduler = Scheduler(
             prepared.graph,
             prepared.plans,
@@ -229,19 +243,50 @@ def execute(
             run_id=run_id,
             log_dir=log_dir,
             limits=limits,
-            on_result=lambda result: _record(history, run_id, prepared.plans, result),
+            on_event=progress.on_event,
+            on_result=on_result,
         )
         previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
         try:
-            result = scheduler.run()
+            with progress:
+                result = scheduler.run()
         finally:
             signal.signal(signal.SIGTERM, previous)
+            if isinstance(progress, LiveProgress):
+                configure_logging(options.get("log_format", "auto"), verbose=_verbose(options))
         history.finish_run(
             run_id, result=_run_result(result), exit_code=result.exit_code, finished=time.time()
         )
     pid_file.unlink(missing_ok=True)
     _report(prepared, result, options, log_dir, run_dir)
     return result.exit_code
+
+
+def _verbose(options: Mapping[str, Any]) -> bool:
+    return bool(options.get("verbose"))
+
+
+def _progress(
+    prepared: Prepared, options: Mapping[str, Any], history: History
+) -> LiveProgress | PlainProgress:
+    """A live table on a terminal (log events printed above it), else plain lines."""
+    log_format = options.get("log_format", "auto")
+    live = use_live(
+        options.get("progress") or "auto", log_format=log_format, stream_is_tty=stderr_is_tty()
+    )
+    if not live:
+        return PlainProgress(prepared.graph)
+    images = {node: (plan.image, plan.key) for node, plan in prepared.plans.items()}
+    progress = LiveProgress(
+        prepared.graph, run_id=prepared.run_id, estimates=history.estimates(images)
+    )
+    configure_logging(
+        log_format,
+        verbose=_verbose(options),
+        file=ConsoleFile(progress.console),  # type: ignore[arg-type]
+        quiet=True,
+    )
+    return progress
 
 
 def clean_up_dead_runs(history: History, state_dir: Path) -> None:

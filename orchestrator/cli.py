@@ -145,16 +145,28 @@ def build_options(func: F) -> F:
     help="Log events for people (auto/console) or as one JSON object per line.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also log every command before it runs.")
+@click.option(
+    "--progress",
+    type=click.Choice(["auto", "live", "plain"]),
+    default="auto",
+    envvar="ORCHESTRATE_PROGRESS",
+    show_default=True,
+    help="While building: a live table of the nodes (on a terminal, outside CI: auto) or "
+    "plain timestamped lines.",
+)
 @build_options
 @click.version_option(package_name="orchestrate")
 @click.pass_context
-def cli(ctx: click.Context, /, log_format: str, verbose: bool, **options: Any) -> int | None:
+def cli(
+    ctx: click.Context, /, log_format: str, verbose: bool, progress: str, **options: Any
+) -> int | None:
     """Build the OCI images of an OpenStack cloud with buildah, as one DAG.
 
     Without a command, builds pipelines/full-stack.yaml: base, requirements (wheels) and the
     nine service images, e.g. `orchestrate --parallel 9`.
     """
     configure_logging(log_format, verbose=verbose)  # type: ignore[arg-type]
+    options.update(log_format=log_format, verbose=verbose, progress=progress)
     ctx.obj = options
     if ctx.invoked_subcommand is None:
         return _build(None, options)

@@ -369,6 +369,24 @@ class History:
         )
         return _build(rows[0]) if rows else None
 
+    def estimates(self, images: Mapping[str, tuple[str, str]]) -> dict[str, float]:
+        """Expected seconds per node from ``{node: (image, key)}``: about nothing if an image
+        with the key was built before, else the repository's last build time. Nodes without
+        history are left out."""
+        out: dict[str, float] = {}
+        for node, (image, key) in images.items():
+            if self._query("SELECT 1 FROM builds WHERE key = ?", (key,)):
+                out[node] = 0.5
+                continue
+            rows = self._query(
+                "SELECT duration FROM nodes WHERE status = 'built' AND substr(image, 1, ?) = ?"
+                " ORDER BY finished DESC LIMIT 1",
+                (len(prefix := repository_of(image) + ":"), prefix),
+            )
+            if rows:
+                out[node] = float(rows[0]["duration"])
+        return out
+
     def builds(self) -> Iterator[BuildRecord]:
         """Every recorded build, oldest first."""
         for row in self._query("SELECT * FROM builds ORDER BY built"):

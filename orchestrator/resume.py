@@ -20,7 +20,7 @@ from orchestrator.history import RESUMABLE, RUNNING, SUCCEEDED, History, RunReco
 
 # Options that are paths (restored as Path) and options a resume must not repeat.
 _PATH_OPTIONS = ("profiles_dir", "summary_json", "junit")
-_NOT_REPEATED = ("dry_run",)
+_NOT_REPEATED = ("dry_run", "log_format", "verbose", "progress")
 
 
 def stored_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:

@@ -3,8 +3,9 @@
 Every working container is named ``orch-<run id>-<node>``, every image awaiting its checks
 ``<repository>:candidate-<run id>``; a run writes its pid to
 ``<state>/runs/<run id>/pid`` while it lives. A container whose run is not alive (killed with
-SIGKILL, machine rebooted) is an orphan, and the next run removes it, as it removes
-candidate tags of dead runs. Containers and images not named this way are never touched.
+SIGKILL, machine rebooted) is an orphan, and the next run with the same state directory
+removes it, as it removes candidate tags of dead runs. Containers and images not named this
+way, or of runs this state directory does not know, are never touched.
 """
 
 from __future__ import annotations
@@ -36,21 +37,30 @@ def is_alive(state_dir: Path, run_id: str) -> bool:
     return b"orchestrat" in cmdline
 
 
+def is_ours_and_dead(state_dir: Path, run_id: str) -> bool:
+    """True if ``run_id`` ran with this state directory and its process is gone.
+
+    A run of another state directory (another checkout, a test suite, a second operator) is
+    never ours to clean up, dead or alive.
+    """
+    return (state_dir / "runs" / run_id).is_dir() and not is_alive(state_dir, run_id)
+
+
 def orphans(state_dir: Path, containers: list[str]) -> list[str]:
-    """The working containers, among ``containers``, whose run is not alive."""
+    """The working containers, among ``containers``, of this state dir's dead runs."""
     out = []
     for name in containers:
         match = CONTAINER_RE.match(name)
-        if match and not is_alive(state_dir, match.group("run")):
+        if match and is_ours_and_dead(state_dir, match.group("run")):
             out.append(name)
     return out
 
 
 def orphan_candidates(state_dir: Path, images: list[str]) -> list[str]:
-    """The candidate image names, among ``images``, whose run is not alive."""
+    """The candidate image names, among ``images``, of this state dir's dead runs."""
     out = []
     for name in images:
         match = CANDIDATE_RE.search(name)
-        if match and not is_alive(state_dir, match.group("run")):
+        if match and is_ours_and_dead(state_dir, match.group("run")):
             out.append(name)
     return out

@@ -27,6 +27,7 @@ def test_live_run_keeps_its_containers(tmp_path: Path) -> None:
         run_dir = tmp_path / "runs" / "20261126-120000-abcd"
         run_dir.mkdir(parents=True)
         (run_dir / "pid").write_text(f"{proc.pid}\n")
+        (tmp_path / "runs" / "20261126-110000-ffff").mkdir()  # a dead run of ours
         names = [
             "orch-20261126-120000-abcd-keystone",
             "orch-20261126-110000-ffff-nova",
@@ -59,7 +60,15 @@ def test_unrelated_containers_are_never_orphans(tmp_path: Path) -> None:
     assert runs.orphans(tmp_path, ["keystone-dev", "orch-x-y", "orchestrate"]) == []
 
 
+def test_runs_of_another_state_dir_are_never_orphans(tmp_path: Path) -> None:
+    """Another checkout or test suite may be building right now with its own state dir."""
+    theirs = "orch-20261126-110000-ffff-nova"
+    assert runs.orphans(tmp_path, [theirs]) == []
+    assert runs.orphan_candidates(tmp_path, ["r/nova:candidate-20261126-110000-ffff"]) == []
+
+
 def test_only_dead_runs_candidate_images_are_orphans(tmp_path: Path) -> None:
+    (tmp_path / "runs" / "20261126-110000-ffff").mkdir(parents=True)
     images = [
         "localhost/openstack/keystone:candidate-20261126-110000-ffff",
         "localhost/openstack/keystone:2026.1",
