@@ -27,6 +27,7 @@ from orchestrator.history_view import run_detail, runs_table
 from orchestrator.logsetup import configure_logging
 from orchestrator.profiles import load_profile
 from orchestrator.prune import Policy, apply_prune, plan_prune
+from orchestrator.report import write_report
 from orchestrator.settings import OPTIONS, Option, resolve_settings
 from orchestrator.workflow import find_pipeline, graph_for, load
 
@@ -384,6 +385,30 @@ def _find_record(history: History, run_id: str) -> RunRecord:
     if record is None:
         raise ConfigError("RUN", "", f"no run {run_id!r} in {history.path}")
     return record
+
+
+@cli.command("report")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML file to write.",
+)
+@state_option
+@click.pass_context
+def report_cmd(ctx: click.Context, /, run_id: str, output: Path, **options: Any) -> int:
+    """Write one self-contained HTML page about RUN (`latest` for the newest): its DAG, a
+    timeline with the critical path and idle workers, and every node with a link to its log."""
+    state_dir = _state_dir(None, _merged(ctx, options))
+    with History(state_dir) as history:
+        record = _find_record(history, run_id)
+        nodes = history.nodes(record.id)
+    write_report(record, nodes, output)
+    click.echo(f"wrote {output}")
+    return 0
 
 
 @cli.command("prune")

@@ -38,6 +38,18 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("state")
 
 
+@pytest.fixture(scope="session")
+def keystone_run(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """pipelines/keystone.yaml built once per session; its summary document."""
+    out = tmp_path_factory.mktemp("out") / "summary.json"
+    proc = orchestrate(
+        "build", "pipelines/keystone.yaml", "--summary-json", str(out), state_dir=state_dir
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary: dict[str, object] = json.loads(out.read_text())
+    return summary
+
+
 def buildah_containers() -> set[str]:
     out = subprocess.run(
         ["buildah", "containers", "--format", "{{.ContainerName}}"],

@@ -6,23 +6,10 @@ import json
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from tests.integration.conftest import ROOT, inspect, orchestrate, run_in
 from tests.integration.proxy import start_proxy
 
 NS = "localhost/orchestrate-test"
-
-
-@pytest.fixture(scope="module")
-def keystone_run(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    out = tmp_path_factory.mktemp("out") / "summary.json"
-    proc = orchestrate(
-        "build", "pipelines/keystone.yaml", "--summary-json", str(out), state_dir=state_dir
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary: dict[str, object] = json.loads(out.read_text())
-    return summary
 
 
 def test_every_node_built_or_reused(keystone_run: dict[str, object]) -> None:
