@@ -68,6 +68,13 @@ def test_second_run_reuses_everything(keystone_run: dict[str, object], state_dir
     proc = orchestrate("build", "pipelines/keystone.yaml", state_dir=state_dir)
     assert proc.returncode == 0, proc.stderr
     assert "3 reused" in proc.stdout
+    run_id = proc.stdout.split("run ", 1)[1].split(":", 1)[0]
+    logs = orchestrate("logs", run_id, "keystone", state_dir=state_dir)
+    assert "reused localhost/orchestrate-test/keystone:" in logs.stdout
+    assert "--- step" not in logs.stdout.replace("--- step tag", "")  # no build step ran
+    # Not a terminal: plain timestamped lines, never a terminal control sequence.
+    assert "\x1b" not in proc.stdout + proc.stderr
+    assert "node finished" in proc.stderr and proc.stderr[:2] == "20"
 
 
 def test_failing_node_skips_dependents_and_leaves_nothing(
