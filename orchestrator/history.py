@@ -5,8 +5,8 @@
   whose process died is marked ``killed`` by the next run).
 - ``nodes``: one row per node of a run, written in one transaction when the node ends:
   status, reason, key, image, image id, size, times, attempts, log path, error summary.
-- ``builds``: one row per image built, keyed by cache key, with the named inputs behind the
-  key, so ``orchestrate plan`` can say which input changed since the last build.
+- ``builds``: one row per image built, by repository and cache key, with the named inputs
+  behind the key, so ``orchestrate plan`` can say which input changed since the last build.
 
 Every write is its own transaction on a connection shared under a lock, so node results that
 end together in several threads are each written whole. WAL mode and a busy timeout let two
@@ -27,7 +27,7 @@ from typing import Any
 from orchestrator.errors import StateError
 from orchestrator.results import NodeResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1
 FILENAME = "history.sqlite3"
 
 _SCHEMA = """
@@ -66,21 +66,18 @@ CREATE TABLE IF NOT EXISTS nodes (
     PRIMARY KEY (run_id, node)
 );
 CREATE TABLE IF NOT EXISTS builds (
-    key        TEXT PRIMARY KEY,
+    key        TEXT NOT NULL,
     repository TEXT NOT NULL,
     node       TEXT NOT NULL,
     image      TEXT NOT NULL,
     image_id   TEXT NOT NULL,
     inputs     TEXT NOT NULL,
     run_id     TEXT NOT NULL,
-    built      REAL NOT NULL
+    built      REAL NOT NULL,
+    PRIMARY KEY (repository, key)
 );
 CREATE INDEX IF NOT EXISTS builds_by_repository ON builds (repository, built);
 """
-# Steps from one schema version to the next; a fresh file gets _SCHEMA at the newest version.
-_MIGRATIONS = {
-    1: "ALTER TABLE runs ADD COLUMN edges TEXT NOT NULL DEFAULT '[]';",
-}
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -179,11 +176,9 @@ class History:
                     f"{self.path}: history schema {version} is newer than this orchestrate's "
                     f"({SCHEMA_VERSION}): upgrade orchestrate or use another --state-dir"
                 )
-            # A new file (version 0) gets the newest schema from _SCHEMA alone.
-            migrations = (_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
-            steps = "".join(migrations) if version else ""
+            # A later schema adds its steps from ``version`` up here, before _SCHEMA.
             self._db.executescript(
-                f"BEGIN; {steps} {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot use the run history: {exc}") from None
@@ -375,7 +370,10 @@ class History:
         history are left out."""
         out: dict[str, float] = {}
         for node, (image, key) in images.items():
-            if self._query("SELECT 1 FROM builds WHERE key = ?", (key,)):
+            if self._query(
+                "SELECT 1 FROM builds WHERE repository = ? AND key = ?",
+                (repository_of(image), key),
+            ):
                 out[node] = 0.5
                 continue
             rows = self._query(
@@ -392,8 +390,11 @@ class History:
         for row in self._query("SELECT * FROM builds ORDER BY built"):
             yield _build(row)
 
-    def forget_builds(self, keys: Sequence[str]) -> None:
-        self._write("DELETE FROM builds WHERE key = ?", *((k,) for k in keys))
+    def forget_builds(self, builds: Sequence[BuildRecord]) -> None:
+        self._write(
+            "DELETE FROM builds WHERE repository = ? AND key = ?",
+            *((b.repository, b.key) for b in builds),
+        )
 
 
 def _run(row: sqlite3.Row) -> RunRecord:

@@ -27,7 +27,7 @@ def configure_logging(
     """
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     out = file if file is not None else sys.stderr
-    tty = file is not None or sys.stderr.isatty()
+    tty = out.isatty()
     renderer: structlog.typing.Processor
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()

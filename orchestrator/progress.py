@@ -225,6 +225,9 @@ class ConsoleFile:
     def flush(self) -> None:
         return None
 
+    def isatty(self) -> bool:
+        return self.console.is_terminal
+
 
 def stderr_is_tty() -> bool:
     return sys.stderr.isatty()

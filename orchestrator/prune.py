@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orchestrator import runs
 from orchestrator.errors import OrchestrateError
-from orchestrator.history import SUCCEEDED, BuildRecord, History, RunRecord
+from orchestrator.history import SUCCEEDED, BuildRecord, History, RunRecord, repository_of
 
 DAY = 86400.0
 
@@ -63,14 +63,17 @@ def plan_prune(
     records = history.runs()
     out.live_runs = [r.id for r in history.running() if runs.is_alive(state_dir, r.id)]
     kept_runs = _latest_successful(records, max(policy.keep_runs, 1))
-    kept_keys = {
-        n.key for r in kept_runs for n in history.nodes(r.id) if n.status in ("built", "reused")
+    kept = {
+        (repository_of(n.image), n.key)
+        for r in kept_runs
+        for n in history.nodes(r.id)
+        if n.status in ("built", "reused")
     }
     if not out.live_runs:
         builds = list(history.builds())  # oldest first
         newest = {b.repository: b.key for b in builds}
         for b in builds:
-            if b.key in kept_keys or newest[b.repository] == b.key:
+            if (b.repository, b.key) in kept or newest[b.repository] == b.key:
                 continue
             if policy.older_than_days is not None and b.built > now - policy.older_than_days * DAY:
                 continue
@@ -112,7 +115,7 @@ def apply_prune(
         except OrchestrateError as exc:  # one image in use must not stop the rest
             lines.append(f"kept image {b.image}: {exc}")
             continue
-        gone.append(b.key)
+        gone.append(b)
         lines.append(f"removed image {b.image} ({b.node}, built in run {b.run_id})")
     history.forget_builds(gone)
     for folder in plan.run_dirs:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from orchestrator.logsetup import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 UPPER = ROOT / "constraints" / "2026.1" / "upper-constraints.txt"
@@ -50,3 +53,11 @@ def write_pipeline(tmp_path: Path) -> WritePipeline:
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _logging_to_the_real_stderr() -> Iterator[None]:
+    """Point structlog back at the process's stderr after each test: a test that configured
+    it inside capsys or CliRunner leaves it writing to a stream that is closed afterwards."""
+    yield
+    configure_logging("auto", file=sys.__stderr__)

@@ -1,20 +1,23 @@
-"""Rebuild only what changed, and resume a killed run, with real buildah.
+"""Rebuild only what changed, resume a killed run, prune, with real buildah.
 
-Two keystone images (``keystone`` and ``keystone-b``, both of project keystone) share a test
-profile; they install the wheels keystone.yaml's requirements image already holds, so the
-wheels image is reused whenever the wheel set did not change.
+Two keystone images (``ks-a`` and ``ks-b``, both of project keystone) share a test profile;
+they install the wheels keystone.yaml's requirements image already holds, so the wheels image
+is reused whenever the wheel set did not change. A uid drawn per session gives them keys no
+earlier session built, and their repositories are removed afterwards.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,8 @@ SDIST = (
     "sha256: 9090a34976c48b518dec21d73260d3af76029c05bd40bfe2cb097dfd7d343bc1}"
 )
 PROFILES = "[fluent, apache, ldap, tools]"
+NS = "localhost/orchestrate-test"
+UID = 60000 + secrets.randbelow(5000)
 
 
 def _header() -> str:
@@ -36,13 +41,16 @@ def _header() -> str:
 
 def _pipeline(folder: Path, b_packages: str = "") -> Path:
     body = f"""images:
-  keystone:
-    source: {SDIST}
-    profiles: {PROFILES}
-  keystone-b:
+  ks-a:
     project: keystone
     source: {SDIST}
     profiles: {PROFILES}
+    uid: {UID}
+  ks-b:
+    project: keystone
+    source: {SDIST}
+    profiles: {PROFILES}
+    uid: {UID}
 """
     if b_packages:
         body += f"    dist_packages: [{b_packages}]\n"
@@ -58,12 +66,25 @@ def _profile(folder: Path, packages: str) -> None:
     )
 
 
+def _images() -> list[str]:
+    out = subprocess.run(
+        ["buildah", "images", "--format", "{{.Name}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [ref for ref in out if ref.startswith((f"{NS}/ks-a:", f"{NS}/ks-b:"))]
+
+
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("rebuilds")
     shutil.copytree(ROOT / "profiles", folder / "profiles")
     _profile(folder, "less")
-    return folder
+    yield folder
+    refs = _images()
+    if refs:
+        subprocess.run(["buildah", "rmi", "--force", *refs], capture_output=True, check=False)
 
 
 def _build(workdir: Path, state_dir: Path, *args: str) -> dict[str, str]:
@@ -90,12 +111,13 @@ def _built(statuses: dict[str, str]) -> set[str]:
 def test_rebuilds_follow_what_changed(workdir: Path, state_dir: Path, no_leftovers: None) -> None:
     _pipeline(workdir)
     first = _build(workdir, state_dir)
-    assert set(first.values()) <= {"built", "reused"}
+    assert _built(first) == {"ks-a", "ks-b"}
+    assert first["requirements"] == "reused"
 
     again = _build(workdir, state_dir)
     assert set(again.values()) == {"reused"}, again
 
-    # One service's own setting: that service only.
+    # One service's own setting: that service only, and plan says why before the build.
     _pipeline(workdir, b_packages="file")
     plan = orchestrate(
         "plan",
@@ -106,13 +128,24 @@ def test_rebuilds_follow_what_changed(workdir: Path, state_dir: Path, no_leftove
     )
     assert plan.returncode == 0, plan.stderr
     table = plan.stdout[plan.stdout.rindex("NODE ") :]
-    assert "keystone-b    build   " in table and "dist_packages +file" in table
-    assert "keystone      reuse   " in table
-    assert _built(_build(workdir, state_dir)) == {"keystone-b"}
+    assert "ks-b          build   " in table and "dist_packages +file" in table, table
+    assert "ks-a          reuse   " in table
+    assert _built(_build(workdir, state_dir)) == {"ks-b"}
 
     # A profile both services use: both, and not the wheels (the wheel set is the same).
     _profile(workdir, "less, tree")
-    assert _built(_build(workdir, state_dir)) == {"keystone", "keystone-b"}
+    assert _built(_build(workdir, state_dir)) == {"ks-a", "ks-b"}
+
+    # Prune: the superseded builds go, the latest run's images stay.
+    before = set(_images())
+    pruned = orchestrate("prune", "--keep-logs", "100", state_dir=state_dir)
+    assert pruned.returncode == 0, pruned.stderr
+    after = set(_images())
+    removed = before - after
+    assert len([r for r in removed if "/ks-a:" in r]) == 1, pruned.stdout  # the first build
+    assert len([r for r in removed if "/ks-b:" in r]) == 2, pruned.stdout  # first, +file
+    assert {f"{NS}/ks-a:2026.1", f"{NS}/ks-b:2026.1"} <= after
+    assert _build(workdir, state_dir)["ks-a"] == "reused"
 
 
 def _newest_run(state_dir: Path, after: set[str]) -> Path | None:
@@ -132,7 +165,7 @@ def test_a_killed_run_resumes_without_repeating_work(
         ORCHESTRATE_NAMESPACE="localhost/orchestrate-test",
     )
     argv = [sys.executable, "-m", "orchestrator", "build", str(workdir / "two.yaml")]
-    argv += ["--profiles-dir", str(workdir / "profiles"), "--no-cache-for", "keystone,keystone-b"]
+    argv += ["--profiles-dir", str(workdir / "profiles"), "--no-cache-for", "ks-a,ks-b"]
     proc = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -141,7 +174,7 @@ def test_a_killed_run_resumes_without_repeating_work(
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             killed_run = _newest_run(state_dir, before)
-            log = killed_run / "logs" / "keystone.log" if killed_run else None
+            log = killed_run / "logs" / "ks-a.log" if killed_run else None
             if log is not None and log.exists() and "--- step install-packages" in log.read_text():
                 break
             time.sleep(0.2)
@@ -171,8 +204,8 @@ def test_a_killed_run_resumes_without_repeating_work(
     first = {node: status for run, node, status in rows if run == killed_run.name}
     second = {node: status for run, node, status in rows if run != killed_run.name}
     assert set(first.values()) <= {"built", "reused"}  # what ended before the kill
-    assert {"keystone", "keystone-b"} - set(first), "both services ended before the kill"
+    assert {"ks-a", "ks-b"} - set(first), "both services ended before the kill"
     # Nothing the killed run finished is built again; the rest is built (its --no-cache-for
     # still applies to what it had not finished).
-    assert {n for n, s in second.items() if s == "built"} == {"keystone", "keystone-b"} - set(first)
-    assert set(second) == {"base", "requirements", "keystone", "keystone-b"}
+    assert {n for n, s in second.items() if s == "built"} == {"ks-a", "ks-b"} - set(first)
+    assert set(second) == {"base", "requirements", "ks-a", "ks-b"}

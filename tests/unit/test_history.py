@@ -123,24 +123,3 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_repository_of_an_image() -> None:
     assert repository_of("localhost:5000/os/keystone:abc") == "localhost:5000/os/keystone"
     assert repository_of("localhost:5000/os/keystone") == "localhost:5000/os/keystone"
-
-
-def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
-    db = sqlite3.connect(tmp_path / "history.sqlite3")
-    db.executescript(
-        """
-        CREATE TABLE runs (id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, command TEXT NOT NULL,
-            options TEXT NOT NULL, withheld TEXT NOT NULL DEFAULT '[]', nodes TEXT NOT NULL,
-            resumed_from TEXT, started REAL NOT NULL, finished REAL, result TEXT NOT NULL,
-            exit_code INTEGER, pid INTEGER NOT NULL, log_dir TEXT NOT NULL);
-        INSERT INTO runs VALUES ('old', '/p.yaml', 'orchestrate', '{}', '[]', '["base"]', NULL,
-            1.0, 2.0, 'succeeded', 0, 1, '/logs');
-        PRAGMA user_version = 1;
-        """
-    )
-    db.close()
-    with History(tmp_path) as history:
-        old = history.run("old")
-        assert old is not None and old.edges == () and old.nodes == ("base",)
-        start(history, "new")
-        assert history.run("new") is not None

@@ -41,7 +41,8 @@ def _run(
     )
     (state / "runs" / run_id / "logs").mkdir(parents=True)
     for node, key in nodes.items():
-        history.record_node(run_id, NodeResult(node=node, status=Status.BUILT), key)
+        image = f"localhost/os/{node}:{key}"
+        history.record_node(run_id, NodeResult(node=node, status=Status.BUILT, image=image), key)
     history.finish_run(run_id, result=result, exit_code=0, finished=started + 1)
 
 
@@ -127,3 +128,24 @@ def test_images_are_kept_while_a_run_is_alive(tmp_path: Path) -> None:
         )
         alive = "orchestrat" in Path("/proc/self/cmdline").read_text()
         assert (plan.images == []) is alive
+
+
+def test_two_repositories_with_one_key_are_two_builds(tmp_path: Path) -> None:
+    """Two images of identical content share a key; each is its repository's own build."""
+    with History(tmp_path) as history:
+        _run(history, tmp_path, "20261101-000000-0001", "succeeded", 1 * DAY, a="k1", b="k1")
+        _run(history, tmp_path, "20261102-000000-0002", "succeeded", 2 * DAY, a="k2", b="k3")
+        for node, key, run, built in (
+            ("a", "k1", "0001", 1),
+            ("b", "k1", "0001", 1),
+            ("a", "k2", "0002", 2),
+            ("b", "k3", "0002", 2),
+        ):
+            _build(history, key, node, f"2026110{run[-1]}-000000-{run}", built * DAY)
+        plan = plan_prune(
+            history, tmp_path, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1]
+        )
+        assert sorted(b.image for b in plan.images) == [
+            "localhost/os/a:k1",
+            "localhost/os/b:k1",
+        ]

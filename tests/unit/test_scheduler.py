@@ -32,7 +32,7 @@ def run(graph, executor, tmp_path: Path, **limits):  # type: ignore[no-untyped-d
 
 @pytest.mark.parametrize("parallel", [1, 2, 3, 9])
 def test_never_more_than_parallel_nodes_run(tmp_path: Path, parallel: int) -> None:
-    executor = FakeExecutor(duration=0.02)
+    executor = FakeExecutor(duration=0.15)  # long enough for all 9 to overlap
     result = run(full_stack(), executor, tmp_path, parallel=parallel)
     assert result.exit_code == EXIT_OK
     assert executor.peak == min(parallel, len(SERVICES))
