@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from orchestrator.buildah_executor import (
     existing_containers,
     image_key,
     image_names,
-    remove_containers,
 )
 from orchestrator.errors import ConfigError, OrchestrateError, StateError, ToolMissingError
 from orchestrator.graph import order
@@ -40,11 +40,11 @@ from orchestrator.progress import (
     ConsoleFile,
     LiveProgress,
     PlainProgress,
-    stderr_is_tty,
     use_live,
 )
 from orchestrator.resolve import ResolvedPipeline
 from orchestrator.results import NodeResult, RunResult, Status
+from orchestrator.resume import stored_options
 from orchestrator.reuse import decide
 from orchestrator.scheduler import Limits, Scheduler
 from orchestrator.settings import OPTIONS, Settings, resolve_settings
@@ -56,6 +56,7 @@ from orchestrator.workflow import (
     load,
     make_plans,
     new_run_id,
+    no_cache_for,
 )
 
 
@@ -90,13 +91,6 @@ def selection_of(options: Mapping[str, Any]) -> Selection:
         only=tuple(options.get("only") or ()),
         skip=tuple(options.get("skip") or ()),
         match=options.get("match"),
-    )
-
-
-def no_cache_for(options: Mapping[str, Any]) -> frozenset[str]:
-    """``--no-cache-for a,b --no-cache-for c`` as a set of node names."""
-    return frozenset(
-        n.strip() for v in options.get("no_cache_for") or () for n in v.split(",") if n.strip()
     )
 
 
@@ -163,24 +157,20 @@ def explain(prepared: Prepared, options: Mapping[str, Any]) -> list[str]:
                 rows.append((node, "?", plan.key[:12], "buildah is not installed"))
                 continue
             rows.append((node, decision.action, plan.key[:12], decision.why))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines.append("")
-    for row in rows:
-        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row[:3])) + "  " + row[3])
-    return lines
+    return [*lines, "", *summary.columns(rows)]
 
 
 def execute(
     prepared: Prepared,
     options: Mapping[str, Any],
     *,
-    command: str,
-    stored_options: Mapping[str, Any],
-    withheld: tuple[str, ...] = (),
     resumed_from: str | None = None,
     done_before: Mapping[str, str] | None = None,
 ) -> int:
     """Run the plans with buildah, record everything in the history, print the summary.
+
+    The run is recorded with the command line and the options to repeat it (credentials
+    withheld, see :func:`orchestrator.resume.stored_options`).
 
     Returns:
         The run's exit code: 0 all built or reused, 1 a node failed, 130 interrupted.
@@ -188,6 +178,7 @@ def execute(
     log = structlog.get_logger()
     settings = prepared.settings
     run_id = prepared.run_id
+    stored, withheld = stored_options({**options, "pipeline": str(prepared.path.resolve())})
     run_dir = settings.state_dir / "runs" / run_id
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -197,8 +188,8 @@ def execute(
         history.start_run(
             run_id=run_id,
             pipeline=str(prepared.path.resolve()),
-            command=command,
-            options=stored_options,
+            command=engine.format_argv(["orchestrate", *sys.argv[1:]]),
+            options=stored,
             withheld=withheld,
             nodes=prepared.nodes,
             edges=sorted(prepared.graph.edges),
@@ -253,7 +244,9 @@ def execute(
         finally:
             signal.signal(signal.SIGTERM, previous)
             if isinstance(progress, LiveProgress):
-                configure_logging(options.get("log_format", "auto"), verbose=_verbose(options))
+                configure_logging(
+                    options.get("log_format", "auto"), verbose=bool(options.get("verbose"))
+                )
         history.finish_run(
             run_id, result=_run_result(result), exit_code=result.exit_code, finished=time.time()
         )
@@ -262,17 +255,13 @@ def execute(
     return result.exit_code
 
 
-def _verbose(options: Mapping[str, Any]) -> bool:
-    return bool(options.get("verbose"))
-
-
 def _progress(
     prepared: Prepared, options: Mapping[str, Any], history: History
 ) -> LiveProgress | PlainProgress:
     """A live table on a terminal (log events printed above it), else plain lines."""
     log_format = options.get("log_format", "auto")
     live = use_live(
-        options.get("progress") or "auto", log_format=log_format, stream_is_tty=stderr_is_tty()
+        options.get("progress") or "auto", log_format=log_format, stream_is_tty=sys.stderr.isatty()
     )
     if not live:
         return PlainProgress(prepared.graph)
@@ -282,7 +271,7 @@ def _progress(
     )
     configure_logging(
         log_format,
-        verbose=_verbose(options),
+        verbose=bool(options.get("verbose")),
         file=ConsoleFile(progress.console),  # type: ignore[arg-type]
         quiet=True,
     )
@@ -298,7 +287,8 @@ def clean_up_dead_runs(history: History, state_dir: Path) -> None:
         log.warning("runs ended without finishing (killed)", runs=dead)
     stale = runs.orphans(state_dir, existing_containers())
     if stale:
-        remove_containers(stale)
+        with contextlib.suppress(OrchestrateError):
+            engine.capture(["buildah", "rm", *stale])
         log.warning("removed working containers of dead runs", containers=stale)
     candidates = runs.orphan_candidates(state_dir, image_names())
     if candidates:

@@ -173,14 +173,11 @@ class BuildahExecutor:
                         niceness=BACKGROUND_NICENESS if step.background else 0,
                     )
                     break
-                except StepFailedError as exc:
-                    if tries_left and engine.is_transient(exc):
+                except OrchestrateError as exc:
+                    if tries_left and isinstance(exc, StepFailedError) and engine.is_transient(exc):
                         out.write(f"--- buildah failed to start step {step.name}; again\n")
                         time.sleep(1)
                         continue
-                    out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
-                    raise
-                except OrchestrateError as exc:
                     out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
                     raise
             out.write(f"--- step {step.name} done in {time.monotonic() - started:.1f}s\n")

@@ -28,7 +28,7 @@ from orchestrator.logsetup import configure_logging
 from orchestrator.profiles import load_profile
 from orchestrator.prune import Policy, apply_prune, plan_prune
 from orchestrator.report import write_report
-from orchestrator.settings import OPTIONS, Option, resolve_settings
+from orchestrator.settings import OPTION_BY_NAME, OPTIONS, Option, resolve_settings
 from orchestrator.workflow import find_pipeline, graph_for, load
 
 F = Callable[..., Any]
@@ -212,14 +212,7 @@ def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
     if options.get("dry_run"):
         click.echo("\n".join(build.explain(prepared, options)))
         return 0
-    stored, withheld = resume.stored_options(options)
-    return build.execute(
-        prepared,
-        options,
-        command=engine.format_argv(["orchestrate", *sys.argv[1:]]),
-        stored_options={"pipeline": str(prepared.path.resolve()), **stored},
-        withheld=withheld,
-    )
+    return build.execute(prepared, options)
 
 
 def _state_dir(pipeline: Path | None, options: dict[str, Any]) -> Path:
@@ -236,19 +229,10 @@ def _resume(run_id: str | None, pipeline: Path | None, overrides: dict[str, Any]
         options = resume.restored_options(record, overrides)
         resume.limit_no_cache(history, record, options)
         done_before = resume.finished_nodes(history, record)
-    stored, withheld = resume.stored_options(options)
     path = Path(options.pop("pipeline", record.pipeline))
     click.echo(f"resuming run {record.id} ({record.result}) of {path}")
     prepared = build.prepare(path, options)
-    return build.execute(
-        prepared,
-        options,
-        command=engine.format_argv(["orchestrate", *sys.argv[1:]]),
-        stored_options=stored,
-        withheld=withheld,
-        resumed_from=record.id,
-        done_before=done_before,
-    )
+    return build.execute(prepared, options, resumed_from=record.id, done_before=done_before)
 
 
 @cli.command("plan")
@@ -291,8 +275,7 @@ def resume_cmd(ctx: click.Context, /, run_id: str, **options: Any) -> int:
 
 def state_option(func: F) -> F:
     """--state-dir for the commands that only read or tidy the state directory."""
-    state = next(o for o in OPTIONS if o.name == "state_dir")
-    return _setting_option(state)(func)
+    return _setting_option(OPTION_BY_NAME["state_dir"])(func)
 
 
 @cli.command("history")

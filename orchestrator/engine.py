@@ -64,10 +64,7 @@ def require_tool(name: str) -> None:
     Raises:
         ToolMissingError: it is not, with a hint on how to install it.
     """
-    try:
-        sh.Command(name)
-    except sh.CommandNotFound:
-        raise ToolMissingError(name, INSTALL_HINTS.get(name, "install it")) from None
+    _command(name)
 
 
 def _command(name: str) -> sh.Command:

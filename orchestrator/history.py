@@ -84,7 +84,6 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
 KILLED = "killed"
-RESUMABLE = (FAILED, INTERRUPTED, KILLED)
 
 
 @dataclass(frozen=True, kw_only=True)

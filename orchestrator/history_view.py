@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.history import NodeRecord, RunRecord
-from orchestrator.summary import human_size
+from orchestrator.summary import columns, human_size
 
 
 def _when(timestamp: float | None) -> str:
@@ -22,11 +22,6 @@ def _took(start: float | None, end: float | None) -> str:
     return f"{end - start:.1f}s"
 
 
-def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-
-
 def runs_table(records: Sequence[RunRecord], counts: dict[str, dict[str, int]]) -> str:
     """One line per run, newest first: id, start, time, result, node counts, pipeline."""
     if not records:
@@ -39,7 +34,7 @@ def runs_table(records: Sequence[RunRecord], counts: dict[str, dict[str, int]]) 
         rows.append(
             (r.id, _when(r.started), _took(r.started, r.finished), result, nodes, r.pipeline)
         )
-    return "\n".join(_columns(rows))
+    return "\n".join(columns(rows))
 
 
 def run_detail(record: RunRecord, nodes: Sequence[NodeRecord]) -> str:
@@ -80,7 +75,7 @@ def run_detail(record: RunRecord, nodes: Sequence[NodeRecord]) -> str:
     for node in record.nodes:
         if node not in seen:
             rows.append((node, "not finished", "-", "-", "-", "-", "-"))
-    lines.extend(_columns(rows))
+    lines.extend(columns(rows))
     for n in nodes:
         if n.error:
             lines += ["", f"{n.node}: {n.error}", f"    log: {n.log_path}"]

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.results import RunResult, Status
+from orchestrator.summary import write_atomically
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def to_junit(result: RunResult, order: list[str], *, suite: str) -> ET.ElementTree:
+def to_junit(result: RunResult, order: list[str], *, suite: str) -> ET.Element:
     """The run as a ``<testsuites>`` document with one ``<testsuite>`` named ``suite``."""
     nodes = [r for node in order if (r := result.results.get(node)) is not None]
     wall = (result.finished or result.started) - result.started
@@ -54,15 +55,13 @@ def to_junit(result: RunResult, order: list[str], *, suite: str) -> ET.ElementTr
             out.append(f"log: {r.log_path}")
         ET.SubElement(case, "system-out").text = _xml_text("\n".join(out))
     ET.indent(root)
-    return ET.ElementTree(root)
+    return root
 
 
-def write_junit(path: Path, tree: ET.ElementTree) -> None:
-    """Write the document atomically (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+def write_junit(path: Path, root: ET.Element) -> None:
+    """Write the document atomically."""
+    body = ET.tostring(root, encoding="unicode")
+    write_atomically(path, f'<?xml version="1.0" encoding="utf-8"?>\n{body}\n')
 
 
 def _iso(timestamp: float) -> str:

@@ -16,7 +16,6 @@ before). Without history for every remaining node there is no ETA.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -227,7 +226,3 @@ class ConsoleFile:
 
     def isatty(self) -> bool:
         return self.console.is_terminal
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()

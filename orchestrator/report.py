@@ -18,7 +18,7 @@ from pathlib import Path
 import networkx as nx
 
 from orchestrator.history import NodeRecord, RunRecord
-from orchestrator.summary import human_size
+from orchestrator.summary import human_size, write_atomically
 
 COLOURS = {
     "built": "#2e7d32",
@@ -255,7 +255,4 @@ wall {_seconds(max(wall, 0.0))} · {_esc(tally)}</p>
 
 def write_report(record: RunRecord, nodes: Sequence[NodeRecord], path: Path) -> None:
     """Write the page atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(render(record, nodes, path.parent.resolve()), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, render(record, nodes, path.parent.resolve()))

@@ -16,7 +16,8 @@ import structlog
 
 from orchestrator import engine, runs
 from orchestrator.errors import ConfigError
-from orchestrator.history import RESUMABLE, RUNNING, SUCCEEDED, History, RunRecord
+from orchestrator.history import RUNNING, SUCCEEDED, History, RunRecord
+from orchestrator.workflow import no_cache_for
 
 # Options that are paths (restored as Path) and options a resume must not repeat.
 _PATH_OPTIONS = ("profiles_dir", "summary_json", "junit")
@@ -89,8 +90,6 @@ def find_run(
         raise ConfigError("RUN", "", f"run {record.id} is still running (pid {record.pid})")
     if record.result == SUCCEEDED:
         raise ConfigError("RUN", "", f"run {record.id} succeeded: there is nothing to resume")
-    if record.result not in (*RESUMABLE, RUNNING):
-        raise ConfigError("RUN", "", f"run {record.id} ended {record.result}: cannot resume")
     return record
 
 
@@ -102,7 +101,7 @@ def finished_nodes(history: History, record: RunRecord) -> dict[str, str]:
 def limit_no_cache(history: History, record: RunRecord, options: dict[str, Any]) -> None:
     """Keep the first run's ``--no-cache``/``--no-cache-for`` only for its unfinished nodes."""
     forced = set(record.nodes) if options.pop("no_cache", None) else set()
-    forced |= {n.strip() for v in options.get("no_cache_for") or () for n in v.split(",")}
+    forced |= no_cache_for(options)
     done = {n.node for n in history.nodes(record.id) if n.status in ("built", "reused")}
     todo = [node for node in record.nodes if node in forced and node not in done]
     options["no_cache_for"] = (",".join(todo),) if todo else ()

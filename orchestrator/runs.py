@@ -46,21 +46,20 @@ def is_ours_and_dead(state_dir: Path, run_id: str) -> bool:
     return (state_dir / "runs" / run_id).is_dir() and not is_alive(state_dir, run_id)
 
 
-def orphans(state_dir: Path, containers: list[str]) -> list[str]:
-    """The working containers, among ``containers``, of this state dir's dead runs."""
+def _of_dead_runs(state_dir: Path, names: list[str], pattern: re.Pattern[str]) -> list[str]:
     out = []
-    for name in containers:
-        match = CONTAINER_RE.match(name)
+    for name in names:
+        match = pattern.search(name)
         if match and is_ours_and_dead(state_dir, match.group("run")):
             out.append(name)
     return out
+
+
+def orphans(state_dir: Path, containers: list[str]) -> list[str]:
+    """The working containers, among ``containers``, of this state dir's dead runs."""
+    return _of_dead_runs(state_dir, containers, CONTAINER_RE)
 
 
 def orphan_candidates(state_dir: Path, images: list[str]) -> list[str]:
     """The candidate image names, among ``images``, of this state dir's dead runs."""
-    out = []
-    for name in images:
-        match = CANDIDATE_RE.search(name)
-        if match and is_ours_and_dead(state_dir, match.group("run")):
-            out.append(name)
-    return out
+    return _of_dead_runs(state_dir, images, CANDIDATE_RE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,12 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit in ("B", "kB", "MB") else f"{value:.2f} {unit}"
         value /= 1000
     return f"{size} B"  # pragma: no cover
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as lines of left-aligned columns two spaces apart (the first row is the header)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
 
 
 def table(result: RunResult, order: list[str]) -> str:
@@ -41,10 +48,7 @@ def table(result: RunResult, order: list[str]) -> str:
                 human_size(r.size) if r.size else "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
-    ]
+    lines = columns(rows)
     wall = (result.finished or result.started) - result.started
     counts = ", ".join(f"{result.count(s)} {s.value}" for s in Status if result.count(s))
     lines.append(f"run {result.run_id}: {counts} in {wall:.1f}s wall")
@@ -83,9 +87,14 @@ def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path
     }
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write a JSON document atomically (never a half-written file)."""
+def write_atomically(path: Path, text: str) -> None:
+    """Write a text file so that readers see the old file or the whole new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write a JSON document atomically."""
+    write_atomically(path, json.dumps(document, indent=2) + "\n")

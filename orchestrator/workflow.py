@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import structlog
@@ -60,6 +61,13 @@ def graph_for(resolved: ResolvedPipeline, selection: Selection = Selection()) ->
     """The checked image graph restricted to the selection."""
     graph = build_graph(resolved)
     return select(graph, only=selection.only, skip=selection.skip, match=selection.match)
+
+
+def no_cache_for(options: Mapping[str, Any]) -> frozenset[str]:
+    """``--no-cache-for a,b --no-cache-for c`` as a set of node names."""
+    return frozenset(
+        n.strip() for v in options.get("no_cache_for") or () for n in v.split(",") if n.strip()
+    )
 
 
 def network_of(settings: Settings) -> Network:
