@@ -16,11 +16,11 @@ from pathlib import Path
 import networkx as nx
 import structlog
 
-from orchestrator.executor import NodeContext
-from orchestrator.graph import NodeKind
-from orchestrator.plan import NodePlan, empty_plan
-from orchestrator.results import Outcome, Status
-from orchestrator.scheduler import Limits, Scheduler
+from orchestrator.execution.executor import NodeContext
+from orchestrator.execution.scheduler import Limits, Scheduler
+from orchestrator.model.results import Outcome, Status
+from orchestrator.planning.graph import NodeKind
+from orchestrator.planning.plan import NodePlan, empty_plan
 
 
 class NoOpExecutor:

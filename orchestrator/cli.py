@@ -16,20 +16,22 @@ from typing import Any
 import click
 import yaml
 
-from orchestrator import build, engine, resume
-from orchestrator.buildah_executor import image_key
-from orchestrator.catalog import load_catalog
-from orchestrator.config import REQUIREMENTS_NODE, load_pipeline
+from orchestrator.engine import process as engine
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, OrchestrateError
-from orchestrator.graph import order, render
-from orchestrator.history import History, RunRecord
-from orchestrator.history_view import run_detail, runs_table
+from orchestrator.execution import run as build
+from orchestrator.execution.buildah_executor import image_key
+from orchestrator.loading.workflow import find_pipeline, graph_for, load
 from orchestrator.logsetup import configure_logging
-from orchestrator.profiles import load_profile
-from orchestrator.prune import Policy, apply_prune, plan_prune
-from orchestrator.report import write_report
-from orchestrator.settings import OPTION_BY_NAME, OPTIONS, Option, resolve_settings
-from orchestrator.workflow import find_pipeline, graph_for, load
+from orchestrator.model.catalog import load_catalog
+from orchestrator.model.pipeline import REQUIREMENTS_NODE, load_pipeline
+from orchestrator.model.profiles import load_profile
+from orchestrator.model.settings import OPTION_BY_NAME, OPTIONS, Option, resolve_settings
+from orchestrator.planning.graph import order, render
+from orchestrator.records import resume
+from orchestrator.records.history import History, RunRecord
+from orchestrator.records.prune import Policy, apply_prune, plan_prune
+from orchestrator.reporting.history_view import run_detail, runs_table
+from orchestrator.reporting.html import write_report
 
 F = Callable[..., Any]
 
@@ -61,7 +63,7 @@ def _setting_option(option: Option) -> Callable[[F], F]:
 
 
 def setting_options(func: F) -> F:
-    """Add one flag per run setting (see orchestrator.settings.OPTIONS)."""
+    """Add one flag per run setting (see orchestrator.model.settings.OPTIONS)."""
     for option in reversed(OPTIONS):
         func = _setting_option(option)(func)
     return func

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from orchestrator.errors import CancelledError, StepFailedError, StepTimeoutError
-from orchestrator.executor import NodeContext
-from orchestrator.graph import NodeKind
-from orchestrator.plan import NodePlan, empty_plan
-from orchestrator.results import Outcome, Status
+from orchestrator.execution.executor import NodeContext
+from orchestrator.model.results import Outcome, Status
+from orchestrator.planning.graph import NodeKind
+from orchestrator.planning.plan import NodePlan, empty_plan
 
 
 def dag(edges: Iterable[tuple[str, str]], nodes: Iterable[str] = ()) -> nx.DiGraph:

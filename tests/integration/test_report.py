@@ -13,7 +13,7 @@ from tests.integration.conftest import orchestrate
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-# The status colours of orchestrator.report.COLOURS for built and reused nodes.
+# The status colours of orchestrator.reporting.html.COLOURS for built and reused nodes.
 BUILT, REUSED = (0x2E, 0x7D, 0x32), (0x81, 0xC7, 0x84)
 
 

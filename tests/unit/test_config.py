@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.catalog import load_catalog
-from orchestrator.config import load_pipeline
 from orchestrator.errors import ConfigError, GraphError
-from orchestrator.profiles import load_profile
-from orchestrator.workflow import graph_for, load
+from orchestrator.loading.workflow import graph_for, load
+from orchestrator.model.catalog import load_catalog
+from orchestrator.model.pipeline import load_pipeline
+from orchestrator.model.profiles import load_profile
 from tests.conftest import HEADER, WritePipeline
 
 PROJECTS = frozenset(load_catalog().projects)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import engine
+from orchestrator.engine import process as engine
 from orchestrator.errors import (
     CancelledError,
     StepFailedError,
@@ -94,7 +94,7 @@ def test_commands_die_with_a_killed_orchestrate(tmp_path: Path) -> None:
     """A SIGKILLed orchestrate leaves no command running (the kernel sends it SIGTERM)."""
     pid_file = tmp_path / "child.pid"
     script = (
-        "import sys; from orchestrator import engine; "
+        "import sys; from orchestrator.engine import process as engine; "
         f"engine.run(['sh', '-c', 'echo $$ > {pid_file}; exec sleep 60'], step='s')"
     )
     parent = subprocess.Popen([sys.executable, "-c", script])

@@ -9,8 +9,8 @@ import networkx as nx
 import pytest
 
 from orchestrator.errors import GraphError
-from orchestrator.graph import build_graph, render, select
-from orchestrator.workflow import load
+from orchestrator.loading.workflow import load
+from orchestrator.planning.graph import build_graph, render, select
 from tests.conftest import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]

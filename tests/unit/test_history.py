@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import StateError
-from orchestrator.history import History, repository_of
-from orchestrator.results import Attempt, NodeResult, Status
+from orchestrator.model.results import Attempt, NodeResult, Status
+from orchestrator.records.history import History, repository_of
 
 
 def node(name: str, status: Status = Status.BUILT, **extra: object) -> NodeResult:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import Source
-from orchestrator.plan import NodePlan, describe_plan
-from orchestrator.settings import resolve_settings
-from orchestrator.sources import FetchedSource
-from orchestrator.workflow import graph_for, load, make_plans
+from orchestrator.loading.sources import FetchedSource
+from orchestrator.loading.workflow import graph_for, load, make_plans
+from orchestrator.model.pipeline import Source
+from orchestrator.model.settings import resolve_settings
+from orchestrator.planning.plan import NodePlan, describe_plan
 from tests.conftest import WritePipeline
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -312,7 +312,7 @@ def test_only_the_first_wheel_step_waits_for_the_wheels_image(
 
 
 def test_base_refresh_period_enters_the_base_key_only(write_pipeline: WritePipeline) -> None:
-    from orchestrator.plan import refresh_period
+    from orchestrator.planning.plan import refresh_period
 
     assert refresh_period("weekly", NOW) == "weekly:2026-W48"
     assert refresh_period("daily", NOW) == "daily:2026-11-26"

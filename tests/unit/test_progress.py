@@ -9,8 +9,8 @@ import structlog
 from rich.console import Console
 
 from orchestrator.logsetup import configure_logging
-from orchestrator.progress import LiveProgress, PlainProgress, _Tracker, use_live
-from orchestrator.results import NodeResult, Status
+from orchestrator.model.results import NodeResult, Status
+from orchestrator.reporting.progress import LiveProgress, PlainProgress, _Tracker, use_live
 from tests.fakes import dag
 
 GRAPH = dag([("base", "requirements"), ("requirements", "keystone"), ("requirements", "nova")])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestrator.history import History
-from orchestrator.prune import DAY, Policy, apply_prune, plan_prune
-from orchestrator.results import NodeResult, Status
+from orchestrator.model.results import NodeResult, Status
+from orchestrator.records.history import History
+from orchestrator.records.prune import DAY, Policy, apply_prune, plan_prune
 
 NOW = 100 * DAY
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from orchestrator.history import NodeRecord, RunRecord
-from orchestrator.report import critical_path, render
+from orchestrator.records.history import NodeRecord, RunRecord
+from orchestrator.reporting.html import critical_path, render
 
 NODES = ("base", "requirements", "keystone", "nova")
 EDGES = (("base", "requirements"), ("requirements", "keystone"), ("requirements", "nova"))

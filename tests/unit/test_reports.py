@@ -9,11 +9,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from orchestrator import summary
-from orchestrator.junit import to_junit, write_junit
-from orchestrator.results import Attempt, NodeResult, RunResult, Status
+from orchestrator.model.results import Attempt, NodeResult, RunResult, Status
+from orchestrator.reporting import summary
+from orchestrator.reporting.junit import to_junit, write_junit
 
-SCHEMA = Path(summary.__file__).parent / "data" / "summary.schema.json"
+SCHEMA = summary.SCHEMA_PATH
 ORDER = ["base", "requirements", "keystone", "nova", "glance", "octavia"]
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import ConfigError
-from orchestrator.history import History
-from orchestrator.results import NodeResult, Status
-from orchestrator.resume import (
+from orchestrator.model.results import NodeResult, Status
+from orchestrator.records.history import History
+from orchestrator.records.resume import (
     find_run,
     finished_nodes,
     limit_no_cache,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from orchestrator.history import History
-from orchestrator.plan import empty_plan
-from orchestrator.reuse import changed_inputs, decide
+from orchestrator.planning.plan import empty_plan
+from orchestrator.planning.reuse import changed_inputs, decide
+from orchestrator.records.history import History
 
 INPUTS = {
     "dist_packages": "libldap-2.5-0\nlibsasl2-2",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator import runs
+from orchestrator.records import runs
 
 
 def test_live_run_keeps_its_containers(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
-from orchestrator.results import Status
-from orchestrator.scheduler import Limits, Scheduler
+from orchestrator.execution.scheduler import Limits, Scheduler
+from orchestrator.model.results import Status
 from tests.conftest import SERVICES
 from tests.fakes import FakeExecutor, dag, plans_for
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import ConfigError
-from orchestrator.settings import OPTIONS, resolve_settings
-from orchestrator.yamlfile import Field
+from orchestrator.model.settings import OPTIONS, resolve_settings
+from orchestrator.model.yamlfile import Field
 
 
 def field(value: object) -> Field:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import Source
 from orchestrator.errors import SourceError
-from orchestrator.sources import Network, fetch
+from orchestrator.loading.sources import Network, fetch
+from orchestrator.model.pipeline import Source
 from tests.unit.test_sources_wheelset import make_sdist
 
 

@@ -6,9 +6,9 @@ import io
 import tarfile
 from pathlib import Path
 
-from orchestrator.config import Source
-from orchestrator.sources import fetch_local, pbr_version, sdist_requires, tree_hash
-from orchestrator.wheelset import plan_wheels, requirement_name, unpinned
+from orchestrator.loading.sources import fetch_local, pbr_version, sdist_requires, tree_hash
+from orchestrator.model.pipeline import Source
+from orchestrator.planning.wheelset import plan_wheels, requirement_name, unpinned
 
 
 def make_sdist(path: Path, pkg_info: str, requirements: str = "") -> Path:

@@ -1,4 +1,4 @@
-"""The real executor: runs a node's planned steps with buildah through :mod:`orchestrator.engine`.
+"""The real executor: runs a node's planned steps with buildah (:mod:`orchestrator.engine`).
 
 An image whose cache key label matches the plan is reused without running any step. On every
 path out of a build (success, failure, timeout, Ctrl-C) the node's working containers are
@@ -18,13 +18,13 @@ from typing import IO
 
 import structlog
 
-from orchestrator import engine
+from orchestrator.engine import process as engine
 from orchestrator.errors import OrchestrateError, StepFailedError
-from orchestrator.executor import NodeContext
-from orchestrator.history import History
-from orchestrator.plan import KEY_LABEL, NodePlan, Step
-from orchestrator.results import Outcome, Status
-from orchestrator.reuse import Decision, decide
+from orchestrator.execution.executor import NodeContext
+from orchestrator.model.results import Outcome, Status
+from orchestrator.planning.plan import KEY_LABEL, NodePlan, Step
+from orchestrator.planning.reuse import Decision, decide
+from orchestrator.records.history import History
 
 
 def image_key(image: str) -> str | None:

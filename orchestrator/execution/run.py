@@ -23,32 +23,16 @@ import click
 import networkx as nx
 import structlog
 
-from orchestrator import engine, runs, summary
-from orchestrator.buildah_executor import (
+from orchestrator.engine import process as engine
+from orchestrator.errors import ConfigError, OrchestrateError, StateError, ToolMissingError
+from orchestrator.execution.buildah_executor import (
     BuildahExecutor,
     existing_containers,
     image_key,
     image_names,
 )
-from orchestrator.errors import ConfigError, OrchestrateError, StateError, ToolMissingError
-from orchestrator.graph import order
-from orchestrator.history import FAILED, INTERRUPTED, SUCCEEDED, History
-from orchestrator.junit import to_junit, write_junit
-from orchestrator.logsetup import configure_logging
-from orchestrator.plan import NodePlan, describe_plan
-from orchestrator.progress import (
-    ConsoleFile,
-    LiveProgress,
-    PlainProgress,
-    use_live,
-)
-from orchestrator.resolve import ResolvedPipeline
-from orchestrator.results import NodeResult, RunResult, Status
-from orchestrator.resume import stored_options
-from orchestrator.reuse import decide
-from orchestrator.scheduler import Limits, Scheduler
-from orchestrator.settings import OPTIONS, Settings, resolve_settings
-from orchestrator.workflow import (
+from orchestrator.execution.scheduler import Limits, Scheduler
+from orchestrator.loading.workflow import (
     Selection,
     fetch_sources,
     find_pipeline,
@@ -57,6 +41,24 @@ from orchestrator.workflow import (
     make_plans,
     new_run_id,
     no_cache_for,
+)
+from orchestrator.logsetup import configure_logging
+from orchestrator.model.results import NodeResult, RunResult, Status
+from orchestrator.model.settings import OPTIONS, Settings, resolve_settings
+from orchestrator.planning.graph import order
+from orchestrator.planning.plan import NodePlan, describe_plan
+from orchestrator.planning.resolve import ResolvedPipeline
+from orchestrator.planning.reuse import decide
+from orchestrator.records import runs
+from orchestrator.records.history import FAILED, INTERRUPTED, SUCCEEDED, History
+from orchestrator.records.resume import stored_options
+from orchestrator.reporting import summary
+from orchestrator.reporting.junit import to_junit, write_junit
+from orchestrator.reporting.progress import (
+    ConsoleFile,
+    LiveProgress,
+    PlainProgress,
+    use_live,
 )
 
 
@@ -170,7 +172,7 @@ def execute(
     """Run the plans with buildah, record everything in the history, print the summary.
 
     The run is recorded with the command line and the options to repeat it (credentials
-    withheld, see :func:`orchestrator.resume.stored_options`).
+    withheld, see :func:`orchestrator.records.resume.stored_options`).
 
     Returns:
         The run's exit code: 0 all built or reused, 1 a node failed, 130 interrupted.

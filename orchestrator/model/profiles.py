@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import ConfigError
-from orchestrator.yamlfile import Field, load_yaml
+from orchestrator.model.yamlfile import Field, load_yaml
 
 
 @dataclass(frozen=True, kw_only=True)

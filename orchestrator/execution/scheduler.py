@@ -30,10 +30,10 @@ from orchestrator.errors import (
     StepFailedError,
     StepTimeoutError,
 )
-from orchestrator.executor import Executor, NodeContext
-from orchestrator.graph import order
-from orchestrator.plan import NodePlan
-from orchestrator.results import Attempt, NodeResult, RunResult, Status
+from orchestrator.execution.executor import Executor, NodeContext
+from orchestrator.model.results import Attempt, NodeResult, RunResult, Status
+from orchestrator.planning.graph import order
+from orchestrator.planning.plan import NodePlan
 
 EventHook = Callable[[str, str, Mapping[str, object]], None]
 ResultHook = Callable[[NodeResult], None]

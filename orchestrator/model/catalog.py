@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.yamlfile import Field, load_yaml
+from orchestrator.model.yamlfile import Field, load_yaml
 
-CATALOG_PATH = Path(__file__).parent / "data" / "projects.yaml"
+CATALOG_PATH = Path(__file__).resolve().parents[1] / "data" / "projects.yaml"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,8 +6,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator.history import NodeRecord, RunRecord
-from orchestrator.summary import columns, human_size
+from orchestrator.records.history import NodeRecord, RunRecord
+from orchestrator.reporting.summary import columns, human_size
 
 
 def _when(timestamp: float | None) -> str:

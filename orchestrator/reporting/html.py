@@ -17,8 +17,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from orchestrator.history import NodeRecord, RunRecord
-from orchestrator.summary import human_size, write_atomically
+from orchestrator.records.history import NodeRecord, RunRecord
+from orchestrator.reporting.summary import human_size, write_atomically
 
 COLOURS = {
     "built": "#2e7d32",

@@ -30,8 +30,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.graph import order
-from orchestrator.results import NodeResult, Status
+from orchestrator.model.results import NodeResult, Status
+from orchestrator.planning.graph import order
 
 ProgressMode = Literal["auto", "live", "plain"]
 TAIL_LINES = 15

@@ -14,10 +14,11 @@ from typing import Any
 
 import structlog
 
-from orchestrator import engine, runs
+from orchestrator.engine import process as engine
 from orchestrator.errors import ConfigError
-from orchestrator.history import RUNNING, SUCCEEDED, History, RunRecord
-from orchestrator.workflow import no_cache_for
+from orchestrator.loading.workflow import no_cache_for
+from orchestrator.records import runs
+from orchestrator.records.history import RUNNING, SUCCEEDED, History, RunRecord
 
 # Options that are paths (restored as Path) and options a resume must not repeat.
 _PATH_OPTIONS = ("profiles_dir", "summary_json", "junit")

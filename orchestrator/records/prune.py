@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator import runs
 from orchestrator.errors import OrchestrateError
-from orchestrator.history import SUCCEEDED, BuildRecord, History, RunRecord, repository_of
+from orchestrator.records import runs
+from orchestrator.records.history import SUCCEEDED, BuildRecord, History, RunRecord, repository_of
 
 DAY = 86400.0
 

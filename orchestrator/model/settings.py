@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orchestrator.errors import ConfigError
-from orchestrator.yamlfile import Field
+from orchestrator.model.yamlfile import Field
 
 Origin = Literal["cli", "env", "pipeline", "default"]
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"

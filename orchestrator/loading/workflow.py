@@ -16,16 +16,16 @@ from typing import Any
 import networkx as nx
 import structlog
 
-from orchestrator.catalog import load_catalog
-from orchestrator.config import load_pipeline
-from orchestrator.graph import build_graph, select
-from orchestrator.plan import NodePlan, PlanContext, plan_all
-from orchestrator.profiles import load_profiles
-from orchestrator.resolve import ResolvedPipeline, resolve
-from orchestrator.settings import Settings
-from orchestrator.sources import DEFAULT_INDEX, FetchedSource, Network, fetch
+from orchestrator.loading.sources import DEFAULT_INDEX, FetchedSource, Network, fetch
+from orchestrator.model.catalog import load_catalog
+from orchestrator.model.pipeline import load_pipeline
+from orchestrator.model.profiles import load_profiles
+from orchestrator.model.settings import Settings
+from orchestrator.planning.graph import build_graph, select
+from orchestrator.planning.plan import NodePlan, PlanContext, plan_all
+from orchestrator.planning.resolve import ResolvedPipeline, resolve
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PIPELINE = Path("pipelines/full-stack.yaml")
 SCRIPTS_DIR = PROJECT_ROOT / "scripts"
 PROFILES_DIR = PROJECT_ROOT / "profiles"

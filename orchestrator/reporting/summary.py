@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.results import RunResult, Status
+from orchestrator.model.results import RunResult, Status
 
 SUMMARY_SCHEMA_VERSION = 1
+# The JSON Schema of the document :func:`to_json` returns (public: fields are only added).
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "summary.schema.json"
 
 
 def human_size(size: int) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import StateError
-from orchestrator.results import NodeResult
+from orchestrator.model.results import NodeResult
 
 SCHEMA_VERSION = 1
 FILENAME = "history.sqlite3"

@@ -1,6 +1,6 @@
 """The executor seam: the scheduler hands a node's plan to an :class:`Executor`.
 
-The real one (:mod:`orchestrator.buildah_executor`) runs buildah; unit tests use a fake that
+The real one (:mod:`.buildah_executor`) runs buildah; unit tests use a fake that
 records calls and peak concurrency.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from orchestrator.plan import NodePlan
-from orchestrator.results import Outcome
+from orchestrator.model.results import Outcome
+from orchestrator.planning.plan import NodePlan
 
 
 @dataclass(frozen=True, kw_only=True)

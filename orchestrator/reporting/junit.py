@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestrator.results import RunResult, Status
-from orchestrator.summary import write_atomically
+from orchestrator.model.results import RunResult, Status
+from orchestrator.reporting.summary import write_atomically
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

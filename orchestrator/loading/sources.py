@@ -27,9 +27,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator import engine
-from orchestrator.config import Source
+from orchestrator.engine import process as engine
 from orchestrator.errors import SourceError, StepFailedError
+from orchestrator.model.pipeline import Source
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 _SKIP_IN_TREE = {".git", ".tox", "__pycache__", ".venv", ".eggs", "build", "dist"}

@@ -14,9 +14,9 @@ from enum import StrEnum
 
 import networkx as nx
 
-from orchestrator.config import BASE_NODE, REQUIREMENTS_NODE
 from orchestrator.errors import GraphError
-from orchestrator.resolve import ResolvedPipeline
+from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
+from orchestrator.planning.resolve import ResolvedPipeline
 
 
 class NodeKind(StrEnum):

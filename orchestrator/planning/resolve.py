@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from orchestrator.catalog import Catalog, Project
-from orchestrator.config import ChildSpec, ExtraStep, ImageSpec, Pipeline, Source
 from orchestrator.errors import ConfigError
-from orchestrator.profiles import Profile
+from orchestrator.model.catalog import Catalog, Project
+from orchestrator.model.pipeline import ChildSpec, ExtraStep, ImageSpec, Pipeline, Source
+from orchestrator.model.profiles import Profile
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from orchestrator.history import History, repository_of
-from orchestrator.plan import NodePlan
+from orchestrator.planning.plan import NodePlan
+from orchestrator.records.history import History, repository_of
 
 _SHORT = 60
 

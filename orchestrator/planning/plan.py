@@ -15,13 +15,13 @@ from pathlib import Path
 
 import networkx as nx
 
-from orchestrator import cachekey
-from orchestrator.config import BASE_NODE, REQUIREMENTS_NODE, BaseSpec, ChildSpec, ExtraStep
-from orchestrator.graph import NodeKind, order
-from orchestrator.resolve import ResolvedPipeline, ServiceImage, unique
-from orchestrator.settings import Settings
-from orchestrator.sources import FetchedSource, tree_hash
-from orchestrator.wheelset import constraint_names, plan_wheels
+from orchestrator.loading.sources import FetchedSource, tree_hash
+from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, BaseSpec, ChildSpec, ExtraStep
+from orchestrator.model.settings import Settings
+from orchestrator.planning import cachekey
+from orchestrator.planning.graph import NodeKind, order
+from orchestrator.planning.resolve import ResolvedPipeline, ServiceImage, unique
+from orchestrator.planning.wheelset import constraint_names, plan_wheels
 
 VENV = "/var/lib/openstack"
 WHEELS_DIR = "/wheels"
