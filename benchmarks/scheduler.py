@@ -18,9 +18,9 @@ import structlog
 
 from orchestrator.execution.executor import NodeContext
 from orchestrator.execution.scheduler import Limits, Scheduler
-from orchestrator.model.results import Outcome, Status
-from orchestrator.planning.graph import NodeKind
-from orchestrator.planning.plan import NodePlan, empty_plan
+from orchestrator.model.results import Outcome
+from orchestrator.model.states import NodeKind, Status
+from orchestrator.planning.nodeplan import NodePlan, empty_plan
 
 
 class NoOpExecutor:

@@ -1,12 +1,14 @@
-"""The ``orchestrate`` command line.
+"""The ``orchestrate`` command line: parse flags, build the request, call, map errors.
 
 ``orchestrate --parallel 9`` builds pipelines/full-stack.yaml; ``orchestrate build PIPELINE``
-builds any other. Exit codes: 0 all good, 1 a node failed, 2 bad usage or config, 130
-interrupted. Only :func:`main` catches errors.
+builds any other. Every flag comes from the option table (:mod:`orchestrator.model.options`).
+Exit codes: 0 all good, 1 a node failed, 2 bad usage or config, 130 interrupted. Only
+:func:`main` catches errors.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -14,183 +16,129 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
-from orchestrator.engine import process as engine
-from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, OrchestrateError
-from orchestrator.execution import run as build
-from orchestrator.execution.buildah_executor import image_key
-from orchestrator.loading.workflow import find_pipeline, graph_for, load
+from orchestrator.engine.buildah import Storage
+from orchestrator.engine.process import ShRunner, require_tool
+from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, OrchestrateError
+from orchestrator.execution import run
+from orchestrator.loading.load import find_pipeline, load
 from orchestrator.logsetup import configure_logging
 from orchestrator.model.catalog import load_catalog
+from orchestrator.model.options import OPTIONS, SETTINGS, Option
 from orchestrator.model.pipeline import REQUIREMENTS_NODE, load_pipeline
-from orchestrator.model.profiles import load_profile
-from orchestrator.model.settings import OPTION_BY_NAME, OPTIONS, Option, resolve_settings
-from orchestrator.planning.graph import order, render
+from orchestrator.model.profiles import load_profile, looks_like_profile
+from orchestrator.model.request import Request
+from orchestrator.planning.graph import graph_for, order, render
 from orchestrator.records import resume
-from orchestrator.records.history import History, RunRecord
+from orchestrator.records.history import History
+from orchestrator.records.housekeeping import clean_up_dead_runs, find_record, log_of
 from orchestrator.records.prune import Policy, apply_prune, plan_prune
+from orchestrator.reporting.console import report_run
 from orchestrator.reporting.history_view import run_detail, runs_table
 from orchestrator.reporting.html import write_report
 
 F = Callable[..., Any]
 
+SELECTION = tuple(o.name for o in OPTIONS if o.scope == "selection")
+BUILD = (
+    *(o.name for o in SETTINGS),
+    *SELECTION,
+    "profiles_dir",
+    "dry_run",
+    "no_cache",
+    "no_cache_for",
+    "summary_json",
+    "junit",
+)
+OUTPUT = ("log_format", "progress", "verbose")
 
-def _setting_option(option: Option) -> Callable[[F], F]:
-    flag = "--" + option.name.replace("_", "-")
-    help_text = f"{option.help} [env: {option.env}]"
+
+def _click_option(option: Option) -> Callable[[F], F]:
+    help_text = option.help + (f" [env: {option.env}]" if option.has_env else "")
+    names = [option.short] if option.short else []
     match option.kind:
         case "bool":
+            decls = [f"{option.flag}/--no-{option.flag[2:]}", option.name]
+            return click.option(*decls, default=None, help=help_text)
+        case "flag":
             return click.option(
-                f"{flag}/--no-{flag[2:]}", option.name, default=None, help=help_text
+                *names, option.flag, option.name, is_flag=True, default=None, help=help_text
             )
         case "int":
-            return click.option(
-                flag,
-                option.name,
-                type=click.IntRange(min=option.minimum),
-                default=None,
-                help=help_text,
-            )
+            kind: click.ParamType[Any] = click.IntRange(min=option.minimum)
         case "choice":
+            kind = click.Choice(option.choices)
+        case "path":
+            kind = click.Path(path_type=Path)
+        case "list" | "names":
             return click.option(
-                flag, option.name, type=click.Choice(option.choices), default=None, help=help_text
+                option.flag, option.name, multiple=True, metavar=option.metavar, help=help_text
             )
-        case "list":
-            return click.option(flag, option.name, multiple=True, help=help_text)
         case "str":
-            return click.option(flag, option.name, default=None, help=help_text)
+            kind = click.STRING
+    return click.option(
+        *names,
+        option.flag,
+        option.name,
+        type=kind,
+        default=None,
+        metavar=option.metavar,
+        help=help_text,
+    )
 
 
-def setting_options(func: F) -> F:
-    """Add one flag per run setting (see orchestrator.model.settings.OPTIONS)."""
-    for option in reversed(OPTIONS):
-        func = _setting_option(option)(func)
-    return func
+def options(*names: str) -> Callable[[F], F]:
+    """Add these options of the table to a command, in the table's order."""
+
+    def decorate(func: F) -> F:
+        for option in reversed([o for o in OPTIONS if o.name in names]):
+            func = _click_option(option)(func)
+        return func
+
+    return decorate
 
 
-def selection_options(func: F) -> F:
-    """Add --only/--skip/--match."""
-    func = click.option(
-        "--match",
-        "match",
-        metavar="REGEX",
-        default=None,
-        help="Build the nodes whose name matches REGEX, with their ancestors.",
-    )(func)
-    func = click.option(
-        "--skip",
-        "skip",
-        multiple=True,
-        metavar="NODES",
-        help="Leave out these nodes (comma-separated) and all their dependents.",
-    )(func)
-    func = click.option(
-        "--only",
-        "only",
-        multiple=True,
-        metavar="NODES",
-        help="Build only these nodes (comma-separated) and their ancestors.",
-    )(func)
-    return func
+def _given(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """Subcommand options over the group's (``orchestrate --parallel 4 build X`` works too)."""
+    merged: dict[str, Any] = dict(ctx.obj or {})
+    for key, value in values.items():
+        if value is not None and value != ():
+            merged[key] = value
+    return merged
 
 
-def build_options(func: F) -> F:
-    """Options of a build (shared by ``orchestrate`` and ``orchestrate build``)."""
-    func = click.option(
-        "--no-cache-for",
-        "no_cache_for",
-        multiple=True,
-        metavar="NODES",
-        help="Rebuild these nodes even if an image with their key exists.",
-    )(func)
-    func = click.option(
-        "--no-cache",
-        is_flag=True,
-        default=None,
-        help="Rebuild every node even if an image with its key exists.",
-    )(func)
-    func = click.option(
-        "--dry-run",
-        is_flag=True,
-        default=None,
-        help="Print the plan (every buildah command) and build nothing.",
-    )(func)
-    func = click.option(
-        "--junit",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Also write the run as JUnit XML (one testcase per node) to this file.",
-    )(func)
-    func = click.option(
-        "--summary-json",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Also write the run summary as JSON to this file (schema: "
-        "orchestrator/data/summary.schema.json).",
-    )(func)
-    func = click.option(
-        "--profiles-dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Folder of profile files (default: the project's profiles/).",
-    )(func)
-    return selection_options(setting_options(func))
+def _request(ctx: click.Context, values: dict[str, Any], pipeline: Path | None) -> Request:
+    return Request.from_options(_given(ctx, values), environ=os.environ, pipeline=pipeline)
+
+
+def _state_dir(ctx: click.Context, values: dict[str, Any], pipeline: Path | None = None) -> Path:
+    """The state directory from the flags, the environment, PIPELINE's settings if given."""
+    request = _request(ctx, values, pipeline)
+    pipeline_settings = load_pipeline(pipeline).settings if pipeline is not None else {}
+    return request.settings(pipeline_settings).state_dir
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--log-format",
-    type=click.Choice(["auto", "console", "json"]),
-    default="auto",
-    envvar="ORCHESTRATE_LOG_FORMAT",
-    show_default=True,
-    help="Log events for people (auto/console) or as one JSON object per line.",
-)
-@click.option("-v", "--verbose", is_flag=True, help="Also log every command before it runs.")
-@click.option(
-    "--progress",
-    type=click.Choice(["auto", "live", "plain"]),
-    default="auto",
-    envvar="ORCHESTRATE_PROGRESS",
-    show_default=True,
-    help="While building: a live table of the nodes (on a terminal, outside CI: auto) or "
-    "plain timestamped lines.",
-)
-@build_options
+@options(*OUTPUT, *BUILD)
 @click.version_option(package_name="orchestrate")
 @click.pass_context
-def cli(
-    ctx: click.Context, /, log_format: str, verbose: bool, progress: str, **options: Any
-) -> int | None:
+def cli(ctx: click.Context, /, **values: Any) -> int | None:
     """Build the OCI images of an OpenStack cloud with buildah, as one DAG.
 
     Without a command, builds pipelines/full-stack.yaml: base, requirements (wheels) and the
     nine service images, e.g. `orchestrate --parallel 9`.
     """
-    configure_logging(log_format, verbose=verbose)  # type: ignore[arg-type]
-    options.update(log_format=log_format, verbose=verbose, progress=progress)
-    ctx.obj = options
+    request = Request.from_options(values, environ=os.environ)
+    configure_logging(request.display.log_format, verbose=request.display.verbose)
+    ctx.obj = request.given
     if ctx.invoked_subcommand is None:
-        return _build(None, options)
+        return _build(request)
     return None
-
-
-def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
-    """Subcommand options over the group's (``orchestrate --parallel 4 build X`` works too)."""
-    parent: dict[str, Any] = ctx.obj or {}
-    merged = dict(parent)
-    for key, value in options.items():
-        if value not in (None, ()):
-            merged[key] = value
-        else:
-            merged.setdefault(key, value)
-    return merged
 
 
 @cli.command("build")
 @click.argument("pipeline", required=False, type=click.Path(path_type=Path))
-@build_options
+@options(*BUILD)
 @click.option(
     "--resume",
     "resume_run",
@@ -199,85 +147,69 @@ def _merged(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     "killed: only its unfinished nodes are built.",
 )
 @click.pass_context
-def build_cmd(
-    ctx: click.Context, /, pipeline: Path | None, resume_run: bool, **options: Any
-) -> int:
+def build_cmd(ctx: click.Context, /, pipeline: Path | None, resume_run: bool, **values: Any) -> int:
     """Build PIPELINE (default: pipelines/full-stack.yaml)."""
-    merged = _merged(ctx, options)
     if resume_run:
-        return _resume(None, pipeline, merged)
-    return _build(pipeline, merged)
+        return _resume(ctx, values, None, pipeline)
+    return _build(_request(ctx, values, pipeline))
 
 
-def _build(pipeline: Path | None, options: dict[str, Any]) -> int:
-    prepared = build.prepare(pipeline, options, tools=not options.get("dry_run"))
-    if options.get("dry_run"):
-        click.echo("\n".join(build.explain(prepared, options)))
+def _build(request: Request, **resumed: Any) -> int:
+    prepared = run.prepare(request, check_tools=not request.dry_run)
+    if request.dry_run:
+        click.echo("\n".join(run.explain(prepared, Storage(ShRunner()))))
         return 0
-    return build.execute(prepared, options)
+    result = run.execute(prepared, ShRunner(), **resumed)
+    report_run(
+        result,
+        prepared.nodes,
+        pipeline=prepared.path,
+        pipeline_name=prepared.resolved.pipeline.name,
+        run_dir=prepared.run_dir,
+        outputs=request.outputs,
+    )
+    return result.exit_code
 
 
-def _state_dir(pipeline: Path | None, options: dict[str, Any]) -> Path:
-    """The state directory from the flags, the environment, PIPELINE's settings if given."""
-    pipeline_settings = load_pipeline(pipeline).settings if pipeline is not None else {}
-    return resolve_settings(pipeline_settings, build.cli_settings(options)).state_dir
-
-
-def _resume(run_id: str | None, pipeline: Path | None, overrides: dict[str, Any]) -> int:
-    state_dir = _state_dir(pipeline, overrides)
+def _resume(
+    ctx: click.Context, values: dict[str, Any], run_id: str | None, pipeline: Path | None
+) -> int:
+    given = _given(ctx, values)
+    state_dir = _state_dir(ctx, values, pipeline)
     with History(state_dir) as history:
-        build.clean_up_dead_runs(history, state_dir)
-        record = resume.find_run(history, state_dir, run_id, pipeline)
-        options = resume.restored_options(record, overrides)
-        resume.limit_no_cache(history, record, options)
+        clean_up_dead_runs(history, Storage(ShRunner()))
+        record = resume.find_run(history, run_id, pipeline)
+        request = resume.resumed_request(history, record, given, os.environ)
         done_before = resume.finished_nodes(history, record)
-    path = Path(options.pop("pipeline", record.pipeline))
-    click.echo(f"resuming run {record.id} ({record.result}) of {path}")
-    prepared = build.prepare(path, options)
-    return build.execute(prepared, options, resumed_from=record.id, done_before=done_before)
+    if request.dry_run:
+        click.echo(f"would resume run {record.id} ({record.result}) of {request.pipeline}")
+        return _build(request)
+    click.echo(f"resuming run {record.id} ({record.result}) of {request.pipeline}")
+    return _build(request, resumed_from=record.id, done_before=done_before)
 
 
 @cli.command("plan")
 @click.argument("pipeline", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--profiles-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder of profile files (default: the project's profiles/).",
-)
-@click.option(
-    "--no-cache-for",
-    "no_cache_for",
-    multiple=True,
-    metavar="NODES",
-    help="Plan these nodes as rebuilt even if an image with their key exists.",
-)
-@click.option("--no-cache", is_flag=True, default=None, help="Plan every node as rebuilt.")
-@selection_options
-@setting_options
-def plan_cmd(pipeline: Path | None, **options: Any) -> int:
+@options(*SELECTION, "profiles_dir", "no_cache", "no_cache_for", *(o.name for o in SETTINGS))
+@click.pass_context
+def plan_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> int:
     """Print each node's key, image and every buildah command it would run, then whether
     each will be built or reused, and why: which of its inputs changed since its last build."""
-    options["dry_run"] = True
-    return _build(pipeline, options)
+    return _build(_request(ctx, {**values, "dry_run": True}, pipeline))
 
 
 @cli.command("resume")
 @click.argument("run_id", metavar="RUN")
-@setting_options
+@options(*(o.name for o in SETTINGS), "dry_run")
 @click.pass_context
-def resume_cmd(ctx: click.Context, /, run_id: str, **options: Any) -> int:
-    """Continue RUN (see `orchestrate history`): build what it did not finish.
+def resume_cmd(ctx: click.Context, /, run_id: str, **values: Any) -> int:
+    """Continue RUN (see `orchestrate history`; `latest` for the newest): build what it did
+    not finish.
 
     The run's pipeline and options are used again; settings given here take precedence
     (credentials are never stored: give a proxy with credentials again).
     """
-    return _resume(run_id, None, _merged(ctx, options))
-
-
-def state_option(func: F) -> F:
-    """--state-dir for the commands that only read or tidy the state directory."""
-    return _setting_option(OPTION_BY_NAME["state_dir"])(func)
+    return _resume(ctx, values, run_id, None)
 
 
 @cli.command("history")
@@ -296,12 +228,11 @@ def state_option(func: F) -> F:
     default=None,
     help="Only runs of this pipeline file.",
 )
-@state_option
+@options("state_dir")
 @click.pass_context
-def history_cmd(ctx: click.Context, /, limit: int, pipeline: Path | None, **options: Any) -> int:
+def history_cmd(ctx: click.Context, /, limit: int, pipeline: Path | None, **values: Any) -> int:
     """List recent runs, newest first, with their result and node counts."""
-    state_dir = _state_dir(None, _merged(ctx, options))
-    with History(state_dir) as history:
+    with History(_state_dir(ctx, values)) as history:
         key = str(pipeline.resolve()) if pipeline is not None else None
         records = history.runs(limit=limit, pipeline=key)
         counts = history.status_counts([r.id for r in records])
@@ -311,14 +242,13 @@ def history_cmd(ctx: click.Context, /, limit: int, pipeline: Path | None, **opti
 
 @cli.command("show")
 @click.argument("run_id", metavar="RUN")
-@state_option
+@options("state_dir")
 @click.pass_context
-def show_cmd(ctx: click.Context, /, run_id: str, **options: Any) -> int:
+def show_cmd(ctx: click.Context, /, run_id: str, **values: Any) -> int:
     """Show one run node by node: status, key, image, time, log and error (`latest` for the
     newest run)."""
-    state_dir = _state_dir(None, _merged(ctx, options))
-    with History(state_dir) as history:
-        record = _find_record(history, run_id)
+    with History(_state_dir(ctx, values)) as history:
+        record = find_record(history, run_id)
         nodes = history.nodes(record.id)
     click.echo(run_detail(record, nodes))
     return 0
@@ -335,41 +265,16 @@ def show_cmd(ctx: click.Context, /, run_id: str, **options: Any) -> int:
     metavar="LINES",
     help="Only the last LINES lines.",
 )
-@state_option
+@options("state_dir")
 @click.pass_context
-def logs_cmd(
-    ctx: click.Context, /, run_id: str, node: str, tail: int | None, **options: Any
-) -> int:
+def logs_cmd(ctx: click.Context, /, run_id: str, node: str, tail: int | None, **values: Any) -> int:
     """Print NODE's build log from RUN (`latest` for the newest run)."""
-    state_dir = _state_dir(None, _merged(ctx, options))
-    with History(state_dir) as history:
-        record = _find_record(history, run_id)
-        recorded = {n.node: n.log_path for n in history.nodes(record.id)}
-    if node not in record.nodes:
-        raise ConfigError(
-            "NODE", "", f"run {record.id} has no node {node!r}: {', '.join(record.nodes)}"
-        )
-    path = Path(recorded.get(node) or Path(record.log_dir) / f"{node}.log")
-    if not path.is_file():
-        why = "it never started" if node not in recorded else "its logs were pruned"
-        raise ConfigError("NODE", "", f"no log of {node} in run {record.id} ({why}): {path}")
+    with History(_state_dir(ctx, values)) as history:
+        path = log_of(history, find_record(history, run_id), node)
     with path.open(encoding="utf-8", errors="replace") as handle:
         lines = handle.readlines()
     click.echo("".join(lines[-tail:] if tail else lines), nl=False)
     return 0
-
-
-def _find_record(history: History, run_id: str) -> RunRecord:
-    """A run by id, or the newest for ``latest``."""
-    if run_id == "latest":
-        newest = history.runs(limit=1)
-        if not newest:
-            raise ConfigError("RUN", "", f"no runs yet in {history.path}")
-        return newest[0]
-    record = history.run(run_id)
-    if record is None:
-        raise ConfigError("RUN", "", f"no run {run_id!r} in {history.path}")
-    return record
 
 
 @cli.command("report")
@@ -382,14 +287,13 @@ def _find_record(history: History, run_id: str) -> RunRecord:
     show_default=True,
     help="The HTML file to write.",
 )
-@state_option
+@options("state_dir")
 @click.pass_context
-def report_cmd(ctx: click.Context, /, run_id: str, output: Path, **options: Any) -> int:
+def report_cmd(ctx: click.Context, /, run_id: str, output: Path, **values: Any) -> int:
     """Write one self-contained HTML page about RUN (`latest` for the newest): its DAG, a
     timeline with the critical path and idle workers, and every node with a link to its log."""
-    state_dir = _state_dir(None, _merged(ctx, options))
-    with History(state_dir) as history:
-        record = _find_record(history, run_id)
+    with History(_state_dir(ctx, values)) as history:
+        record = find_record(history, run_id)
         nodes = history.nodes(record.id)
     write_report(record, nodes, output)
     click.echo(f"wrote {output}")
@@ -428,7 +332,7 @@ def report_cmd(ctx: click.Context, /, run_id: str, output: Path, **options: Any)
     help="Also remove run folders older than DAYS.",
 )
 @click.option("--dry-run", "dry_run", is_flag=True, help="Only list what would be removed.")
-@state_option
+@options("state_dir")
 @click.pass_context
 def prune_cmd(
     ctx: click.Context,
@@ -438,7 +342,7 @@ def prune_cmd(
     keep_logs: int,
     logs_older_than: float,
     dry_run: bool,
-    **options: Any,
+    **values: Any,
 ) -> int:
     """Remove superseded images and old run folders.
 
@@ -446,15 +350,15 @@ def prune_cmd(
     successful run of any pipeline, and (with --older-than) it is old enough. Only images
     orchestrate built are touched, and none while a run is in progress.
     """
-    state_dir = _state_dir(None, _merged(ctx, options))
     policy = Policy(
         keep_runs=keep_runs,
         older_than_days=older_than,
         keep_logs=keep_logs,
         logs_older_than_days=logs_older_than,
     )
-    with History(state_dir) as history:
-        plan = plan_prune(history, state_dir, policy, now=time.time(), image_key=image_key)
+    storage = Storage(ShRunner())
+    with History(_state_dir(ctx, values)) as history:
+        plan = plan_prune(history, policy, now=time.time(), image_key=storage.image_key)
         if plan.live_runs:
             click.echo(f"run in progress ({', '.join(plan.live_runs)}): images are kept")
         if dry_run:
@@ -463,9 +367,9 @@ def prune_cmd(
             ]
             lines += [f"would remove run folder {p}" for p in plan.run_dirs]
         else:
-            engine.require_tool("buildah")
+            require_tool("buildah")
             lines = apply_prune(
-                plan, history, remove_image=lambda ref: engine.capture(["buildah", "rmi", ref])
+                plan, history, remove_image=lambda ref: storage.remove_images([ref])
             )
     click.echo("\n".join(lines) if lines else "nothing to prune")
     return 0
@@ -481,28 +385,19 @@ def prune_cmd(
     show_default=True,
     help="Output format.",
 )
-@click.option(
-    "--profiles-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder of profile files (default: the project's profiles/).",
-)
-@selection_options
-def graph_cmd(pipeline: Path | None, fmt: str, profiles_dir: Path | None, **options: Any) -> int:
+@options(*SELECTION, "profiles_dir")
+@click.pass_context
+def graph_cmd(ctx: click.Context, /, pipeline: Path | None, fmt: str, **values: Any) -> int:
     """Show the image graph of PIPELINE."""
-    resolved = load(find_pipeline(pipeline), profiles_dir)
-    click.echo(render(graph_for(resolved, build.selection_of(options)), fmt))
+    request = Request.from_options(values, environ=os.environ, pipeline=pipeline)
+    resolved = load(find_pipeline(pipeline), request.profiles_dir)
+    click.echo(render(graph_for(resolved, request.selection), fmt))
     return 0
 
 
 @cli.command("list")
 @click.argument("pipeline", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--profiles-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder of profile files (default: the project's profiles/).",
-)
+@options("profiles_dir")
 def list_cmd(pipeline: Path | None, profiles_dir: Path | None) -> int:
     """List the nodes of PIPELINE with their project, source and profiles."""
     resolved = load(find_pipeline(pipeline), profiles_dir)
@@ -528,44 +423,23 @@ def list_cmd(pipeline: Path | None, profiles_dir: Path | None) -> int:
 
 @cli.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--profiles-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder of profile files pipelines are checked against.",
-)
+@options("profiles_dir")
 def validate_cmd(files: tuple[Path, ...], profiles_dir: Path | None) -> int:
     """Check pipeline and profile files without building; one line per file."""
     bad = 0
     projects = frozenset(load_catalog().projects)
     for path in files:
         try:
-            if _is_profile(path):
+            if looks_like_profile(path):
                 load_profile(path, projects)
             else:
-                resolved = load(path, profiles_dir)
-                graph_for(resolved)
+                graph_for(load(path, profiles_dir))
         except OrchestrateError as exc:
             bad += 1
             click.echo(f"error: {exc}", err=True)
         else:
             click.echo(f"ok: {path}")
     return EXIT_USAGE if bad else 0
-
-
-def _is_profile(path: Path) -> bool:
-    """Profiles live in a profiles/ folder, or are mappings without pipeline keys."""
-    if path.parent.name == "profiles":
-        return True
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return False  # the pipeline loader reports it, with the file and line
-    return (
-        isinstance(data, dict)
-        and "images" not in data
-        and ("projects" in data or "default" in data)
-    )
 
 
 def main() -> None:

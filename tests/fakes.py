@@ -11,9 +11,9 @@ import networkx as nx
 
 from orchestrator.errors import CancelledError, StepFailedError, StepTimeoutError
 from orchestrator.execution.executor import NodeContext
-from orchestrator.model.results import Outcome, Status
-from orchestrator.planning.graph import NodeKind
-from orchestrator.planning.plan import NodePlan, empty_plan
+from orchestrator.model.results import Outcome
+from orchestrator.model.states import NodeKind, Status
+from orchestrator.planning.nodeplan import NodePlan, empty_plan
 
 
 def dag(edges: Iterable[tuple[str, str]], nodes: Iterable[str] = ()) -> nx.DiGraph:

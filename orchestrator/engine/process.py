@@ -1,4 +1,8 @@
-"""The one module that runs external tools (buildah, podman, mmdebstrap, git), through ``sh``.
+"""The one module that runs external programs (buildah, podman, mmdebstrap, git), through ``sh``.
+
+It runs whatever argv it is given: buildah and podman argv are written by
+:mod:`orchestrator.engine.buildah`. :class:`ShRunner` is the :class:`~.buildah.Runner` the
+executor and storage use.
 
 Every argv is logged (``+ buildah ...``, with credentials masked) before it runs, and its
 combined output goes line by line to the node's log file. Commands run in their own session so
@@ -10,8 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
-import shlex
 import signal
 import threading
 import time
@@ -28,17 +30,12 @@ from orchestrator.errors import (
     StepTimeoutError,
     ToolMissingError,
 )
+from orchestrator.redaction import format_argv, redact
 
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(:[^/@\s]*)?@")
 TAIL_LINES = 40
 _GRACE_SECONDS = 10.0
 _POLL_SECONDS = 0.1
 
-# Failures of buildah's own start-up, before the step's command runs in the container, that a
-# second try gets past. buildah copies its binary into a sealed memfd before re-executing
-# itself for chroot isolation; under load the kernel can refuse the seal with EBUSY while
-# pages of the copy are still pinned.
-TRANSIENT_STARTUP_ERRORS = ("sealing memfd copy: Device or resource busy",)
 
 INSTALL_HINTS = {
     "buildah": "install it with 'apt-get install -y buildah' (Debian/Ubuntu)",
@@ -46,16 +43,6 @@ INSTALL_HINTS = {
     "mmdebstrap": "install it with 'apt-get install -y mmdebstrap', or use 'base: {from: IMAGE}'",
     "git": "install it with 'apt-get install -y git' to fetch git sources",
 }
-
-
-def redact(text: str) -> str:
-    """Mask user:password in any URL of ``text`` (proxy URLs must never reach a log)."""
-    return _CREDENTIALS.sub(lambda m: f"{m.group('scheme')}***@", text)
-
-
-def format_argv(argv: Sequence[str]) -> str:
-    """Quote an argv for display, credentials masked."""
-    return redact(shlex.join(argv))
 
 
 def require_tool(name: str) -> None:
@@ -165,11 +152,6 @@ def run(
         raise StepTimeoutError(f"step {step!r} ran past the node's timeout and was killed")
 
 
-def is_transient(error: StepFailedError) -> bool:
-    """True if the command failed in buildah's start-up, before its payload ran."""
-    return any(marker in error.tail for marker in TRANSIENT_STARTUP_ERRORS)
-
-
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -236,3 +218,33 @@ def capture(
     except sh.TimeoutException:
         raise StepTimeoutError(f"{format_argv(argv)} did not finish in {timeout} s") from None
     return str(out)
+
+
+class ShRunner:
+    """The real :class:`~orchestrator.engine.buildah.Runner`: :func:`run` and :func:`capture`."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        step: str,
+        log: IO[str] | None = None,
+        log_path: str = "",
+        env: dict[str, str] | None = None,
+        cancel: threading.Event | None = None,
+        deadline: float | None = None,
+        niceness: int = 0,
+    ) -> None:
+        run(
+            argv,
+            step=step,
+            log=log,
+            log_path=log_path,
+            env=env,
+            cancel=cancel,
+            deadline=deadline,
+            niceness=niceness,
+        )
+
+    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
+        return capture(argv, ok_codes=ok_codes)

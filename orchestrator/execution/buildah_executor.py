@@ -18,73 +18,17 @@ from typing import IO
 
 import structlog
 
-from orchestrator.engine import process as engine
+from orchestrator.engine import buildah
+from orchestrator.engine.buildah import KEY_LABEL, Runner, Storage, is_transient
 from orchestrator.errors import OrchestrateError, StepFailedError
 from orchestrator.execution.executor import NodeContext
-from orchestrator.model.results import Outcome, Status
-from orchestrator.planning.plan import KEY_LABEL, NodePlan, Step
-from orchestrator.planning.reuse import Decision, decide
-from orchestrator.records.history import History
-
-
-def image_key(image: str) -> str | None:
-    """The cache key label of a local image, or None if there is no such image."""
-    try:
-        out = engine.capture(
-            [
-                "buildah",
-                "inspect",
-                "--type",
-                "image",
-                "--format",
-                f'{{{{index .OCIv1.Config.Labels "{KEY_LABEL}"}}}}',
-                image,
-            ]
-        )
-    except StepFailedError:
-        return None
-    return out.strip()
-
-
-def image_facts(image: str) -> tuple[str, int]:
-    """(image id, size in bytes) of a local image; size 0 where podman is not installed."""
-    try:
-        out = engine.capture(["podman", "image", "inspect", "--format", "{{.Id}} {{.Size}}", image])
-        image_id, size = out.split()
-        return image_id, int(size)
-    except (OrchestrateError, ValueError):
-        try:
-            image_id = engine.capture(
-                ["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}", image]
-            ).strip()
-        except StepFailedError:
-            image_id = ""
-        return image_id, 0
-
-
-def existing_containers(prefix: str = "orch-") -> list[str]:
-    """Names of buildah working containers whose name starts with ``prefix``."""
-    out = engine.capture(["buildah", "containers", "--format", "{{.ContainerName}}"])
-    return [name for name in out.split() if name.startswith(prefix)]
-
-
-def image_names() -> list[str]:
-    """``repository:tag`` of every tagged image in local storage."""
-    out = engine.capture(["buildah", "images", "--format", "{{.Name}}:{{.Tag}}"])
-    return [name for name in out.split() if not name.endswith(":<none>")]
-
-
-def remove_containers(names: list[str]) -> None:
-    """Remove working containers, ignoring ones already gone, in one ``buildah rm``."""
-    present = set(existing_containers())
-    gone = [name for name in names if name in present]
-    if gone:
-        with contextlib.suppress(StepFailedError):
-            engine.capture(["buildah", "rm", *gone])
-
+from orchestrator.model.results import Outcome
+from orchestrator.model.states import Status
+from orchestrator.planning.nodeplan import NodePlan, Step
+from orchestrator.planning.reuse import BuildHistory, Decision, decide
 
 BACKGROUND_NICENESS = 15
-# How often a step is tried again when buildah itself failed to start it (engine.is_transient);
+# How often a step is tried again when buildah itself failed to start it (buildah.is_transient);
 # the step's command had not run, so trying again repeats nothing.
 STARTUP_RETRIES = 2
 
@@ -95,13 +39,16 @@ class BuildahExecutor:
     def __init__(
         self,
         *,
+        runner: Runner,
         host_env: Mapping[str, str],
         no_cache: bool = False,
         no_cache_for: frozenset[str] = frozenset(),
-        history: History | None = None,
+        history: BuildHistory | None = None,
         done_before: Mapping[str, str] | None = None,
     ) -> None:
         """``done_before`` maps keys a resumed run had already built to that run's id."""
+        self.runner = runner
+        self.storage = Storage(runner)
         self.host_env = dict(host_env)
         self.no_cache = no_cache
         self.no_cache_for = no_cache_for
@@ -112,7 +59,7 @@ class BuildahExecutor:
         """Reuse the image if local storage has one with the plan's key, else say why not."""
         return decide(
             plan,
-            image_key=image_key,
+            image_key=self.storage.image_key,
             history=self.history,
             no_cache=self.no_cache,
             no_cache_for=self.no_cache_for,
@@ -128,10 +75,10 @@ class BuildahExecutor:
             if decision.reuse:
                 out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
                 if plan.tags:  # release tags follow the latest run, even back to an older key
-                    retag = Step(name="tag", argv=("buildah", "tag", plan.image, *plan.tags))
+                    retag = Step(name="tag", argv=buildah.tag(plan.image, *plan.tags))
                     self._run_steps((retag,), ctx, out, plan)
                 self._run_steps(plan.push, ctx, out, plan)
-                image_id, size = image_facts(plan.image)
+                image_id, size = self.storage.image_facts(plan.image)
                 done_in = self.done_before.get(plan.key)
                 detail = f"done in run {done_in}" if done_in else decision.why
                 return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
@@ -139,7 +86,7 @@ class BuildahExecutor:
             with self._workspace(plan, out):
                 self._run_steps(plan.steps, ctx, out, plan)
                 self._run_steps(plan.push, ctx, out, plan)
-            image_id, size = image_facts(plan.image)
+            image_id, size = self.storage.image_facts(plan.image)
             log.debug("image committed", image=plan.image, image_id=image_id, size=size)
             return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)
 
@@ -162,7 +109,7 @@ class BuildahExecutor:
                 env.update({k: self.host_env[k] for k in step.host_env if k in self.host_env})
             for tries_left in range(STARTUP_RETRIES, -1, -1):
                 try:
-                    engine.run(
+                    self.runner.run(
                         step.argv,
                         step=step.name,
                         log=out,
@@ -174,7 +121,7 @@ class BuildahExecutor:
                     )
                     break
                 except OrchestrateError as exc:
-                    if tries_left and isinstance(exc, StepFailedError) and engine.is_transient(exc):
+                    if tries_left and isinstance(exc, StepFailedError) and is_transient(exc):
                         out.write(f"--- buildah failed to start step {step.name}; again\n")
                         time.sleep(1)
                         continue
@@ -204,9 +151,9 @@ class BuildahExecutor:
 
     def _cleanup(self, plan: NodePlan, out: IO[str], succeeded: bool) -> None:
         try:
-            remove_containers(list(plan.containers))
-            if not succeeded and image_key(plan.candidate) is not None:
-                engine.capture(["buildah", "rmi", plan.candidate])
+            self.storage.remove_containers(plan.containers)
+            if not succeeded:
+                self.storage.drop_candidate(plan.candidate)
         except OrchestrateError as exc:
             out.write(f"!!! cleanup of {plan.node} incomplete: {exc}\n")
         for generated in plan.files:

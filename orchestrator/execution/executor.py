@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.model.results import Outcome
-from orchestrator.planning.plan import NodePlan
+from orchestrator.planning.nodeplan import NodePlan
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,71 +1,57 @@
-"""One build run, end to end: plan, clean up after dead runs, schedule, record, report.
+"""One build run: prepare (load, select, fetch, plan), then execute (schedule, record).
 
-The CLI parses options and calls :func:`prepare` then :func:`execute` (or
-:func:`explain` for ``orchestrate plan``). Every node's end state goes to the history database
-as it ends, so a run killed with SIGKILL leaves a record that ``orchestrate resume`` continues.
+No click here: the CLI turns flags into a :class:`~orchestrator.model.request.Request`, calls
+:func:`prepare` and :func:`execute`, and hands the result to
+:mod:`orchestrator.reporting.console`. Every node's end state goes to the history database as
+it ends, so a run killed with SIGKILL leaves a record that ``orchestrate resume`` continues.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-import click
 import networkx as nx
 import structlog
 
-from orchestrator.engine import process as engine
-from orchestrator.errors import ConfigError, OrchestrateError, StateError, ToolMissingError
-from orchestrator.execution.buildah_executor import (
-    BuildahExecutor,
-    existing_containers,
-    image_key,
-    image_names,
-)
+from orchestrator.engine import buildah
+from orchestrator.engine.buildah import Runner, Storage
+from orchestrator.errors import ConfigError, StateError, ToolMissingError
+from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.scheduler import Limits, Scheduler
-from orchestrator.loading.workflow import (
-    Selection,
-    fetch_sources,
-    find_pipeline,
-    graph_for,
-    load,
-    make_plans,
-    new_run_id,
-    no_cache_for,
-)
-from orchestrator.logsetup import configure_logging
-from orchestrator.model.results import NodeResult, RunResult, Status
-from orchestrator.model.settings import OPTIONS, Settings, resolve_settings
-from orchestrator.planning.graph import order
-from orchestrator.planning.plan import NodePlan, describe_plan
+from orchestrator.loading.load import fetch_sources, find_pipeline, load, plan_inputs
+from orchestrator.logsetup import redirected
+from orchestrator.model.options import Settings
+from orchestrator.model.request import Request
+from orchestrator.model.results import NodeResult, RunResult
+from orchestrator.model.states import RunState, Status
+from orchestrator.planning.describe import describe_plan
+from orchestrator.planning.graph import graph_for, order
+from orchestrator.planning.nodeplan import NodePlan, PlanContext
+from orchestrator.planning.plan import plan_all
 from orchestrator.planning.resolve import ResolvedPipeline
 from orchestrator.planning.reuse import decide
 from orchestrator.records import runs
-from orchestrator.records.history import FAILED, INTERRUPTED, SUCCEEDED, History
-from orchestrator.records.resume import stored_options
-from orchestrator.reporting import summary
-from orchestrator.reporting.junit import to_junit, write_junit
-from orchestrator.reporting.progress import (
-    ConsoleFile,
-    LiveProgress,
-    PlainProgress,
-    use_live,
-)
+from orchestrator.records.history import History
+from orchestrator.records.housekeeping import clean_up_dead_runs
+from orchestrator.redaction import format_argv
+from orchestrator.reporting.progress import ConsoleFile, LiveProgress, PlainProgress, use_live
+from orchestrator.reporting.tables import columns
 
 
 @dataclass(frozen=True, kw_only=True)
 class Prepared:
-    """A planned run: the pipeline, its settings, the selected graph and every node's plan."""
+    """A planned run: the request, pipeline, settings, selected graph and every node's plan."""
 
+    request: Request
     path: Path
     resolved: ResolvedPipeline
     settings: Settings
@@ -75,38 +61,28 @@ class Prepared:
     run_id: str
     started: datetime
 
+    @property
+    def run_dir(self) -> Path:
+        return self.settings.state_dir / "runs" / self.run_id
 
-def cli_settings(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The run settings among CLI option values (lists as tuples, empty as unset)."""
-    out: dict[str, Any] = {}
-    for option in OPTIONS:
-        value = values.get(option.name)
-        if option.kind == "list":
-            out[option.name] = tuple(value) if value else None
-        else:
-            out[option.name] = value
-    return out
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
 
 
-def selection_of(options: Mapping[str, Any]) -> Selection:
-    return Selection(
-        only=tuple(options.get("only") or ()),
-        skip=tuple(options.get("skip") or ()),
-        match=options.get("match"),
-    )
-
-
-def prepare(pipeline: Path | None, options: Mapping[str, Any], *, tools: bool = True) -> Prepared:
+def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
     """Load and check the pipeline, fetch its sources and plan every selected node.
 
     Raises:
-        OrchestrateError: bad config, a missing tool (when ``tools``), a source that can't be
-            fetched.
+        OrchestrateError: bad config, a missing tool (when ``check_tools``), a source that
+            can't be fetched.
     """
-    path = find_pipeline(pipeline)
-    resolved = load(path, options.get("profiles_dir"))
-    settings = resolve_settings(resolved.pipeline.settings, cli_settings(options))
-    graph = graph_for(resolved, selection_of(options))
+    from orchestrator.engine.process import require_tool
+
+    path = find_pipeline(request.pipeline)
+    resolved = load(path, request.profiles_dir)
+    settings = request.settings(resolved.pipeline.settings)
+    graph = graph_for(resolved, request.selection)
     nodes = order(graph)
     if settings.get_bool("push") and not settings.get_str("registry"):
         raise ConfigError(
@@ -115,96 +91,102 @@ def prepare(pipeline: Path | None, options: Mapping[str, Any], *, tools: bool = 
             "pushing is on but no registry is set: pass --registry, set ORCHESTRATE_REGISTRY "
             "or settings.registry, or --no-push",
         )
-    unknown = sorted(no_cache_for(options) - set(nodes))
+    unknown = sorted(request.no_cache_for - set(nodes))
     if unknown:
         raise ConfigError("--no-cache-for", "", f"no such node in this run: {', '.join(unknown)}")
-    if tools:
-        engine.require_tool("buildah")
+    if check_tools:
+        require_tool("buildah")
         if "base" in graph and resolved.pipeline.base.kind == "mmdebstrap":
-            engine.require_tool("mmdebstrap")
+            require_tool("mmdebstrap")
     now = datetime.now(UTC)
-    run_id = new_run_id(now)
+    run_id = buildah.new_run_id(now)
     sources = fetch_sources(resolved, nodes, settings)
-    plans = make_plans(resolved, graph, settings, sources, run_id=run_id, now=now)
+    ctx = PlanContext(
+        run_id=run_id,
+        run_dir=settings.state_dir / "runs" / run_id / "work",
+        settings=settings,
+        inputs=plan_inputs(resolved, sources),
+        now=now,
+    )
     return Prepared(
+        request=request,
         path=path,
         resolved=resolved,
         settings=settings,
         graph=graph,
         nodes=nodes,
-        plans=plans,
+        plans=plan_all(resolved, graph, ctx),
         run_id=run_id,
         started=now,
     )
 
 
-def explain(prepared: Prepared, options: Mapping[str, Any]) -> list[str]:
+def explain(prepared: Prepared, storage: Storage) -> list[str]:
     """``orchestrate plan``: every node's commands, then a table of build or reuse and why."""
     lines: list[str] = []
     for node in prepared.nodes:
         lines.extend(describe_plan(prepared.plans[node]))
     rows = [("NODE", "ACTION", "KEY", "WHY")]
+    request = prepared.request
     with History(prepared.settings.state_dir) as history:
         for node in prepared.nodes:
             plan = prepared.plans[node]
             try:
                 decision = decide(
                     plan,
-                    image_key=image_key,
+                    image_key=storage.image_key,
                     history=history,
-                    no_cache=bool(options.get("no_cache")),
-                    no_cache_for=no_cache_for(options),
+                    no_cache=request.no_cache,
+                    no_cache_for=request.no_cache_for,
                 )
             except ToolMissingError:
                 rows.append((node, "?", plan.key[:12], "buildah is not installed"))
                 continue
             rows.append((node, decision.action, plan.key[:12], decision.why))
-    return [*lines, "", *summary.columns(rows)]
+    return [*lines, "", *columns(rows)]
 
 
 def execute(
     prepared: Prepared,
-    options: Mapping[str, Any],
+    runner: Runner,
     *,
     resumed_from: str | None = None,
     done_before: Mapping[str, str] | None = None,
-) -> int:
-    """Run the plans with buildah, record everything in the history, print the summary.
+) -> RunResult:
+    """Run the plans with buildah and record everything in the history.
 
-    The run is recorded with the command line and the options to repeat it (credentials
-    withheld, see :func:`orchestrator.records.resume.stored_options`).
-
-    Returns:
-        The run's exit code: 0 all built or reused, 1 a node failed, 130 interrupted.
+    The run is recorded with its request (credentials withheld, see
+    :meth:`~orchestrator.model.request.Request.stored`) and the command line.
     """
     log = structlog.get_logger()
     settings = prepared.settings
     run_id = prepared.run_id
-    stored, withheld = stored_options({**options, "pipeline": str(prepared.path.resolve())})
-    run_dir = settings.state_dir / "runs" / run_id
-    log_dir = run_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    pid_file = runs.mark_running(run_dir)
+    stored, withheld = prepared.request.stored()
+    stored["pipeline"] = str(prepared.path.resolve())
+    prepared.log_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = runs.mark_running(prepared.run_dir)
+    storage = Storage(runner)
     with History(settings.state_dir) as history:
-        clean_up_dead_runs(history, settings.state_dir)
+        clean_up_dead_runs(history, storage)
         history.start_run(
             run_id=run_id,
             pipeline=str(prepared.path.resolve()),
-            command=engine.format_argv(["orchestrate", *sys.argv[1:]]),
+            command=format_argv(["orchestrate", *sys.argv[1:]]),
             options=stored,
             withheld=withheld,
             nodes=prepared.nodes,
             edges=sorted(prepared.graph.edges),
-            log_dir=log_dir,
+            log_dir=prepared.log_dir,
             pid=os.getpid(),
             resumed_from=resumed_from,
             started=prepared.started.timestamp(),
         )
         host_env = {k: settings.get_str(k) for k in ("http_proxy", "https_proxy", "no_proxy")}
         executor = BuildahExecutor(
+            runner=runner,
             host_env={k: v for k, v in host_env.items() if v},
-            no_cache=bool(options.get("no_cache")),
-            no_cache_for=no_cache_for(options),
+            no_cache=prepared.request.no_cache,
+            no_cache_for=prepared.request.no_cache_for,
             history=history,
             done_before=done_before,
         )
@@ -220,10 +202,10 @@ def execute(
             pipeline=str(prepared.path),
             nodes=len(prepared.nodes),
             parallel=limits.parallel,
-            logs=str(log_dir),
+            logs=str(prepared.log_dir),
             resumes=resumed_from,
         )
-        progress = _progress(prepared, options, history)
+        progress = _progress(prepared, history)
 
         def on_result(result: NodeResult) -> None:
             _record(history, run_id, prepared.plans, result)
@@ -234,69 +216,42 @@ def execute(
             prepared.plans,
             executor,
             run_id=run_id,
-            log_dir=log_dir,
+            log_dir=prepared.log_dir,
             limits=limits,
             on_event=progress.on_event,
             on_result=on_result,
         )
-        previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-        try:
-            with progress:
-                result = scheduler.run()
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            if isinstance(progress, LiveProgress):
-                configure_logging(
-                    options.get("log_format", "auto"), verbose=bool(options.get("verbose"))
-                )
+        with _sigterm_as_interrupt(), progress, _log_through(progress):
+            result = scheduler.run()
         history.finish_run(
-            run_id, result=_run_result(result), exit_code=result.exit_code, finished=time.time()
+            run_id, result=_run_state(result), exit_code=result.exit_code, finished=time.time()
         )
     pid_file.unlink(missing_ok=True)
-    _report(prepared, result, options, log_dir, run_dir)
-    return result.exit_code
+    return result
 
 
-def _progress(
-    prepared: Prepared, options: Mapping[str, Any], history: History
-) -> LiveProgress | PlainProgress:
+def _progress(prepared: Prepared, history: History) -> LiveProgress | PlainProgress:
     """A live table on a terminal (log events printed above it), else plain lines."""
-    log_format = options.get("log_format", "auto")
+    display = prepared.request.display
     live = use_live(
-        options.get("progress") or "auto", log_format=log_format, stream_is_tty=sys.stderr.isatty()
+        display.progress,  # type: ignore[arg-type]
+        log_format=display.log_format,
+        stream_is_tty=sys.stderr.isatty(),
     )
     if not live:
         return PlainProgress(prepared.graph)
     images = {node: (plan.image, plan.key) for node, plan in prepared.plans.items()}
-    progress = LiveProgress(
-        prepared.graph, run_id=prepared.run_id, estimates=history.estimates(images)
-    )
-    configure_logging(
-        log_format,
-        verbose=bool(options.get("verbose")),
-        file=ConsoleFile(progress.console),  # type: ignore[arg-type]
-        quiet=True,
-    )
-    return progress
+    return LiveProgress(prepared.graph, run_id=prepared.run_id, estimates=history.estimates(images))
 
 
-def clean_up_dead_runs(history: History, state_dir: Path) -> None:
-    """Mark runs whose process died as killed and remove their working containers."""
-    log = structlog.get_logger()
-    dead = [r.id for r in history.running() if not runs.is_alive(state_dir, r.id)]
-    if dead:
-        history.mark_killed(dead)
-        log.warning("runs ended without finishing (killed)", runs=dead)
-    stale = runs.orphans(state_dir, existing_containers())
-    if stale:
-        with contextlib.suppress(OrchestrateError):
-            engine.capture(["buildah", "rm", *stale])
-        log.warning("removed working containers of dead runs", containers=stale)
-    candidates = runs.orphan_candidates(state_dir, image_names())
-    if candidates:
-        with contextlib.suppress(OrchestrateError):
-            engine.capture(["buildah", "rmi", *candidates])
-        log.warning("removed unverified images of dead runs", images=candidates)
+@contextmanager
+def _log_through(progress: LiveProgress | PlainProgress) -> Iterator[None]:
+    """While a live table draws, log events (warnings and errors) print above it."""
+    if isinstance(progress, LiveProgress):
+        with redirected(ConsoleFile(progress.console), quiet=True):  # type: ignore[arg-type]
+            yield
+    else:
+        yield
 
 
 def _record(
@@ -321,40 +276,21 @@ def _record(
         )
 
 
-def _run_result(result: RunResult) -> str:
+def _run_state(result: RunResult) -> RunState:
     if result.interrupted:
-        return INTERRUPTED
-    return SUCCEEDED if result.exit_code == 0 else FAILED
+        return RunState.INTERRUPTED
+    return RunState.SUCCEEDED if result.exit_code == 0 else RunState.FAILED
 
 
-def _report(
-    prepared: Prepared,
-    result: RunResult,
-    options: Mapping[str, Any],
-    log_dir: Path,
-    run_dir: Path,
-) -> None:
-    click.echo(summary.table(result, prepared.nodes))
-    document = summary.to_json(result, prepared.nodes, pipeline=str(prepared.path), log_dir=log_dir)
-    summary.write_json(run_dir / "summary.json", document)
-    if options.get("summary_json"):
-        summary.write_json(Path(options["summary_json"]), document)
-    if options.get("junit"):
-        suite = f"orchestrate.{prepared.resolved.pipeline.name}"
-        write_junit(Path(options["junit"]), to_junit(result, prepared.nodes, suite=suite))
-    click.echo(f"logs: {log_dir}")
-    for node in prepared.nodes:
-        r = result.results.get(node)
-        if r is not None and r.error:
-            click.echo(f"\n{node} failed: {r.error}", err=True)
-            if r.error_tail:
-                click.echo(
-                    "\n".join("    " + line for line in r.error_tail.splitlines()[-15:]), err=True
-                )
-            click.echo(f"    full log: {r.log_path}", err=True)
-    if result.exit_code != 0:
-        click.echo(f"\ncontinue this run with: orchestrate resume {result.run_id}", err=True)
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the run like Ctrl-C: running commands stopped, containers removed."""
 
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
 
-def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

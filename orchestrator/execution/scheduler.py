@@ -31,9 +31,10 @@ from orchestrator.errors import (
     StepTimeoutError,
 )
 from orchestrator.execution.executor import Executor, NodeContext
-from orchestrator.model.results import Attempt, NodeResult, RunResult, Status
+from orchestrator.model.results import Attempt, NodeResult, RunResult
+from orchestrator.model.states import Status
 from orchestrator.planning.graph import order
-from orchestrator.planning.plan import NodePlan
+from orchestrator.planning.nodeplan import NodePlan
 
 EventHook = Callable[[str, str, Mapping[str, object]], None]
 ResultHook = Callable[[NodeResult], None]

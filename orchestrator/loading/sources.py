@@ -27,28 +27,17 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
+from packaging.version import InvalidVersion
+
 from orchestrator.engine import process as engine
 from orchestrator.errors import SourceError, StepFailedError
+from orchestrator.files import sha256_file
+from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.pipeline import Source
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 _SKIP_IN_TREE = {".git", ".tox", "__pycache__", ".venv", ".eggs", "build", "dist"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class FetchedSource:
-    """A source on the host, with its identity and the requirements it declares."""
-
-    source: Source
-    path: Path
-    identity: str
-    version: str
-    requires: tuple[str, ...]
-
-    @property
-    def revision(self) -> str:
-        """The commit or sha256 behind the identity, for image labels."""
-        return self.identity.split(":", 1)[1]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,20 +57,6 @@ class Network:
         if proxies:
             handlers.append(urllib.request.ProxyHandler(proxies))
         return urllib.request.build_opener(*handlers)
-
-
-def normalize(name: str) -> str:
-    """PEP 503 name normalisation."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def tree_hash(root: Path) -> str:
@@ -115,18 +90,16 @@ def _download(network: Network, url: str, dest: Path, what: str) -> None:
 
 def _pypi_file(network: Network, name: str, version: str) -> tuple[str, str, str]:
     """Find the sdist of name==version on the index: (filename, url, sha256)."""
-    url = f"{network.index_url.rstrip('/')}/{normalize(name)}/"
+    url = f"{network.index_url.rstrip('/')}/{canonicalize_name(name)}/"
     request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
         with network.opener().open(request, timeout=60) as response:
             data = json.load(response)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise SourceError(f"pypi:{name}=={version}: cannot read {url}: {exc}") from None
-    wanted = {f"{normalize(name).replace('-', '_')}-{version}", f"{name}-{version}"}
     for entry in data.get("files", []):
         filename = entry.get("filename", "")
-        stem = filename.removesuffix(".tar.gz")
-        if filename.endswith(".tar.gz") and (stem in wanted or stem.lower() in wanted):
+        if filename.endswith(".tar.gz") and _is_sdist_of(filename, name, version):
             sha = entry.get("hashes", {}).get("sha256", "")
             if not sha:
                 raise SourceError(f"pypi:{name}=={version}: the index publishes no sha256")
@@ -134,10 +107,18 @@ def _pypi_file(network: Network, name: str, version: str) -> tuple[str, str, str
     raise SourceError(f"pypi:{name}=={version}: no sdist of that version on {url}")
 
 
+def _is_sdist_of(filename: str, name: str, version: str) -> bool:
+    try:
+        sdist_name, sdist_version = parse_sdist_filename(filename)
+    except (InvalidSdistFilename, InvalidVersion):
+        return False
+    return sdist_name == canonicalize_name(name) and str(sdist_version) == version
+
+
 def fetch_pypi(source: Source, cache: Path, network: Network) -> FetchedSource:
     """Fetch a PyPI sdist, checking its sha256 against the index and the pipeline's pin."""
     what = source.describe()
-    marker = cache / "pypi" / f"{normalize(source.name)}-{source.version}.json"
+    marker = cache / "pypi" / f"{canonicalize_name(source.name)}-{source.version}.json"
     if marker.is_file():
         known = json.loads(marker.read_text())
         filename, sha = known["filename"], known["sha256"]
@@ -230,6 +211,7 @@ def fetch_git(source: Source, cache: Path) -> FetchedSource:
         identity=f"git:{commit}",
         version=pbr_version(described, commit),
         requires=tree_requires(tree),
+        is_tree=True,
     )
 
 
@@ -259,6 +241,7 @@ def fetch_local(source: Source) -> FetchedSource:
         identity=f"tree:{tree_hash(path)}",
         version="",
         requires=tree_requires(path),
+        is_tree=True,
     )
 
 

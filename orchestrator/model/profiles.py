@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from orchestrator.errors import ConfigError
 from orchestrator.model.yamlfile import Field, load_yaml
 
@@ -94,3 +96,18 @@ def load_profiles(folder: Path, known_projects: frozenset[str]) -> dict[str, Pro
         profile = load_profile(path, known_projects)
         profiles[profile.name] = profile
     return profiles
+
+
+def looks_like_profile(path: Path) -> bool:
+    """Profiles live in a profiles/ folder, or are mappings without pipeline keys."""
+    if path.parent.name == "profiles":
+        return True
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the pipeline loader reports it, with the file and line
+    return (
+        isinstance(data, dict)
+        and "images" not in data
+        and ("projects" in data or "default" in data)
+    )

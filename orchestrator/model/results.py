@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
-
-
-class Status(StrEnum):
-    """How a node ended."""
-
-    BUILT = "built"
-    REUSED = "reused"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-
-    @property
-    def ok(self) -> bool:
-        return self in (Status.BUILT, Status.REUSED)
+from orchestrator.model.states import Status
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
 KEY_SCHEMA = "orchestrate-key-v1"
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, prefixed ``sha256:``."""
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def files_digest(paths: Iterable[Path]) -> str:
-    """One digest over several files, each named by its file name."""
+def combined_digest(digests: Mapping[str, str]) -> str:
+    """One digest over several named digests (e.g. files by name), in name order."""
     digest = hashlib.sha256()
-    for path in sorted(paths, key=lambda p: p.name):
-        digest.update(f"{path.name}\0{file_digest(path)}\0".encode())
+    for name in sorted(digests):
+        digest.update(f"{name}\0{digests[name]}\0".encode())
     return "sha256:" + digest.hexdigest()
 
 

@@ -10,22 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from enum import StrEnum
 
 import networkx as nx
 
 from orchestrator.errors import GraphError
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
+from orchestrator.model.request import Selection
+from orchestrator.model.states import NodeKind
 from orchestrator.planning.resolve import ResolvedPipeline
-
-
-class NodeKind(StrEnum):
-    """What a node of the image graph builds."""
-
-    BASE = "base"
-    REQUIREMENTS = "requirements"
-    SERVICE = "service"
-    CHILD = "child"
 
 
 def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
@@ -122,6 +114,14 @@ def select(
     if not keep:
         raise GraphError("the selection leaves no node to build")
     return graph.subgraph(keep).copy()
+
+
+def graph_for(resolved: ResolvedPipeline, selection: Selection | None = None) -> nx.DiGraph:
+    """The checked image graph of ``resolved``, restricted to ``selection``."""
+    graph = build_graph(resolved)
+    if selection is None:
+        return graph
+    return select(graph, only=selection.only, skip=selection.skip, match=selection.match)
 
 
 def order(graph: nx.DiGraph) -> list[str]:

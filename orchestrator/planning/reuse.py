@@ -10,11 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from orchestrator.planning.plan import NodePlan
-from orchestrator.records.history import History, repository_of
+from orchestrator.engine.buildah import repository_of
+from orchestrator.planning.nodeplan import NodePlan
 
 _SHORT = 60
+
+
+class LastBuild(Protocol):
+    """What is known of a repository's last build (a history row)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def inputs(self) -> Mapping[str, str]: ...
+
+
+class BuildHistory(Protocol):
+    """Where past builds are looked up (:class:`orchestrator.records.history.History`)."""
+
+    def last_build(self, repository: str) -> LastBuild | None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +51,7 @@ def decide(
     plan: NodePlan,
     *,
     image_key: Callable[[str], str | None],
-    history: History | None,
+    history: BuildHistory | None,
     no_cache: bool = False,
     no_cache_for: frozenset[str] = frozenset(),
 ) -> Decision:
@@ -50,7 +68,7 @@ def decide(
     return Decision(reuse=False, why=why_build(plan, history))
 
 
-def why_build(plan: NodePlan, history: History | None) -> str:
+def why_build(plan: NodePlan, history: BuildHistory | None) -> str:
     """What changed since the repository's last recorded build."""
     last = history.last_build(repository_of(plan.image)) if history is not None else None
     if last is None:

@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?")
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 # Build backends and their dependencies: service nodes build their own sdist from the wheels.
 BUILD_REQUIREMENTS = ("pbr", "setuptools", "wheel")
 
 
+def parse_requirement(spec: str) -> Requirement:
+    """A PEP 508 requirement, parsed by ``packaging``.
+
+    Raises:
+        ValueError: ``spec`` is not a requirement (the message says why).
+    """
+    try:
+        return Requirement(spec)
+    except InvalidRequirement as exc:
+        raise ValueError(f"not a requirement: {spec!r}: {exc}") from None
+
+
 def requirement_name(spec: str) -> str:
     """The distribution name of a requirement specifier, normalised (PEP 503)."""
-    match = _NAME.match(spec)
-    if not match:
-        raise ValueError(f"not a requirement: {spec!r}")
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+    return canonicalize_name(parse_requirement(spec).name)
 
 
 def unpinned(spec: str, extras: Iterable[str] = ()) -> str | None:
@@ -33,24 +43,21 @@ def unpinned(spec: str, extras: Iterable[str] = ()) -> str | None:
     Requirements behind an ``extra == "x"`` marker are kept (without that marker) only when
     ``x`` is in ``extras``; otherwise ``None`` is returned.
     """
-    requirement, _, marker = spec.partition(";")
-    marker = marker.strip()
+    marker = spec.partition(";")[2].strip()
     found = _EXTRA.search(marker)
     if found:
         if found.group(1) not in set(extras):
             return None
         marker = ""
-    match = _NAME.match(requirement)
-    if not match:
-        raise ValueError(f"not a requirement: {spec!r}")
-    name = match.group(1) + (match.group(2) or "")
+    parsed = parse_requirement(spec)
+    name = parsed.name + (f"[{','.join(sorted(parsed.extras))}]" if parsed.extras else "")
     return f"{name}; {marker}" if marker else name
 
 
-def constraint_names(upper_constraints: Path) -> tuple[str, ...]:
-    """Every requirement of an upper-constraints file, as ``name[; marker]`` lines."""
+def constraint_names(upper_constraints: str) -> tuple[str, ...]:
+    """Every requirement of an upper-constraints file's text, as ``name[; marker]`` lines."""
     out = []
-    for raw in upper_constraints.read_text().splitlines():
+    for raw in upper_constraints.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue

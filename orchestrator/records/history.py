@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.engine.buildah import repository_of
 from orchestrator.errors import StateError
 from orchestrator.model.results import NodeResult
+from orchestrator.model.states import RunState
 
 SCHEMA_VERSION = 1
 FILENAME = "history.sqlite3"
@@ -78,12 +80,6 @@ CREATE TABLE IF NOT EXISTS builds (
 );
 CREATE INDEX IF NOT EXISTS builds_by_repository ON builds (repository, built);
 """
-
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-INTERRUPTED = "interrupted"
-KILLED = "killed"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,12 +136,6 @@ class BuildRecord:
     built: float
 
 
-def repository_of(image: str) -> str:
-    """``localhost/openstack/keystone:abc`` -> ``localhost/openstack/keystone``."""
-    name, _, tag = image.rpartition(":")
-    return name if name and "/" not in tag else image
-
-
 class History:
     """The history database of one state directory."""
 
@@ -157,6 +147,7 @@ class History:
                 schema than this orchestrate knows.
         """
         state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = state_dir
         self.path = state_dir / FILENAME
         self._lock = threading.Lock()
         try:
@@ -244,7 +235,7 @@ class History:
                 json.dumps([list(e) for e in edges]),
                 resumed_from,
                 started if started is not None else time.time(),
-                RUNNING,
+                RunState.RUNNING,
                 pid,
                 str(log_dir),
             ),
@@ -260,7 +251,7 @@ class History:
         """Mark runs whose process is gone without finishing (SIGKILL, reboot) as killed."""
         self._write(
             "UPDATE runs SET result = ? WHERE id = ? AND result = ?",
-            *((KILLED, run_id, RUNNING) for run_id in run_ids),
+            *((RunState.KILLED, run_id, RunState.RUNNING) for run_id in run_ids),
         )
 
     def runs(self, *, limit: int | None = None, pipeline: str | None = None) -> list[RunRecord]:
@@ -281,7 +272,8 @@ class History:
         return _run(rows[0]) if rows else None
 
     def running(self) -> list[RunRecord]:
-        return [_run(r) for r in self._query("SELECT * FROM runs WHERE result = ?", (RUNNING,))]
+        rows = self._query("SELECT * FROM runs WHERE result = ?", (RunState.RUNNING,))
+        return [_run(r) for r in rows]
 
     # nodes ------------------------------------------------------------------------------------
     def record_node(self, run_id: str, result: NodeResult, key: str) -> None:

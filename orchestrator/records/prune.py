@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.engine.buildah import repository_of
 from orchestrator.errors import OrchestrateError
+from orchestrator.model.states import RunState
 from orchestrator.records import runs
-from orchestrator.records.history import SUCCEEDED, BuildRecord, History, RunRecord, repository_of
+from orchestrator.records.history import BuildRecord, History, RunRecord
 
 DAY = 86400.0
 
@@ -45,14 +47,13 @@ def _latest_successful(records: list[RunRecord], keep: int) -> list[RunRecord]:
     """The newest ``keep`` successful runs of each pipeline."""
     per_pipeline: dict[str, list[RunRecord]] = {}
     for r in records:  # newest first
-        if r.result == SUCCEEDED and len(per_pipeline.setdefault(r.pipeline, [])) < keep:
+        if r.result == RunState.SUCCEEDED and len(per_pipeline.setdefault(r.pipeline, [])) < keep:
             per_pipeline[r.pipeline].append(r)
     return [r for kept in per_pipeline.values() for r in kept]
 
 
 def plan_prune(
     history: History,
-    state_dir: Path,
     policy: Policy,
     *,
     now: float,
@@ -60,6 +61,7 @@ def plan_prune(
 ) -> PrunePlan:
     """Decide what to remove; changes nothing."""
     out = PrunePlan()
+    state_dir = history.state_dir
     records = history.runs()
     out.live_runs = [r.id for r in history.running() if runs.is_alive(state_dir, r.id)]
     kept_runs = _latest_successful(records, max(policy.keep_runs, 1))

@@ -1,7 +1,7 @@
 """Resume: run a failed, interrupted or killed run again, building only what it did not finish.
 
-A run's options are stored with it (credentials never: an option whose value carries them is
-*withheld* and must be given again). Resuming replans the same pipeline with the same options;
+A run's request is stored with it (credentials never: an option whose value carries them is
+*withheld* and must be given again). Resuming replans the same pipeline with the same request;
 nodes the run finished are found by their key and reused, and ``--no-cache`` of the first run
 applies only to the nodes it had not finished.
 """
@@ -14,69 +14,22 @@ from typing import Any
 
 import structlog
 
-from orchestrator.engine import process as engine
 from orchestrator.errors import ConfigError
-from orchestrator.loading.workflow import no_cache_for
+from orchestrator.model.request import Request
+from orchestrator.model.states import RunState, Status
 from orchestrator.records import runs
-from orchestrator.records.history import RUNNING, SUCCEEDED, History, RunRecord
+from orchestrator.records.history import History, RunRecord
 
-# Options that are paths (restored as Path) and options a resume must not repeat.
-_PATH_OPTIONS = ("profiles_dir", "summary_json", "junit")
-_NOT_REPEATED = ("dry_run", "log_format", "verbose", "progress")
+_DONE = (Status.BUILT, Status.REUSED)
 
 
-def stored_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The options as JSON-ready values, and the names of those withheld for credentials."""
-    stored: dict[str, Any] = {}
-    withheld: list[str] = []
-    for name, value in sorted(options.items()):
-        if name in _NOT_REPEATED or value is None or value == ():
-            continue
-        if isinstance(value, Path):
-            value = str(value)
-        elif isinstance(value, tuple | list):
-            value = [str(v) for v in value]
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and engine.redact(t) != t for t in texts):
-            withheld.append(name)
-            continue
-        stored[name] = value
-    return stored, tuple(withheld)
-
-
-def restored_options(record: RunRecord, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's options, with the ones given now (not None, not empty) taking precedence."""
-    options: dict[str, Any] = {}
-    for name, value in record.options.items():
-        if name in _PATH_OPTIONS:
-            options[name] = Path(value)
-        elif isinstance(value, list):
-            options[name] = tuple(value)
-        else:
-            options[name] = value
-    for name, value in overrides.items():
-        if value not in (None, ()):
-            options[name] = value
-    missing = [name for name in record.withheld if options.get(name) in (None, ())]
-    if missing:
-        flags = ", ".join("--" + name.replace("_", "-") for name in missing)
-        structlog.get_logger().warning(
-            "options with credentials are never stored: give them again if still needed",
-            run=record.id,
-            options=flags,
-        )
-    return options
-
-
-def find_run(
-    history: History, state_dir: Path, run_id: str | None, pipeline: Path | None
-) -> RunRecord:
-    """The run to resume: ``run_id``, else the latest run (of ``pipeline``, if given).
+def find_run(history: History, run_id: str | None, pipeline: Path | None) -> RunRecord:
+    """The run to resume: ``run_id`` (or ``latest``), else the latest run (of ``pipeline``).
 
     Raises:
         ConfigError: no such run, it succeeded, or it is still running.
     """
-    if run_id is not None:
+    if run_id is not None and run_id != "latest":
         record = history.run(run_id)
         if record is None:
             raise ConfigError("RUN", "", f"no run {run_id!r} in {history.path}")
@@ -87,22 +40,38 @@ def find_run(
             where = f" of {pipeline}" if pipeline is not None else ""
             raise ConfigError("--resume", "", f"no run{where} in {history.path} to resume")
         record = latest[0]
-    if record.result == RUNNING and runs.is_alive(state_dir, record.id):
+    if record.result == RunState.RUNNING and runs.is_alive(history.state_dir, record.id):
         raise ConfigError("RUN", "", f"run {record.id} is still running (pid {record.pid})")
-    if record.result == SUCCEEDED:
+    if record.result == RunState.SUCCEEDED:
         raise ConfigError("RUN", "", f"run {record.id} succeeded: there is nothing to resume")
     return record
 
 
 def finished_nodes(history: History, record: RunRecord) -> dict[str, str]:
     """Keys of the nodes ``record`` built or reused, mapped to its run id."""
-    return {n.key: record.id for n in history.nodes(record.id) if n.status in ("built", "reused")}
+    return {n.key: record.id for n in history.nodes(record.id) if n.status in _DONE}
 
 
-def limit_no_cache(history: History, record: RunRecord, options: dict[str, Any]) -> None:
-    """Keep the first run's ``--no-cache``/``--no-cache-for`` only for its unfinished nodes."""
-    forced = set(record.nodes) if options.pop("no_cache", None) else set()
-    forced |= no_cache_for(options)
-    done = {n.node for n in history.nodes(record.id) if n.status in ("built", "reused")}
+def resumed_request(
+    history: History, record: RunRecord, given: Mapping[str, Any], environ: Mapping[str, str]
+) -> Request:
+    """The run's stored request, with the options ``given`` now taking precedence, and the
+    first run's ``--no-cache``/``--no-cache-for`` kept only for its unfinished nodes."""
+    stored = dict(record.options)
+    if "pipeline" not in stored:
+        stored["pipeline"] = record.pipeline
+    request = Request.restored(stored, environ=environ).with_overrides(given)
+    missing = [name for name in record.withheld if name not in request.given]
+    if missing:
+        flags = ", ".join("--" + name.replace("_", "-") for name in missing)
+        structlog.get_logger().warning(
+            "options with credentials are never stored: give them again if still needed",
+            run=record.id,
+            options=flags,
+        )
+    forced = set(record.nodes) if request.no_cache else set()
+    forced |= request.no_cache_for
+    done = {n.node for n in history.nodes(record.id) if n.status in _DONE}
     todo = [node for node in record.nodes if node in forced and node not in done]
-    options["no_cache_for"] = (",".join(todo),) if todo else ()
+    request = request.without("no_cache", "no_cache_for")
+    return request.with_overrides({"no_cache_for": (",".join(todo),)}) if todo else request

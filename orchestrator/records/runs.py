@@ -1,21 +1,19 @@
-"""Run bookkeeping on disk: which runs are alive, and the working containers of dead ones.
+"""Run bookkeeping on disk: which runs are alive, and what dead ones left in storage.
 
-Every working container is named ``orch-<run id>-<node>``, every image awaiting its checks
-``<repository>:candidate-<run id>``; a run writes its pid to
-``<state>/runs/<run id>/pid`` while it lives. A container whose run is not alive (killed with
-SIGKILL, machine rebooted) is an orphan, and the next run with the same state directory
-removes it, as it removes candidate tags of dead runs. Containers and images not named this
-way, or of runs this state directory does not know, are never touched.
+A run writes its pid to ``<state>/runs/<run id>/pid`` while it lives. Working containers and
+candidate images carry their run's id in their names (:mod:`orchestrator.engine.buildah`
+makes and reads those names). One whose run is not alive (killed with SIGKILL, machine
+rebooted) is an orphan, and the next run with the same state directory removes it. Names of
+runs this state directory does not know are never touched.
 """
 
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Iterable
 from pathlib import Path
 
-CONTAINER_RE = re.compile(r"^orch-(?P<run>\d{8}-\d{6}-[0-9a-f]{4})-")
-CANDIDATE_RE = re.compile(r":candidate-(?P<run>\d{8}-\d{6}-[0-9a-f]{4})$")
+from orchestrator.engine.buildah import run_of
 
 
 def mark_running(run_dir: Path) -> Path:
@@ -46,20 +44,11 @@ def is_ours_and_dead(state_dir: Path, run_id: str) -> bool:
     return (state_dir / "runs" / run_id).is_dir() and not is_alive(state_dir, run_id)
 
 
-def _of_dead_runs(state_dir: Path, names: list[str], pattern: re.Pattern[str]) -> list[str]:
+def of_dead_runs(state_dir: Path, names: Iterable[str]) -> list[str]:
+    """The container or image names, among ``names``, of this state dir's dead runs."""
     out = []
     for name in names:
-        match = pattern.search(name)
-        if match and is_ours_and_dead(state_dir, match.group("run")):
+        run_id = run_of(name)
+        if run_id is not None and is_ours_and_dead(state_dir, run_id):
             out.append(name)
     return out
-
-
-def orphans(state_dir: Path, containers: list[str]) -> list[str]:
-    """The working containers, among ``containers``, of this state dir's dead runs."""
-    return _of_dead_runs(state_dir, containers, CONTAINER_RE)
-
-
-def orphan_candidates(state_dir: Path, images: list[str]) -> list[str]:
-    """The candidate image names, among ``images``, of this state dir's dead runs."""
-    return _of_dead_runs(state_dir, images, CANDIDATE_RE)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.records.history import NodeRecord, RunRecord
-from orchestrator.reporting.summary import columns, human_size
+from orchestrator.reporting.tables import columns, human_size
 
 
 def _when(timestamp: float | None) -> str:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import networkx as nx
 
+from orchestrator.files import write_atomically
 from orchestrator.records.history import NodeRecord, RunRecord
-from orchestrator.reporting.summary import human_size, write_atomically
+from orchestrator.reporting.tables import human_size
 
 COLOURS = {
     "built": "#2e7d32",

@@ -12,8 +12,9 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestrator.model.results import RunResult, Status
-from orchestrator.reporting.summary import write_atomically
+from orchestrator.files import write_atomically
+from orchestrator.model.results import RunResult
+from orchestrator.model.states import Status
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

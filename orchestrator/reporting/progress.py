@@ -30,7 +30,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.model.results import NodeResult, Status
+from orchestrator.model.results import NodeResult
+from orchestrator.model.states import Status
 from orchestrator.planning.graph import order
 
 ProgressMode = Literal["auto", "live", "plain"]

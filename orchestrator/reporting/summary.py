@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.model.results import RunResult, Status
+from orchestrator.files import write_atomically
+from orchestrator.model.results import RunResult
+from orchestrator.model.states import Status
+from orchestrator.reporting.tables import columns, human_size
 
 SUMMARY_SCHEMA_VERSION = 1
 # The JSON Schema of the document :func:`to_json` returns (public: fields are only added).
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "summary.schema.json"
-
-
-def human_size(size: int) -> str:
-    """Bytes as a short decimal size (``412 MB``), as container tools show them."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit in ("B", "kB", "MB") else f"{value:.2f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover
-
-
-def columns(rows: Sequence[Sequence[str]]) -> list[str]:
-    """Rows as lines of left-aligned columns two spaces apart (the first row is the header)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
 
 
 def table(result: RunResult, order: list[str]) -> str:
@@ -87,14 +73,6 @@ def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path
             if (r := result.results.get(node)) is not None
         ],
     }
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write a text file so that readers see the old file or the whole new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator import redaction
+from orchestrator.engine import buildah
 from orchestrator.engine import process as engine
 from orchestrator.errors import (
     CancelledError,
@@ -67,7 +69,7 @@ def test_credentials_are_masked_in_logs(tmp_path: Path) -> None:
     with log_path.open("w") as log:
         engine.run(["echo", "http://bob:hunter2@proxy:3128"], step="s", log=log)
     assert "hunter2" not in log_path.read_text()
-    assert engine.redact("https://u:p@h/x and ftp://a@b") == "https://***@h/x and ftp://***@b"
+    assert redaction.redact("https://u:p@h/x and ftp://a@b") == "https://***@h/x and ftp://***@b"
 
 
 def test_capture_returns_stdout() -> None:
@@ -86,8 +88,8 @@ def test_background_steps_run_niced(tmp_path: Path) -> None:
 
 def test_transient_buildah_start_failures_are_recognised() -> None:
     busy = "Close_Fd sealing memfd copy: Device or resource busy\nsubprocess exited with status 1"
-    assert engine.is_transient(StepFailedError("s", 1, busy, ""))
-    assert not engine.is_transient(StepFailedError("s", 1, "E: Unable to locate package x", ""))
+    assert buildah.is_transient(StepFailedError("s", 1, busy, ""))
+    assert not buildah.is_transient(StepFailedError("s", 1, "E: Unable to locate package x", ""))
 
 
 def test_commands_die_with_a_killed_orchestrate(tmp_path: Path) -> None:

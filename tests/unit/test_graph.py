@@ -9,7 +9,7 @@ import networkx as nx
 import pytest
 
 from orchestrator.errors import GraphError
-from orchestrator.loading.workflow import load
+from orchestrator.loading.load import load
 from orchestrator.planning.graph import build_graph, render, select
 from tests.conftest import SERVICES
 

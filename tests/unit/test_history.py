@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.engine.buildah import repository_of
 from orchestrator.errors import StateError
-from orchestrator.model.results import Attempt, NodeResult, Status
-from orchestrator.records.history import History, repository_of
+from orchestrator.model.results import Attempt, NodeResult
+from orchestrator.model.states import Status
+from orchestrator.records.history import History
 
 
 def node(name: str, status: Status = Status.BUILT, **extra: object) -> NodeResult:

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.loading.sources import FetchedSource
-from orchestrator.loading.workflow import graph_for, load, make_plans
+from orchestrator.loading.load import load, plan_inputs
+from orchestrator.model.inputs import FetchedSource
+from orchestrator.model.options import resolve_settings
 from orchestrator.model.pipeline import Source
-from orchestrator.model.settings import resolve_settings
-from orchestrator.planning.plan import NodePlan, describe_plan
+from orchestrator.planning.describe import describe_plan
+from orchestrator.planning.graph import graph_for
+from orchestrator.planning.nodeplan import NodePlan, PlanContext
+from orchestrator.planning.plan import plan_all
 from tests.conftest import WritePipeline
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -51,6 +54,18 @@ SOURCES = {
     "keystone": fetched("keystone", "29.1.0", "a", KEYSTONE_REQUIRES),
     "glance": fetched("glance", "32.0.0", "b", ("oslo.db>=6", "glance-store>=2")),
 }
+
+
+def make_plans(resolved, graph, settings, sources, *, run_id, now):  # type: ignore[no-untyped-def]
+    """The loading step's plan inputs, then planning, as a run does."""
+    ctx = PlanContext(
+        run_id=run_id,
+        run_dir=settings.state_dir / "runs" / run_id / "work",
+        settings=settings,
+        inputs=plan_inputs(resolved, sources),
+        now=now,
+    )
+    return plan_all(resolved, graph, ctx)
 
 
 def plans_of(
@@ -164,7 +179,7 @@ def test_proxy_credentials_never_reach_a_command(write_pipeline: WritePipeline) 
         for step in (*plan.steps, *plan.push):
             assert "hunter2" not in " ".join(step.argv)
         assert "hunter2" not in "\n".join(describe_plan(plan))
-        assert all("hunter2" not in value for _, value in plan.env)
+        assert all("hunter2" not in value for value in plan.inputs.values())
     env_file = next(f for f in plans["keystone"].files if f.path.name == "network.env")
     assert env_file.secret and "http_proxy=http://bob:hunter2@proxy:3128" in env_file.content
     bootstrap = plans["base"].steps[0]
@@ -194,8 +209,9 @@ def test_service_image_is_verified_before_it_is_tagged(write_pipeline: WritePipe
     assert smoke.argv[-3:] == ("--", "keystone-manage", "--version")
     assert "--user" in smoke.argv and "keystone" in smoke.argv
     assert plan.containers == ("orch-r1-keystone", "orch-r1-keystone-smoke")
-    assert ("org.opencontainers.image.version", "29.1.0") in plan.labels
-    assert ("io.orchestrate.key", plan.key) in plan.labels
+    config = next(s for s in plan.steps if s.name == "config").argv
+    assert "org.opencontainers.image.version=29.1.0" in config
+    assert f"io.orchestrate.key={plan.key}" in config
 
 
 def test_isolation_and_runtime_are_settings(write_pipeline: WritePipeline) -> None:
@@ -312,7 +328,7 @@ def test_only_the_first_wheel_step_waits_for_the_wheels_image(
 
 
 def test_base_refresh_period_enters_the_base_key_only(write_pipeline: WritePipeline) -> None:
-    from orchestrator.planning.plan import refresh_period
+    from orchestrator.planning.base import refresh_period
 
     assert refresh_period("weekly", NOW) == "weekly:2026-W48"
     assert refresh_period("daily", NOW) == "daily:2026-11-26"

@@ -9,7 +9,8 @@ import structlog
 from rich.console import Console
 
 from orchestrator.logsetup import configure_logging
-from orchestrator.model.results import NodeResult, Status
+from orchestrator.model.results import NodeResult
+from orchestrator.model.states import Status
 from orchestrator.reporting.progress import LiveProgress, PlainProgress, _Tracker, use_live
 from tests.fakes import dag
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestrator.model.results import NodeResult, Status
+from orchestrator.model.results import NodeResult
+from orchestrator.model.states import Status
 from orchestrator.records.history import History
 from orchestrator.records.prune import DAY, Policy, apply_prune, plan_prune
 
@@ -68,11 +69,9 @@ def test_superseded_images_go_and_the_latest_success_stays(tmp_path: Path) -> No
         def image_key(image: str) -> str | None:
             return None if image.endswith(":gone") else image.rsplit(":", 1)[1]
 
-        plan = plan_prune(history, tmp_path, Policy(), now=NOW, image_key=image_key)
+        plan = plan_prune(history, Policy(), now=NOW, image_key=image_key)
         assert [b.key for b in plan.images] == ["k1"]
-        recent = plan_prune(
-            history, tmp_path, Policy(older_than_days=95), now=NOW, image_key=image_key
-        )
+        recent = plan_prune(history, Policy(older_than_days=95), now=NOW, image_key=image_key)
         assert recent.images == []
 
         removed: list[str] = []
@@ -89,11 +88,10 @@ def test_old_run_folders_go_but_not_the_latest_success(tmp_path: Path) -> None:
         _run(history, tmp_path, "20261101-000000-0001", "succeeded", 10 * DAY)
         _run(history, tmp_path, "20261102-000000-0002", "failed", 20 * DAY)
         _run(history, tmp_path, "20261103-000000-0003", "failed", 99 * DAY)
-        plan = plan_prune(history, tmp_path, Policy(), now=NOW, image_key=lambda i: None)
+        plan = plan_prune(history, Policy(), now=NOW, image_key=lambda i: None)
         assert [p.name for p in plan.run_dirs] == ["20261102-000000-0002"]
         by_count = plan_prune(
             history,
-            tmp_path,
             Policy(keep_logs=0, logs_older_than_days=None),
             now=NOW,
             image_key=lambda i: None,
@@ -123,9 +121,7 @@ def test_images_are_kept_while_a_run_is_alive(tmp_path: Path) -> None:
         run_dir = tmp_path / "runs" / "20261126-000000-aaaa"
         run_dir.mkdir(parents=True)
         (run_dir / "pid").write_text(f"{os.getpid()}\n")  # this pytest process: "orchestrat"?
-        plan = plan_prune(
-            history, tmp_path, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1]
-        )
+        plan = plan_prune(history, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1])
         alive = "orchestrat" in Path("/proc/self/cmdline").read_text()
         assert (plan.images == []) is alive
 
@@ -142,9 +138,7 @@ def test_two_repositories_with_one_key_are_two_builds(tmp_path: Path) -> None:
             ("b", "k3", "0002", 2),
         ):
             _build(history, key, node, f"2026110{run[-1]}-000000-{run}", built * DAY)
-        plan = plan_prune(
-            history, tmp_path, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1]
-        )
+        plan = plan_prune(history, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1])
         assert sorted(b.image for b in plan.images) == [
             "localhost/os/a:k1",
             "localhost/os/b:k1",

@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from orchestrator.model.results import Attempt, NodeResult, RunResult, Status
+from orchestrator.model.results import Attempt, NodeResult, RunResult
+from orchestrator.model.states import Status
 from orchestrator.reporting import summary
 from orchestrator.reporting.junit import to_junit, write_junit
 

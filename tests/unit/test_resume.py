@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import ConfigError
-from orchestrator.model.results import NodeResult, Status
+from orchestrator.model.request import Request
+from orchestrator.model.results import NodeResult
+from orchestrator.model.states import Status
 from orchestrator.records.history import History
-from orchestrator.records.resume import (
-    find_run,
-    finished_nodes,
-    limit_no_cache,
-    restored_options,
-    stored_options,
-)
+from orchestrator.records.resume import find_run, finished_nodes, resumed_request
+
+
+def stored_options(options: dict[str, object]) -> tuple[dict[str, object], tuple[str, ...]]:
+    return Request.from_options(options, environ={}).stored()
 
 
 def test_options_with_credentials_are_withheld() -> None:
@@ -66,26 +66,32 @@ def test_a_resumed_run_repeats_its_options_and_rebuilds_only_the_unfinished(
         history.record_node("r1", NodeResult(node="keystone", status=Status.FAILED), "key-k")
         history.finish_run("r1", result="failed", exit_code=1, finished=2.0)
 
-        record = find_run(history, tmp_path, None, None)
+        record = find_run(history, None, None)
         assert record.id == "r1"
-        options = restored_options(record, {"parallel": 9, "only": ()})
-        assert options == {"no_cache": True, "profiles_dir": Path("/p"), "parallel": 9}
-        limit_no_cache(history, record, options)
-        assert options["no_cache_for"] == ("keystone,nova",)
-        assert "no_cache" not in options
+        request = resumed_request(history, record, {"parallel": 9, "only": ()}, environ={})
+        assert request.given == {
+            "profiles_dir": "/p",
+            "parallel": 9,
+            "no_cache_for": ("keystone,nova",),
+        }
+        assert request.profiles_dir == Path("/p")
+        assert request.pipeline == Path("/work/p.yaml")
+        assert request.no_cache_for == {"keystone", "nova"}
+        assert not request.no_cache
+        assert request.settings().get_int("parallel") == 9
         assert finished_nodes(history, record) == {"key-base": "r1", "key-requirements": "r1"}
 
 
 def test_only_unfinished_runs_can_be_resumed(tmp_path: Path) -> None:
     with History(tmp_path) as history:
         with pytest.raises(ConfigError, match=r"no run in .* to resume"):
-            find_run(history, tmp_path, None, None)
+            find_run(history, None, None)
         _run(history, "r1", {}, 1.0)
         history.finish_run("r1", result="succeeded", exit_code=0, finished=2.0)
         with pytest.raises(ConfigError, match="run r1 succeeded: there is nothing to resume"):
-            find_run(history, tmp_path, None, None)
+            find_run(history, None, None)
         with pytest.raises(ConfigError, match="no run 'nope'"):
-            find_run(history, tmp_path, "nope", None)
+            find_run(history, "nope", None)
         _run(history, "r2", {}, 3.0)  # left "running" by a process that is gone
-        assert find_run(history, tmp_path, None, None).id == "r2"
-        assert find_run(history, tmp_path, "r2", None).id == "r2"
+        assert find_run(history, None, None).id == "r2"
+        assert find_run(history, "r2", None).id == "r2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from orchestrator.planning.plan import empty_plan
+from orchestrator.planning.nodeplan import empty_plan
 from orchestrator.planning.reuse import changed_inputs, decide
 from orchestrator.records.history import History
 

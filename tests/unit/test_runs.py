@@ -34,11 +34,11 @@ def test_live_run_keeps_its_containers(tmp_path: Path) -> None:
             "someone-elses-container",
             "orch-notarun-x",
         ]
-        assert runs.orphans(tmp_path, names) == ["orch-20261126-110000-ffff-nova"]
+        assert runs.of_dead_runs(tmp_path, names) == ["orch-20261126-110000-ffff-nova"]
     finally:
         proc.kill()
         proc.communicate()
-    assert runs.orphans(tmp_path, names) == names[:2]
+    assert runs.of_dead_runs(tmp_path, names) == names[:2]
 
 
 def test_mark_running_records_this_process(tmp_path: Path) -> None:
@@ -51,20 +51,20 @@ def test_dead_pid_is_not_alive(tmp_path: Path) -> None:
     run_dir.mkdir(parents=True)
     (run_dir / "pid").write_text("999999999\n")
     assert not runs.is_alive(tmp_path, "20261126-120000-abcd")
-    assert runs.orphans(tmp_path, ["orch-20261126-120000-abcd-base"]) == [
+    assert runs.of_dead_runs(tmp_path, ["orch-20261126-120000-abcd-base"]) == [
         "orch-20261126-120000-abcd-base"
     ]
 
 
 def test_unrelated_containers_are_never_orphans(tmp_path: Path) -> None:
-    assert runs.orphans(tmp_path, ["keystone-dev", "orch-x-y", "orchestrate"]) == []
+    assert runs.of_dead_runs(tmp_path, ["keystone-dev", "orch-x-y", "orchestrate"]) == []
 
 
 def test_runs_of_another_state_dir_are_never_orphans(tmp_path: Path) -> None:
     """Another checkout or test suite may be building right now with its own state dir."""
     theirs = "orch-20261126-110000-ffff-nova"
-    assert runs.orphans(tmp_path, [theirs]) == []
-    assert runs.orphan_candidates(tmp_path, ["r/nova:candidate-20261126-110000-ffff"]) == []
+    assert runs.of_dead_runs(tmp_path, [theirs]) == []
+    assert runs.of_dead_runs(tmp_path, ["r/nova:candidate-20261126-110000-ffff"]) == []
 
 
 def test_only_dead_runs_candidate_images_are_orphans(tmp_path: Path) -> None:
@@ -74,4 +74,4 @@ def test_only_dead_runs_candidate_images_are_orphans(tmp_path: Path) -> None:
         "localhost/openstack/keystone:2026.1",
         "localhost/openstack/candidate-x:latest",
     ]
-    assert runs.orphan_candidates(tmp_path, images) == images[:1]
+    assert runs.of_dead_runs(tmp_path, images) == images[:1]

@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
 from orchestrator.execution.scheduler import Limits, Scheduler
-from orchestrator.model.results import Status
+from orchestrator.model.states import Status
 from tests.conftest import SERVICES
 from tests.fakes import FakeExecutor, dag, plans_for
 

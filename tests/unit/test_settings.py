@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import ConfigError
-from orchestrator.model.settings import OPTIONS, resolve_settings
+from orchestrator.model.options import OPTIONS, resolve_settings
 from orchestrator.model.yamlfile import Field
 
 

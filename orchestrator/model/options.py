@@ -1,13 +1,16 @@
-"""Run settings, each declared once, resolved CLI flag > ORCHESTRATE_* env > pipeline > default.
+"""Every command-line option, declared once: the table the CLI's flags, the ``ORCHESTRATE_*``
+variables, the pipeline's ``settings:``/``network:`` keys and the stored options of a run come
+from.
 
-Every resolved value records where it came from, so ``orchestrate plan`` can say why a proxy or
-a parallelism was chosen. Settings here never change what an image contains (network, engine
-and scheduling knobs), which is why none of them enters a cache key.
+Options of scope ``setting`` are run settings, resolved CLI flag > ``ORCHESTRATE_*`` > pipeline
+file > built-in default; every resolved value records where it came from, so ``orchestrate
+plan`` can say why a proxy or a parallelism was chosen. Settings never change what an image
+contains (network, engine and scheduling knobs), which is why none of them enters a cache key.
+The other scopes (selection, build, output) are options of one command line only.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,37 +20,61 @@ from orchestrator.errors import ConfigError
 from orchestrator.model.yamlfile import Field
 
 Origin = Literal["cli", "env", "pipeline", "default"]
+Scope = Literal["setting", "selection", "build", "output"]
+Kind = Literal["int", "bool", "str", "list", "choice", "path", "flag", "names"]
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Option:
-    """One setting: its name, pipeline section, environment variable, type and default."""
+    """One option: its name, scope, type, default, help and where else it may be set.
+
+    ``kind``: ``names`` is a repeatable, comma-separated list of node names; ``flag`` an
+    on-only switch; ``bool`` a ``--x/--no-x`` pair. ``default`` may be a function of the
+    environment (evaluated when settings are resolved, never at import).
+    """
 
     name: str
-    section: Literal["settings", "network"]
-    kind: Literal["int", "bool", "str", "list", "choice"]
-    default: Any
+    scope: Scope = "setting"
+    kind: Kind
+    default: Any = None
     help: str
+    section: Literal["settings", "network", ""] = ""
     choices: tuple[str, ...] = ()
     minimum: int | None = None
+    metavar: str | None = None
+    short: str = ""
+    # Has an ORCHESTRATE_<NAME> variable (every setting does).
+    has_env: bool = True
+    # Repeated by ``orchestrate resume`` from the stored run.
+    repeated: bool = True
 
     @property
     def env(self) -> str:
         """The environment variable that sets this option."""
         return "ORCHESTRATE_" + self.name.upper()
 
+    @property
+    def flag(self) -> str:
+        """The command-line flag, e.g. ``--no-cache-for``."""
+        return "--" + self.name.replace("_", "-")
 
-def _default_state_dir() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    def default_in(self, environ: Mapping[str, str]) -> Any:
+        """The built-in default, given the environment."""
+        return self.default(environ) if callable(self.default) else self.default
+
+
+def _default_state_dir(environ: Mapping[str, str]) -> str:
+    home = environ.get("HOME") or str(Path.home())
+    base = environ.get("XDG_STATE_HOME") or str(Path(home) / ".local" / "state")
     return str(Path(base) / "orchestrate")
 
 
-def _default_ca_bundle() -> str:
+def _default_ca_bundle(environ: Mapping[str, str]) -> str:
     return HOST_CA_BUNDLE if Path(HOST_CA_BUNDLE).is_file() else ""
 
 
-OPTIONS: tuple[Option, ...] = (
+SETTINGS: tuple[Option, ...] = (
     Option(
         name="parallel",
         section="settings",
@@ -141,7 +168,7 @@ OPTIONS: tuple[Option, ...] = (
         name="state_dir",
         section="settings",
         kind="str",
-        default=_default_state_dir(),
+        default=_default_state_dir,
         help="Where runs, logs and source caches are kept.",
     ),
     Option(
@@ -190,10 +217,110 @@ OPTIONS: tuple[Option, ...] = (
         name="ca_bundle",
         section="network",
         kind="str",
-        default=_default_ca_bundle(),
+        default=_default_ca_bundle,
         help="CA bundle trusted by pip and apt during builds (default: the host's).",
     ),
 )
+_COMMAND_OPTIONS: tuple[Option, ...] = (
+    Option(
+        name="only",
+        scope="selection",
+        kind="names",
+        metavar="NODES",
+        has_env=False,
+        help="Build only these nodes (comma-separated) and their ancestors.",
+    ),
+    Option(
+        name="skip",
+        scope="selection",
+        kind="names",
+        metavar="NODES",
+        has_env=False,
+        help="Leave out these nodes (comma-separated) and all their dependents.",
+    ),
+    Option(
+        name="match",
+        scope="selection",
+        kind="str",
+        metavar="REGEX",
+        has_env=False,
+        help="Build the nodes whose name matches REGEX, with their ancestors.",
+    ),
+    Option(
+        name="profiles_dir",
+        scope="build",
+        kind="path",
+        has_env=False,
+        help="Folder of profile files (default: the project's profiles/).",
+    ),
+    Option(
+        name="no_cache",
+        scope="build",
+        kind="flag",
+        has_env=False,
+        help="Rebuild every node even if an image with its key exists.",
+    ),
+    Option(
+        name="no_cache_for",
+        scope="build",
+        kind="names",
+        metavar="NODES",
+        has_env=False,
+        help="Rebuild these nodes even if an image with their key exists.",
+    ),
+    Option(
+        name="dry_run",
+        scope="build",
+        kind="flag",
+        has_env=False,
+        repeated=False,
+        help="Print the plan (every buildah command) and build nothing.",
+    ),
+    Option(
+        name="summary_json",
+        scope="output",
+        kind="path",
+        has_env=False,
+        help="Also write the run summary as JSON to this file (schema: "
+        "orchestrator/data/summary.schema.json).",
+    ),
+    Option(
+        name="junit",
+        scope="output",
+        kind="path",
+        has_env=False,
+        help="Also write the run as JUnit XML (one testcase per node) to this file.",
+    ),
+    Option(
+        name="log_format",
+        scope="output",
+        kind="choice",
+        default="auto",
+        choices=("auto", "console", "json"),
+        repeated=False,
+        help="Log events for people (auto/console) or as one JSON object per line.",
+    ),
+    Option(
+        name="progress",
+        scope="output",
+        kind="choice",
+        default="auto",
+        choices=("auto", "live", "plain"),
+        repeated=False,
+        help="While building: a live table of the nodes (on a terminal, outside CI: auto) or "
+        "plain timestamped lines.",
+    ),
+    Option(
+        name="verbose",
+        scope="output",
+        short="-v",
+        kind="flag",
+        has_env=False,
+        repeated=False,
+        help="Also log every command before it runs.",
+    ),
+)
+OPTIONS: tuple[Option, ...] = (*SETTINGS, *_COMMAND_OPTIONS)
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 
 
@@ -273,22 +400,22 @@ def field_value(option: Option, node: Field) -> Any:
 def resolve_settings(
     pipeline_values: Mapping[str, Field],
     cli_values: Mapping[str, Any],
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
 ) -> Settings:
-    """Resolve every option: CLI flag > ``ORCHESTRATE_*`` > pipeline file > built-in default.
+    """Resolve every setting: CLI flag > ``ORCHESTRATE_*`` > pipeline file > built-in default.
 
     Args:
         pipeline_values: the raw ``settings:``/``network:`` fields of the pipeline.
         cli_values: options given on the command line (``None`` values mean "not given").
-        environ: the environment to read (default: ``os.environ``).
+        environ: the environment the command was started in.
 
     Raises:
         ConfigError: a value from the pipeline or the environment is malformed.
     """
-    env = os.environ if environ is None else environ
+    env = environ
     values: dict[str, Any] = {}
     origins: dict[str, Origin] = {}
-    for option in OPTIONS:
+    for option in SETTINGS:
         cli = cli_values.get(option.name)
         if cli is not None:
             values[option.name], origins[option.name] = cli, "cli"
@@ -303,5 +430,5 @@ def resolve_settings(
             values[option.name] = field_value(option, pipeline_values[option.name])
             origins[option.name] = "pipeline"
         else:
-            values[option.name], origins[option.name] = option.default, "default"
+            values[option.name], origins[option.name] = option.default_in(env), "default"
     return Settings(values=values, origins=origins)

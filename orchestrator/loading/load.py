@@ -1,28 +1,26 @@
-"""The steps from a pipeline file to plans: load, resolve, graph, select, fetch, plan.
+"""The loading step: every file, variable and source a run depends on, read once.
 
-Each is a small function the CLI calls in turn; only :func:`fetch_sources` has side effects
-(network and the source cache).
+It finds and validates the pipeline with the catalog and profiles, fetches the selected
+services' sources, and reads what planning needs from disk (digests of the scripts and of
+every file the pipeline names, folder hashes, upper-constraints) into
+:class:`~orchestrator.model.inputs.PlanInputs`. After it, planning runs without I/O.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-import networkx as nx
 import structlog
 
-from orchestrator.loading.sources import DEFAULT_INDEX, FetchedSource, Network, fetch
+from orchestrator.errors import ConfigError
+from orchestrator.files import file_digest
+from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch, tree_hash
 from orchestrator.model.catalog import load_catalog
+from orchestrator.model.inputs import FetchedSource, PlanInputs
+from orchestrator.model.options import Settings
 from orchestrator.model.pipeline import load_pipeline
 from orchestrator.model.profiles import load_profiles
-from orchestrator.model.settings import Settings
-from orchestrator.planning.graph import build_graph, select
-from orchestrator.planning.plan import NodePlan, PlanContext, plan_all
 from orchestrator.planning.resolve import ResolvedPipeline, resolve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -46,28 +44,6 @@ def load(path: Path, profiles_dir: Path | None = None) -> ResolvedPipeline:
     catalog = load_catalog()
     profiles = load_profiles(profiles_dir or PROFILES_DIR, frozenset(catalog.projects))
     return resolve(load_pipeline(path), catalog, profiles)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Selection:
-    """Which nodes to build: ``only``/``match`` pull in ancestors, ``skip`` drops descendants."""
-
-    only: tuple[str, ...] = ()
-    skip: tuple[str, ...] = ()
-    match: str | None = None
-
-
-def graph_for(resolved: ResolvedPipeline, selection: Selection = Selection()) -> nx.DiGraph:
-    """The checked image graph restricted to the selection."""
-    graph = build_graph(resolved)
-    return select(graph, only=selection.only, skip=selection.skip, match=selection.match)
-
-
-def no_cache_for(options: Mapping[str, Any]) -> frozenset[str]:
-    """``--no-cache-for a,b --no-cache-for c`` as a set of node names."""
-    return frozenset(
-        n.strip() for v in options.get("no_cache_for") or () for n in v.split(",") if n.strip()
-    )
 
 
 def network_of(settings: Settings) -> Network:
@@ -97,27 +73,34 @@ def fetch_sources(
     return fetched
 
 
-def new_run_id(now: datetime) -> str:
-    """A sortable, unique run id such as ``20261126-154012-a1b2``."""
-    return f"{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-
-
-def make_plans(
+def plan_inputs(
     resolved: ResolvedPipeline,
-    graph: nx.DiGraph,
-    settings: Settings,
-    sources: Mapping[str, FetchedSource],
-    *,
-    run_id: str,
-    now: datetime | None = None,
-) -> dict[str, NodePlan]:
-    """Plan every node of the graph for one run."""
-    ctx = PlanContext(
-        run_id=run_id,
-        run_dir=settings.state_dir / "runs" / run_id / "work",
-        scripts_dir=SCRIPTS_DIR,
-        settings=settings,
+    sources: dict[str, FetchedSource],
+    scripts_dir: Path = SCRIPTS_DIR,
+) -> PlanInputs:
+    """Read what planning needs from disk: digests of the scripts and of every file the
+    pipeline names, hashes of child build contexts, the upper-constraints text."""
+    pipeline = resolved.pipeline
+    named = [pipeline.constraints.upper]
+    if pipeline.constraints.global_requirements is not None:
+        named.append(pipeline.constraints.global_requirements)
+    for service in resolved.services.values():
+        named += [step.script for step in service.extra_steps if step.script is not None]
+    named += [child.containerfile for child in resolved.children.values()]
+    try:
+        scripts = {p.name: file_digest(p) for p in sorted(scripts_dir.iterdir()) if p.is_file()}
+        files = {path: file_digest(path) for path in named}
+        upper = pipeline.constraints.upper.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            str(exc.filename or pipeline.path), "", f"cannot read: {exc.strerror}"
+        ) from None
+    trees = {child.context: tree_hash(child.context) for child in resolved.children.values()}
+    return PlanInputs(
+        scripts_dir=scripts_dir,
+        scripts=scripts,
+        files=files,
+        trees=trees,
+        upper_constraints=upper,
         sources=sources,
-        now=now or datetime.now(UTC),
     )
-    return plan_all(resolved, graph, ctx)

@@ -1,0 +1,348 @@
+"""Everything orchestrate says to buildah and podman, and what it names things there.
+
+- **Names**: run ids, working containers (``orch-<run id>-<node>``, ``...-check``) and the
+  tag an image carries until its checks pass (``<repository>:candidate-<run id>``). The
+  dead-run cleanup finds leftovers by these names, so they are made and matched only here.
+- **Argv builders**: one pure function per buildah/podman command orchestrate uses. Planning
+  calls them to write a node's steps; :class:`Storage` calls them to query and tidy storage.
+  No other module writes a buildah or podman argv.
+- **Storage**: queries and housekeeping of local image storage over an injected
+  :class:`Runner`, so the executor and the cleanup can be tested with a recording fake.
+
+This module imports nothing that runs a process: :mod:`orchestrator.engine.process` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Protocol
+
+from orchestrator.errors import OrchestrateError, StepFailedError
+
+# -- names -----------------------------------------------------------------------------------
+
+KEY_LABEL = "io.orchestrate.key"
+CONTAINER_PREFIX = "orch-"
+_RUN_ID = r"\d{8}-\d{6}-[0-9a-f]{4}"
+CONTAINER_RE = re.compile(rf"^{CONTAINER_PREFIX}(?P<run>{_RUN_ID})-")
+CANDIDATE_RE = re.compile(rf":candidate-(?P<run>{_RUN_ID})$")
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id such as ``20261126-154012-a1b2``."""
+    return f"{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def container_name(run_id: str, node: str) -> str:
+    """The working container a node's steps run in."""
+    return f"{CONTAINER_PREFIX}{run_id}-{node}"
+
+
+def check_container_name(run_id: str, node: str) -> str:
+    """The throwaway container a committed image is checked in."""
+    return f"{container_name(run_id, node)}-smoke"
+
+
+def candidate_name(repository: str, run_id: str) -> str:
+    """The name a commit gets until its checks pass."""
+    return f"{repository}:candidate-{run_id}"
+
+
+def repository_of(image: str) -> str:
+    """``localhost/openstack/keystone:abc`` -> ``localhost/openstack/keystone``."""
+    name, _, tag = image.rpartition(":")
+    return name if name and "/" not in tag else image
+
+
+def run_of(name: str) -> str | None:
+    """The run id in a working container's or candidate image's name, or None."""
+    match = CONTAINER_RE.search(name) or CANDIDATE_RE.search(name)
+    return match.group("run") if match else None
+
+
+# -- argv builders ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mount:
+    """A mount into a build container: a bind mount (``image`` binds a path of another image)
+    or, with ``tmpfs``, an empty in-memory folder."""
+
+    target: str
+    source: str = ""
+    readonly: bool = True
+    image: str = ""
+    tmpfs: bool = False
+
+    def option(self) -> str:
+        """The value of buildah run's ``--mount``."""
+        if self.tmpfs:
+            return f"type=tmpfs,dst={self.target}"
+        parts = ["type=bind"]
+        if self.image:
+            parts.append(f"from={self.image}")
+        parts += [f"src={self.source}", f"dst={self.target}"]
+        if self.readonly:
+            parts.append("ro")
+        return ",".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Isolation:
+    """How ``buildah run`` and ``buildah build`` isolate a step."""
+
+    isolation: str = "chroot"
+    runtime: str = ""
+
+    def options(self) -> list[str]:
+        argv = ["--isolation", self.isolation]
+        if self.isolation == "oci" and self.runtime:
+            argv += ["--runtime", self.runtime]
+        return argv
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistryAccess:
+    """TLS and credential options shared by pulls and pushes; credentials stay in the
+    authfile, never in an argv."""
+
+    tls_verify: bool = True
+    cert_dir: str = ""
+    authfile: str = ""
+
+    def options(self) -> list[str]:
+        argv = []
+        if not self.tls_verify:
+            argv.append("--tls-verify=false")
+        if self.cert_dir:
+            argv += ["--cert-dir", self.cert_dir]
+        if self.authfile:
+            argv += ["--authfile", self.authfile]
+        return argv
+
+
+Argv = tuple[str, ...]
+
+
+def from_image(
+    container: str, image: str, *, pull: str = "never", registry: RegistryAccess | None = None
+) -> Argv:
+    """``buildah from``: a named working container of ``image`` (``scratch`` for none)."""
+    access = registry.options() if registry is not None else []
+    return ("buildah", "from", "--name", container, f"--pull={pull}", *access, image)
+
+
+def run(
+    container: str,
+    command: Sequence[str],
+    *,
+    isolation: Isolation,
+    user: str = "",
+    mounts: Sequence[Mount] = (),
+    env: Sequence[tuple[str, str]] = (),
+) -> Argv:
+    """``buildah run`` of ``command`` in ``container``, on the host network."""
+    argv = ["buildah", "run", *isolation.options(), "--network", "host"]
+    if user:
+        argv += ["--user", user]
+    for mount in mounts:
+        argv += ["--mount", mount.option()]
+    for key, value in env:
+        argv += ["--env", f"{key}={value}"]
+    return (*argv, container, "--", *command)
+
+
+def config(container: str, *, labels: Sequence[tuple[str, str]], options: Sequence[str]) -> Argv:
+    """``buildah config``: labels, then image config options (``--env``, ``--user``, ...)."""
+    argv = ["buildah", "config"]
+    for name, value in labels:
+        argv += ["--label", f"{name}={value}"]
+    return (*argv, *options, container)
+
+
+def commit(container: str, image: str) -> Argv:
+    """``buildah commit`` a working container to ``image``, removing the container."""
+    return ("buildah", "commit", "--rm", "--quiet", container, image)
+
+
+def add(container: str, source: str, dest: str) -> Argv:
+    """``buildah add`` (unpacks a tarball) into a working container."""
+    return ("buildah", "add", container, source, dest)
+
+
+def copy(container: str, sources: Sequence[str], dest: str) -> Argv:
+    """``buildah copy`` host files into a working container."""
+    return ("buildah", "copy", container, *sources, dest)
+
+
+def build(
+    *,
+    containerfile: str,
+    context: str,
+    tag: str,
+    parent_image: str,
+    isolation: Isolation,
+    build_args: Sequence[tuple[str, str]] = (),
+    labels: Sequence[tuple[str, str]] = (),
+) -> Argv:
+    """``buildah build`` of a Containerfile FROM ``parent_image`` (never pulled)."""
+    argv = [
+        "buildah",
+        "build",
+        *isolation.options(),
+        "--network",
+        "host",
+        "--layers=false",
+        "--pull=never",
+        "--from",
+        parent_image,
+        "--build-arg",
+        f"PARENT_IMAGE={parent_image}",
+    ]
+    for key, value in build_args:
+        argv += ["--build-arg", f"{key}={value}"]
+    for name, value in labels:
+        argv += ["--label", f"{name}={value}"]
+    return (*argv, "-f", containerfile, "-t", tag, context)
+
+
+def tag(image: str, *names: str) -> Argv:
+    """``buildah tag``: give ``image`` more names, in one call (each waits for the lock)."""
+    return ("buildah", "tag", image, *names)
+
+
+def rmi(*images: str) -> Argv:
+    """``buildah rmi``: remove image names (the image goes with its last name)."""
+    return ("buildah", "rmi", *images)
+
+
+def rm(*containers: str) -> Argv:
+    """``buildah rm``: remove working containers."""
+    return ("buildah", "rm", *containers)
+
+
+def push(ref: str, destination: str, *, registry: RegistryAccess) -> Argv:
+    """``buildah push`` a local image to ``docker://destination``."""
+    return ("buildah", "push", *registry.options(), ref, f"docker://{destination}")
+
+
+def inspect_label(image: str, label: str) -> Argv:
+    """``buildah inspect`` printing one label of a local image."""
+    template = f'{{{{index .OCIv1.Config.Labels "{label}"}}}}'
+    return ("buildah", "inspect", "--type", "image", "--format", template, image)
+
+
+def inspect_image_id(image: str) -> Argv:
+    """``buildah inspect`` printing a local image's id."""
+    return ("buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}", image)
+
+
+def podman_image_facts(image: str) -> Argv:
+    """``podman image inspect`` printing id and size (buildah does not report sizes)."""
+    return ("podman", "image", "inspect", "--format", "{{.Id}} {{.Size}}", image)
+
+
+def containers() -> Argv:
+    """``buildah containers``: one working container name per line."""
+    return ("buildah", "containers", "--format", "{{.ContainerName}}")
+
+
+def images() -> Argv:
+    """``buildah images``: one ``repository:tag`` per line."""
+    return ("buildah", "images", "--format", "{{.Name}}:{{.Tag}}")
+
+
+# -- running and storage ---------------------------------------------------------------------
+
+# Failures of buildah's own start-up, before the step's command runs in the container, that a
+# second try gets past. buildah copies its binary into a sealed memfd before re-executing
+# itself for chroot isolation; under load the kernel can refuse the seal with EBUSY while
+# pages of the copy are still pinned.
+TRANSIENT_STARTUP_ERRORS = ("sealing memfd copy: Device or resource busy",)
+
+
+def is_transient(error: StepFailedError) -> bool:
+    """True if the command failed in buildah's start-up, before its payload ran."""
+    return any(marker in error.tail for marker in TRANSIENT_STARTUP_ERRORS)
+
+
+class Runner(Protocol):
+    """Runs commands: :class:`orchestrator.engine.process.ShRunner`, or a fake in tests."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        step: str,
+        log: IO[str] | None = None,
+        log_path: str = "",
+        env: dict[str, str] | None = None,
+        cancel: threading.Event | None = None,
+        deadline: float | None = None,
+        niceness: int = 0,
+    ) -> None:
+        """Run a step to completion, streaming its output into ``log``.
+
+        Raises StepFailedError, StepTimeoutError or CancelledError."""
+        ...
+
+    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
+        """Run a short query and return its stdout. Raises StepFailedError."""
+        ...
+
+
+class Storage:
+    """Local image storage, queried and tidied through a :class:`Runner`."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def image_key(self, image: str) -> str | None:
+        """The cache key label of a local image, or None if there is no such image."""
+        try:
+            return self.runner.capture(inspect_label(image, KEY_LABEL)).strip()
+        except StepFailedError:
+            return None
+
+    def image_facts(self, image: str) -> tuple[str, int]:
+        """(image id, size in bytes) of a local image; size 0 where podman is missing."""
+        try:
+            image_id, size = self.runner.capture(podman_image_facts(image)).split()
+            return image_id, int(size)
+        except (OrchestrateError, ValueError):
+            try:
+                return self.runner.capture(inspect_image_id(image)).strip(), 0
+            except StepFailedError:
+                return "", 0
+
+    def containers(self) -> list[str]:
+        """Names of orchestrate's working containers (``orch-...``) in storage."""
+        return [n for n in self.runner.capture(containers()).split() if n.startswith("orch-")]
+
+    def image_names(self) -> list[str]:
+        """``repository:tag`` of every tagged image in storage."""
+        return [n for n in self.runner.capture(images()).split() if not n.endswith(":<none>")]
+
+    def remove_containers(self, names: Sequence[str]) -> None:
+        """Remove those of ``names`` that exist, in one ``buildah rm``."""
+        present = set(self.containers())
+        gone = [name for name in names if name in present]
+        if gone:
+            self.runner.capture(rm(*gone))
+
+    def remove_images(self, names: Sequence[str]) -> None:
+        """Remove image names in one ``buildah rmi``. Raises StepFailedError."""
+        if names:
+            self.runner.capture(rmi(*names))
+
+    def drop_candidate(self, candidate: str) -> None:
+        """Remove an unverified image's candidate name, if it exists."""
+        if self.image_key(candidate) is not None:
+            with contextlib.suppress(StepFailedError):
+                self.runner.capture(rmi(candidate))

@@ -1,0 +1,174 @@
+"""What the user asked for, as one frozen object: the request a command line makes.
+
+The CLI parses flags (generated from :data:`orchestrator.model.options.OPTIONS`) into a
+:class:`Request` and hands it on; nothing downstream sees click or re-parses a flag. A run
+stores its request (credentials withheld) and ``orchestrate resume`` restores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.model.options import OPTION_BY_NAME, SETTINGS, Settings, resolve_settings
+from orchestrator.model.yamlfile import Field
+from orchestrator.redaction import has_credentials
+
+# Only the ORCHESTRATE_* variables and the ones built-in defaults depend on are kept.
+_ENVIRONMENT = ("HOME", "XDG_STATE_HOME")
+
+
+def split_names(values: Iterable[str]) -> tuple[str, ...]:
+    """``("a,b", "c")`` -> ``("a", "b", "c")``: repeated, comma-separated node names."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    """Which nodes to build: ``only``/``match`` pull in ancestors, ``skip`` drops descendants."""
+
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outputs:
+    """Where a run's results go besides the terminal and the run folder."""
+
+    summary_json: Path | None = None
+    junit: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Display:
+    """How a run shows itself: log format, live or plain progress, verbosity."""
+
+    log_format: str = "auto"
+    progress: str = "auto"
+    verbose: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """One command's request: what to build, how, and where results go.
+
+    ``given`` keeps the options as given (``None``/empty left out), which is what a run
+    stores and a resume restores; the typed fields are derived from it once.
+    """
+
+    pipeline: Path | None = None
+    selection: Selection = field(default_factory=Selection)
+    profiles_dir: Path | None = None
+    no_cache: bool = False
+    no_cache_for: frozenset[str] = frozenset()
+    dry_run: bool = False
+    outputs: Outputs = field(default_factory=Outputs)
+    display: Display = field(default_factory=Display)
+    given: Mapping[str, Any] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_options(
+        cls,
+        values: Mapping[str, Any],
+        *,
+        environ: Mapping[str, str],
+        pipeline: Path | None = None,
+    ) -> Request:
+        """Build a request from option values by name (``None`` or empty: not given)."""
+        given = {k: v for k, v in values.items() if v is not None and v != () and v != []}
+        for name in given:
+            if name not in OPTION_BY_NAME:
+                raise KeyError(f"no option {name!r}")
+        env = {
+            k: v for k, v in environ.items() if k.startswith("ORCHESTRATE_") or k in _ENVIRONMENT
+        }
+
+        def text(name: str) -> str:
+            value = given.get(name)
+            return str(value) if value is not None else ""
+
+        def path(name: str) -> Path | None:
+            value = given.get(name)
+            return Path(value) if value is not None else None
+
+        return cls(
+            pipeline=pipeline,
+            selection=Selection(
+                only=split_names(given.get("only", ())),
+                skip=split_names(given.get("skip", ())),
+                match=given.get("match"),
+            ),
+            profiles_dir=path("profiles_dir"),
+            no_cache=bool(given.get("no_cache")),
+            no_cache_for=frozenset(split_names(given.get("no_cache_for", ()))),
+            dry_run=bool(given.get("dry_run")),
+            outputs=Outputs(summary_json=path("summary_json"), junit=path("junit")),
+            display=Display(
+                log_format=text("log_format") or env.get("ORCHESTRATE_LOG_FORMAT", "auto"),
+                progress=text("progress") or env.get("ORCHESTRATE_PROGRESS", "auto"),
+                verbose=bool(given.get("verbose")),
+            ),
+            given=given,
+            environ=env,
+        )
+
+    def settings(self, pipeline_values: Mapping[str, Field] | None = None) -> Settings:
+        """The run settings: given here > environment > ``pipeline_values`` > defaults.
+
+        Raises:
+            ConfigError: a value from the pipeline or the environment is malformed.
+        """
+        cli = {o.name: _setting_value(self.given.get(o.name)) for o in SETTINGS}
+        return resolve_settings(pipeline_values or {}, cli, self.environ)
+
+    def with_overrides(self, values: Mapping[str, Any]) -> Request:
+        """This request with ``values`` (given now) taking precedence."""
+        merged = {**self.given, **{k: v for k, v in values.items() if v not in (None, ())}}
+        return Request.from_options(merged, environ=self.environ, pipeline=self.pipeline)
+
+    def without(self, *names: str) -> Request:
+        """This request with the options ``names`` not given."""
+        kept = {k: v for k, v in self.given.items() if k not in names}
+        return Request.from_options(kept, environ=self.environ, pipeline=self.pipeline)
+
+    def stored(self) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The options to store with the run (JSON-ready) and the names of those withheld
+        because their value carries credentials."""
+        stored: dict[str, Any] = {}
+        withheld: list[str] = []
+        for name, value in sorted(self.given.items()):
+            if not OPTION_BY_NAME[name].repeated:
+                continue
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple | list | frozenset):
+                value = [str(v) for v in value]
+            texts = value if isinstance(value, list) else [value]
+            if any(isinstance(t, str) and has_credentials(t) for t in texts):
+                withheld.append(name)
+                continue
+            stored[name] = value
+        if self.pipeline is not None:
+            stored["pipeline"] = str(self.pipeline.resolve())
+        return stored, tuple(withheld)
+
+    @classmethod
+    def restored(cls, stored: Mapping[str, Any], *, environ: Mapping[str, str]) -> Request:
+        """The request a run stored (see :meth:`stored`)."""
+        values: dict[str, Any] = {}
+        for name, value in stored.items():
+            if name == "pipeline" or name not in OPTION_BY_NAME:
+                continue
+            values[name] = tuple(value) if isinstance(value, list) else value
+        pipeline = Path(stored["pipeline"]) if "pipeline" in stored else None
+        return cls.from_options(values, environ=environ, pipeline=pipeline)
+
+
+def _setting_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    return value

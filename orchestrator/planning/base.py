@@ -1,0 +1,101 @@
+"""Plan the base node: a Debian rootfs bootstrapped with mmdebstrap, or a pulled image."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime
+
+from orchestrator.engine import buildah
+from orchestrator.model.pipeline import BASE_NODE, BaseSpec
+from orchestrator.model.states import NodeKind
+from orchestrator.planning.builder import NodeBuilder
+from orchestrator.planning.nodeplan import NodePlan, PlanContext
+from orchestrator.planning.resolve import ResolvedPipeline
+
+DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-include=/usr/share/locale/locale.alias",
+    "path-exclude=/usr/share/lintian/*",
+)
+
+
+def plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
+    """The base every other node starts FROM."""
+    spec = resolved.pipeline.base
+    b = NodeBuilder(BASE_NODE, NodeKind.BASE, resolved, ctx)
+    b.input("refresh", refresh_period(spec.refresh, ctx.now))
+    b.network_env(pip_index=False)
+    if spec.kind == "mmdebstrap":
+        _bootstrap(b, spec)
+    else:
+        b.input("from", spec.image)
+        b.step(
+            "from", buildah.from_image(b.container, spec.image, pull="missing", registry=b.registry)
+        )
+        b.input("packages", spec.packages)
+        b.script_step(
+            "install-packages", "install-packages.sh", {"PACKAGES": " ".join(spec.packages)}
+        )
+        b.script_step("cleanup", "cleanup.sh", {})
+    config = ["--env", "LANG=C.UTF-8", "--cmd", "/bin/bash"]
+    b.input("config", config)
+    return b.finish(
+        parents=(), labels=b.labels(), produce=b.commit_working_container(config), plans={}
+    )
+
+
+def refresh_period(refresh: str, now: datetime) -> str:
+    """The current period of a base's refresh policy, e.g. ``weekly:2026-W48``."""
+    match refresh:
+        case "daily":
+            return f"daily:{now:%Y-%m-%d}"
+        case "weekly":
+            year, week, _ = now.isocalendar()
+            return f"weekly:{year}-W{week:02d}"
+        case "monthly":
+            return f"monthly:{now:%Y-%m}"
+    return "never"
+
+
+def apt_sources(spec: BaseSpec, mirror: str) -> list[str]:
+    """sources.list lines: the suite, its -updates and, with a security mirror, -security."""
+    components = " ".join(spec.components)
+    lines = [
+        f"deb {mirror} {spec.suite} {components}",
+        f"deb {mirror} {spec.suite}-updates {components}",
+    ]
+    if spec.security_mirror:
+        lines.append(f"deb {spec.security_mirror} {spec.suite}-security {components}")
+    return lines
+
+
+def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
+    rootfs = b.node_dir / "rootfs.tar"
+    mirror = b.settings.get_str("apt_mirror") or spec.mirror
+    public = apt_sources(spec, spec.mirror)
+    argv = [
+        "mmdebstrap",
+        f"--variant={spec.variant}",
+        f"--components={','.join(spec.components)}",
+        f"--include={','.join(spec.include)}",
+        '--aptopt=APT::Install-Recommends "false"',
+        '--aptopt=APT::Install-Suggests "false"',
+        *[f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES],
+        # The image keeps the public mirrors; a build-time apt_mirror is never baked in.
+        "--customize-hook=printf '%s\\n' "
+        + " ".join(shlex.quote(line) for line in public)
+        + ' > "$1/etc/apt/sources.list"',
+        '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin',
+        spec.suite,
+        str(rootfs),
+        *apt_sources(spec, mirror),
+    ]
+    b.input("bootstrap", [spec.variant, *public, *spec.include, *DPKG_EXCLUDES])
+    b.scratch.append(rootfs)
+    b.step("bootstrap", argv, host_env=b.host_network_env())
+    b.step("from", buildah.from_image(b.container, "scratch"))
+    b.step("add-rootfs", buildah.add(b.container, str(rootfs), "/"))

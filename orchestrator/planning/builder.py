@@ -1,0 +1,292 @@
+"""What every node kind's plan shares: inputs, steps in the working container, network file,
+labels, and :meth:`NodeBuilder.finish`, the one path from steps to a frozen plan with its key."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from orchestrator.engine import buildah
+from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, RegistryAccess
+from orchestrator.model.states import NodeKind
+from orchestrator.planning import cachekey
+from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
+from orchestrator.planning.resolve import ResolvedPipeline, unique
+
+VENV = "/var/lib/openstack"
+WHEELS_DIR = "/wheels"
+IN_CTR = "/run/orchestrate"
+# Where a service step sees the wheels image's /wheels: under the /run tmpfs, so the mount
+# point never becomes part of the image.
+WHEELS_IN_CTR = f"{IN_CTR}/wheels"
+SCRIPTS_IN_CTR = f"{IN_CTR}/scripts"
+NETWORK_ENV_IN_CTR = f"{IN_CTR}/network.env"
+CA_IN_CTR = f"{IN_CTR}/ca.crt"
+UV_IN_CTR = f"{IN_CTR}/uv"
+PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RUN_STEP = "run-step.sh"
+PROXY_SETTINGS = ("http_proxy", "https_proxy", "no_proxy")
+
+# Turns the labels (the key label included) into the steps that produce the candidate image.
+Producer = Callable[[Sequence[tuple[str, str]]], Sequence[Step]]
+
+
+class NodeBuilder:
+    """Accumulates the steps, inputs and files of one node's plan."""
+
+    def __init__(self, node: str, kind: NodeKind, resolved: ResolvedPipeline, ctx: PlanContext):
+        self.node = node
+        self.kind = kind
+        self.resolved = resolved
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.container = buildah.container_name(ctx.run_id, node)
+        self.node_dir = ctx.run_dir / node
+        self.steps: list[Step] = []
+        self.inputs: dict[str, str] = {"kind": kind.value}
+        self.files: list[GeneratedFile] = []
+        self.scratch: list[Path] = []
+        self.containers: list[str] = [self.container]
+        self.scripts: set[str] = {RUN_STEP}
+        namespace = self.settings.get_str("namespace").rstrip("/")
+        self.repository = f"{namespace}/{node}"
+        self.candidate = buildah.candidate_name(self.repository, ctx.run_id)
+        self.isolation = Isolation(
+            isolation=self.settings.get_str("isolation"), runtime=self.settings.get_str("runtime")
+        )
+        self.registry = RegistryAccess(
+            tls_verify=self.settings.get_bool("tls_verify"),
+            cert_dir=self.settings.get_str("cert_dir"),
+            authfile=self.settings.get_str("authfile"),
+        )
+
+    # inputs -------------------------------------------------------------------------------
+    def input(self, name: str, value: str | Sequence[str]) -> None:
+        self.inputs[name] = value if isinstance(value, str) else "\n".join(value)
+
+    # steps --------------------------------------------------------------------------------
+    def step(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        needs: tuple[str, ...] = (),
+        background: bool = False,
+        host_env: tuple[str, ...] = (),
+    ) -> None:
+        """Add a step; see :class:`Step` for ``needs``, ``background`` and ``host_env``."""
+        self.steps.append(
+            Step(name=name, argv=tuple(argv), needs=needs, background=background, host_env=host_env)
+        )
+
+    def run_in(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        user: str = "",
+        mounts: Sequence[Mount] = (),
+        env: Sequence[tuple[str, str]] = (),
+    ) -> tuple[str, ...]:
+        """The argv of ``buildah run`` with this run's isolation."""
+        return buildah.run(
+            container, command, isolation=self.isolation, user=user, mounts=mounts, env=env
+        )
+
+    def script_step(
+        self,
+        name: str,
+        script: str,
+        env: Mapping[str, str],
+        *,
+        wheels: str = "",
+        needs: tuple[str, ...] = (),
+        background: bool = False,
+    ) -> None:
+        """Run ``scripts/<script>`` in the working container with ``env`` as its inputs.
+
+        Args:
+            wheels: the wheels image to bind-mount read-only for this step, if any.
+            needs: parents that must have succeeded before this step (the node may have
+                started earlier).
+            background: run at low CPU priority (work done ahead of a parent on the critical
+                path).
+        """
+        self.scripts.add(script)
+        mounts = self.base_mounts()
+        if wheels:
+            mounts.append(Mount(image=wheels, source=WHEELS_DIR, target=WHEELS_IN_CTR))
+            if self.resolved.pipeline.toolchain.uv:
+                # uv, the pinned installer, comes from the wheels image's builder venv, for
+                # the duration of the step: it is never installed into the service image.
+                mounts.append(Mount(image=wheels, source=f"{VENV}/bin/uv", target=UV_IN_CTR))
+                env = {**env, "UV": UV_IN_CTR}
+        argv = self.run_in(
+            self.container,
+            ["/bin/bash", f"{SCRIPTS_IN_CTR}/{RUN_STEP}", script],
+            mounts=mounts,
+            env=tuple(env.items()),
+        )
+        self.step(name, argv, needs=needs, background=background)
+
+    def base_mounts(self) -> list[Mount]:
+        """/run as a tmpfs (bind-mount points land there and vanish with the step instead of
+        in the image), the scripts, the network file and the CA bundle."""
+        mounts = [
+            Mount(target="/run", tmpfs=True),
+            Mount(source=str(self.ctx.inputs.scripts_dir), target=SCRIPTS_IN_CTR),
+            Mount(source=str(self.network_env_path()), target=NETWORK_ENV_IN_CTR),
+        ]
+        ca = self.settings.get_str("ca_bundle")
+        if ca:
+            mounts.append(Mount(source=ca, target=CA_IN_CTR))
+        return mounts
+
+    def network_env_path(self) -> Path:
+        return self.node_dir / "network.env"
+
+    def network_env(self, *, pip_index: bool) -> None:
+        """Write the proxy/mirror/CA settings to a file mounted at build time only.
+
+        They are never passed as ``--env`` or ``buildah config``, so they cannot reach the
+        image config, its history or the logged argv.
+        """
+        s = self.settings
+        values: dict[str, str] = {}
+        for name in PROXY_SETTINGS:
+            if s.get_str(name):
+                values[name] = values[name.upper()] = s.get_str(name)
+        if s.get_str("ca_bundle"):
+            for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+                values[name] = CA_IN_CTR
+        if pip_index and s.get_str("pip_index_url"):
+            values["PIP_INDEX_URL"] = s.get_str("pip_index_url")
+        if pip_index and s.get_list("pip_extra_index_urls"):
+            values["PIP_EXTRA_INDEX_URL"] = " ".join(s.get_list("pip_extra_index_urls"))
+        if s.get_str("apt_mirror"):
+            values["APT_MIRROR"] = s.get_str("apt_mirror")
+            values["APT_MIRROR_REPLACES"] = self.resolved.pipeline.base.mirror
+        lines = [f"{k}={shlex.quote(v)}" for k, v in values.items()]
+        self.files.append(
+            GeneratedFile(
+                path=self.network_env_path(), content="\n".join(lines) + "\n", secret=True
+            )
+        )
+
+    def host_network_env(self) -> tuple[str, ...]:
+        """The proxy settings a step on the host (mmdebstrap) gets in its environment."""
+        return tuple(name for name in PROXY_SETTINGS if self.settings.get_str(name))
+
+    def labels(
+        self, version: str = "", source: str = "", revision: str = ""
+    ) -> list[tuple[str, str]]:
+        pipeline = self.resolved.pipeline
+        labels = [
+            ("org.opencontainers.image.title", self.node),
+            ("org.opencontainers.image.version", version or pipeline.release),
+            ("org.opencontainers.image.created", self.ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ]
+        if source:
+            labels.append(("org.opencontainers.image.source", source))
+        if revision:
+            labels.append(("org.opencontainers.image.revision", revision))
+        labels += [
+            ("io.orchestrate.node", self.node),
+            ("io.orchestrate.pipeline", pipeline.name),
+            ("io.orchestrate.run", self.ctx.run_id),
+        ]
+        return labels
+
+    def commit_working_container(self, config: Sequence[str]) -> Producer:
+        """The usual producer: ``buildah config`` (labels, then ``config``) and commit."""
+
+        def produce(labels: Sequence[tuple[str, str]]) -> list[Step]:
+            return [
+                Step(
+                    name="config",
+                    argv=buildah.config(self.container, labels=labels, options=config),
+                ),
+                Step(name="commit", argv=buildah.commit(self.container, self.candidate)),
+            ]
+
+        return produce
+
+    # the one way out ---------------------------------------------------------------------
+    def finish(
+        self,
+        *,
+        parents: Sequence[str],
+        labels: Sequence[tuple[str, str]],
+        produce: Producer,
+        plans: Mapping[str, NodePlan],
+        extra_tags: Sequence[str] = (),
+        verify: Sequence[Step] = (),
+    ) -> NodePlan:
+        """Compute the key, add the steps that produce the candidate, its checks, the tags
+        and the pushes, and freeze the plan.
+
+        Args:
+            parents: the nodes whose keys enter this one's.
+            labels: the image's labels; the key label is added here.
+            produce: the steps that make the candidate image, given the final labels.
+            plans: the plans made so far (parents' keys).
+            extra_tags: the node's own tag templates, after the pipeline's.
+            verify: checks of the committed candidate, run before it is tagged.
+        """
+        scripts = self.ctx.inputs.scripts
+        for script in sorted(self.scripts):
+            self.inputs[f"script:{script}"] = scripts.get(script, "missing")
+        for parent in parents:
+            self.inputs[f"parent:{parent}"] = plans[parent].key
+        key = cachekey.cache_key(self.inputs)
+        image = f"{self.repository}:{key[:20]}"
+        tags = self._tags(extra_tags)
+        steps = [
+            *self.steps,
+            *produce([*labels, (KEY_LABEL, key)]),
+            *verify,
+            # One tag call for every name, then drop the candidate name: each call waits
+            # for the storage lock that concurrent commits hold.
+            Step(name="tag", argv=buildah.tag(self.candidate, image, *tags)),
+            Step(name="untag-candidate", argv=buildah.rmi(self.candidate)),
+        ]
+        return NodePlan(
+            node=self.node,
+            kind=self.kind,
+            parents=tuple(parents),
+            image=image,
+            candidate=self.candidate,
+            tags=tuple(tags),
+            key=key,
+            inputs=dict(self.inputs),
+            containers=tuple(self.containers),
+            files=tuple(self.files),
+            scratch=tuple(self.scratch),
+            steps=tuple(steps),
+            push=self._push(image, tags),
+            run_dir=self.node_dir,
+        )
+
+    def _tags(self, extra: Sequence[str]) -> list[str]:
+        pipeline = self.resolved.pipeline
+        values = {"release": pipeline.release, "date": self.ctx.date, "node": self.node}
+        out = []
+        for template in unique(pipeline.tags, extra):
+            try:
+                tag = template.format(**values)
+            except (KeyError, IndexError, ValueError):
+                tag = template
+            out.append(f"{self.repository}:{tag}")
+        return out
+
+    def _push(self, image: str, tags: Sequence[str]) -> tuple[Step, ...]:
+        registry = self.settings.get_str("registry").rstrip("/")
+        if not self.settings.get_bool("push") or not registry:
+            return ()
+        steps = []
+        for ref in (image, *tags):
+            tag = ref.rsplit(":", 1)[1]
+            argv = buildah.push(ref, f"{registry}/{self.node}:{tag}", registry=self.registry)
+            steps.append(Step(name=f"push:{tag}", argv=argv))
+        return tuple(steps)

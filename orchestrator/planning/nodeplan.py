@@ -1,0 +1,96 @@
+"""The frozen result of planning one node, and what planning needs to make it."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from orchestrator.model.inputs import PlanInputs
+from orchestrator.model.options import Settings
+from orchestrator.model.states import NodeKind
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One command of a node: its name and exact argv (run on the host, buildah included)."""
+
+    name: str
+    argv: tuple[str, ...]
+    host_env: tuple[str, ...] = ()
+    # Parents whose image this step needs; the node may start before they finish, this step
+    # may not (a service's distro packages install while the wheels image is being built).
+    needs: tuple[str, ...] = ()
+    # Run at low CPU priority: work done ahead of a late parent must not slow that parent,
+    # which is on the critical path.
+    background: bool = False
+
+    def display(self) -> str:
+        """The command line as it would be typed, with host env names noted."""
+        env = f"[env: {', '.join(self.host_env)}] " if self.host_env else ""
+        after = f"[after: {', '.join(self.needs)}] " if self.needs else ""
+        return after + env + shlex.join(self.argv)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneratedFile:
+    """A file the executor writes on the host before the node's steps run."""
+
+    path: Path
+    content: str
+    secret: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodePlan:
+    """Everything needed to build one node, decided before anything runs."""
+
+    node: str
+    kind: NodeKind
+    parents: tuple[str, ...]
+    image: str
+    candidate: str
+    tags: tuple[str, ...]
+    key: str
+    inputs: Mapping[str, str]
+    containers: tuple[str, ...]
+    files: tuple[GeneratedFile, ...]
+    scratch: tuple[Path, ...]
+    steps: tuple[Step, ...]
+    push: tuple[Step, ...] = ()
+    run_dir: Path = field(default=Path("."))
+
+
+def empty_plan(node: str, kind: NodeKind = NodeKind.SERVICE) -> NodePlan:
+    """A plan with no steps: what scheduler benchmarks and tests schedule."""
+    return NodePlan(
+        node=node,
+        kind=kind,
+        parents=(),
+        image=f"{node}:empty",
+        candidate="",
+        tags=(),
+        key="",
+        inputs={},
+        containers=(),
+        files=(),
+        scratch=(),
+        steps=(),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanContext:
+    """What planning needs beyond the pipeline: run identity, folders, settings, inputs."""
+
+    run_id: str
+    run_dir: Path
+    settings: Settings
+    inputs: PlanInputs
+    now: datetime
+
+    @property
+    def date(self) -> str:
+        return self.now.strftime("%Y%m%d")

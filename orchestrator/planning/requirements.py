@@ -1,0 +1,96 @@
+"""Plan the requirements node: the wheels image every service installs from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import networkx as nx
+
+from orchestrator.engine import buildah
+from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
+from orchestrator.model.states import NodeKind
+from orchestrator.planning import cachekey
+from orchestrator.planning.builder import PATH_ENV, VENV, WHEELS_DIR, NodeBuilder
+from orchestrator.planning.graph import order
+from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext
+from orchestrator.planning.resolve import ResolvedPipeline, unique
+from orchestrator.planning.wheelset import constraint_names, plan_wheels
+
+
+def plan_requirements(
+    resolved: ResolvedPipeline, graph: nx.DiGraph, ctx: PlanContext, plans: Mapping[str, NodePlan]
+) -> NodePlan:
+    """Wheels for the union of what the selected services install, under upper-constraints."""
+    pipeline = resolved.pipeline
+    b = NodeBuilder(REQUIREMENTS_NODE, NodeKind.REQUIREMENTS, resolved, ctx)
+    b.network_env(pip_index=True)
+    selected = [resolved.services[n] for n in order(graph) if n in resolved.services]
+    build_packages = unique(
+        resolved.catalog.common_build_packages,
+        *(s.build_packages for s in selected),
+        pipeline.requirements.build_packages,
+    )
+    requires = []
+    pip_packages: list[str] = list(pipeline.requirements.pip_packages)
+    for service in selected:
+        fetched = ctx.inputs.sources.get(service.name)
+        requires.append((fetched.requires if fetched else (), service.extras))
+        pip_packages += service.pip_packages
+    everything = (
+        constraint_names(ctx.inputs.upper_constraints)
+        if pipeline.requirements.scope == "all"
+        else ()
+    )
+    wheels = plan_wheels(
+        requires, pip_packages, toolchain=pipeline.toolchain.requirements(), everything=everything
+    )
+    req_file = b.node_dir / "requirements.txt"
+    b.files.append(GeneratedFile(path=req_file, content="\n".join(wheels) + "\n"))
+    b.input("build_packages", build_packages)
+    b.input("wheels", wheels)
+    b.input("toolchain", pipeline.toolchain.builder())
+    constraint_files = [pipeline.constraints.upper]
+    if pipeline.constraints.global_requirements is not None:
+        constraint_files.append(pipeline.constraints.global_requirements)
+    b.input(
+        "constraints",
+        cachekey.combined_digest({p.name: ctx.inputs.files[p] for p in constraint_files}),
+    )
+
+    b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+    b.script_step(
+        "install-build-packages", "install-packages.sh", {"PACKAGES": " ".join(build_packages)}
+    )
+    b.script_step(
+        "setup-venv",
+        "setup-venv.sh",
+        {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.builder())},
+    )
+    b.step(
+        "copy-constraints",
+        buildah.copy(b.container, [str(req_file), *map(str, constraint_files)], WHEELS_DIR + "/"),
+    )
+    b.script_step(
+        "build-wheels",
+        "build-wheels.sh",
+        {
+            "VENV": VENV,
+            "WHEELS_DIR": WHEELS_DIR,
+            "REQUIREMENTS": f"{WHEELS_DIR}/requirements.txt",
+            "CONSTRAINTS": f"{WHEELS_DIR}/{pipeline.constraints.upper.name}",
+        },
+    )
+    b.script_step(
+        "wheel-runtime-packages",
+        "wheel-runtime-packages.sh",
+        {"VENV": VENV, "WHEELS_DIR": WHEELS_DIR},
+    )
+    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
+    b.input("config", config)
+    return b.finish(
+        parents=(BASE_NODE,),
+        labels=b.labels(),
+        produce=b.commit_working_container(config),
+        plans=plans,
+    )

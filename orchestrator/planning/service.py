@@ -1,0 +1,226 @@
+"""Plan a service node: the project installed from the wheels image into a venv on the base.
+
+A service starts once base is built and the wheels build is running: its distro packages and
+service user are set up meanwhile, at low priority (``background``), and its first step that
+mounts the wheels image waits for it (``needs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from orchestrator.engine import buildah
+from orchestrator.engine.buildah import Mount
+from orchestrator.model.inputs import FetchedSource
+from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, ExtraStep
+from orchestrator.model.states import NodeKind
+from orchestrator.planning.builder import (
+    IN_CTR,
+    PATH_ENV,
+    SCRIPTS_IN_CTR,
+    VENV,
+    WHEELS_IN_CTR,
+    NodeBuilder,
+)
+from orchestrator.planning.nodeplan import NodePlan, PlanContext, Step
+from orchestrator.planning.resolve import ResolvedPipeline, ServiceImage
+
+SRC_IN_CTR = "/tmp/orchestrate-src"
+WAIT_FOR_WHEELS = (REQUIREMENTS_NODE,)
+
+
+def plan_service(
+    resolved: ResolvedPipeline,
+    service: ServiceImage,
+    ctx: PlanContext,
+    plans: Mapping[str, NodePlan],
+    parents: Sequence[str],
+) -> NodePlan:
+    """A service (or plugin) image: runtime, project install, project steps, checks."""
+    pipeline = resolved.pipeline
+    b = NodeBuilder(service.name, NodeKind.SERVICE, resolved, ctx)
+    b.network_env(pip_index=False)
+    fetched = ctx.inputs.sources.get(service.name)
+    wheels = plans[REQUIREMENTS_NODE].image
+    b.input("project", service.project.name)
+    b.input("dist_packages", service.dist_packages)
+    b.input("pip_packages", service.pip_packages)
+    b.input("profiles", service.profiles)
+    b.input("extras", service.extras)
+    b.input("user", f"{service.user}:{service.uid}:{service.gid}")
+    b.input("toolchain", pipeline.toolchain.builder())
+    b.input("source", _source_input(service, fetched))
+
+    if service.plugin:
+        b.step("from", buildah.from_image(b.container, plans[service.parent].image))
+        install_needs: tuple[str, ...] = WAIT_FOR_WHEELS
+    else:
+        b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+        _runtime(b, service, wheels)
+        install_needs = ()
+    version = fetched.version if fetched else service.source.version
+    src_path = _copy_source(b, service, fetched)
+    install_env = {
+        "VENV": VENV,
+        "WHEELS_DIR": WHEELS_IN_CTR,
+        "CONSTRAINTS": f"{WHEELS_IN_CTR}/{pipeline.constraints.upper.name}",
+        "PROJECT": service.project.pypi,
+        "PROJECT_SRC": src_path,
+        "PIP_PACKAGES": " ".join(service.pip_packages),
+    }
+    if fetched is not None and fetched.source.kind == "git" and version:
+        install_env["PBR_VERSION"] = version
+    b.script_step(
+        "install-project", "install-project.sh", install_env, wheels=wheels, needs=install_needs
+    )
+    for script in service.project_steps:
+        b.input(f"step:{script}", script)
+        b.script_step(
+            script.removesuffix(".sh"), script, {"VENV": VENV, "SERVICE_USER": service.user}
+        )
+    for extra in service.extra_steps:
+        _extra_step(b, extra)
+    source_url = _source_url(service, fetched)
+    revision = fetched.revision if fetched else ""
+    b.script_step(
+        "collect-info",
+        "collect-info.sh",
+        {
+            "VENV": VENV,
+            "PROJECT": service.project.pypi,
+            "PROJECT_VERSION": version,
+            "PROJECT_SOURCE": source_url,
+            "PROJECT_REVISION": revision,
+        },
+    )
+    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    config = [
+        "--env",
+        PATH_ENV,
+        "--user",
+        service.user,
+        "--workingdir",
+        f"/var/lib/{service.user}",
+        "--cmd",
+        "/bin/bash",
+    ]
+    b.input("config", config)
+    return b.finish(
+        parents=parents,
+        labels=b.labels(version=version, source=source_url, revision=revision),
+        produce=b.commit_working_container(config),
+        extra_tags=service.tags,
+        verify=_verify_steps(b, service),
+        plans=plans,
+    )
+
+
+def _runtime(b: NodeBuilder, service: ServiceImage, wheels: str) -> None:
+    """Distro packages and the service user, in the background while the wheels build runs,
+    then the venv, which needs the wheels image."""
+    b.script_step(
+        "install-packages",
+        "install-packages.sh",
+        {"PACKAGES": " ".join(service.dist_packages)},
+        background=True,
+    )
+    b.script_step(
+        "create-user",
+        "create-user.sh",
+        {
+            "SERVICE_USER": service.user,
+            "SERVICE_UID": str(service.uid),
+            "SERVICE_GID": str(service.gid),
+        },
+        background=True,
+    )
+    b.script_step(
+        "setup-venv",
+        "setup-venv.sh",
+        {
+            "VENV": VENV,
+            "TOOLCHAIN": " ".join(b.resolved.pipeline.toolchain.requirements()),
+            "WHEELS_DIR": WHEELS_IN_CTR,
+        },
+        wheels=wheels,
+        needs=WAIT_FOR_WHEELS,
+    )
+
+
+def _copy_source(b: NodeBuilder, service: ServiceImage, fetched: FetchedSource | None) -> str:
+    """Copy the fetched sdist or tree into the container; its path there ('' for none)."""
+    if fetched is None:
+        return ""
+    if fetched.is_tree:
+        src_path = f"{SRC_IN_CTR}/{service.project.name}"
+        target = src_path
+    else:
+        src_path = f"{SRC_IN_CTR}/{fetched.path.name}"
+        target = SRC_IN_CTR + "/"
+    b.step("copy-source", buildah.copy(b.container, [str(fetched.path)], target))
+    return src_path
+
+
+def _extra_step(b: NodeBuilder, extra: ExtraStep) -> None:
+    mounts = b.base_mounts()
+    if extra.script is not None:
+        b.input(f"extra:{extra.name}", b.ctx.inputs.files[extra.script])
+        mount = Mount(source=str(extra.script), target=f"{IN_CTR}/extra-{extra.name}.sh")
+        mounts.append(mount)
+        command = ["/bin/bash", mount.target]
+    else:
+        b.input(f"extra:{extra.name}", extra.run)
+        command = ["/bin/bash", "-euo", "pipefail", "-c", extra.run]
+    b.step(extra.name, b.run_in(b.container, command, mounts=mounts))
+
+
+def _source_input(service: ServiceImage, fetched: FetchedSource | None) -> str:
+    """The source's identity, led by its release or ref so a changed key says which version
+    (a local tree is named by its content only: moving the checkout changes nothing)."""
+    source = service.source
+    if fetched is None:
+        return source.describe()
+    if source.kind == "local":
+        return fetched.identity
+    return f"{source.describe()} {fetched.identity}"
+
+
+def _source_url(service: ServiceImage, fetched: FetchedSource | None) -> str:
+    source = service.source
+    match source.kind:
+        case "pypi":
+            return f"https://pypi.org/project/{source.name}/{source.version}/"
+        case "git" | "url":
+            return source.url
+        case "local":
+            return f"file://{source.path}" if fetched is None else f"file://{fetched.path}"
+
+
+def _verify_steps(b: NodeBuilder, service: ServiceImage) -> list[Step]:
+    """Smoke-test the committed image in a throwaway container (never the working one, which
+    would leave __pycache__ behind), as the service user, and check its shared libraries."""
+    check = buildah.check_container_name(b.ctx.run_id, b.node)
+    b.containers.append(check)
+    b.input("smoke", service.project.smoke)
+    b.scripts.add("check-libs.sh")
+    scripts = Mount(source=str(b.ctx.inputs.scripts_dir), target=SCRIPTS_IN_CTR)
+    return [
+        Step(name="from", argv=buildah.from_image(check, b.candidate)),
+        Step(
+            name="smoke",
+            argv=b.run_in(
+                check, service.project.smoke, user=service.user, env=service.project.smoke_env
+            ),
+        ),
+        Step(
+            name="check-libs",
+            argv=b.run_in(
+                check,
+                ["/bin/bash", f"{SCRIPTS_IN_CTR}/run-step.sh", "check-libs.sh"],
+                user="root",
+                mounts=[scripts],
+                env=[("VENV", VENV)],
+            ),
+        ),
+        Step(name="remove-smoke", argv=buildah.rm(check)),
+    ]
