@@ -27,7 +27,7 @@ from typing import Any
 from orchestrator.engine.buildah import repository_of
 from orchestrator.errors import StateError
 from orchestrator.model.results import NodeResult
-from orchestrator.model.states import RunState
+from orchestrator.model.states import RunState, Status
 
 SCHEMA_VERSION = 1
 FILENAME = "history.sqlite3"
@@ -108,7 +108,7 @@ class NodeRecord:
 
     run_id: str
     node: str
-    status: str
+    status: Status
     reason: str
     key: str
     image: str
@@ -318,7 +318,7 @@ class History:
             "SELECT * FROM nodes WHERE run_id = ? ORDER BY started IS NULL, started, node",
             (run_id,),
         )
-        return [NodeRecord(**dict(row)) for row in rows]
+        return [NodeRecord(**{**dict(row), "status": Status(row["status"])}) for row in rows]
 
     # builds -----------------------------------------------------------------------------------
     def record_build(

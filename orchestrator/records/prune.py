@@ -69,7 +69,7 @@ def plan_prune(
         (repository_of(n.image), n.key)
         for r in kept_runs
         for n in history.nodes(r.id)
-        if n.status in ("built", "reused")
+        if n.status.ok
     }
     if not out.live_runs:
         builds = list(history.builds())  # oldest first

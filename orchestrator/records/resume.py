@@ -16,11 +16,9 @@ import structlog
 
 from orchestrator.errors import ConfigError
 from orchestrator.model.request import Request
-from orchestrator.model.states import RunState, Status
+from orchestrator.model.states import RunState
 from orchestrator.records import runs
 from orchestrator.records.history import History, RunRecord
-
-_DONE = (Status.BUILT, Status.REUSED)
 
 
 def find_run(history: History, run_id: str | None, pipeline: Path | None) -> RunRecord:
@@ -49,7 +47,7 @@ def find_run(history: History, run_id: str | None, pipeline: Path | None) -> Run
 
 def finished_nodes(history: History, record: RunRecord) -> dict[str, str]:
     """Keys of the nodes ``record`` built or reused, mapped to its run id."""
-    return {n.key: record.id for n in history.nodes(record.id) if n.status in _DONE}
+    return {n.key: record.id for n in history.nodes(record.id) if n.status.ok}
 
 
 def resumed_request(
@@ -71,7 +69,7 @@ def resumed_request(
         )
     forced = set(record.nodes) if request.no_cache else set()
     forced |= request.no_cache_for
-    done = {n.node for n in history.nodes(record.id) if n.status in _DONE}
+    done = {n.node for n in history.nodes(record.id) if n.status.ok}
     todo = [node for node in record.nodes if node in forced and node not in done]
     request = request.without("no_cache", "no_cache_for")
     return request.with_overrides({"no_cache_for": (",".join(todo),)}) if todo else request

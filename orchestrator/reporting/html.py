@@ -18,15 +18,16 @@ from pathlib import Path
 import networkx as nx
 
 from orchestrator.files import write_atomically
+from orchestrator.model.states import Status
 from orchestrator.records.history import NodeRecord, RunRecord
 from orchestrator.reporting.tables import human_size
 
 COLOURS = {
-    "built": "#2e7d32",
-    "reused": "#81c784",
-    "failed": "#c62828",
-    "skipped": "#f9a825",
-    "cancelled": "#9e9e9e",
+    Status.BUILT: "#2e7d32",
+    Status.REUSED: "#81c784",
+    Status.FAILED: "#c62828",
+    Status.SKIPPED: "#f9a825",
+    Status.CANCELLED: "#9e9e9e",
     "not finished": "#cfd8dc",
 }
 ROW = 26

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from orchestrator.engine.buildah import run_of
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -60,12 +62,36 @@ def buildah_containers() -> set[str]:
     return set(out.split())
 
 
+def run_ids(state_dir: Path) -> set[str]:
+    """The runs a state directory knows (one folder each)."""
+    return {p.name for p in (state_dir / "runs").glob("*") if p.is_dir()}
+
+
 @pytest.fixture
-def no_leftovers() -> Iterator[None]:
-    """Fail the test if it leaves a buildah working container behind."""
-    before = buildah_containers()
+def no_leftovers(state_dir: Path) -> Iterator[None]:
+    """Fail the test if one of its runs leaves a working container or a candidate image.
+
+    Only the runs this test started are looked at: other builds on the host (another
+    checkout, a CI job, a second test session) create and remove containers of their own.
+    """
+    before = run_ids(state_dir)
     yield
-    assert buildah_containers() - before == set()
+    ours = run_ids(state_dir) - before
+    assert ours, "the test started no run in the session's state directory"
+    containers = {c for c in buildah_containers() if run_of(c) in ours}
+    candidates = {i for i in buildah_image_names() if run_of(i) in ours}
+    assert containers == set()
+    assert candidates == set()
+
+
+def buildah_image_names() -> set[str]:
+    out = subprocess.run(
+        ["buildah", "images", "--format", "{{.Name}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(out.split())
 
 
 def orchestrate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
-from tests.conftest import WritePipeline
+from tests.conftest import ROOT, WritePipeline
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 KEYSTONE_REQUIRES = (
@@ -259,9 +260,36 @@ def test_child_image_builds_from_its_parent(write_pipeline: WritePipeline, tmp_p
 
 
 @pytest.mark.parametrize("script", ["install-project.sh", "cleanup.sh"])
-def test_script_contents_are_inputs(write_pipeline: WritePipeline, script: str) -> None:
-    plan = plans_of(write_pipeline(TWO))["keystone"]
-    assert plan.inputs[f"script:{script}"].startswith("sha256:")
+def test_editing_a_script_changes_the_keys_of_the_nodes_that_run_it(
+    write_pipeline: WritePipeline, tmp_path: Path, script: str
+) -> None:
+    scripts = tmp_path / "scripts"
+    shutil.copytree(ROOT / "scripts", scripts)
+    path = write_pipeline(TWO)
+    resolved = load(path)
+    settings = resolve_settings({}, {"state_dir": str(tmp_path / "s")}, environ={})
+
+    def plan() -> dict[str, NodePlan]:
+        ctx = PlanContext(
+            run_id="r1",
+            run_dir=tmp_path / "work",
+            settings=settings,
+            inputs=plan_inputs(resolved, SOURCES, scripts_dir=scripts),
+            now=NOW,
+        )
+        return plan_all(resolved, graph_for(resolved), ctx)
+
+    before = plan()
+    with (scripts / script).open("a") as handle:
+        handle.write("# edited\n")
+    after = plan()
+    assert (
+        after["keystone"].inputs[f"script:{script}"]
+        != before["keystone"].inputs[f"script:{script}"]
+    )
+    assert after["keystone"].key != before["keystone"].key
+    # The base (bootstrapped with mmdebstrap) runs neither script: its key stays.
+    assert after["base"].key == before["base"].key
 
 
 def test_uv_comes_from_the_wheels_image_for_the_step_only(write_pipeline: WritePipeline) -> None:
@@ -327,7 +355,9 @@ def test_only_the_first_wheel_step_waits_for_the_wheels_image(
     assert "[after: requirements]" in next(s for s in steps if s.name == "setup-venv").display()
 
 
-def test_base_refresh_period_enters_the_base_key_only(write_pipeline: WritePipeline) -> None:
+def test_base_refresh_period_rebuilds_the_base_and_everything_on_it(
+    write_pipeline: WritePipeline,
+) -> None:
     from orchestrator.planning.base import refresh_period
 
     assert refresh_period("weekly", NOW) == "weekly:2026-W48"
@@ -342,6 +372,8 @@ def test_base_refresh_period_enters_the_base_key_only(write_pipeline: WritePipel
         resolved, graph_for(resolved), settings, SOURCES, run_id="r", now=NOW.replace(day=27)
     )
     assert today["base"].inputs["refresh"] == "daily:2026-11-26"
+    # The period is an input of the base only; the others follow through their parent keys.
+    assert [n for n in today if "refresh" in today[n].inputs] == ["base"]
     # A new period rebuilds the base, and so everything built on it.
     assert all(today[n].key != later[n].key for n in today)
     same_day = make_plans(

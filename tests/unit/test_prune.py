@@ -4,6 +4,8 @@ successful run produced, never anything while a run is alive."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from orchestrator.model.results import NodeResult
@@ -120,10 +122,21 @@ def test_images_are_kept_while_a_run_is_alive(tmp_path: Path) -> None:
         )
         run_dir = tmp_path / "runs" / "20261126-000000-aaaa"
         run_dir.mkdir(parents=True)
-        (run_dir / "pid").write_text(f"{os.getpid()}\n")  # this pytest process: "orchestrat"?
+        # A live process whose command line names orchestrate stands for the running run.
+        live = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)", "orchestrate-build"]
+        )
+        try:
+            (run_dir / "pid").write_text(f"{live.pid}\n")
+            plan = plan_prune(history, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1])
+            assert plan.live_runs == ["20261126-000000-aaaa"]
+            assert plan.images == []
+        finally:
+            live.kill()
+            live.wait()
         plan = plan_prune(history, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1])
-        alive = "orchestrat" in Path("/proc/self/cmdline").read_text()
-        assert (plan.images == []) is alive
+        assert plan.live_runs == []
+        assert [b.key for b in plan.images] == ["k1"]
 
 
 def test_two_repositories_with_one_key_are_two_builds(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from orchestrator.cli import cli
 from orchestrator.errors import ConfigError
-from orchestrator.model.options import OPTIONS, resolve_settings
+from orchestrator.model.options import OPTIONS, Option, resolve_settings
 from orchestrator.model.yamlfile import Field
 
 
@@ -39,6 +41,31 @@ def test_env_values_are_parsed_and_checked() -> None:
         resolve_settings({}, {}, environ={"ORCHESTRATE_ISOLATION": "vm"})
 
 
-def test_every_option_has_help_and_an_env_var() -> None:
+def _not_the_default(option: Option) -> str:
+    match option.kind:
+        case "int":
+            return "7"
+        case "bool":
+            return "false" if option.default else "true"
+        case "list":
+            return "a,b"
+        case "choice":
+            return next(c for c in option.choices if c != option.default)
+    return "/x"
+
+
+@pytest.mark.parametrize(
+    "option", [o for o in OPTIONS if o.scope == "setting"], ids=lambda o: o.name
+)
+def test_every_setting_is_set_by_its_environment_variable(option: Option) -> None:
+    text = _not_the_default(option)
+    settings = resolve_settings({}, {}, environ={option.env: text})
+    assert settings.origins[option.name] == "env"
+    assert settings.values[option.name] != option.default_in({})
+
+
+def test_every_option_is_a_flag_of_the_cli_with_its_help() -> None:
+    shown = " ".join(CliRunner().invoke(cli, ["--help"], terminal_width=1000).output.split())
     for option in OPTIONS:
-        assert option.help and option.env == "ORCHESTRATE_" + option.name.upper()
+        assert option.flag in shown, option.name
+        assert " ".join(option.help.split()) in shown, option.name
