@@ -150,12 +150,16 @@ class BuildahExecutor:
             self._cleanup(plan, out, succeeded)
 
     def _cleanup(self, plan: NodePlan, out: IO[str], succeeded: bool) -> None:
-        try:
-            self.storage.remove_containers(plan.containers)
-            if not succeeded:
-                self.storage.drop_candidate(plan.candidate)
-        except OrchestrateError as exc:
-            out.write(f"!!! cleanup of {plan.node} incomplete: {exc}\n")
+        # Each part on its own: a failed container removal must not keep an unverified
+        # image tagged, nor a secret on disk.
+        tidy = [lambda: self.storage.remove_containers(plan.containers)]
+        if not succeeded:
+            tidy.append(lambda: self.storage.drop_candidate(plan.candidate))
+        for part in tidy:
+            try:
+                part()
+            except OrchestrateError as exc:
+                out.write(f"!!! cleanup of {plan.node} incomplete: {exc}\n")
         for generated in plan.files:
             if generated.secret:
                 generated.path.unlink(missing_ok=True)

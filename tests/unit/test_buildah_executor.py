@@ -1,0 +1,542 @@
+"""The buildah executor and the dead-run cleanup against a recording fake of buildah.
+
+:class:`RecordingRunner` records every argv and answers from a small in-memory model of local
+storage (image names with their key label, working containers), so the tests can check both
+the commands sent and what storage holds afterwards, without running buildah.
+"""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from orchestrator.engine import buildah
+from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, Storage
+from orchestrator.errors import (
+    CancelledError,
+    OrchestrateError,
+    StepFailedError,
+    StepTimeoutError,
+)
+from orchestrator.execution.buildah_executor import STARTUP_RETRIES, BuildahExecutor
+from orchestrator.execution.executor import NodeContext
+from orchestrator.model.states import NodeKind, RunState, Status
+from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, Step
+from orchestrator.records.history import History
+from orchestrator.records.housekeeping import clean_up_dead_runs
+
+Argv = tuple[str, ...]
+
+RUN_ID = "20261126-154012-a1b2"
+NODE = "keystone"
+REPO = "localhost/openstack/keystone"
+BASE = "localhost/openstack/base:k0"
+KEY = "k1"
+TAGS = (f"{REPO}:2026.1", f"{REPO}:latest")
+CONTAINER = buildah.container_name(RUN_ID, NODE)
+CANDIDATE = buildah.candidate_name(REPO, RUN_ID)
+IMAGE = f"{REPO}:{KEY}"
+TRANSIENT_TAIL = (
+    "Error: sealing memfd copy: Device or resource busy\nerror running container: exit status 1"
+)
+
+
+# -- the fake --------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordingRunner:
+    """A :class:`~orchestrator.engine.buildah.Runner` over an in-memory model of storage.
+
+    ``images`` maps image names to their key label; ``containers`` holds working containers.
+    Steps given to :meth:`fail` or :meth:`raise_on` fail in ``run`` before touching storage.
+    """
+
+    images: dict[str, str] = field(default_factory=dict)
+    containers: set[str] = field(default_factory=set)
+    calls: list[Argv] = field(default_factory=list)  # every argv, run and capture, in order
+    steps: list[tuple[str, Argv]] = field(default_factory=list)  # (step, argv) given to run
+    on_run: Callable[[str], None] | None = None
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> labels
+    scripted: dict[str, list[str | OrchestrateError]] = field(default_factory=dict)
+    capture_failures: dict[str, int] = field(default_factory=dict)  # subcommand -> times
+
+    # scripting ------------------------------------------------------------------------------
+    def fail(self, step: str, times: int = 1, tail: str = "boom") -> None:
+        """Make ``step`` exit 1 with ``tail`` the next ``times`` times it runs."""
+        self.scripted.setdefault(step, []).extend([tail] * times)
+
+    def raise_on(self, step: str, error: OrchestrateError) -> None:
+        """Make ``step`` raise ``error`` (a timeout, a cancel) the next time it runs."""
+        self.scripted.setdefault(step, []).append(error)
+
+    def fail_capture(self, subcommand: str, times: int = 1) -> None:
+        """Make the next ``times`` queries ``buildah <subcommand>`` fail."""
+        self.capture_failures[subcommand] = times
+
+    # the Runner protocol --------------------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        step: str,
+        log: IO[str] | None = None,
+        log_path: str = "",
+        env: dict[str, str] | None = None,
+        cancel: threading.Event | None = None,
+        deadline: float | None = None,
+        niceness: int = 0,
+    ) -> None:
+        argv = tuple(argv)
+        self.calls.append(argv)
+        self.steps.append((step, argv))
+        if self.on_run is not None:
+            self.on_run(step)
+        pending = self.scripted.get(step)
+        if pending:
+            scripted = pending.pop(0)
+            if isinstance(scripted, OrchestrateError):
+                raise scripted
+            raise StepFailedError(step, 1, scripted, log_path)
+        self._apply(argv)
+
+    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
+        argv = tuple(argv)
+        self.calls.append(argv)
+        if self.capture_failures.get(argv[1], 0) > 0:
+            self.capture_failures[argv[1]] -= 1
+            raise StepFailedError(argv[1], 125, "database is locked", "")
+        return self._apply(argv)
+
+    # the model ------------------------------------------------------------------------------
+    def steps_named(self, name: str) -> list[Argv]:
+        return [argv for step, argv in self.steps if step == name]
+
+    def _error(self, argv: Argv, message: str) -> StepFailedError:
+        return StepFailedError(argv[1], 125, f"Error: {message}", "")
+
+    def _need_image(self, argv: Argv, image: str) -> None:
+        if image not in self.images:
+            raise self._error(argv, f"{image}: image not known")
+
+    def _need_container(self, argv: Argv, container: str) -> None:
+        if container not in self.containers:
+            raise self._error(argv, f"container {container!r} not known")
+
+    def _apply(self, argv: Argv) -> str:
+        tool, command, *rest = argv
+        if tool == "podman" and command == "image" and rest[0] == "inspect":
+            self._need_image(argv, rest[-1])
+            return "sha256:abc 123\n"
+        assert tool == "buildah", f"unexpected command {argv}"
+        match command:
+            case "inspect":
+                self._need_image(argv, rest[-1])
+                return f"{self.images[rest[-1]]}\n" if KEY_LABEL in rest[-2] else "sha256:abc\n"
+            case "containers":
+                return "".join(f"{name}\n" for name in sorted(self.containers))
+            case "images":
+                return "".join(f"{name}\n" for name in sorted(self.images))
+            case "from":
+                name, source = rest[rest.index("--name") + 1], rest[-1]
+                if name in self.containers:
+                    raise self._error(argv, f"the container name {name!r} is already in use")
+                inherited = {}
+                if source != "scratch":
+                    self._need_image(argv, source)
+                    inherited = {KEY_LABEL: self.images[source]}
+                self.containers.add(name)
+                self.labels[name] = inherited
+            case "run":
+                self._need_container(argv, rest[rest.index("--") - 1])
+            case "config":
+                container = rest[-1]
+                self._need_container(argv, container)
+                for i, word in enumerate(rest):
+                    if word == "--label":
+                        label, _, value = rest[i + 1].partition("=")
+                        self.labels[container][label] = value
+            case "commit":
+                container, image = rest[-2:]
+                self._need_container(argv, container)
+                self.images[image] = self.labels[container].get(KEY_LABEL, "")
+                if "--rm" in rest:
+                    self.containers.discard(container)
+            case "tag":
+                source, *names = rest
+                self._need_image(argv, source)
+                for name in names:
+                    self.images[name] = self.images[source]
+            case "rmi":
+                for image in rest:
+                    self._need_image(argv, image)
+                for image in rest:
+                    del self.images[image]
+            case "rm":
+                for container in rest:
+                    self._need_container(argv, container)
+                self.containers.difference_update(rest)
+            case _:
+                raise AssertionError(f"unexpected command {argv}")
+        return ""
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def make_plan(tmp_path: Path, *, key: str = KEY, tags: tuple[str, ...] = TAGS) -> NodePlan:
+    """A keystone-like plan: from the base, install, label, commit, promote the candidate."""
+    node_dir = tmp_path / "run" / NODE
+    network = GeneratedFile(
+        path=node_dir / "network.env",
+        content="PIP_INDEX_URL=https://user:secret@pypi.example/simple\n",
+        secret=True,
+    )
+    scratch = node_dir / "wheels.tar"
+    image = f"{REPO}:{key}"
+    steps = (
+        Step(name="from", argv=buildah.from_image(CONTAINER, BASE)),
+        Step(
+            name="install",
+            argv=buildah.run(
+                CONTAINER,
+                ["pip", "install", "keystone"],
+                isolation=Isolation(),
+                mounts=[Mount(source=str(network.path), target="/run/network.env")],
+            ),
+        ),
+        Step(
+            name="config",
+            argv=buildah.config(
+                CONTAINER,
+                labels=[("io.orchestrate.node", NODE), (KEY_LABEL, key)],
+                options=["--user", "keystone"],
+            ),
+        ),
+        Step(name="commit", argv=buildah.commit(CONTAINER, CANDIDATE)),
+        Step(name="tag", argv=buildah.tag(CANDIDATE, image, *tags)),
+        Step(name="untag-candidate", argv=buildah.rmi(CANDIDATE)),
+    )
+    return NodePlan(
+        node=NODE,
+        kind=NodeKind.SERVICE,
+        parents=("base",),
+        image=image,
+        candidate=CANDIDATE,
+        tags=tags,
+        key=key,
+        inputs={"source": "pypi:keystone==29.1.0"},
+        containers=(CONTAINER,),
+        files=(network,),
+        scratch=(scratch,),
+        steps=steps,
+        run_dir=node_dir,
+    )
+
+
+def make_ctx(tmp_path: Path) -> NodeContext:
+    return NodeContext(
+        run_id=RUN_ID,
+        attempt=1,
+        cancel=threading.Event(),
+        deadline=None,
+        log_path=tmp_path / "logs" / f"{NODE}.log",
+    )
+
+
+def with_scratch(plan: NodePlan) -> NodePlan:
+    """Leave the scratch file a host step (mmdebstrap, a wheel download) would have left."""
+    for path in plan.scratch:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("scratch")
+    return plan
+
+
+def assert_no_leftovers(runner: RecordingRunner, plan: NodePlan) -> None:
+    assert runner.containers == set()
+    assert plan.candidate not in runner.images
+    assert [f.path for f in plan.files if f.path.exists()] == []
+    assert [p for p in plan.scratch if p.exists()] == []
+
+
+@pytest.fixture
+def runner() -> RecordingRunner:
+    return RecordingRunner(images={BASE: "k0"})
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The executor's waits between tries, recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr("orchestrator.execution.buildah_executor.time.sleep", waited.append)
+    return waited
+
+
+# -- transient start-up failures -------------------------------------------------------------
+
+
+def test_transient_startup_failure_is_tried_again(
+    tmp_path: Path, runner: RecordingRunner, sleeps: list[float]
+) -> None:
+    runner.fail("install", tail=TRANSIENT_TAIL)
+    plan = with_scratch(make_plan(tmp_path))
+
+    outcome = BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert outcome.status is Status.BUILT
+    assert len(runner.steps_named("install")) == 2
+    assert sleeps == [1]
+    assert runner.images[IMAGE] == KEY
+    assert "failed to start step install; again" in make_ctx(tmp_path).log_path.read_text()
+
+
+def test_non_transient_failure_is_not_tried_again(
+    tmp_path: Path, runner: RecordingRunner, sleeps: list[float]
+) -> None:
+    runner.fail("install", tail="ERROR: No matching distribution found for keystone")
+    plan = with_scratch(make_plan(tmp_path))
+
+    with pytest.raises(StepFailedError) as raised:
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert raised.value.step == "install"
+    assert "No matching distribution" in raised.value.tail
+    assert len(runner.steps_named("install")) == 1
+    assert runner.steps_named("config") == []
+    assert sleeps == []
+
+
+def test_transient_failure_gives_up_after_the_retries(
+    tmp_path: Path, runner: RecordingRunner, sleeps: list[float]
+) -> None:
+    runner.fail("install", times=STARTUP_RETRIES + 1, tail=TRANSIENT_TAIL)
+    plan = with_scratch(make_plan(tmp_path))
+
+    with pytest.raises(StepFailedError):
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert len(runner.steps_named("install")) == STARTUP_RETRIES + 1
+    assert sleeps == [1] * STARTUP_RETRIES
+    assert_no_leftovers(runner, plan)
+
+
+# -- cleanup ---------------------------------------------------------------------------------
+
+
+def test_failed_step_leaves_nothing_behind(tmp_path: Path, runner: RecordingRunner) -> None:
+    runner.fail("install", tail="ERROR: pip exited 1")
+    plan = with_scratch(make_plan(tmp_path))
+    modes: list[int] = []
+    runner.on_run = lambda step: modes.append(stat.S_IMODE(plan.files[0].path.stat().st_mode))
+
+    with pytest.raises(StepFailedError):
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert set(modes) == {0o600}  # the secret file existed, private, while steps ran
+    assert buildah.rm(CONTAINER) in runner.calls
+    assert not any(argv[:2] == ("buildah", "rmi") for argv in runner.calls)  # no candidate yet
+    assert_no_leftovers(runner, plan)
+    assert runner.images == {BASE: "k0"}
+
+
+def test_failure_after_commit_drops_the_candidate(tmp_path: Path, runner: RecordingRunner) -> None:
+    runner.fail("tag", tail="Error: locking storage: timed out")
+    plan = with_scratch(make_plan(tmp_path))
+
+    with pytest.raises(StepFailedError) as raised:
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert raised.value.step == "tag"
+    assert buildah.rmi(CANDIDATE) in runner.calls
+    assert not any(argv[:2] == ("buildah", "rm") for argv in runner.calls)  # commit --rm did
+    assert_no_leftovers(runner, plan)
+    assert runner.images == {BASE: "k0"}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [StepTimeoutError("keystone timed out after 60s"), CancelledError("keystone cancelled")],
+    ids=["timeout", "cancel"],
+)
+def test_timeout_or_cancel_leaves_nothing_behind(
+    tmp_path: Path, runner: RecordingRunner, error: OrchestrateError
+) -> None:
+    runner.raise_on("install", error)
+    plan = with_scratch(make_plan(tmp_path))
+
+    with pytest.raises(type(error)) as raised:
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert raised.value is error
+    assert len(runner.steps_named("install")) == 1
+    assert runner.steps_named("config") == []
+    assert buildah.rm(CONTAINER) in runner.calls
+    assert_no_leftovers(runner, plan)
+
+
+def test_files_are_deleted_even_when_storage_cleanup_fails(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    runner.fail("tag")
+    runner.fail_capture("containers")
+    plan = with_scratch(make_plan(tmp_path))
+
+    with pytest.raises(StepFailedError) as raised:
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert raised.value.step == "tag"  # the step's failure, not the cleanup's
+    assert [f.path for f in plan.files if f.path.exists()] == []
+    assert [p for p in plan.scratch if p.exists()] == []
+    assert "cleanup of keystone incomplete" in make_ctx(tmp_path).log_path.read_text()
+
+
+def test_candidate_is_dropped_even_when_container_cleanup_fails(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    runner.fail("tag")
+    runner.fail_capture("containers")
+    plan = make_plan(tmp_path)
+
+    with pytest.raises(StepFailedError):
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert CANDIDATE not in runner.images
+
+
+# -- reuse -----------------------------------------------------------------------------------
+
+
+def test_reuse_runs_no_step_and_retags(tmp_path: Path, runner: RecordingRunner) -> None:
+    runner.images[IMAGE] = KEY
+    plan = make_plan(tmp_path)
+
+    outcome = BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert runner.steps == [("tag", buildah.tag(IMAGE, *TAGS))]
+    assert outcome.status is Status.REUSED
+    assert outcome.image_id == "sha256:abc"
+    assert outcome.size == 123
+    assert outcome.detail == "cache key matches"
+    assert {tag: runner.images[tag] for tag in TAGS} == dict.fromkeys(TAGS, KEY)
+    assert runner.containers == set()
+    assert not plan.files[0].path.exists()  # the workspace is never set up
+
+
+def test_reuse_of_a_resumed_run_names_that_run(tmp_path: Path, runner: RecordingRunner) -> None:
+    runner.images[IMAGE] = KEY
+    executor = BuildahExecutor(runner=runner, host_env={}, done_before={KEY: "run1"})
+
+    outcome = executor.execute(make_plan(tmp_path), make_ctx(tmp_path))
+
+    assert outcome.status is Status.REUSED
+    assert outcome.detail == "done in run run1"
+    assert [step for step, _ in runner.steps] == ["tag"]
+
+
+def test_image_with_another_key_is_built(tmp_path: Path, runner: RecordingRunner) -> None:
+    runner.images[IMAGE] = "an-older-key"
+
+    outcome = BuildahExecutor(runner=runner, host_env={}).execute(
+        make_plan(tmp_path), make_ctx(tmp_path)
+    )
+
+    assert outcome.status is Status.BUILT
+    assert runner.steps_named("from") == [buildah.from_image(CONTAINER, BASE)]
+    assert runner.images[IMAGE] == KEY
+
+
+# -- promotion of the candidate --------------------------------------------------------------
+
+
+def test_success_promotes_the_candidate(tmp_path: Path, runner: RecordingRunner) -> None:
+    plan = with_scratch(make_plan(tmp_path))
+
+    outcome = BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert outcome.status is Status.BUILT
+    assert outcome.image_id == "sha256:abc"
+    ran = [argv for _, argv in runner.steps]
+    assert ran == [step.argv for step in plan.steps]
+    commit, tag, untag = (
+        ran.index(buildah.commit(CONTAINER, CANDIDATE)),
+        ran.index(buildah.tag(CANDIDATE, IMAGE, *TAGS)),
+        ran.index(buildah.rmi(CANDIDATE)),
+    )
+    assert commit < tag < untag == len(ran) - 1
+    assert runner.images == {BASE: "k0", IMAGE: KEY, **dict.fromkeys(TAGS, KEY)}
+    assert_no_leftovers(runner, plan)
+    assert buildah.rm(CONTAINER) not in runner.calls  # commit --rm removed it
+
+
+# -- dead runs -------------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_dead_run_cleanup_removes_only_that_runs_leftovers(tmp_path: Path) -> None:
+    dead, other = "20261126-110000-ffff", "20261126-120000-0a0b"
+    state = tmp_path / "state"
+    run_dir = state / "runs" / dead
+    run_dir.mkdir(parents=True)
+    pid = dead_pid()
+    (run_dir / "pid").write_text(f"{pid}\n")
+    runner = RecordingRunner(
+        images={
+            BASE: "k0",
+            f"{REPO}:2026.1": KEY,
+            buildah.candidate_name(REPO, dead): KEY,
+            buildah.candidate_name("localhost/openstack/nova", dead): "k2",
+            buildah.candidate_name(REPO, other): KEY,
+        },
+        containers={
+            buildah.container_name(dead, "keystone"),
+            buildah.check_container_name(dead, "keystone"),
+            buildah.container_name(other, "nova"),
+            "someone-elses-container",
+        },
+    )
+
+    with History(state) as history:
+        history.start_run(
+            run_id=dead,
+            pipeline="test",
+            command="build",
+            options={},
+            withheld=(),
+            nodes=("keystone", "nova"),
+            log_dir=run_dir / "logs",
+            pid=pid,
+        )
+        clean_up_dead_runs(history, Storage(runner))
+        record = history.run(dead)
+
+    assert record is not None and record.result == RunState.KILLED
+    removed = [argv for argv in runner.calls if argv[:2] in {("buildah", "rm"), ("buildah", "rmi")}]
+    assert removed == [
+        buildah.rm(
+            buildah.container_name(dead, "keystone"), buildah.check_container_name(dead, "keystone")
+        ),
+        buildah.rmi(
+            buildah.candidate_name(REPO, dead),
+            buildah.candidate_name("localhost/openstack/nova", dead),
+        ),
+    ]
+    assert runner.containers == {buildah.container_name(other, "nova"), "someone-elses-container"}
+    assert runner.images == {
+        BASE: "k0",
+        f"{REPO}:2026.1": KEY,
+        buildah.candidate_name(REPO, other): KEY,
+    }
