@@ -152,14 +152,11 @@ class BuildahExecutor:
     def _cleanup(self, plan: NodePlan, out: IO[str], succeeded: bool) -> None:
         # Each part on its own: a failed container removal must not keep an unverified
         # image tagged, nor a secret on disk.
-        tidy = [lambda: self.storage.remove_containers(plan.containers)]
+        with _noted_in(out, plan.node):
+            self.storage.remove_containers(plan.containers)
         if not succeeded:
-            tidy.append(lambda: self.storage.drop_candidate(plan.candidate))
-        for part in tidy:
-            try:
-                part()
-            except OrchestrateError as exc:
-                out.write(f"!!! cleanup of {plan.node} incomplete: {exc}\n")
+            with _noted_in(out, plan.node):
+                self.storage.drop_candidate(plan.candidate)
         for generated in plan.files:
             if generated.secret:
                 generated.path.unlink(missing_ok=True)
@@ -168,3 +165,12 @@ class BuildahExecutor:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 Path(path).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _noted_in(out: IO[str], node: str) -> Iterator[None]:
+    """Note a failed cleanup command in the node's log instead of raising."""
+    try:
+        yield
+    except OrchestrateError as exc:
+        out.write(f"!!! cleanup of {node} incomplete: {exc}\n")
