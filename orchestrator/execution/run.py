@@ -31,13 +31,13 @@ from orchestrator.loading.load import fetch_sources, find_pipeline, load, plan_i
 from orchestrator.logsetup import redirected
 from orchestrator.model.options import Settings
 from orchestrator.model.request import Request
+from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.results import NodeResult, RunResult
 from orchestrator.model.states import RunState, Status
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for, order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
-from orchestrator.planning.resolve import ResolvedPipeline
 from orchestrator.planning.reuse import decide
 from orchestrator.records import runs
 from orchestrator.records.history import History

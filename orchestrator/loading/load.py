@@ -21,7 +21,7 @@ from orchestrator.model.inputs import FetchedSource, PlanInputs
 from orchestrator.model.options import Settings
 from orchestrator.model.pipeline import load_pipeline
 from orchestrator.model.profiles import load_profiles
-from orchestrator.planning.resolve import ResolvedPipeline, resolve
+from orchestrator.model.resolve import ResolvedPipeline, resolve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PIPELINE = Path("pipelines/full-stack.yaml")

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from orchestrator.engine import buildah
 from orchestrator.model.pipeline import BASE_NODE, BaseSpec
+from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import NodeBuilder
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
-from orchestrator.planning.resolve import ResolvedPipeline
 
 DPKG_EXCLUDES = (
     "path-exclude=/usr/share/doc/*",

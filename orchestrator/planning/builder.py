@@ -9,10 +9,10 @@ from pathlib import Path
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, RegistryAccess
+from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
-from orchestrator.planning.resolve import ResolvedPipeline, unique
 
 VENV = "/var/lib/openstack"
 WHEELS_DIR = "/wheels"

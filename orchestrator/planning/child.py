@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 
 from orchestrator.engine import buildah
 from orchestrator.model.pipeline import ChildSpec
+from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import NodeBuilder
 from orchestrator.planning.nodeplan import NodePlan, PlanContext, Step
-from orchestrator.planning.resolve import ResolvedPipeline
 
 
 def plan_child(

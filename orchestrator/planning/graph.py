@@ -16,8 +16,8 @@ import networkx as nx
 from orchestrator.errors import GraphError
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
 from orchestrator.model.request import Selection
+from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
-from orchestrator.planning.resolve import ResolvedPipeline
 
 
 def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import networkx as nx
 
+from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.base import plan_base
 from orchestrator.planning.child import plan_child
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.requirements import plan_requirements
-from orchestrator.planning.resolve import ResolvedPipeline
 from orchestrator.planning.service import plan_service
 
 

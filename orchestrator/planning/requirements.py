@@ -8,12 +8,12 @@ import networkx as nx
 
 from orchestrator.engine import buildah
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
+from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
 from orchestrator.planning.builder import PATH_ENV, VENV, WHEELS_DIR, NodeBuilder
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext
-from orchestrator.planning.resolve import ResolvedPipeline, unique
 from orchestrator.planning.wheelset import constraint_names, plan_wheels
 
 

@@ -13,6 +13,7 @@ from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Mount
 from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, ExtraStep
+from orchestrator.model.resolve import ResolvedPipeline, ServiceImage
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import (
     IN_CTR,
@@ -23,7 +24,6 @@ from orchestrator.planning.builder import (
     NodeBuilder,
 )
 from orchestrator.planning.nodeplan import NodePlan, PlanContext, Step
-from orchestrator.planning.resolve import ResolvedPipeline, ServiceImage
 
 SRC_IN_CTR = "/tmp/orchestrate-src"
 WAIT_FOR_WHEELS = (REQUIREMENTS_NODE,)
