@@ -53,6 +53,11 @@ BUILD = (
 OUTPUT = ("log_format", "progress", "verbose")
 
 
+def _storage() -> Storage:
+    """Local image storage, through buildah."""
+    return Storage(ShRunner())
+
+
 def _click_option(option: Option) -> Callable[[F], F]:
     help_text = option.help + (f" [env: {option.env}]" if option.has_env else "")
     names = [option.short] if option.short else []
@@ -76,6 +81,8 @@ def _click_option(option: Option) -> Callable[[F], F]:
             )
         case "str":
             kind = click.STRING
+    if option.scope != "setting" and option.default is not None:
+        help_text += f"  [default: {option.default}]"
     return click.option(
         *names,
         option.flag,
@@ -157,7 +164,7 @@ def build_cmd(ctx: click.Context, /, pipeline: Path | None, resume_run: bool, **
 def _build(request: Request, **resumed: Any) -> int:
     prepared = run.prepare(request, check_tools=not request.dry_run)
     if request.dry_run:
-        click.echo("\n".join(run.explain(prepared, Storage(ShRunner()))))
+        click.echo("\n".join(run.explain(prepared, _storage())))
         return 0
     result = run.execute(prepared, ShRunner(), **resumed)
     report_run(
@@ -177,7 +184,7 @@ def _resume(
     given = _given(ctx, values)
     state_dir = _state_dir(ctx, values, pipeline)
     with History(state_dir) as history:
-        clean_up_dead_runs(history, Storage(ShRunner()))
+        clean_up_dead_runs(history, _storage())
         record = resume.find_run(history, run_id, pipeline)
         request = resume.resumed_request(history, record, given, os.environ)
         done_before = resume.finished_nodes(history, record)
@@ -356,7 +363,7 @@ def prune_cmd(
         keep_logs=keep_logs,
         logs_older_than_days=logs_older_than,
     )
-    storage = Storage(ShRunner())
+    storage = _storage()
     with History(_state_dir(ctx, values)) as history:
         plan = plan_prune(history, policy, now=time.time(), image_key=storage.image_key)
         if plan.live_runs:

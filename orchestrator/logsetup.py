@@ -89,8 +89,8 @@ def redirected(file: TextIO, *, quiet: bool) -> Iterator[None]:
     """Print events to ``file`` meanwhile (``quiet``: warnings and errors only)."""
     previous = (_SINK.file, _SINK.level)
     _SINK.file = file
-    if quiet:
-        _SINK.level = max(_SINK.level, logging.WARNING)
+    if quiet and _SINK.level > logging.DEBUG:  # --verbose still shows every command
+        _SINK.level = logging.WARNING
     try:
         yield
     finally:

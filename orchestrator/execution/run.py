@@ -24,6 +24,7 @@ import structlog
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Runner, Storage
+from orchestrator.engine.process import require_tool
 from orchestrator.errors import ConfigError, StateError, ToolMissingError
 from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.scheduler import Limits, Scheduler
@@ -77,8 +78,6 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
         OrchestrateError: bad config, a missing tool (when ``check_tools``), a source that
             can't be fetched.
     """
-    from orchestrator.engine.process import require_tool
-
     path = find_pipeline(request.pipeline)
     resolved = load(path, request.profiles_dir)
     settings = request.settings(resolved.pipeline.settings)

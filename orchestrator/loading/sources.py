@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
-from packaging.version import InvalidVersion
+from packaging.version import InvalidVersion, Version
 
 from orchestrator.engine import process as engine
 from orchestrator.errors import SourceError, StepFailedError
@@ -112,7 +112,11 @@ def _is_sdist_of(filename: str, name: str, version: str) -> bool:
         sdist_name, sdist_version = parse_sdist_filename(filename)
     except (InvalidSdistFilename, InvalidVersion):
         return False
-    return sdist_name == canonicalize_name(name) and str(sdist_version) == version
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return False
+    return sdist_name == canonicalize_name(name) and sdist_version == wanted
 
 
 def fetch_pypi(source: Source, cache: Path, network: Network) -> FetchedSource:

@@ -383,6 +383,21 @@ def _from_text(option: Option, text: str, where: Callable[[str], ConfigError]) -
             return text
 
 
+def from_environment(option: Option, environ: Mapping[str, str]) -> Any:
+    """The option's value from its ``ORCHESTRATE_*`` variable, or None if it is not set.
+
+    Raises:
+        ConfigError: the variable's value is malformed (naming the variable).
+    """
+    if not option.has_env or option.env not in environ:
+        return None
+
+    def where(message: str) -> ConfigError:
+        return ConfigError(f"environment variable {option.env}", "", message)
+
+    return _from_text(option, environ[option.env], where)
+
+
 def field_value(option: Option, node: Field) -> Any:
     match option.kind:
         case "int":
@@ -420,11 +435,7 @@ def resolve_settings(
         if cli is not None:
             values[option.name], origins[option.name] = cli, "cli"
         elif option.env in env:
-
-            def where(message: str, option: Option = option) -> ConfigError:
-                return ConfigError(f"environment variable {option.env}", "", message)
-
-            values[option.name] = _from_text(option, env[option.env], where)
+            values[option.name] = from_environment(option, env)
             origins[option.name] = "env"
         elif option.name in pipeline_values:
             values[option.name] = field_value(option, pipeline_values[option.name])

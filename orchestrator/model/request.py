@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.model.options import OPTION_BY_NAME, SETTINGS, Settings, resolve_settings
+from orchestrator.model.options import (
+    OPTION_BY_NAME,
+    SETTINGS,
+    Option,
+    Settings,
+    from_environment,
+    resolve_settings,
+)
 from orchestrator.model.yamlfile import Field
 from orchestrator.redaction import has_credentials
 
@@ -108,8 +115,8 @@ class Request:
             dry_run=bool(given.get("dry_run")),
             outputs=Outputs(summary_json=path("summary_json"), junit=path("junit")),
             display=Display(
-                log_format=text("log_format") or env.get("ORCHESTRATE_LOG_FORMAT", "auto"),
-                progress=text("progress") or env.get("ORCHESTRATE_PROGRESS", "auto"),
+                log_format=text("log_format") or _from_env("log_format", env) or "auto",
+                progress=text("progress") or _from_env("progress", env) or "auto",
                 verbose=bool(given.get("verbose")),
             ),
             given=given,
@@ -122,7 +129,7 @@ class Request:
         Raises:
             ConfigError: a value from the pipeline or the environment is malformed.
         """
-        cli = {o.name: _setting_value(self.given.get(o.name)) for o in SETTINGS}
+        cli = {o.name: _cli_setting(o, self.given.get(o.name)) for o in SETTINGS}
         return resolve_settings(pipeline_values or {}, cli, self.environ)
 
     def with_overrides(self, values: Mapping[str, Any]) -> Request:
@@ -152,8 +159,6 @@ class Request:
                 withheld.append(name)
                 continue
             stored[name] = value
-        if self.pipeline is not None:
-            stored["pipeline"] = str(self.pipeline.resolve())
         return stored, tuple(withheld)
 
     @classmethod
@@ -168,7 +173,13 @@ class Request:
         return cls.from_options(values, environ=environ, pipeline=pipeline)
 
 
-def _setting_value(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(value)
+def _cli_setting(option: Option, value: Any) -> Any:
+    """A setting as given on the command line: lists split on commas, as in the environment."""
+    if value is not None and option.kind == "list":
+        return split_names(value)
     return value
+
+
+def _from_env(name: str, environ: Mapping[str, str]) -> str | None:
+    value = from_environment(OPTION_BY_NAME[name], environ)
+    return str(value) if value is not None else None

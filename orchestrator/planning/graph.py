@@ -15,7 +15,7 @@ import networkx as nx
 
 from orchestrator.errors import GraphError
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
-from orchestrator.model.request import Selection
+from orchestrator.model.request import Selection, split_names
 from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 
@@ -65,10 +65,6 @@ def _check_parent(
         )
 
 
-def _split(values: Iterable[str]) -> list[str]:
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
 def select(
     graph: nx.DiGraph,
     *,
@@ -89,8 +85,8 @@ def select(
         GraphError: a name is not a node, the pattern is invalid or matches nothing, or the
             selection is empty.
     """
-    only_names = _split(only)
-    skip_names = _split(skip)
+    only_names = split_names(only)
+    skip_names = split_names(skip)
     for name in (*only_names, *skip_names):
         if name not in graph:
             raise GraphError(f"unknown node {name!r} (nodes: {', '.join(sorted(graph.nodes))})")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import networkx as nx
 
 from orchestrator.engine import buildah
+from orchestrator.errors import ConfigError
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
@@ -41,9 +42,15 @@ def plan_requirements(
         if pipeline.requirements.scope == "all"
         else ()
     )
-    wheels = plan_wheels(
-        requires, pip_packages, toolchain=pipeline.toolchain.requirements(), everything=everything
-    )
+    try:
+        wheels = plan_wheels(
+            requires,
+            pip_packages,
+            toolchain=pipeline.toolchain.requirements(),
+            everything=everything,
+        )
+    except ValueError as exc:  # a pip package of the pipeline, a profile or a source
+        raise ConfigError(str(pipeline.path), "requirements", str(exc)) from None
     req_file = b.node_dir / "requirements.txt"
     b.files.append(GeneratedFile(path=req_file, content="\n".join(wheels) + "\n"))
     b.input("build_packages", build_packages)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+_EXTRAS = re.compile(r"\s*\[[^\]]*\]")
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 # Build backends and their dependencies: service nodes build their own sdist from the wheels.
 BUILD_REQUIREMENTS = ("pbr", "setuptools", "wheel")
@@ -50,7 +51,9 @@ def unpinned(spec: str, extras: Iterable[str] = ()) -> str | None:
             return None
         marker = ""
     parsed = parse_requirement(spec)
-    name = parsed.name + (f"[{','.join(sorted(parsed.extras))}]" if parsed.extras else "")
+    # The extras as written (the line enters the wheels image's key: keep it stable).
+    written = _EXTRAS.match(spec, spec.index(parsed.name) + len(parsed.name))
+    name = parsed.name + (written.group(0).strip() if written and parsed.extras else "")
     return f"{name}; {marker}" if marker else name
 
 

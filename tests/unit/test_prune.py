@@ -124,16 +124,19 @@ def test_images_are_kept_while_a_run_is_alive(tmp_path: Path) -> None:
         run_dir.mkdir(parents=True)
         # A live process whose command line names orchestrate stands for the running run.
         live = subprocess.Popen(
-            [sys.executable, "-c", "import time; time.sleep(60)", "orchestrate-build"]
+            [sys.executable, "-c", "import time; print(flush=True); time.sleep(60)", "orchestrate"],
+            stdout=subprocess.PIPE,
         )
         try:
+            assert live.stdout is not None
+            live.stdout.readline()  # it runs: its command line is in /proc
             (run_dir / "pid").write_text(f"{live.pid}\n")
             plan = plan_prune(history, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1])
             assert plan.live_runs == ["20261126-000000-aaaa"]
             assert plan.images == []
         finally:
             live.kill()
-            live.wait()
+            live.communicate()
         plan = plan_prune(history, Policy(), now=NOW, image_key=lambda i: i.rsplit(":", 1)[1])
         assert plan.live_runs == []
         assert [b.key for b in plan.images] == ["k1"]
