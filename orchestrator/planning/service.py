@@ -59,20 +59,7 @@ def plan_service(
         _runtime(b, service, wheels)
         install_needs = ()
     version = fetched.version if fetched else service.source.version
-    src_path = _copy_source(b, service, fetched)
-    install_env = {
-        "VENV": VENV,
-        "WHEELS_DIR": WHEELS_IN_CTR,
-        "CONSTRAINTS": f"{WHEELS_IN_CTR}/{pipeline.constraints.upper.name}",
-        "PROJECT": service.project.pypi,
-        "PROJECT_SRC": src_path,
-        "PIP_PACKAGES": " ".join(service.pip_packages),
-    }
-    if fetched is not None and fetched.source.kind == "git" and version:
-        install_env["PBR_VERSION"] = version
-    b.script_step(
-        "install-project", "install-project.sh", install_env, wheels=wheels, needs=install_needs
-    )
+    _install(b, service, fetched, version, wheels=wheels, needs=install_needs)
     for script in service.project_steps:
         b.input(f"step:{script}", script)
         b.script_step(
@@ -145,6 +132,30 @@ def _runtime(b: NodeBuilder, service: ServiceImage, wheels: str) -> None:
         wheels=wheels,
         needs=WAIT_FOR_WHEELS,
     )
+
+
+def _install(
+    b: NodeBuilder,
+    service: ServiceImage,
+    fetched: FetchedSource | None,
+    version: str,
+    *,
+    wheels: str,
+    needs: tuple[str, ...],
+) -> None:
+    """Copy the source in and install the project and its pip packages from the wheels."""
+    src_path = _copy_source(b, service, fetched)
+    env = {
+        "VENV": VENV,
+        "WHEELS_DIR": WHEELS_IN_CTR,
+        "CONSTRAINTS": f"{WHEELS_IN_CTR}/{b.resolved.pipeline.constraints.upper.name}",
+        "PROJECT": service.project.pypi,
+        "PROJECT_SRC": src_path,
+        "PIP_PACKAGES": " ".join(service.pip_packages),
+    }
+    if fetched is not None and fetched.source.kind == "git" and version:
+        env["PBR_VERSION"] = version
+    b.script_step("install-project", "install-project.sh", env, wheels=wheels, needs=needs)
 
 
 def _copy_source(b: NodeBuilder, service: ServiceImage, fetched: FetchedSource | None) -> str:
