@@ -11,12 +11,23 @@ local_dir="$site/openstack_dashboard/local"
 if [ ! -e "$local_dir/local_settings.py" ]; then
     cp "$local_dir/local_settings.py.example" "$local_dir/local_settings.py"
 fi
-export DJANGO_SETTINGS_MODULE=openstack_dashboard.settings
+# compress renders every {% compress %} block; with the default memcached cache and no
+# memcached server, a block whose rendering touches the cache can fail, and django-compressor
+# then leaves it out of the offline manifest. The build renders with an in-memory cache.
+build_settings=$(mktemp -d)
+cat > "$build_settings/horizon_build_settings.py" <<'PY'
+from openstack_dashboard.settings import *  # noqa: F403
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+COMPRESS_OFFLINE = True
+PY
+export PYTHONPATH="$build_settings" DJANGO_SETTINGS_MODULE=horizon_build_settings
 for app in horizon openstack_dashboard; do
     (cd "$site/$app" && "$VENV/bin/django-admin" compilemessages)
 done
 "$VENV/bin/django-admin" collectstatic --noinput --clear >/dev/null
 "$VENV/bin/django-admin" compress --force
+rm -rf "$build_settings"
 # The build ran as root and generated a secret key: drop it, so the service user makes its
 # own at first start in a folder it owns.
 rm -f "$local_dir"/.secret_key_store "$local_dir"/*.secret_key_store.lock

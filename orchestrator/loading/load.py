@@ -16,7 +16,7 @@ import structlog
 from orchestrator.errors import ConfigError
 from orchestrator.files import file_digest
 from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch, tree_hash
-from orchestrator.model.catalog import load_catalog
+from orchestrator.model.catalog import CATALOG_PATH, load_catalog
 from orchestrator.model.inputs import FetchedSource, PlanInputs
 from orchestrator.model.options import Settings
 from orchestrator.model.pipeline import load_pipeline
@@ -95,6 +95,17 @@ def plan_inputs(
         raise ConfigError(
             str(exc.filename or pipeline.path), "", f"cannot read: {exc.strerror}"
         ) from None
+    for service in resolved.services.values():
+        project = service.project
+        for field, script in [("steps", s) for s in project.steps] + [
+            ("acceptance", project.acceptance)
+        ]:
+            if script and script not in scripts:
+                raise ConfigError(
+                    str(CATALOG_PATH),
+                    f"projects.{project.name}.{field}",
+                    f"no script {script!r} in {scripts_dir}",
+                )
     trees = {child.context: tree_hash(child.context) for child in resolved.children.values()}
     return PlanInputs(
         scripts_dir=scripts_dir,

@@ -29,6 +29,8 @@ class Project:
     steps: tuple[str, ...]
     smoke: tuple[str, ...]
     smoke_env: tuple[tuple[str, str], ...]
+    # A script of scripts/ run in the check container before the image is tagged.
+    acceptance: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +84,7 @@ def _project(name: str, entry: Field) -> Project:
             "steps",
             "smoke",
             "smoke_env",
+            "acceptance",
         ),
         required=("pypi", "user", "uid", "smoke"),
     )
@@ -105,4 +108,12 @@ def _project(name: str, entry: Field) -> Project:
         steps=_strings(m.get("steps")),
         smoke=smoke,
         smoke_env=smoke_env,
+        acceptance=_script_name(m["acceptance"]) if "acceptance" in m else "",
     )
+
+
+def _script_name(node: Field) -> str:
+    value = node.string()
+    if "/" in value or not value.endswith(".sh"):
+        raise node.error(f"{value!r} is not the name of a script in scripts/ (e.g. check-x.sh)")
+    return value

@@ -233,5 +233,22 @@ def _verify_steps(b: NodeBuilder, service: ServiceImage) -> list[Step]:
                 env=[("VENV", VENV)],
             ),
         ),
+        *_acceptance(b, service, check, scripts),
         Step(name="remove-smoke", argv=buildah.rm(check)),
     ]
+
+
+def _acceptance(b: NodeBuilder, service: ServiceImage, check: str, scripts: Mount) -> list[Step]:
+    """The project's acceptance script, as the service user, in the check container."""
+    script = service.project.acceptance
+    if not script:
+        return []
+    b.scripts.add(script)
+    argv = b.run_in(
+        check,
+        ["/bin/bash", f"{SCRIPTS_IN_CTR}/run-step.sh", script],
+        user=service.user,
+        mounts=[scripts],
+        env=[("VENV", VENV)],
+    )
+    return [Step(name="acceptance", argv=argv)]
