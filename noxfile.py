@@ -1,4 +1,5 @@
-"""Sessions: tests (unit + integration), unit, integration, lint, typecheck, full_stack, bench."""
+"""Sessions: tests (unit, integration, keystone and horizon acceptance), unit, integration,
+acceptance (all nine services served), lint, typecheck, full_stack, rebuilds, bench."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ TYPE_DEPS = ["mypy==2.4.1", "types-PyYAML"]
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests, then integration tests that build small real images with buildah."""
+    """Unit, integration and the keystone and horizon acceptance tests (real buildah)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "tests", *session.posargs)
+    session.run("pytest", "-m", "not full_stack", "tests", *session.posargs)
 
 
 @nox.session
@@ -32,6 +33,14 @@ def integration(session: nox.Session) -> None:
     """Integration tests only (real buildah, root, network to PyPI and the Debian mirror)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "integration", "tests/integration", *session.posargs)
+
+
+@nox.session
+def acceptance(session: nox.Session) -> None:
+    """All nine services served from their images and driven by real clients (after
+    full_stack, whose images it reuses; else it builds them)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "acceptance", "tests/acceptance", *session.posargs)
 
 
 @nox.session

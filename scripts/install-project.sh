@@ -6,7 +6,9 @@
 # (WHEELS_DIR/runtime-packages.txt, derived in the wheels image).
 # Inputs: VENV, WHEELS_DIR, CONSTRAINTS, PROJECT, PROJECT_SRC (may be empty: install PROJECT
 # from the wheelhouse), PIP_PACKAGES; optional PBR_VERSION for git sources; optional UV: the
-# uv binary, which installs the same wheels several times faster than pip.
+# uv binary, which installs the same wheels several times faster than pip; optional
+# PROJECT_ETC and ETC_DIR: copy the source's PROJECT_ETC folder (the project's default
+# api-paste.ini, rootwrap files) to ETC_DIR, where the service looks for them.
 set -euo pipefail
 
 : "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}" "${PROJECT:?}"
@@ -32,6 +34,24 @@ else
     # shellcheck disable=SC2086
     "$VENV/bin/pip" install --no-compile --no-index "${links[@]}" --only-binary :all: \
         --constraint "$constraints" "$PROJECT" ${PIP_PACKAGES:-}
+fi
+
+if [ -n "${PROJECT_ETC:-}" ] && [ -n "${PROJECT_SRC:-}" ]; then
+    : "${ETC_DIR:?}"
+    source_root=$PROJECT_SRC
+    if [ -f "$PROJECT_SRC" ]; then
+        source_root=$(mktemp -d)
+        tar -xzf "$PROJECT_SRC" -C "$source_root" --strip-components=1 --wildcards "*/$PROJECT_ETC"
+    fi
+    if [ ! -d "$source_root/$PROJECT_ETC" ]; then
+        echo "ERROR: the source has no folder $PROJECT_ETC (catalog 'config')" >&2
+        exit 1
+    fi
+    install -d -m 0755 "$ETC_DIR"
+    cp -R "$source_root/$PROJECT_ETC/." "$ETC_DIR/"
+    chown -R root:root "$ETC_DIR"
+    chmod -R u=rwX,go=rX "$ETC_DIR"
+    echo "default configuration in $ETC_DIR: $(cd "$ETC_DIR" && find . -type f | sort | tr '\n' ' ')"
 fi
 
 runtime="$WHEELS_DIR/runtime-packages.txt"

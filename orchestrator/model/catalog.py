@@ -31,6 +31,9 @@ class Project:
     smoke_env: tuple[tuple[str, str], ...]
     # A script of scripts/ run in the check container before the image is tagged.
     acceptance: str = ""
+    # The folder of the project's source whose default configuration files (api-paste.ini,
+    # rootwrap) the image carries in /etc/<project>.
+    config: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +88,7 @@ def _project(name: str, entry: Field) -> Project:
             "smoke",
             "smoke_env",
             "acceptance",
+            "config",
         ),
         required=("pypi", "user", "uid", "smoke"),
     )
@@ -109,7 +113,15 @@ def _project(name: str, entry: Field) -> Project:
         smoke=smoke,
         smoke_env=smoke_env,
         acceptance=_script_name(m["acceptance"]) if "acceptance" in m else "",
+        config=_relative_path(m["config"]) if "config" in m else "",
     )
+
+
+def _relative_path(node: Field) -> str:
+    value = node.string().strip("/")
+    if node.string().startswith("/") or ".." in value.split("/"):
+        raise node.error(f"{node.string()!r} must be a folder inside the source, e.g. etc/nova")
+    return value
 
 
 def _script_name(node: Field) -> str:

@@ -155,6 +155,10 @@ def _install(
     }
     if fetched is not None and fetched.source.kind == "git" and version:
         env["PBR_VERSION"] = version
+    if service.project.config and src_path:
+        b.input("config_files", service.project.config)
+        env["PROJECT_ETC"] = service.project.config
+        env["ETC_DIR"] = f"/etc/{service.project.name}"
     b.script_step("install-project", "install-project.sh", env, wheels=wheels, needs=needs)
 
 

@@ -1,0 +1,83 @@
+"""Acceptance fixtures: the images under test, built (or reused) by orchestrate itself.
+
+The session builds ``pipelines/full-stack.yaml --only <the services whose tests were
+collected>``. After ``nox -s full_stack`` (or ``orchestrate --parallel 9``) the full session
+finds every key already built and reuses it; the default test run builds keystone and
+horizon (their wheels, and base, are shared with the integration suite's runs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = os.environ.get("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/acceptance" in str(item.fspath):
+            item.add_marker(pytest.mark.acceptance)
+
+
+@pytest.fixture(scope="session")
+def images(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """Image (by key tag) of every service whose test was collected, built or reused."""
+    for tool in ("buildah", "podman", "mmdebstrap"):
+        if shutil.which(tool) is None or os.geteuid() != 0:
+            pytest.fail(f"acceptance tests need root and {tool}: run ./setup-host first, as root")
+    needed = sorted(
+        {m.args[0] for item in request.session.items for m in item.iter_markers("service")}
+    )
+    out = tmp_path_factory.mktemp("acceptance") / "summary.json"
+    env = dict(
+        os.environ,
+        ORCHESTRATE_NAMESPACE=NAMESPACE,
+        ORCHESTRATE_STATE_DIR=os.environ.get(
+            "ORCHESTRATE_STATE_DIR", str(tmp_path_factory.mktemp("state"))
+        ),
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "build",
+            "pipelines/full-stack.yaml",
+            "--only",
+            ",".join(needed),
+            "--parallel",
+            "4",
+            "--progress",
+            "plain",
+            "--summary-json",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    summary = json.loads(out.read_text())
+    return {node["node"]: node["image"] for node in summary["nodes"]}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    """A folder for one service's configuration and state (mounted into its container)."""
+    yield tmp_path
+    # The state folder belongs to the service's uid: remove it as root here, not by pytest.
+    shutil.rmtree(tmp_path, ignore_errors=True)

@@ -1,0 +1,160 @@
+"""Serving a service from its image the way an operator runs it, for the acceptance tests.
+
+Each service runs in a throwaway podman container on the host network, bound to a free port
+on 127.0.0.1, as its service user (the image's default), with the configuration an operator
+would mount read-only in ``/etc/<service>``, file by file, and a writable state folder at
+``/var/lib/<service>`` (SQLite lives there). The container first runs the service's own
+set-up commands (``db_sync`` and friends), then ``exec``s uwsgi serving the project's
+documented WSGI module. Every container is removed when its test ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+VENV = "/var/lib/openstack"
+READY_SECONDS = 180
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    """How one service is configured and served."""
+
+    name: str
+    user: str
+    uid: int
+    wsgi: str  # module:callable
+    files: Mapping[str, str] = field(default_factory=dict)  # name under /etc/<name> -> text
+    # Where a file goes when not in /etc/<name> (horizon's local_settings.py).
+    paths: Mapping[str, str] = field(default_factory=dict)
+    setup: Sequence[str] = ()  # shell commands run before uwsgi, as the service user
+    uwsgi: Sequence[str] = ()  # extra uwsgi arguments
+    env: Mapping[str, str] = field(default_factory=dict)
+    ready_path: str = "/"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Served:
+    """A running service: where it answers and how to read its log."""
+
+    name: str
+    container: str
+    url: str
+    port: int
+
+    def logs(self) -> str:
+        out = subprocess.run(
+            ["podman", "logs", self.container], capture_output=True, text=True, check=False
+        )
+        return (out.stdout + out.stderr)[-6000:]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment, on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _render(text: str, port: int) -> str:
+    return text.replace("{port}", str(port))
+
+
+@contextlib.contextmanager
+def serve(service: Service, image: str, workdir: Path) -> Iterator[Served]:
+    """Run ``service`` from ``image`` until the block ends; yield once it answers HTTP."""
+    port = free_port()
+    conf = workdir / "etc"
+    state = workdir / "state"
+    conf.mkdir(parents=True)
+    state.mkdir(parents=True)
+    for name, text in service.files.items():
+        (conf / name).write_text(_render(text, port))
+    os.chown(state, service.uid, service.uid)
+    state.chmod(0o750)
+    command = [
+        *(_render(step, port) for step in service.setup),
+        shlex.join(
+            [
+                f"{VENV}/bin/uwsgi",
+                "--http-socket",
+                f"127.0.0.1:{port}",
+                "--module",
+                service.wsgi,
+                "--master",
+                "--processes",
+                "2",
+                "--die-on-term",
+                "--need-app",
+                "--lazy-apps",
+                *(_render(arg, port) for arg in service.uwsgi),
+            ]
+        ),
+    ]
+    script = "\n".join(["set -e", *command[:-1], "exec " + command[-1]])
+    container = f"orch-acceptance-{service.name}-{uuid.uuid4().hex[:8]}"
+    argv = [
+        "podman",
+        "run",
+        "--detach",
+        "--name",
+        container,
+        "--network",
+        "host",
+        "--user",
+        service.user,
+        "--volume",
+        f"{state}:/var/lib/{service.name}",
+    ]
+    # File by file, as operators mount them: the image's default files beside them stay.
+    for name in service.files:
+        target = service.paths.get(name, f"/etc/{service.name}/{name}")
+        argv += ["--volume", f"{conf / name}:{target}:ro"]
+    for key, value in service.env.items():
+        argv += ["--env", f"{key}={value}"]
+    argv += [image, "/bin/bash", "-c", script]
+    subprocess.run(argv, capture_output=True, text=True, check=True)
+    served = Served(
+        name=service.name, container=container, url=f"http://127.0.0.1:{port}", port=port
+    )
+    try:
+        _wait_until_ready(served, service.ready_path)
+        yield served
+    finally:
+        subprocess.run(
+            ["podman", "rm", "--force", "--time", "5", container], capture_output=True, check=False
+        )
+
+
+def _running(container: str) -> bool:
+    out = subprocess.run(
+        ["podman", "inspect", "--format", "{{.State.Running}}", container],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip() == "true"
+
+
+def _wait_until_ready(served: Served, path: str) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if not _running(served.container):
+            raise AssertionError(f"{served.name} exited before serving:\n{served.logs()}")
+        with contextlib.suppress(requests.RequestException):
+            requests.get(served.url + path, timeout=5)
+            return
+        time.sleep(1)
+    raise AssertionError(f"{served.name} did not answer in {READY_SECONDS} s:\n{served.logs()}")

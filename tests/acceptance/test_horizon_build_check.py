@@ -1,0 +1,81 @@
+"""A horizon whose offline manifest is incomplete fails its build instead of being tagged."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.acceptance.conftest import NAMESPACE, ROOT
+from tests.conftest import SERVICES as ALL_SERVICES
+
+SERVICES = set(ALL_SERVICES)
+
+SITE = "/var/lib/openstack/lib/python3.11/site-packages"
+
+
+def _pipeline(tmp_path: Path, services: list[str]) -> Path:
+    """full-stack.yaml with the services the session built (so base and the wheels are
+    reused), and a horizon step that loses what compress wrote."""
+    data = yaml.safe_load((ROOT / "pipelines" / "full-stack.yaml").read_text())
+    for key in ("upper", "global"):
+        data["constraints"][key] = str(ROOT / "pipelines" / data["constraints"][key])
+    data["images"] = {name: data["images"][name] for name in services}
+    data["images"]["horizon"]["steps"] = [
+        {"name": "lose-the-manifest", "run": f"rm {SITE}/static/dashboard/manifest.json"}
+    ]
+    path = tmp_path / "broken-horizon.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.service("horizon")
+def test_a_horizon_that_cannot_render_its_login_page_is_not_tagged(
+    images: dict[str, str], tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.json"
+    env = dict(
+        os.environ,
+        ORCHESTRATE_NAMESPACE=NAMESPACE,
+        ORCHESTRATE_STATE_DIR=str(tmp_path / "state"),
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "build",
+            str(_pipeline(tmp_path, sorted(set(images) & SERVICES))),
+            "--progress",
+            "plain",
+            "--summary-json",
+            str(summary),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    node = next(n for n in json.loads(summary.read_text())["nodes"] if n["node"] == "horizon")
+    assert node["status"] == "failed"
+    assert "'acceptance'" in node["error"]
+    log = Path(node["log"]).read_text()
+    assert "OfflineGenerationError" in log or "manifest" in log
+    # Neither the key tag nor a candidate of this run is left in storage.
+    names = subprocess.run(
+        ["buildah", "images", "--format", "{{.Name}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert node["image"] not in names
+    run_id = json.loads(summary.read_text())["run_id"]
+    assert not [n for n in names if n.endswith(f":candidate-{run_id}")]
