@@ -29,6 +29,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.acceptance)
 
 
+def build(
+    pipeline: str, *args: str, state_dir: Path, summary: Path
+) -> subprocess.CompletedProcess[str]:
+    """``orchestrate build PIPELINE ARGS`` into the acceptance namespace, summary to a file."""
+    env = dict(os.environ, ORCHESTRATE_NAMESPACE=NAMESPACE, ORCHESTRATE_STATE_DIR=str(state_dir))
+    argv = [sys.executable, "-m", "orchestrator", "--progress", "plain", "build", pipeline]
+    return subprocess.run(
+        [*argv, *args, "--summary-json", str(summary)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="session")
 def images(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -44,35 +61,15 @@ def images(
     if tag:  # images built before, by tag (e.g. 2026.1 after `orchestrate --parallel 9`)
         return {name: f"{NAMESPACE}/{name}:{tag}" for name in needed}
     out = tmp_path_factory.mktemp("acceptance") / "summary.json"
-    env = dict(
-        os.environ,
-        ORCHESTRATE_NAMESPACE=NAMESPACE,
-        ORCHESTRATE_STATE_DIR=os.environ.get(
-            "ORCHESTRATE_STATE_DIR", str(tmp_path_factory.mktemp("state"))
-        ),
-    )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "--progress",
-            "plain",
-            "build",
-            "pipelines/full-stack.yaml",
-            "--only",
-            ",".join(needed),
-            "--parallel",
-            "4",
-            "--summary-json",
-            str(out),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
+    state = os.environ.get("ORCHESTRATE_STATE_DIR") or str(tmp_path_factory.mktemp("state"))
+    proc = build(
+        "pipelines/full-stack.yaml",
+        "--only",
+        ",".join(needed),
+        "--parallel",
+        "4",
+        state_dir=Path(state),
+        summary=out,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     summary = json.loads(out.read_text())

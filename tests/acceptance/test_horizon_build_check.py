@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.acceptance.conftest import NAMESPACE, ROOT
+from tests.acceptance.conftest import ROOT, build
 from tests.conftest import SERVICES as ALL_SERVICES
 
 SERVICES = set(ALL_SERVICES)
@@ -39,30 +37,8 @@ def test_a_horizon_that_cannot_render_its_login_page_is_not_tagged(
     images: dict[str, str], tmp_path: Path
 ) -> None:
     summary = tmp_path / "summary.json"
-    env = dict(
-        os.environ,
-        ORCHESTRATE_NAMESPACE=NAMESPACE,
-        ORCHESTRATE_STATE_DIR=str(tmp_path / "state"),
-    )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "--progress",
-            "plain",
-            "build",
-            str(_pipeline(tmp_path, sorted(set(images) & SERVICES))),
-            "--summary-json",
-            str(summary),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
+    pipeline = _pipeline(tmp_path, sorted(set(images) & SERVICES))
+    proc = build(str(pipeline), state_dir=tmp_path / "state", summary=summary)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     node = next(n for n in json.loads(summary.read_text())["nodes"] if n["node"] == "horizon")
     assert node["status"] == "failed"
