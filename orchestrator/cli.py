@@ -2,15 +2,18 @@
 
 ``orchestrate --parallel 9`` builds pipelines/full-stack.yaml; ``orchestrate build PIPELINE``
 builds any other. Every flag comes from the option table (:mod:`orchestrator.model.options`).
-Exit codes: 0 all good, 1 a node failed, 2 bad usage or config, 130 interrupted. Only
-:func:`main` catches errors.
+Exit codes: 0 all good, 1 a node failed, 2 bad usage or config, 70 an internal error (a bug;
+the traceback goes to a file under the state directory), 130 interrupted. Only :func:`main`
+catches errors.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,12 +22,13 @@ import click
 
 from orchestrator.engine.buildah import Storage
 from orchestrator.engine.process import ShRunner, require_tool
-from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, OrchestrateError
+from orchestrator.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, OrchestrateError
 from orchestrator.execution import run
+from orchestrator.files import write_atomically
 from orchestrator.loading.load import find_pipeline, load
 from orchestrator.logsetup import configure_logging
 from orchestrator.model.catalog import load_catalog
-from orchestrator.model.options import OPTIONS, SETTINGS, Option
+from orchestrator.model.options import OPTIONS, SETTINGS, Option, default_state_dir
 from orchestrator.model.pipeline import REQUIREMENTS_NODE, load_pipeline
 from orchestrator.model.profiles import load_profile, looks_like_profile
 from orchestrator.model.request import Request
@@ -33,6 +37,7 @@ from orchestrator.records import resume
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import clean_up_dead_runs, find_record, log_of
 from orchestrator.records.prune import Policy, apply_prune, plan_prune
+from orchestrator.redaction import redact
 from orchestrator.reporting.console import report_run
 from orchestrator.reporting.history_view import run_detail, runs_table
 from orchestrator.reporting.html import write_report
@@ -465,7 +470,30 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("orchestrate: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: never reported as a failed build or bad input
+        where = _crash_report(exc)
+        click.echo(
+            f"orchestrate: internal error (a bug in orchestrate): {type(exc).__name__}: "
+            f"{redact(str(exc))[:200]}; traceback in {where}; please report it",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _crash_report(exc: BaseException) -> Path:
+    """Write the traceback (credentials masked) under the state directory, else /tmp."""
+    text = redact("".join(traceback.format_exception(exc)))
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    state_dir = os.environ.get("ORCHESTRATE_STATE_DIR") or default_state_dir(os.environ)
+    for folder in (Path(state_dir).expanduser(), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(folder / name, text, mode=0o600)
+            return folder / name
+        except OSError:
+            continue
+    return Path("(nowhere: no writable folder)")
 
 
 __all__ = ["cli", "main"]

@@ -9,6 +9,9 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_NODE_FAILED = 1
 EXIT_USAGE = 2
+# A bug in orchestrate (an exception it did not expect): never reported as a failed node
+# (1) or bad input (2). 70 is EX_SOFTWARE in sysexits.h.
+EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 

@@ -32,6 +32,7 @@ class FakeExecutor:
     duration: float = 0.0
     fail: dict[str, int] = field(default_factory=dict)  # node -> attempts that fail
     hang: set[str] = field(default_factory=set)
+    bug: set[str] = field(default_factory=set)  # nodes whose executor raises a non-OrchestrateError
     on_start: Callable[[str], None] | None = None
     calls: list[tuple[str, int]] = field(default_factory=list)
     started: dict[str, float] = field(default_factory=dict)
@@ -56,6 +57,8 @@ class FakeExecutor:
                 if ctx.deadline is not None and time.monotonic() > ctx.deadline:
                     raise StepTimeoutError(f"{plan.node} timed out")
                 time.sleep(0.002)
+            if plan.node in self.bug:
+                raise KeyError(f"{plan.node}: a bug")
             if self.fail.get(plan.node, 0) >= ctx.attempt:
                 raise StepFailedError("build", 1, f"{plan.node} broke", "/dev/null")
             return Outcome(status=Status.BUILT, image_id="sha256:" + plan.node)

@@ -12,9 +12,11 @@ running executor watches, waits for them to clean up, and marks the rest cancell
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -48,6 +50,16 @@ class Limits:
     retries: int = 0
     timeout: float | None = None
     fail_fast: bool = False
+
+
+INTERNAL = "internal error (a bug in orchestrate)"
+
+
+def _append_traceback(log_path: Path, exc: BaseException) -> None:
+    """Keep a bug's traceback in the node's log (the summary keeps one line)."""
+    with contextlib.suppress(OSError), log_path.open("a", encoding="utf-8") as out:
+        out.write("!!! internal error (a bug in orchestrate); traceback:\n")
+        out.write("".join(traceback.format_exception(exc)))
 
 
 def _no_event(node: str, event: str, info: Mapping[str, object]) -> None:
@@ -122,14 +134,17 @@ class Scheduler:
                 try:
                     outcome = self.executor.execute(plan, ctx)
                 except Exception as exc:
-                    message = str(exc) if isinstance(exc, OrchestrateError) else repr(exc)
+                    internal = not isinstance(exc, OrchestrateError)
+                    message = f"{INTERNAL}: {exc!r}" if internal else str(exc)
+                    if internal:
+                        _append_traceback(log_path, exc)
                     attempts.append(
                         Attempt(number=number, started=started, finished=time.time(), error=message)
                     )
                     status, reason = self._classify(exc)
                     if status is Status.FAILED:
                         log.error("node attempt failed", attempt=number, error=message)
-                        if number <= self.limits.retries:
+                        if number <= self.limits.retries and not internal:
                             continue
                     return NodeResult(
                         node=node,
@@ -140,6 +155,7 @@ class Scheduler:
                         log_path=str(log_path),
                         error=message if status is Status.FAILED else "",
                         error_tail=exc.tail if isinstance(exc, StepFailedError) else "",
+                        internal=internal and status is Status.FAILED,
                     )
                 attempts.append(Attempt(number=number, started=started, finished=time.time()))
                 log.info(

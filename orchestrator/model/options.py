@@ -64,7 +64,8 @@ class Option:
         return self.default(environ) if callable(self.default) else self.default
 
 
-def _default_state_dir(environ: Mapping[str, str]) -> str:
+def default_state_dir(environ: Mapping[str, str]) -> str:
+    """``$XDG_STATE_HOME/orchestrate``, else ``~/.local/state/orchestrate``."""
     home = environ.get("HOME") or str(Path.home())
     base = environ.get("XDG_STATE_HOME") or str(Path(home) / ".local" / "state")
     return str(Path(base) / "orchestrate")
@@ -168,7 +169,7 @@ SETTINGS: tuple[Option, ...] = (
         name="state_dir",
         section="settings",
         kind="str",
-        default=_default_state_dir,
+        default=default_state_dir,
         help="Where runs, logs and source caches are kept.",
     ),
     Option(

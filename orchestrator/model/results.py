@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
+from orchestrator.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
 from orchestrator.model.states import Status
 
 
@@ -46,6 +46,8 @@ class NodeResult:
     log_path: str = ""
     error: str = ""
     error_tail: str = ""
+    # The node failed on a bug in orchestrate rather than in a build step.
+    internal: bool = False
 
     @property
     def duration(self) -> float:
@@ -72,9 +74,12 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every node was built or reused, 130 on Ctrl-C, 1 otherwise."""
+        """0 when every node was built or reused, 130 on Ctrl-C, 70 when a node hit a bug in
+        orchestrate, 1 otherwise."""
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if any(r.internal for r in self.results.values()):
+            return EXIT_INTERNAL
         if all(r.status.ok for r in self.results.values()):
             return EXIT_OK
         return EXIT_NODE_FAILED

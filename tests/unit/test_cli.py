@@ -8,9 +8,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from orchestrator.cli import cli
+from orchestrator.cli import cli, main
+from orchestrator.errors import EXIT_INTERNAL
 from tests.conftest import WritePipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,3 +101,25 @@ def test_push_without_registry_is_a_config_error() -> None:
         "orchestrate: error: setting 'push' (from pipeline): pushing is on but no registry is "
         "set: pass --registry, set ORCHESTRATE_REGISTRY or settings.registry, or --no-push"
     )
+
+
+def test_a_bug_exits_70_with_one_line_and_the_traceback_in_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("http://bob:hunter2@proxy:3128 went wrong")
+
+    monkeypatch.setattr("orchestrator.cli.load", broken)
+    monkeypatch.setenv("ORCHESTRATE_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["orchestrate", "list", "pipelines/keystone.yaml"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == EXIT_INTERNAL
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("orchestrate: internal error (a bug in orchestrate): RuntimeError")
+    assert "hunter2" not in err
+    (report,) = tmp_path.glob("crash-*.log")
+    assert str(report) in err
+    text = report.read_text()
+    assert "Traceback" in text and "broken" in text and "hunter2" not in text

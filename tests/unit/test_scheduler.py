@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
+from orchestrator.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
 from orchestrator.execution.scheduler import Limits, Scheduler
 from orchestrator.model.states import Status
 from tests.conftest import SERVICES
@@ -102,6 +102,20 @@ def test_retries_rerun_a_failed_node(tmp_path: Path) -> None:
     assert len(result.results["b"].attempts) == 3
     assert [c for c in executor.calls if c[0] == "b"] == [("b", 1), ("b", 2), ("b", 3)]
     assert result.results["b"].attempts[0].error.startswith("step 'build' exited 1")
+
+
+def test_a_bug_is_an_internal_error_not_a_failed_build(tmp_path: Path) -> None:
+    graph = dag([("a", "b"), ("b", "c"), ("a", "d")])
+    executor = FakeExecutor(bug={"b"})
+    result = run(graph, executor, tmp_path, parallel=2, retries=2)
+    b = result.results["b"]
+    assert b.status is Status.FAILED and b.internal
+    assert b.error.startswith("internal error (a bug in orchestrate): KeyError(")
+    assert [c for c in executor.calls if c[0] == "b"] == [("b", 1)]  # a bug is not retried
+    assert result.results["c"].status is Status.SKIPPED
+    assert result.results["d"].status is Status.BUILT
+    assert result.exit_code == EXIT_INTERNAL
+    assert "Traceback" in (tmp_path / "b.log").read_text()
 
 
 def test_retries_exhausted_fail_the_node(tmp_path: Path) -> None:
