@@ -95,6 +95,10 @@ def plan_inputs(
         raise ConfigError(
             str(exc.filename or pipeline.path), "", f"cannot read: {exc.strerror}"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(pipeline.constraints.upper), "", f"not UTF-8 text (byte {exc.start})"
+        ) from None
     for service in resolved.services.values():
         project = service.project
         for field, script in [("steps", s) for s in project.steps] + [

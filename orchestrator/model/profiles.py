@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from orchestrator.errors import ConfigError
-from orchestrator.model.yamlfile import Field, load_yaml
+from orchestrator.model.yamlfile import Field, load_yaml, parse_yaml
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,8 +101,8 @@ def looks_like_profile(path: Path) -> bool:
     if path.parent.name == "profiles":
         return True
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = parse_yaml(path)
+    except ConfigError:
         return False  # the pipeline loader reports it, with the file and line
     return (
         isinstance(data, dict)

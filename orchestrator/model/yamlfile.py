@@ -18,31 +18,74 @@ import yaml
 from orchestrator.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Pipelines, profiles and the catalog are hand-written files of a few kilobytes.
+MAX_BYTES = 4 * 1024 * 1024
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's when present), refusing duplicate mapping keys: a second
+    ``keystone:`` must never silently replace the first."""
+
+
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    first: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            line = first.setdefault(key, key_node.start_mark.line)
+        except TypeError:  # an unhashable key: the reader rejects it with its path
+            continue
+        if line != key_node.start_mark.line:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {line + 1})", key_node.start_mark
+            )
+    return loader.construct_mapping(node, deep=True)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def parse_yaml(path: Path) -> Any:
+    """Read and parse one YAML file (UTF-8, at most :data:`MAX_BYTES`).
+
+    Raises:
+        ConfigError: the file is missing, unreadable, too large, not UTF-8, not valid YAML
+            (with line and column), has a duplicate key, or nests too deeply.
+    """
+    source = str(path)
+    try:
+        if not path.is_file():
+            raise ConfigError(source, "", "file not found" if not path.exists() else "not a file")
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError(source, "", f"file is larger than {MAX_BYTES // 2**20} MiB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read file: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, "", f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(source, "", f"invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(source, "", "invalid YAML: nested too deeply") from None
 
 
 def load_yaml(path: Path) -> Field:
     """Parse one YAML file into a root :class:`Field`.
 
     Raises:
-        ConfigError: the file is missing, unreadable, not valid YAML, or empty.
+        ConfigError: as :func:`parse_yaml`, or the file is empty.
     """
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(source, "", "file not found") from None
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read file: {exc.strerror}") from None
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(source, "", f"invalid YAML{where}: {problem}") from None
+    value = parse_yaml(path)
     if value is None:
-        raise ConfigError(source, "", "file is empty")
-    return Field(source=source, path="", value=value)
+        raise ConfigError(str(path), "", "file is empty")
+    return Field(source=str(path), path="", value=value)
 
 
 def _type_name(value: object) -> str:

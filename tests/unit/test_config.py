@@ -68,8 +68,24 @@ def test_full_stack_has_the_nine_2026_1_releases() -> None:
 
 BAD_PIPELINES = [
     pytest.param(
+        "images:\n  keystone: {source: {pypi: keystone==29.1.0}}\n"
+        "  keystone: {source: {pypi: keystone==29.0.0}}\n",
+        r"invalid YAML at line 7, column 3: duplicate key 'keystone' \(first at line 6\)",
+        id="duplicate-image",
+    ),
+    pytest.param(
+        "images:\n  keystone: {source: {pypi: keystone==29.1.0}}\nimages: {}\n",
+        r"invalid YAML at line 7, column 1: duplicate key 'images' \(first at line 5\)",
+        id="duplicate-section",
+    ),
+    pytest.param(
+        "images: " + "[" * 3000 + "]" * 3000 + "\n",
+        r"invalid YAML(: nested too deeply| at line)",
+        id="nested-3000-deep",
+    ),
+    pytest.param(
         "images: [unclosed\n",
-        r"invalid YAML at line 6, column 1: expected ',' or ']'",
+        r"invalid YAML at line 6, column 1: (did not find )?expected ',' or ']'",
         id="malformed-yaml",
     ),
     pytest.param(
@@ -324,3 +340,22 @@ def test_image_overrides_catalog_and_merges_profiles(write_pipeline: WritePipeli
     assert service.pip_packages.count("python-ldap") == 1
     assert service.pip_packages[-1] == "extra-thing"
     assert service.build_packages == ("libldap2-dev", "libsasl2-dev")
+
+
+def test_bytes_that_are_not_utf8_are_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_bytes(HEADER.encode() + b"images: {keystone: \xff}\n")
+    with pytest.raises(ConfigError, match=r"p.yaml: not UTF-8 text \(byte \d+\)$"):
+        load(path)
+
+
+def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(HEADER + "# padding\n" * 600_000)
+    with pytest.raises(ConfigError, match=r"p.yaml: file is larger than 4 MiB"):
+        load(path)
+
+
+def test_a_folder_is_not_a_pipeline(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r": not a file$"):
+        load(tmp_path)
