@@ -22,7 +22,13 @@ import click
 
 from orchestrator.engine.buildah import Storage
 from orchestrator.engine.process import ShRunner, require_tool
-from orchestrator.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, OrchestrateError
+from orchestrator.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ConfigError,
+    OrchestrateError,
+)
 from orchestrator.execution import run
 from orchestrator.files import write_atomically
 from orchestrator.loading.load import find_pipeline, load
@@ -188,8 +194,13 @@ def _resume(
 ) -> int:
     given = _given(ctx, values)
     state_dir = _state_dir(ctx, values, pipeline)
-    with History(state_dir) as history:
-        clean_up_dead_runs(history, _storage())
+    dry_run = bool(given.get("dry_run"))
+    history = History.existing(state_dir) if dry_run else History(state_dir)
+    if history is None:
+        raise ConfigError("--resume", "", f"no runs yet in {state_dir}: nothing to resume")
+    with history:
+        if not dry_run:  # a dry run changes nothing, dead runs' leftovers included
+            clean_up_dead_runs(history, _storage())
         record = resume.find_run(history, run_id, pipeline)
         request = resume.resumed_request(history, record, given, os.environ)
         done_before = resume.finished_nodes(history, record)

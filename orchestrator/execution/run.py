@@ -127,7 +127,9 @@ def explain(prepared: Prepared, storage: Storage) -> list[str]:
         lines.extend(describe_plan(prepared.plans[node]))
     rows = [("NODE", "ACTION", "KEY", "WHY")]
     request = prepared.request
-    with History(prepared.settings.state_dir) as history:
+    # Read-only: a dry run records nothing, not even an empty history.
+    history = History.existing(prepared.settings.state_dir)
+    try:
         for node in prepared.nodes:
             plan = prepared.plans[node]
             try:
@@ -142,6 +144,9 @@ def explain(prepared: Prepared, storage: Storage) -> list[str]:
                 rows.append((node, "?", plan.key[:12], "buildah is not installed"))
                 continue
             rows.append((node, decision.action, plan.key[:12], decision.why))
+    finally:
+        if history is not None:
+            history.close()
     return [*lines, "", *columns(rows)]
 
 

@@ -139,26 +139,29 @@ class BuildRecord:
 class History:
     """The history database of one state directory."""
 
-    def __init__(self, state_dir: Path) -> None:
-        """Open (creating if needed) the history of ``state_dir``.
+    def __init__(self, state_dir: Path, *, readonly: bool = False) -> None:
+        """Open (creating if needed) the history of ``state_dir``; ``readonly`` opens an
+        existing one without writing anything (for dry runs: see :meth:`existing`).
 
         Raises:
             StateError: the file is not a database, is locked for too long, or has a newer
                 schema than this orchestrate knows.
         """
-        state_dir.mkdir(parents=True, exist_ok=True)
+        if not readonly:
+            state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir = state_dir
         self.path = state_dir / FILENAME
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(
-                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
-            )
+            if readonly:
+                uri = f"file:{self.path}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+            else:
+                self._db = sqlite3.connect(
+                    self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+                )
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
-            # WAL where the file system allows it (readers never block the writer); SQLite
-            # keeps its rollback journal elsewhere, which is just as safe.
-            self._db.execute("PRAGMA journal_mode = WAL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 self._db.close()
@@ -166,12 +169,27 @@ class History:
                     f"{self.path}: history schema {version} is newer than this orchestrate's "
                     f"({SCHEMA_VERSION}): upgrade orchestrate or use another --state-dir"
                 )
+            if readonly:
+                if version != SCHEMA_VERSION:
+                    self._db.close()
+                    raise StateError(f"{self.path}: not a history of this orchestrate")
+                return
+            # WAL where the file system allows it (readers never block the writer); SQLite
+            # keeps its rollback journal elsewhere, which is just as safe.
+            self._db.execute("PRAGMA journal_mode = WAL")
             # A later schema adds its steps from ``version`` up here, before _SCHEMA.
             self._db.executescript(
                 f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot use the run history: {exc}") from None
+
+    @classmethod
+    def existing(cls, state_dir: Path) -> History | None:
+        """The history of ``state_dir`` opened read-only, or None where there is none yet."""
+        if not (state_dir / FILENAME).is_file():
+            return None
+        return cls(state_dir, readonly=True)
 
     def close(self) -> None:
         with self._lock:

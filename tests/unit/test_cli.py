@@ -85,6 +85,18 @@ def test_plan_of_a_local_source_prints_every_command(
     assert "mmdebstrap --variant=minbase" in result.output
     assert "buildah copy" in result.output and str(src) in result.output
     assert "keystone-manage --version" in result.output
+    # A plan records nothing: no history, no run folder (a local source needs no cache).
+    assert not (tmp_path / "s").exists()
+    dry = CliRunner().invoke(
+        cli, ["build", str(path), "--dry-run", "--state-dir", str(tmp_path / "s")]
+    )
+    assert dry.exit_code == 0, dry.output
+    assert not (tmp_path / "s").exists()
+    resumed = CliRunner().invoke(
+        cli, ["build", "--resume", "--dry-run", "--state-dir", str(tmp_path / "s")]
+    )
+    assert resumed.exit_code != 0 and "nothing to resume" in str(resumed.exception)
+    assert not (tmp_path / "s").exists()
 
 
 def test_help_lists_the_commands() -> None:
