@@ -40,6 +40,7 @@ def acceptance(session: nox.Session) -> None:
     """All nine services served from their images and driven by real clients (after
     full_stack, whose images it reuses; else it builds them)."""
     session.install("-e", ".[test]")
+    session.env.setdefault("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
     session.run("pytest", "-m", "acceptance", "tests/acceptance", *session.posargs)
 
 

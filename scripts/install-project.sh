@@ -40,8 +40,11 @@ if [ -n "${PROJECT_ETC:-}" ] && [ -n "${PROJECT_SRC:-}" ]; then
     : "${ETC_DIR:?}"
     source_root=$PROJECT_SRC
     if [ -f "$PROJECT_SRC" ]; then
+        # An sdist: <name>-<version>/<PROJECT_ETC>/..., whatever its compression. A missing
+        # folder is reported below, by name.
         source_root=$(mktemp -d)
-        tar -xzf "$PROJECT_SRC" -C "$source_root" --strip-components=1 --wildcards "*/$PROJECT_ETC"
+        tar -xf "$PROJECT_SRC" -C "$source_root" --strip-components=1 --wildcards \
+            --no-wildcards-match-slash "*/$PROJECT_ETC" 2>/dev/null || true
     fi
     if [ ! -d "$source_root/$PROJECT_ETC" ]; then
         echo "ERROR: the source has no folder $PROJECT_ETC (catalog 'config')" >&2

@@ -5,6 +5,7 @@ Project defaults live here, in ``orchestrator/data/projects.yaml``, not scattere
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,10 +118,13 @@ def _project(name: str, entry: Field) -> Project:
     )
 
 
+_SOURCE_FOLDER = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
+
+
 def _relative_path(node: Field) -> str:
-    value = node.string().strip("/")
-    if node.string().startswith("/") or ".." in value.split("/"):
-        raise node.error(f"{node.string()!r} must be a folder inside the source, e.g. etc/nova")
+    value = node.string()
+    if not _SOURCE_FOLDER.match(value):
+        raise node.error(f"{value!r} must be a folder inside the source, e.g. etc/nova")
     return value
 
 

@@ -2,9 +2,10 @@
 
 The session builds ``pipelines/full-stack.yaml --only <the services whose tests were
 collected>``. After ``nox -s full_stack`` (or ``orchestrate --parallel 9``) the full session
-finds every key already built and reuses it; the default test run builds keystone and
-horizon. ``ORCHESTRATE_ACCEPTANCE_TAG=2026.1`` tests the images of that tag as they are,
-without building.
+(``nox -s acceptance``, in the default namespace) finds every key built and reuses it; the
+default test run builds keystone and horizon in the integration suite's namespace.
+``ORCHESTRATE_ACCEPTANCE_TAG=2026.1`` tests the images of that tag as they are, without
+building.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMESPACE = os.environ.get("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
+# The integration suite's namespace by default; `nox -s acceptance` sets the default one, so
+# it reuses what `orchestrate --parallel 9` (or `nox -s full_stack`) built.
+NAMESPACE = os.environ.get("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate-test")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,15 +38,21 @@ def build(
     """``orchestrate build PIPELINE ARGS`` into the acceptance namespace, summary to a file."""
     env = dict(os.environ, ORCHESTRATE_NAMESPACE=NAMESPACE, ORCHESTRATE_STATE_DIR=str(state_dir))
     argv = [sys.executable, "-m", "orchestrator", "--progress", "plain", "build", pipeline]
-    return subprocess.run(
+    proc = subprocess.Popen(
         [*argv, *args, "--summary-json", str(summary)],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=3600,
-        check=False,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=3600)
+    except BaseException:  # a timeout or Ctrl-C: let orchestrate remove its containers
+        proc.terminate()
+        proc.communicate(timeout=120)
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,27 @@ class Served:
         return (out.stdout + out.stderr)[-6000:]
 
 
+def site_packages(image: str) -> str:
+    """The venv's site-packages folder in ``image`` (its Python version is the base's)."""
+    out = subprocess.run(
+        [
+            "podman",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            image,
+            f"{VENV}/bin/python",
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
 def free_port() -> int:
     """A TCP port nothing listens on at the moment, on 127.0.0.1."""
     with socket.socket() as sock:
@@ -130,11 +151,12 @@ def serve(service: Service, image: str, workdir: Path) -> Iterator[Served]:
     for key, value in service.env.items():
         argv += ["--env", f"{key}={value}"]
     argv += [image, "/bin/bash", "-c", script]
-    subprocess.run(argv, capture_output=True, text=True, check=True)
-    served = Served(
-        name=service.name, container=container, url=f"http://127.0.0.1:{port}", port=port
-    )
-    try:
+    url = f"http://127.0.0.1:{port}"
+    served = Served(name=service.name, container=container, url=url, port=port)
+    try:  # from here on the container may exist: it is removed whatever happens
+        started = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if started.returncode != 0:
+            raise AssertionError(f"podman run {service.name}: {started.stderr.strip()}")
         _wait_until_ready(served, service.ready_path)
         yield served
     finally:

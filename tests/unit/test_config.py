@@ -359,3 +359,34 @@ def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
 def test_a_folder_is_not_a_pipeline(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r": not a file$"):
         load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("config: /etc/nova", r"'/etc/nova' must be a folder inside the source"),
+        ("config: ../etc", r"'../etc' must be a folder inside the source"),
+        ("config: '.'", r"'.' must be a folder inside the source"),
+        ("config: 'etc/*'", r"'etc/\*' must be a folder inside the source"),
+        ("acceptance: ../check.sh", r"is not the name of a script in scripts/"),
+        ("acceptance: check.py", r"is not the name of a script in scripts/"),
+    ],
+)
+def test_catalog_config_and_acceptance_are_checked(
+    tmp_path: Path, field: str, message: str
+) -> None:
+    path = tmp_path / "projects.yaml"
+    path.write_text(
+        "projects:\n  nova:\n    pypi: nova\n    user: nova\n    uid: 42436\n"
+        f"    smoke: [nova-manage, --version]\n    {field}\n"
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_catalog(path)
+
+
+def test_the_shipped_catalog_names_acceptance_and_config_folders() -> None:
+    projects = load_catalog().projects
+    assert projects["horizon"].acceptance == "check-horizon.sh"
+    assert projects["nova"].config == "etc/nova"
+    assert projects["glance"].config == "etc"
+    assert "pymemcache" in projects["horizon"].pip_packages

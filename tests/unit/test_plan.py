@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import ConfigError
 from orchestrator.loading.load import load, plan_inputs
 from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.options import resolve_settings
@@ -380,3 +381,42 @@ def test_base_refresh_period_rebuilds_the_base_and_everything_on_it(
         resolved, graph_for(resolved), settings, SOURCES, run_id="r", now=NOW.replace(hour=23)
     )
     assert all(today[n].key == same_day[n].key for n in today)
+
+
+def test_acceptance_script_runs_as_the_service_user_before_tagging(
+    write_pipeline: WritePipeline,
+) -> None:
+    body = TWO.replace("glance:", "horizon:").replace("glance==32.0.0", "horizon==25.7.3")
+    sources = {**SOURCES, "horizon": fetched("horizon", "25.7.3", "c")}
+    plan = plans_of(write_pipeline(body), sources=sources)["horizon"]
+    names = [s.name for s in plan.steps]
+    assert names.index("check-libs") < names.index("acceptance") < names.index("tag")
+    step = plan.steps[names.index("acceptance")].argv
+    assert step[step.index("--user") + 1] == "horizon"
+    assert step[-1] == "check-horizon.sh"
+    assert plan.inputs["script:check-horizon.sh"].startswith("sha256:")
+
+
+def test_default_configuration_files_are_copied_from_the_source(
+    write_pipeline: WritePipeline,
+) -> None:
+    body = TWO.replace("glance:", "nova:").replace("glance==32.0.0", "nova==33.0.2")
+    sources = {**SOURCES, "nova": fetched("nova", "33.0.2", "d")}
+    plans = plans_of(write_pipeline(body), sources=sources)
+    install = next(s for s in plans["nova"].steps if s.name == "install-project").argv
+    assert "PROJECT_ETC=etc/nova" in install and "ETC_DIR=/etc/nova" in install
+    assert plans["nova"].inputs["config_files"] == "etc/nova"
+    keystone = next(s for s in plans["keystone"].steps if s.name == "install-project").argv
+    assert not any(a.startswith("PROJECT_ETC=") for a in keystone)
+
+
+def test_a_catalog_script_missing_from_scripts_is_a_config_error(
+    write_pipeline: WritePipeline, tmp_path: Path
+) -> None:
+    scripts = tmp_path / "scripts"
+    shutil.copytree(ROOT / "scripts", scripts)
+    (scripts / "check-horizon.sh").unlink()
+    body = TWO.replace("glance:", "horizon:").replace("glance==32.0.0", "horizon==25.7.3")
+    resolved = load(write_pipeline(body))
+    with pytest.raises(ConfigError, match=r"projects.horizon.acceptance: no script 'check-hor"):
+        plan_inputs(resolved, {}, scripts_dir=scripts)
