@@ -6,6 +6,8 @@ Only the CLI entry point catches these; it prints the one-line message and exits
 
 from __future__ import annotations
 
+from orchestrator.redaction import redact
+
 EXIT_OK = 0
 EXIT_NODE_FAILED = 1
 EXIT_USAGE = 2
@@ -16,9 +18,16 @@ EXIT_INTERRUPTED = 130
 
 
 class OrchestrateError(Exception):
-    """Base class: a fatal error with a one-line message and an exit code."""
+    """Base class: a fatal error with a one-line message and an exit code.
+
+    The message is shown with credentials masked, wherever it goes (terminal, history,
+    summary, JUnit): an index or proxy URL with a password may be part of it.
+    """
 
     exit_code = EXIT_USAGE
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 class ConfigError(OrchestrateError):
