@@ -31,7 +31,7 @@ from orchestrator.errors import (
 )
 from orchestrator.execution import run
 from orchestrator.files import write_atomically
-from orchestrator.loading.load import find_pipeline, load
+from orchestrator.loading.load import check_output, find_pipeline, load
 from orchestrator.logsetup import configure_logging
 from orchestrator.model.catalog import load_catalog
 from orchestrator.model.options import OPTIONS, SETTINGS, Option, default_state_dir
@@ -315,10 +315,14 @@ def logs_cmd(ctx: click.Context, /, run_id: str, node: str, tail: int | None, **
 def report_cmd(ctx: click.Context, /, run_id: str, output: Path, **values: Any) -> int:
     """Write one self-contained HTML page about RUN (`latest` for the newest): its DAG, a
     timeline with the critical path and idle workers, and every node with a link to its log."""
+    check_output("--output", output)
     with History(_state_dir(ctx, values)) as history:
         record = find_record(history, run_id)
         nodes = history.nodes(record.id)
-    write_report(record, nodes, output)
+    try:
+        write_report(record, nodes, output)
+    except OSError as exc:
+        raise ConfigError("--output", "", f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"wrote {output}")
     return 0
 

@@ -40,6 +40,10 @@ class ConfigError(OrchestrateError):
         where = f"{source}: {path}" if path else source
         super().__init__(f"{where}: {message}")
 
+    def at(self, path: str) -> ConfigError:
+        """The same error at another key path of the same file."""
+        return ConfigError(self.source, path, self.message)
+
 
 class GraphError(OrchestrateError):
     """The image graph is not a DAG, names an unknown parent, or a selection matched nothing."""

@@ -28,7 +28,14 @@ from orchestrator.engine.process import require_tool
 from orchestrator.errors import ConfigError, StateError, ToolMissingError
 from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.scheduler import Limits, Scheduler
-from orchestrator.loading.load import fetch_sources, find_pipeline, load, plan_inputs
+from orchestrator.loading.load import (
+    check_output,
+    check_settings,
+    fetch_sources,
+    find_pipeline,
+    load,
+    plan_inputs,
+)
 from orchestrator.logsetup import redirected
 from orchestrator.model.options import Settings
 from orchestrator.model.request import Request
@@ -90,6 +97,9 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
             "pushing is on but no registry is set: pass --registry, set ORCHESTRATE_REGISTRY "
             "or settings.registry, or --no-push",
         )
+    check_settings(settings, nodes, writes=not request.dry_run)
+    check_output("--summary-json", request.outputs.summary_json)
+    check_output("--junit", request.outputs.junit)
     unknown = sorted(request.no_cache_for - set(nodes))
     if unknown:
         raise ConfigError("--no-cache-for", "", f"no such node in this run: {', '.join(unknown)}")

@@ -8,6 +8,7 @@ every file the pipeline names, folder hashes, upper-constraints) into
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from orchestrator.model.inputs import FetchedSource, PlanInputs
 from orchestrator.model.options import Settings
 from orchestrator.model.pipeline import load_pipeline
 from orchestrator.model.profiles import load_profiles
+from orchestrator.model.references import name_problem, prefix_problem
 from orchestrator.model.resolve import ResolvedPipeline, resolve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +46,52 @@ def load(path: Path, profiles_dir: Path | None = None) -> ResolvedPipeline:
     catalog = load_catalog()
     profiles = load_profiles(profiles_dir or PROFILES_DIR, frozenset(catalog.projects))
     return resolve(load_pipeline(path), catalog, profiles)
+
+
+def check_settings(settings: Settings, nodes: Iterable[str], *, writes: bool) -> None:
+    """Refuse, before anything runs, settings that would fail mid-build: a namespace or
+    registry that is no image name prefix, image names too long, a CA bundle that is not a
+    file, a state directory that cannot be written (when the run ``writes``).
+
+    Raises:
+        ConfigError: naming the setting and where its value came from.
+    """
+
+    def error(name: str, message: str) -> ConfigError:
+        return ConfigError(f"setting '{name}' (from {settings.origins[name]})", "", message)
+
+    for name in ("namespace", "registry"):
+        value = settings.get_str(name)
+        problem = prefix_problem(value) if value or name == "namespace" else None
+        if problem:
+            raise error(name, problem)
+        for node in nodes if value else ():
+            problem = name_problem(value, node)
+            if problem:
+                raise error(name, problem)
+    ca = settings.get_str("ca_bundle")
+    if ca and not Path(ca).is_file():
+        raise error("ca_bundle", f"{ca} is not a file (a PEM bundle of CA certificates)")
+    if writes:
+        state = settings.state_dir
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=state):
+                pass
+        except OSError as exc:
+            raise error("state_dir", f"{state} is not a writable folder ({exc.strerror})") from None
+
+
+def check_output(option: str, path: Path | None) -> None:
+    """A file the user asked for goes into a folder that exists (none is created).
+
+    Raises:
+        ConfigError: naming the option.
+    """
+    if path is not None and not path.parent.is_dir():
+        raise ConfigError(option, "", f"folder {path.parent} does not exist (for {path})")
+    if path is not None and path.is_dir():
+        raise ConfigError(option, "", f"{path} is a folder, not a file")
 
 
 def network_of(settings: Settings) -> Network:

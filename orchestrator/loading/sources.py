@@ -32,7 +32,7 @@ from packaging.version import InvalidVersion, Version
 
 from orchestrator.engine import process as engine
 from orchestrator.errors import SourceError, StepFailedError
-from orchestrator.files import sha256_file
+from orchestrator.files import sha256_file, write_atomically
 from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.pipeline import Source
 
@@ -119,13 +119,26 @@ def _is_sdist_of(filename: str, name: str, version: str) -> bool:
     return sdist_name == canonicalize_name(name) and sdist_version == wanted
 
 
+def _read_marker(marker: Path) -> tuple[str, str] | None:
+    """(file name, sha256) remembered for a release, or None; a damaged marker (a full disk
+    can leave it empty) counts as none: the index is asked again."""
+    try:
+        known = json.loads(marker.read_text(encoding="utf-8"))
+        filename, sha = str(known["filename"]), str(known["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if "/" in filename or len(sha) != 64:
+        return None
+    return filename, sha
+
+
 def fetch_pypi(source: Source, cache: Path, network: Network) -> FetchedSource:
     """Fetch a PyPI sdist, checking its sha256 against the index and the pipeline's pin."""
     what = source.describe()
     marker = cache / "pypi" / f"{canonicalize_name(source.name)}-{source.version}.json"
-    if marker.is_file():
-        known = json.loads(marker.read_text())
-        filename, sha = known["filename"], known["sha256"]
+    known = _read_marker(marker)
+    if known is not None:
+        filename, sha = known
     else:
         filename, url, sha = _pypi_file(network, source.name, source.version)
     if source.sha256 and source.sha256 != sha:
@@ -134,14 +147,14 @@ def fetch_pypi(source: Source, cache: Path, network: Network) -> FetchedSource:
         )
     path = cache / "pypi" / filename
     if not path.is_file() or sha256_file(path) != sha:
-        if marker.is_file():
+        if known is not None:
             filename, url, sha = _pypi_file(network, source.name, source.version)
         _download(network, url, path, what)
         got = sha256_file(path)
         if got != sha:
             path.unlink()
             raise SourceError(f"{what}: downloaded sdist has sha256 {got}, the index says {sha}")
-        marker.write_text(json.dumps({"filename": filename, "sha256": sha}))
+        write_atomically(marker, json.dumps({"filename": filename, "sha256": sha}))
     return FetchedSource(
         source=source,
         path=path,
@@ -199,16 +212,19 @@ def fetch_git(source: Source, cache: Path) -> FetchedSource:
     tree = cache / "git-trees" / commit
     if not tree.is_dir():
         tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".tree-"))
-        archive = tmp / "tree.tar"
-        engine.capture(
-            ["git", "-C", str(mirror), "archive", "--format=tar", "-o", str(archive), commit]
-        )
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp / "src", filter="data")
-        archive.unlink()
-        tree.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp / "src", tree)
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:  # a failed export leaves no temporary folder in the cache
+            archive = tmp / "tree.tar"
+            engine.capture(
+                ["git", "-C", str(mirror), "archive", "--format=tar", "-o", str(archive), commit]
+            )
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp / "src", filter="data")
+            tree.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / "src", tree)
+        except (StepFailedError, tarfile.TarError, OSError) as exc:
+            raise SourceError(f"{source.describe()}: cannot export {commit}: {exc}") from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return FetchedSource(
         source=source,
         path=tree,

@@ -65,7 +65,9 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
     return Catalog(
         projects=projects,
         common_dist_packages=_strings(common.get("dist_packages")),
-        common_pip_packages=_strings(common.get("pip_packages")),
+        common_pip_packages=common["pip_packages"].requirements()
+        if "pip_packages" in common
+        else (),
         common_build_packages=_strings(common.get("build_packages")),
     )
 
@@ -108,7 +110,7 @@ def _project(name: str, entry: Field) -> Project:
         gid=m["gid"].integer(minimum=1, maximum=65533) if "gid" in m else uid,
         dist_packages=_strings(m.get("dist_packages")),
         build_packages=_strings(m.get("build_packages")),
-        pip_packages=_strings(m.get("pip_packages")),
+        pip_packages=m["pip_packages"].requirements() if "pip_packages" in m else (),
         profiles=m["profiles"].names() if "profiles" in m else (),
         steps=_strings(m.get("steps")),
         smoke=smoke,

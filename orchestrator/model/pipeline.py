@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from orchestrator.model.options import OPTION_BY_NAME, OPTIONS, field_value
+from orchestrator.model.references import component_problem, tag_template_problem
 from orchestrator.model.yamlfile import Field, load_yaml
 
 BASE_NODE = "base"
@@ -23,6 +24,8 @@ SourceKind = Literal["pypi", "git", "url", "local"]
 WheelScope = Literal["selected", "all"]
 Refresh = Literal["daily", "weekly", "monthly", "never"]
 REFRESH_CHOICES: tuple[Refresh, ...] = ("daily", "weekly", "monthly", "never")
+# What makes a folder a Python project a local source may point at.
+PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,10 +199,12 @@ def load_pipeline(path: Path) -> Pipeline:
     for name in children:
         if name in images:
             raise top["children"].error(f"child image {name!r} has the same name as an image")
+    release = top["release"].string() if "release" in top else ""
+    _check_tags(top, release, images, children)
     return Pipeline(
         path=path,
         name=top["name"].name() if "name" in top else path.stem,
-        release=top["release"].string() if "release" in top else "",
+        release=release,
         toolchain=_toolchain(top.get("toolchain"), root),
         constraints=_constraints(top.get("constraints"), root, folder),
         tags=top["tags"].strings() if "tags" in top else (),
@@ -211,6 +216,28 @@ def load_pipeline(path: Path) -> Pipeline:
         children=children,
         settings=settings,
     )
+
+
+def _check_tags(
+    top: dict[str, Field],
+    release: str,
+    images: dict[str, ImageSpec],
+    children: dict[str, ChildSpec],
+) -> None:
+    """Every tag template gives a valid tag for every node it applies to."""
+    nodes = (BASE_NODE, REQUIREMENTS_NODE, *images, *children)
+    if "tags" in top:
+        for item in top["tags"].items():
+            for node in nodes:
+                problem = tag_template_problem(item.string(), release=release, node=node)
+                if problem:
+                    raise item.error(problem)
+    for section, specs in (("images", images), ("children", children)):
+        for name, spec in specs.items():
+            for index, template in enumerate(spec.tags):
+                problem = tag_template_problem(template, release=release, node=name)
+                if problem:
+                    raise top[section].error(problem).at(f"{section}.{name}.tags[{index}]")
 
 
 def _section_keys(section: str) -> tuple[str, ...]:
@@ -318,7 +345,7 @@ def _requirements(node: Field) -> RequirementsSpec:
     return RequirementsSpec(
         scope=scope,
         build_packages=m["build_packages"].strings() if "build_packages" in m else (),
-        pip_packages=m["pip_packages"].strings() if "pip_packages" in m else (),
+        pip_packages=m["pip_packages"].requirements() if "pip_packages" in m else (),
     )
 
 
@@ -343,6 +370,7 @@ def _images(node: Field, folder: Path) -> dict[str, ImageSpec]:
     for name, entry in node.entries():
         if name in RESERVED_NODES:
             raise entry.error(f"{name!r} is reserved for the {name} node; pick another name")
+        _check_image_name(name, entry)
         m = entry.mapping(IMAGE_KEYS, required=("source",))
         plugin = m["plugin"].boolean() if "plugin" in m else False
         parent = m["parent"].name() if "parent" in m else ""
@@ -355,7 +383,7 @@ def _images(node: Field, folder: Path) -> dict[str, ImageSpec]:
             project=m["project"].name() if "project" in m else name,
             source=_source(m["source"], folder),
             profiles=m["profiles"].names() if "profiles" in m else None,
-            pip_packages=m["pip_packages"].strings() if "pip_packages" in m else (),
+            pip_packages=m["pip_packages"].requirements() if "pip_packages" in m else (),
             dist_packages=m["dist_packages"].strings() if "dist_packages" in m else (),
             extras=m["extras"].names() if "extras" in m else (),
             uid=m["uid"].integer(minimum=1, maximum=65533) if "uid" in m else None,
@@ -392,9 +420,13 @@ def _source(node: Field, folder: Path) -> Source:
             raise m["pypi"].error(f"{spec!r} is not of the form 'name==version'")
         return Source(kind="pypi", name=name.strip(), version=version.strip(), sha256=sha256)
     if kind == "git":
-        return Source(
-            kind="git", url=m["git"].string(), ref=m["ref"].string() if "ref" in m else "master"
-        )
+        ref = m["ref"].string() if "ref" in m else "master"
+        if ref.startswith("-") or any(c.isspace() or ord(c) < 32 for c in ref):
+            raise m["ref"].error(f"{ref!r} is not a git ref (branch, tag or commit)")
+        url = m["git"].string()
+        if url.startswith("-"):
+            raise m["git"].error(f"{url!r} is not a git URL")
+        return Source(kind="git", url=url, ref=ref)
     if kind == "url":
         if not sha256:
             raise node.error("a url source needs 'sha256' so the download can be checked")
@@ -402,7 +434,19 @@ def _source(node: Field, folder: Path) -> Source:
     local = m["local"].path_value(folder)
     if not local.exists():
         raise m["local"].error(f"path not found: {local}")
+    if local.is_dir() and not any((local / f).is_file() for f in PROJECT_FILES):
+        raise m["local"].error(
+            f"{local} is not a Python project (no {', '.join(PROJECT_FILES)} at its root)"
+        )
+    if not local.is_dir() and not local.name.endswith((".tar.gz", ".tgz")):
+        raise m["local"].error(f"{local} is neither a project folder nor an sdist (.tar.gz)")
     return Source(kind="local", path=local.resolve())
+
+
+def _check_image_name(name: str, entry: Field) -> None:
+    problem = component_problem(name)
+    if problem:
+        raise entry.error(problem)
 
 
 def _steps(node: Field, folder: Path) -> tuple[ExtraStep, ...]:
@@ -416,6 +460,11 @@ def _steps(node: Field, folder: Path) -> tuple[ExtraStep, ...]:
             script = m["script"].path_value(folder)
             if not script.is_file():
                 raise m["script"].error(f"file not found: {script}")
+            if not script.is_relative_to(folder.resolve()):
+                raise m["script"].error(
+                    f"{script} is outside the pipeline's folder {folder.resolve()}: "
+                    "keep step scripts beside the pipeline"
+                )
         steps.append(
             ExtraStep(
                 name=m["name"].name(), run=m["run"].string() if "run" in m else "", script=script
@@ -429,6 +478,7 @@ def _children(node: Field, folder: Path) -> dict[str, ChildSpec]:
     for name, entry in node.entries():
         if name in RESERVED_NODES:
             raise entry.error(f"{name!r} is reserved; pick another name")
+        _check_image_name(name, entry)
         m = entry.mapping(
             ("from", "containerfile", "context", "build_args", "tags"),
             required=("from", "containerfile"),

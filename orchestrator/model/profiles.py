@@ -49,7 +49,7 @@ def _packages(node: Field) -> Packages:
     m = node.mapping(("dist_packages", "pip_packages"))
     return Packages(
         dist_packages=m["dist_packages"].strings() if "dist_packages" in m else (),
-        pip_packages=m["pip_packages"].strings() if "pip_packages" in m else (),
+        pip_packages=m["pip_packages"].requirements() if "pip_packages" in m else (),
     )
 
 

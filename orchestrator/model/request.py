@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import ConfigError
 from orchestrator.model.options import (
     OPTION_BY_NAME,
     SETTINGS,
@@ -102,6 +103,9 @@ class Request:
             value = given.get(name)
             return Path(value) if value is not None else None
 
+        for name in ("only", "skip", "no_cache_for"):
+            if name in given and not split_names(given[name]):
+                raise ConfigError(f"--{name.replace('_', '-')}", "", "names no node")
         return cls(
             pipeline=pipeline,
             selection=Selection(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
 
 from orchestrator.errors import ConfigError
 
@@ -28,16 +29,17 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
 
 def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    first: dict[Any, int] = {}
+    first: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
-            line = first.setdefault(key, key_node.start_mark.line)
+            seen = first.setdefault(key, key_node)
         except TypeError:  # an unhashable key: the reader rejects it with its path
             continue
-        if line != key_node.start_mark.line:
+        if seen is not key_node:
+            line = seen.start_mark.line + 1
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {line + 1})", key_node.start_mark
+                None, None, f"duplicate key {key!r} (first at line {line})", key_node.start_mark
             )
     return loader.construct_mapping(node, deep=True)
 
@@ -211,6 +213,18 @@ class Field:
                 raise item.error(f"duplicate entry {value!r}")
             out.append(value)
         return tuple(out)
+
+    def requirements(self) -> tuple[str, ...]:
+        """Read a list of PEP 508 requirements (``name[extras]>=version; marker``), each
+        parsed by ``packaging``: an option such as ``--index-url=...`` is refused."""
+        out = self.strings()
+        for item, value in zip(self.items(), out, strict=True):
+            try:
+                Requirement(value)
+            except InvalidRequirement as exc:
+                reason = str(exc).splitlines()[0]
+                raise item.error(f"{value!r} is not a requirement: {reason}") from None
+        return out
 
     def names(self) -> tuple[str, ...]:
         """Read a list of identifiers, rejecting duplicates."""

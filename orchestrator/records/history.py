@@ -148,7 +148,13 @@ class History:
                 schema than this orchestrate knows.
         """
         if not readonly:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                state_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateError(
+                    f"state directory {state_dir}: cannot create it ({exc.strerror}): set "
+                    "--state-dir or ORCHESTRATE_STATE_DIR to a writable folder"
+                ) from None
         self.state_dir = state_dir
         self.path = state_dir / FILENAME
         self._lock = threading.Lock()
@@ -408,10 +414,16 @@ class History:
 
 def _run(row: sqlite3.Row) -> RunRecord:
     data = dict(row)
-    data["options"] = json.loads(data["options"])
-    data["withheld"] = tuple(json.loads(data["withheld"]))
-    data["nodes"] = tuple(json.loads(data["nodes"]))
-    data["edges"] = tuple((a, b) for a, b in json.loads(data["edges"]))
+    try:
+        data["options"] = dict(json.loads(data["options"]))
+        data["withheld"] = tuple(json.loads(data["withheld"]))
+        data["nodes"] = tuple(json.loads(data["nodes"]))
+        data["edges"] = tuple((a, b) for a, b in json.loads(data["edges"]))
+    except (ValueError, TypeError):
+        raise StateError(
+            f"run {data.get('id')!r} in the history is damaged (its options, nodes or edges "
+            "are not the JSON orchestrate writes)"
+        ) from None
     return RunRecord(**data)
 
 

@@ -72,6 +72,7 @@ def test_plan_of_a_local_source_prints_every_command(
     src = tmp_path / "keystone-src"
     src.mkdir()
     (src / "requirements.txt").write_text("pbr>=2\nFlask\n")
+    (src / "setup.cfg").write_text("[metadata]\nname = keystone\n")
     path = write_pipeline(
         textwrap.dedent("""\
         images:
