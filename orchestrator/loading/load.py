@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import structlog
+from packaging.requirements import InvalidRequirement, Requirement
 
 from orchestrator.errors import ConfigError
 from orchestrator.files import file_digest
@@ -94,6 +95,25 @@ def check_output(option: str, path: Path | None) -> None:
         raise ConfigError(option, "", f"{path} is a folder, not a file")
 
 
+def _check_constraints(path: Path, text: str) -> None:
+    """Every line of upper-constraints pins one requirement (``name===version[; marker]``):
+    a garbage line is refused here, naming it, instead of failing pip in the wheels build."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as exc:
+            reason = str(exc).splitlines()[0]
+            raise ConfigError(str(path), f"line {number}", f"{line!r}: {reason}") from None
+        pins = [s for s in requirement.specifier if s.operator in ("===", "==")]
+        if len(pins) != 1 or len(requirement.specifier) != 1:
+            raise ConfigError(
+                str(path), f"line {number}", f"{line!r} does not pin one version (name===1.2)"
+            )
+
+
 def network_of(settings: Settings) -> Network:
     """Host-side network settings for fetching sources."""
     return Network(
@@ -158,6 +178,7 @@ def plan_inputs(
                     f"projects.{project.name}.{field}",
                     f"no script {script!r} in {scripts_dir}",
                 )
+    _check_constraints(pipeline.constraints.upper, upper)
     trees = {child.context: tree_hash(child.context) for child in resolved.children.values()}
     return PlanInputs(
         scripts_dir=scripts_dir,

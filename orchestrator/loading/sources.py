@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import ssl
+import stat
 import tarfile
 import tempfile
 import urllib.error
@@ -67,9 +68,16 @@ def tree_hash(root: Path) -> str:
         for filename in sorted(filenames):
             path = Path(dirpath) / filename
             rel = path.relative_to(root).as_posix()
+            kind = os.lstat(path).st_mode
+            if not (stat.S_ISREG(kind) or stat.S_ISLNK(kind)):
+                # Never opened: a FIFO would block the walk, a device could be endless.
+                raise SourceError(
+                    f"{path}: not a regular file (a FIFO, socket or device): a source tree "
+                    "holds files, folders and symlinks only"
+                )
             mode = "x" if os.access(path, os.X_OK) else "-"
             digest.update(f"{rel}\0{mode}\0".encode())
-            if path.is_symlink():
+            if stat.S_ISLNK(kind):
                 digest.update(os.readlink(path).encode())
             else:
                 digest.update(sha256_file(path).encode())

@@ -277,6 +277,30 @@ CASES: dict[str, Case] = {
     "env-push-no-registry": plan_case(
         env={"ORCHESTRATE_PUSH": "1"}, message=r"pushing is on but no registry is set"
     ),
+    # -- files a plan reads ------------------------------------------------------------------
+    "uc-garbage": Case(
+        ("plan", "{pipeline}"),
+        r"garbage.txt: line 2: 'this is not a pin': Expected",
+        body=HEADER.replace(str(UPPER), "garbage.txt") + LOCAL,
+        raw=True,
+    ),
+    "uc-unpinned": Case(
+        ("plan", "{pipeline}"),
+        r"unpinned.txt: line 1: 'oslo.db>=1' does not pin one version",
+        body=HEADER.replace(str(UPPER), "unpinned.txt") + LOCAL,
+        raw=True,
+    ),
+    "uc-not-utf8": Case(
+        ("plan", "{pipeline}"),
+        r"binary.txt: not UTF-8 text",
+        body=HEADER.replace(str(UPPER), "binary.txt") + LOCAL,
+        raw=True,
+    ),
+    "local-fifo": Case(
+        ("plan", "{pipeline}"),
+        r"fifo-src/pipe: not a regular file \(a FIFO, socket or device\)",
+        body="images:\n  keystone:\n    source: {local: fifo-src}\n",
+    ),
     # -- flags -------------------------------------------------------------------------------
     "only-empty": plan_case("--only", "", message=r"--only: names no node"),
     "only-commas": plan_case("--only", ",,", message=r"--only: names no node"),
@@ -347,6 +371,12 @@ def workspace(tmp_path: Path) -> Path:
     (tmp_path / "src" / "setup.cfg").write_text("[metadata]\nname = keystone\n")
     (tmp_path / "Containerfile").write_text("FROM scratch\n")
     (tmp_path.parent / "outside.sh").write_text("true\n")
+    (tmp_path / "garbage.txt").write_text("pbr===6.1.1\nthis is not a pin\n")
+    (tmp_path / "unpinned.txt").write_text("oslo.db>=1\n")
+    (tmp_path / "binary.txt").write_bytes(b"pbr===6.1.1\n\xff\xfe\n")
+    (tmp_path / "fifo-src").mkdir()
+    (tmp_path / "fifo-src" / "setup.cfg").write_text("[metadata]\nname = keystone\n")
+    os.mkfifo(tmp_path / "fifo-src" / "pipe")
     (tmp_path / "garbage").mkdir()
     (tmp_path / "garbage" / "history.sqlite3").write_bytes(b"\x00not a database" * 100)
     (tmp_path / "damaged").mkdir()
