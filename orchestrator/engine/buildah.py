@@ -158,6 +158,38 @@ def run(
     return (*argv, container, "--", *command)
 
 
+def isolation_of(argv: Sequence[str]) -> str | None:
+    """The ``--isolation`` of a ``buildah run`` or ``buildah build`` argv, or None."""
+    if tuple(argv[:2]) not in (("buildah", "run"), ("buildah", "build")):
+        return None
+    args = list(argv)
+    return args[args.index("--isolation") + 1] if "--isolation" in args else None
+
+
+def with_isolation(argv: Sequence[str], isolation: Isolation) -> Argv:
+    """The same ``buildah run``/``build`` argv with another isolation (and runtime)."""
+    rest: list[str] = []
+    args = list(argv[2:])
+    while args:
+        arg = args.pop(0)
+        if arg in ("--isolation", "--runtime"):
+            args.pop(0)
+        else:
+            rest.append(arg)
+    return (*argv[:2], *isolation.options(), *rest)
+
+
+def run_container(argv: Sequence[str]) -> str:
+    """The container a ``buildah run`` argv runs in (the argument before ``--``)."""
+    args = list(argv)
+    return args[args.index("--") - 1]
+
+
+def probe(container: str, isolation: Isolation) -> Argv:
+    """``buildah run`` of ``/bin/true`` in ``container``: can this isolation start at all?"""
+    return run(container, ["/bin/true"], isolation=isolation)
+
+
 def config(container: str, *, labels: Sequence[tuple[str, str]], options: Sequence[str]) -> Argv:
     """``buildah config``: labels, then image config options (``--env``, ``--user``, ...)."""
     argv = ["buildah", "config"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import IO
 import structlog
 
 from orchestrator.engine import buildah
-from orchestrator.engine.buildah import KEY_LABEL, Runner, Storage, is_transient
+from orchestrator.engine.buildah import KEY_LABEL, Isolation, Runner, Storage, is_transient
 from orchestrator.errors import OrchestrateError, StepFailedError
 from orchestrator.execution.executor import NodeContext
 from orchestrator.model.results import Outcome
@@ -31,6 +32,50 @@ BACKGROUND_NICENESS = 15
 # How often a step is tried again when buildah itself failed to start it (buildah.is_transient);
 # the step's command had not run, so trying again repeats nothing.
 STARTUP_RETRIES = 2
+
+
+class IsolationFallback:
+    """OCI isolation where the runtime starts, chroot where it cannot.
+
+    The first ``buildah run`` of a run under OCI isolation is preceded by a probe
+    (``/bin/true`` in the same container). If the runtime cannot start it (crun on hybrid
+    cgroups, no runtime at all), every later step of the run runs under chroot isolation,
+    and the run says so once, with the runtime's reason.
+    """
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.lock = threading.Lock()
+        self.works: bool | None = None
+        self.reason = ""
+
+    def argv(self, argv: tuple[str, ...], out: IO[str]) -> tuple[str, ...]:
+        """``argv``, or the same under chroot isolation where OCI cannot start."""
+        if buildah.isolation_of(argv) != "oci":
+            return argv
+        with self.lock:
+            if self.works is None and argv[1] == "run":
+                self._probe(argv, out)
+        if self.works is False:
+            return buildah.with_isolation(argv, Isolation(isolation="chroot"))
+        return argv
+
+    def _probe(self, argv: tuple[str, ...], out: IO[str]) -> None:
+        runtime = argv[argv.index("--runtime") + 1] if "--runtime" in argv else ""
+        isolation = Isolation(isolation="oci", runtime=runtime)
+        try:
+            self.runner.capture(buildah.probe(buildah.run_container(argv), isolation))
+            self.works = True
+        except StepFailedError as exc:
+            self.works = False
+            self.reason = (exc.tail.strip().splitlines() or [str(exc)])[-1]
+            out.write(f"!!! OCI isolation cannot start here: {self.reason}; using chroot\n")
+            structlog.get_logger().warning(
+                "OCI isolation cannot start on this host: steps run under chroot isolation, "
+                "which shares the host's /dev and /dev/shm with them (see the README)",
+                runtime=runtime or "default",
+                reason=self.reason,
+            )
 
 
 class BuildahExecutor:
@@ -49,6 +94,7 @@ class BuildahExecutor:
         """``done_before`` maps keys a resumed run had already built to that run's id."""
         self.runner = runner
         self.storage = Storage(runner)
+        self.isolation = IsolationFallback(runner)
         self.host_env = dict(host_env)
         self.no_cache = no_cache
         self.no_cache_for = no_cache_for
@@ -110,7 +156,7 @@ class BuildahExecutor:
             for tries_left in range(STARTUP_RETRIES, -1, -1):
                 try:
                     self.runner.run(
-                        step.argv,
+                        self.isolation.argv(step.argv, out),
                         step=step.name,
                         log=out,
                         log_path=str(ctx.log_path),

@@ -111,9 +111,11 @@ SETTINGS: tuple[Option, ...] = (
         name="isolation",
         section="settings",
         kind="choice",
-        default="chroot",
-        choices=("chroot", "oci", "rootless"),
-        help="buildah run isolation; chroot works on hosts whose cgroups the OCI runtime rejects.",
+        default="oci",
+        choices=("oci", "chroot", "rootless"),
+        help="buildah run isolation: oci (a sandbox with its own /dev and /dev/shm; falls back "
+        "to chroot, saying so, where the runtime cannot start) or chroot (shares the host's "
+        "/dev and /dev/shm with every step).",
     ),
     Option(
         name="runtime",

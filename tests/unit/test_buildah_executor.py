@@ -7,6 +7,7 @@ the commands sent and what storage holds afterwards, without running buildah.
 
 from __future__ import annotations
 
+import io
 import stat
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from structlog.testing import capture_logs
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, Storage
@@ -540,3 +542,66 @@ def test_dead_run_cleanup_removes_only_that_runs_leftovers(tmp_path: Path) -> No
         f"{REPO}:2026.1": KEY,
         buildah.candidate_name(REPO, other): KEY,
     }
+
+
+# -- OCI isolation, and chroot where it cannot start --------------------------------------------
+
+
+class ProbeRunner:
+    """Answers the isolation probe (``/bin/true``) as told, records everything."""
+
+    def __init__(self, oci_starts: bool) -> None:
+        self.oci_starts = oci_starts
+        self.captured: list[Argv] = []
+
+    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
+        self.captured.append(tuple(argv))
+        if not self.oci_starts:
+            raise StepFailedError(
+                "probe",
+                1,
+                "Error: runc create failed: cgroups: cgroup mountpoint does not exist",
+                "",
+            )
+        return ""
+
+
+def _run_argv(isolation: str) -> Argv:
+    return buildah.run(
+        "orch-20261126-154012-a1b2-keystone",
+        ["/bin/bash", "step.sh"],
+        isolation=Isolation(isolation=isolation, runtime="runc"),
+    )
+
+
+def test_oci_isolation_is_kept_where_the_runtime_starts() -> None:
+    from orchestrator.execution.buildah_executor import IsolationFallback
+
+    runner = ProbeRunner(oci_starts=True)
+    fallback = IsolationFallback(runner)  # type: ignore[arg-type]
+    out = io.StringIO()
+    for _ in range(3):
+        assert fallback.argv(_run_argv("oci"), out) == _run_argv("oci")
+    assert len(runner.captured) == 1  # probed once per run
+    assert runner.captured[0][-3:] == ("orch-20261126-154012-a1b2-keystone", "--", "/bin/true")
+
+
+def test_steps_fall_back_to_chroot_once_where_the_runtime_cannot_start() -> None:
+    from orchestrator.execution.buildah_executor import IsolationFallback
+
+    runner = ProbeRunner(oci_starts=False)
+    fallback = IsolationFallback(runner)  # type: ignore[arg-type]
+    out = io.StringIO()
+    with capture_logs() as logs:
+        first = fallback.argv(_run_argv("oci"), out)
+        second = fallback.argv(_run_argv("oci"), out)
+    assert first == second == _run_argv("chroot")
+    assert "--runtime" not in first
+    assert len(runner.captured) == 1
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "OCI isolation cannot start on this host: steps run under chroot isolation, which "
+        "shares the host's /dev and /dev/shm with them (see the README)"
+    ]
+    assert "cgroup mountpoint does not exist" in out.getvalue()
+    # A step asked for under chroot isolation is left as it is.
+    assert fallback.argv(_run_argv("chroot"), out) == _run_argv("chroot")

@@ -22,7 +22,7 @@ def test_precedence_and_origins() -> None:
     assert (s.get_int("parallel"), s.origins["parallel"]) == (9, "cli")
     assert (s.get_int("retries"), s.origins["retries"]) == (2, "env")
     assert (s.get_int("timeout"), s.origins["timeout"]) == (60, "pipeline")
-    assert (s.get_str("isolation"), s.origins["isolation"]) == ("chroot", "default")
+    assert (s.get_str("isolation"), s.origins["isolation"]) == ("oci", "default")
 
 
 def test_env_values_are_parsed_and_checked() -> None:
@@ -37,7 +37,9 @@ def test_env_values_are_parsed_and_checked() -> None:
         r"an integer, got 'many'",
     ):
         resolve_settings({}, {}, environ={"ORCHESTRATE_PARALLEL": "many"})
-    with pytest.raises(ConfigError, match=r"ORCHESTRATE_ISOLATION: 'vm' is not one of: chroot"):
+    with pytest.raises(
+        ConfigError, match=r"ORCHESTRATE_ISOLATION: 'vm' is not one of: oci, chroot"
+    ):
         resolve_settings({}, {}, environ={"ORCHESTRATE_ISOLATION": "vm"})
 
 
