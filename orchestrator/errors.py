@@ -79,6 +79,12 @@ class StepFailedError(OrchestrateError):
         super().__init__(f"step {step!r} exited {returncode} (log: {log_path})")
 
 
+class LogWriteError(OrchestrateError):
+    """A node's log could not be written (a full disk): the node fails, saying so."""
+
+    exit_code = EXIT_NODE_FAILED
+
+
 class StepTimeoutError(OrchestrateError):
     """A node ran past its timeout and its running command was killed."""
 

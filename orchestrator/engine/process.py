@@ -26,6 +26,7 @@ import structlog
 
 from orchestrator.errors import (
     CancelledError,
+    LogWriteError,
     StepFailedError,
     StepTimeoutError,
     ToolMissingError,
@@ -68,14 +69,31 @@ class _Output:
         self.log = log
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.lock = threading.Lock()
+        # Why the log stopped being written (a full disk), if it did.
+        self.log_error = ""
 
     def __call__(self, line: str) -> None:
         clean = redact(line.rstrip("\n"))
         with self.lock:
             self.tail.append(clean)
-            if self.log is not None:
-                self.log.write(clean + "\n")
-                self.log.flush()
+            self._write(clean)
+
+    def write(self, line: str) -> None:
+        """Write a line of orchestrate's own to the log (not to the tail)."""
+        with self.lock:
+            self._write(line)
+
+    def _write(self, clean: str) -> None:
+        if self.log is None:
+            return
+        try:
+            self.log.write(clean + "\n")
+            self.log.flush()
+        except OSError as exc:
+            # Keep draining the command's output (a command whose pipe nobody reads blocks
+            # forever), and say why afterwards.
+            self.log = None
+            self.log_error = exc.strerror or str(exc)
 
 
 def run(
@@ -110,9 +128,7 @@ def run(
     """
     structlog.get_logger().debug("exec", step=step, argv=format_argv(argv))
     output = _Output(log)
-    if log is not None:
-        log.write(f"+ {format_argv(argv)}\n")
-        log.flush()
+    output.write(f"+ {format_argv(argv)}")
     program = _command(argv[0])
     proc = program(
         *argv[1:],
@@ -146,6 +162,8 @@ def run(
     except sh.SignalException:
         if interrupted is None:
             raise StepFailedError(step, -1, "\n".join(output.tail), log_path) from None
+    if output.log_error and interrupted is None:
+        raise LogWriteError(f"step {step!r}: cannot write the node's log ({output.log_error})")
     if interrupted is CancelledError:
         raise CancelledError(f"step {step!r} was cancelled")
     if interrupted is StepTimeoutError:

@@ -21,7 +21,7 @@ import structlog
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Runner, Storage, is_transient
-from orchestrator.errors import OrchestrateError, StepFailedError
+from orchestrator.errors import LogWriteError, OrchestrateError, StepFailedError
 from orchestrator.execution.executor import NodeContext
 from orchestrator.model.results import Outcome
 from orchestrator.model.states import Status
@@ -112,29 +112,44 @@ class BuildahExecutor:
         )
 
     def execute(self, plan: NodePlan, ctx: NodeContext) -> Outcome:
-        """Build ``plan`` (or reuse its image) and report the outcome."""
+        """Build ``plan`` (or reuse its image) and report the outcome.
+
+        A log that cannot be written (a full disk) does not stop the node's commands from
+        being drained and cleaned up after; the node then fails saying so.
+        """
+        try:
+            ctx.log_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = ctx.log_path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise _log_failure(ctx, exc.strerror or str(exc)) from None
+        with handle:
+            out = _NodeLog(handle)
+            outcome = self._build_or_reuse(plan, ctx, out)  # type: ignore[arg-type]
+        if out.error:
+            raise _log_failure(ctx, out.error)
+        return outcome
+
+    def _build_or_reuse(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> Outcome:
         log = structlog.get_logger()
-        ctx.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with ctx.log_path.open("a", encoding="utf-8") as out:
-            out.write(f"### {plan.node} attempt {ctx.attempt} (run {ctx.run_id})\n")
-            decision = self.decide(plan)
-            if decision.reuse:
-                out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
-                if plan.tags:  # release tags follow the latest run, even back to an older key
-                    retag = Step(name="tag", argv=buildah.tag(plan.image, *plan.tags))
-                    self._run_steps((retag,), ctx, out, plan)
-                self._run_steps(plan.push, ctx, out, plan)
-                image_id, size = self.storage.image_facts(plan.image)
-                done_in = self.done_before.get(plan.key)
-                detail = f"done in run {done_in}" if done_in else decision.why
-                return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
-            out.write(f"building {plan.image} (key {plan.key}): {decision.why}\n")
-            with self._workspace(plan, out):
-                self._run_steps(plan.steps, ctx, out, plan)
-                self._run_steps(plan.push, ctx, out, plan)
+        out.write(f"### {plan.node} attempt {ctx.attempt} (run {ctx.run_id})\n")
+        decision = self.decide(plan)
+        if decision.reuse:
+            out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
+            if plan.tags:  # release tags follow the latest run, even back to an older key
+                retag = Step(name="tag", argv=buildah.tag(plan.image, *plan.tags))
+                self._run_steps((retag,), ctx, out, plan)
+            self._run_steps(plan.push, ctx, out, plan)
             image_id, size = self.storage.image_facts(plan.image)
-            log.debug("image committed", image=plan.image, image_id=image_id, size=size)
-            return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)
+            done_in = self.done_before.get(plan.key)
+            detail = f"done in run {done_in}" if done_in else decision.why
+            return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
+        out.write(f"building {plan.image} (key {plan.key}): {decision.why}\n")
+        with self._workspace(plan, out):
+            self._run_steps(plan.steps, ctx, out, plan)
+            self._run_steps(plan.push, ctx, out, plan)
+        image_id, size = self.storage.image_facts(plan.image)
+        log.debug("image committed", image=plan.image, image_id=image_id, size=size)
+        return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)
 
     def _run_steps(
         self, steps: tuple[Step, ...], ctx: NodeContext, out: IO[str], plan: NodePlan
@@ -220,3 +235,28 @@ def _noted_in(out: IO[str], node: str) -> Iterator[None]:
         yield
     except OrchestrateError as exc:
         out.write(f"!!! cleanup of {node} incomplete: {exc}\n")
+
+
+class _NodeLog:
+    """A node's log file that never raises: the first failed write (a full disk) is kept as
+    the reason, later writes are dropped, and the build goes on to its cleanup."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+        self.error = ""
+
+    def write(self, text: str) -> int:
+        if not self.error:
+            try:
+                self.handle.write(text)
+                self.handle.flush()
+            except OSError as exc:
+                self.error = exc.strerror or str(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def _log_failure(ctx: NodeContext, reason: str) -> LogWriteError:
+    return LogWriteError(f"cannot write the node's log {ctx.log_path} ({reason})")

@@ -4,6 +4,7 @@ write the state directory share."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 from pathlib import Path
 
 import structlog
@@ -23,6 +24,10 @@ def clean_up_dead_runs(history: History, storage: Storage) -> None:
     if dead:
         history.mark_killed(dead)
         log.warning("runs ended without finishing (killed)", runs=dead)
+    # A killed run's work folders hold its network files (0600, proxy credentials) and
+    # scratch files (a base rootfs): gone with the run, its logs kept.
+    for run_id in dead:
+        shutil.rmtree(state_dir / "runs" / run_id / "work", ignore_errors=True)
     stale = runs.of_dead_runs(state_dir, storage.containers())
     if stale:
         with contextlib.suppress(OrchestrateError):

@@ -24,6 +24,7 @@ from orchestrator.engine import buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, Storage
 from orchestrator.errors import (
     CancelledError,
+    LogWriteError,
     OrchestrateError,
     StepFailedError,
     StepTimeoutError,
@@ -605,3 +606,24 @@ def test_steps_fall_back_to_chroot_once_where_the_runtime_cannot_start() -> None
     assert "cgroup mountpoint does not exist" in out.getvalue()
     # A step asked for under chroot isolation is left as it is.
     assert fallback.argv(_run_argv("chroot"), out) == _run_argv("chroot")
+
+
+def test_a_log_on_a_full_disk_fails_the_node_saying_so_and_leaves_nothing(
+    tmp_path: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FullDisk(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    ctx = make_ctx(tmp_path)
+    real_open = Path.open
+
+    def open_(self: Path, *args: object, **kwargs: object) -> object:
+        return FullDisk() if self == ctx.log_path else real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "open", open_)
+    plan = with_scratch(make_plan(tmp_path))
+    with pytest.raises(LogWriteError, match=r"cannot write the node's log .*\(No space left"):
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, ctx)
+    assert CONTAINER not in runner.containers
+    assert [f.path for f in plan.files if f.path.exists()] == []

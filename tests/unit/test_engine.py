@@ -16,6 +16,7 @@ from orchestrator.engine import buildah
 from orchestrator.engine import process as engine
 from orchestrator.errors import (
     CancelledError,
+    LogWriteError,
     StepFailedError,
     StepTimeoutError,
     ToolMissingError,
@@ -117,3 +118,26 @@ def test_commands_die_with_a_killed_orchestrate(tmp_path: Path) -> None:
         time.sleep(0.05)
     os.kill(child, 9)
     pytest.fail("the command outlived its killed orchestrate")
+
+
+class _FullDisk:
+    """A log file on a full disk: every write fails."""
+
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+    def flush(self) -> None:
+        return None
+
+
+def test_output_is_drained_when_the_log_cannot_be_written() -> None:
+    started = time.monotonic()
+    with pytest.raises(LogWriteError, match="step 'noisy'") as failed:
+        engine.run(
+            ["sh", "-c", "yes orchestrate | head -c 2000000; echo done"],
+            step="noisy",
+            log=_FullDisk(),  # type: ignore[arg-type]
+            deadline=time.monotonic() + 60,
+        )
+    assert "cannot write the node's log (No space left on device)" in str(failed.value)
+    assert time.monotonic() - started < 30  # drained, not blocked until the deadline

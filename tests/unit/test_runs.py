@@ -75,3 +75,34 @@ def test_only_dead_runs_candidate_images_are_orphans(tmp_path: Path) -> None:
         "localhost/openstack/candidate-x:latest",
     ]
     assert runs.of_dead_runs(tmp_path, images) == images[:1]
+
+
+def test_a_dead_runs_secret_and_scratch_files_go_with_it(tmp_path: Path) -> None:
+    from orchestrator.engine.buildah import Storage
+    from orchestrator.records.history import History
+    from orchestrator.records.housekeeping import clean_up_dead_runs
+
+    class NoContainers:
+        def capture(self, argv: object, *, ok_codes: object = (0,)) -> str:
+            return ""
+
+    run_id = "20261126-110000-ffff"
+    work = tmp_path / "runs" / run_id / "work" / "keystone"
+    work.mkdir(parents=True)
+    (work / "network.env").write_text("https_proxy=http://bob:pw@proxy:3128\n")
+    (tmp_path / "runs" / run_id / "logs").mkdir()
+    with History(tmp_path) as history:
+        history.start_run(
+            run_id=run_id,
+            pipeline="/p.yaml",
+            command="orchestrate",
+            options={},
+            withheld=(),
+            nodes=["keystone"],
+            log_dir=tmp_path / "runs" / run_id / "logs",
+            pid=2**22 + 7,  # no such process
+        )
+        clean_up_dead_runs(history, Storage(NoContainers()))  # type: ignore[arg-type]
+        assert history.run(run_id).result == "killed"  # type: ignore[union-attr]
+    assert not (tmp_path / "runs" / run_id / "work").exists()
+    assert (tmp_path / "runs" / run_id / "logs").is_dir()
