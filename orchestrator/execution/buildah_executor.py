@@ -135,10 +135,9 @@ class BuildahExecutor:
         decision = self.decide(plan)
         if decision.reuse:
             out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
-            if plan.tags:  # release tags follow the latest run, even back to an older key
-                retag = Step(name="tag", argv=buildah.tag(plan.image, *plan.tags))
-                self._run_steps((retag,), ctx, out, plan)
             self._run_steps(plan.push, ctx, out, plan)
+            # Release tags follow the latest run, even back to an older key.
+            self._run_steps(plan.release, ctx, out, plan)
             image_id, size = self.storage.image_facts(plan.image)
             done_in = self.done_before.get(plan.key)
             detail = f"done in run {done_in}" if done_in else decision.why
@@ -147,6 +146,7 @@ class BuildahExecutor:
         with self._workspace(plan, out):
             self._run_steps(plan.steps, ctx, out, plan)
             self._run_steps(plan.push, ctx, out, plan)
+            self._run_steps(plan.release, ctx, out, plan)
         image_id, size = self.storage.image_facts(plan.image)
         log.debug("image committed", image=plan.image, image_id=image_id, size=size)
         return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)

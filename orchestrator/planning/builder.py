@@ -246,11 +246,12 @@ class NodeBuilder:
             *self.steps,
             *produce([*labels, (KEY_LABEL, key)]),
             *verify,
-            # One tag call for every name, then drop the candidate name: each call waits
-            # for the storage lock that concurrent commits hold.
-            Step(name="tag", argv=buildah.tag(self.candidate, image, *tags)),
+            # The verified candidate becomes the key image; release tags move only after
+            # its pushes (NodePlan.release).
+            Step(name="tag", argv=buildah.tag(self.candidate, image)),
             Step(name="untag-candidate", argv=buildah.rmi(self.candidate)),
         ]
+        release = (Step(name="tag-release", argv=buildah.tag(image, *tags)),) if tags else ()
         return NodePlan(
             node=self.node,
             kind=self.kind,
@@ -265,6 +266,7 @@ class NodeBuilder:
             scratch=tuple(self.scratch),
             steps=tuple(steps),
             push=self._push(image, tags),
+            release=release,
             run_dir=self.node_dir,
         )
 
@@ -285,8 +287,8 @@ class NodeBuilder:
         if not self.settings.get_bool("push") or not registry:
             return ()
         steps = []
-        for ref in (image, *tags):
+        for ref in (image, *tags):  # the key image, under each of its tags
             tag = ref.rsplit(":", 1)[1]
-            argv = buildah.push(ref, f"{registry}/{self.node}:{tag}", registry=self.registry)
+            argv = buildah.push(image, f"{registry}/{self.node}:{tag}", registry=self.registry)
             steps.append(Step(name=f"push:{tag}", argv=argv))
         return tuple(steps)

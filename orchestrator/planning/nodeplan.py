@@ -60,6 +60,9 @@ class NodePlan:
     scratch: tuple[Path, ...]
     steps: tuple[Step, ...]
     push: tuple[Step, ...] = ()
+    # Moves the release tags to the image, last: a node that failed (a push included) never
+    # moves them.
+    release: tuple[Step, ...] = ()
     run_dir: Path = field(default=Path("."))
 
 

@@ -7,6 +7,7 @@ the commands sent and what storage holds afterwards, without running buildah.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import stat
 import subprocess
@@ -225,9 +226,10 @@ def make_plan(tmp_path: Path, *, key: str = KEY, tags: tuple[str, ...] = TAGS) -
             ),
         ),
         Step(name="commit", argv=buildah.commit(CONTAINER, CANDIDATE)),
-        Step(name="tag", argv=buildah.tag(CANDIDATE, image, *tags)),
+        Step(name="tag", argv=buildah.tag(CANDIDATE, image)),
         Step(name="untag-candidate", argv=buildah.rmi(CANDIDATE)),
     )
+    release = (Step(name="tag-release", argv=buildah.tag(image, *tags)),) if tags else ()
     return NodePlan(
         node=NODE,
         kind=NodeKind.SERVICE,
@@ -241,6 +243,7 @@ def make_plan(tmp_path: Path, *, key: str = KEY, tags: tuple[str, ...] = TAGS) -
         files=(network,),
         scratch=(scratch,),
         steps=steps,
+        release=release,
         run_dir=node_dir,
     )
 
@@ -423,7 +426,7 @@ def test_reuse_runs_no_step_and_retags(tmp_path: Path, runner: RecordingRunner) 
 
     outcome = BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
 
-    assert runner.steps == [("tag", buildah.tag(IMAGE, *TAGS))]
+    assert runner.steps == [("tag-release", buildah.tag(IMAGE, *TAGS))]
     assert outcome.status is Status.REUSED
     assert outcome.image_id == "sha256:abc"
     assert outcome.size == 123
@@ -441,7 +444,7 @@ def test_reuse_of_a_resumed_run_names_that_run(tmp_path: Path, runner: Recording
 
     assert outcome.status is Status.REUSED
     assert outcome.detail == "done in run run1"
-    assert [step for step, _ in runner.steps] == ["tag"]
+    assert [step for step, _ in runner.steps] == ["tag-release"]
 
 
 def test_image_with_another_key_is_built(tmp_path: Path, runner: RecordingRunner) -> None:
@@ -467,13 +470,14 @@ def test_success_promotes_the_candidate(tmp_path: Path, runner: RecordingRunner)
     assert outcome.status is Status.BUILT
     assert outcome.image_id == "sha256:abc"
     ran = [argv for _, argv in runner.steps]
-    assert ran == [step.argv for step in plan.steps]
-    commit, tag, untag = (
+    assert ran == [step.argv for step in (*plan.steps, *plan.release)]
+    commit, tag, untag, release = (
         ran.index(buildah.commit(CONTAINER, CANDIDATE)),
-        ran.index(buildah.tag(CANDIDATE, IMAGE, *TAGS)),
+        ran.index(buildah.tag(CANDIDATE, IMAGE)),
         ran.index(buildah.rmi(CANDIDATE)),
+        ran.index(buildah.tag(IMAGE, *TAGS)),
     )
-    assert commit < tag < untag == len(ran) - 1
+    assert commit < tag < untag < release == len(ran) - 1
     assert runner.images == {BASE: "k0", IMAGE: KEY, **dict.fromkeys(TAGS, KEY)}
     assert_no_leftovers(runner, plan)
     assert buildah.rm(CONTAINER) not in runner.calls  # commit --rm removed it
@@ -627,3 +631,20 @@ def test_a_log_on_a_full_disk_fails_the_node_saying_so_and_leaves_nothing(
         BuildahExecutor(runner=runner, host_env={}).execute(plan, ctx)
     assert CONTAINER not in runner.containers
     assert [f.path for f in plan.files if f.path.exists()] == []
+
+
+def test_a_failed_push_moves_no_local_release_tag(tmp_path: Path, runner: RecordingRunner) -> None:
+    runner.images[f"{REPO}:2026.1"] = "an-older-key"  # where the release tag points today
+    push = Step(
+        name="push:k1",
+        argv=buildah.push(IMAGE, "registry.example/keystone:k1", registry=buildah.RegistryAccess()),
+    )
+    plan = dataclasses.replace(make_plan(tmp_path), push=(push,))
+    runner.fail("push:k1", tail="Error: writing blob: connection refused")
+
+    with pytest.raises(StepFailedError, match="push:k1"):
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert runner.images[IMAGE] == KEY  # built and verified: kept under its key
+    assert runner.images[f"{REPO}:2026.1"] == "an-older-key"  # the release tag did not move
+    assert f"{REPO}:latest" not in runner.images
