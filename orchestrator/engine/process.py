@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import threading
 import time
@@ -62,6 +63,15 @@ def _command(name: str) -> sh.Command:
         raise ToolMissingError(name, INSTALL_HINTS.get(name, "install it")) from None
 
 
+# Lines that name why a command failed, often far above its last lines (apt says "Unable to
+# locate package" at the end, "Could not connect" 80 lines before).
+_CAUSE = re.compile(
+    r"Could not connect|Could not resolve|Temporary failure resolving|Failed to fetch|"
+    r"Connection refused|Connection timed out|Name or service not known|No space left on device|"
+    r"certificate verify failed|ProxyError|407 Proxy Authentication|Network is unreachable"
+)
+
+
 class _Output:
     """Receives a command's output lines: writes them to the log and keeps the tail."""
 
@@ -71,12 +81,22 @@ class _Output:
         self.lock = threading.Lock()
         # Why the log stopped being written (a full disk), if it did.
         self.log_error = ""
+        self.causes: deque[str] = deque(maxlen=4)
 
     def __call__(self, line: str) -> None:
         clean = redact(line.rstrip("\n"))
         with self.lock:
             self.tail.append(clean)
+            if _CAUSE.search(clean):
+                self.causes.append(clean)
             self._write(clean)
+
+    def failure_tail(self) -> str:
+        """The last lines, led by earlier lines that name a likely cause."""
+        with self.lock:
+            lines = list(self.tail)
+            earlier = [f"(earlier) {c}" for c in self.causes if c not in lines]
+        return "\n".join([*earlier, *lines])
 
     def write(self, line: str) -> None:
         """Write a line of orchestrate's own to the log (not to the tail)."""
@@ -157,11 +177,10 @@ def run(
         proc.wait()
     except sh.ErrorReturnCode as exc:
         if interrupted is None:
-            tail = "\n".join(output.tail)
-            raise StepFailedError(step, exc.exit_code, tail, log_path) from None
+            raise StepFailedError(step, exc.exit_code, output.failure_tail(), log_path) from None
     except sh.SignalException:
         if interrupted is None:
-            raise StepFailedError(step, -1, "\n".join(output.tail), log_path) from None
+            raise StepFailedError(step, -1, output.failure_tail(), log_path) from None
     if output.log_error and interrupted is None:
         raise LogWriteError(f"step {step!r}: cannot write the node's log ({output.log_error})")
     if interrupted is CancelledError:

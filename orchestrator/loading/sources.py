@@ -22,12 +22,16 @@ import ssl
 import stat
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+import structlog
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
@@ -38,6 +42,7 @@ from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.pipeline import Source
 
 DEFAULT_INDEX = "https://pypi.org/simple"
+T = TypeVar("T")
 _SKIP_IN_TREE = {".git", ".tox", "__pycache__", ".venv", ".eggs", "build", "dist"}
 
 
@@ -84,15 +89,43 @@ def tree_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
+# A source fetch is tried this many times, waiting longer each time, when the network fails
+# (not when the server answers 4xx: that answer will not change).
+FETCH_TRIES = 3
+FETCH_BACKOFF_SECONDS = 2.0
+
+
+def _retrying(what: str, action: Callable[[], T]) -> T:
+    """``action()``, tried again on network failures; the last failure is raised."""
+    for attempt in range(1, FETCH_TRIES + 1):
+        try:
+            return action()
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 or attempt == FETCH_TRIES:
+                raise
+        except (urllib.error.URLError, OSError):
+            if attempt == FETCH_TRIES:
+                raise
+        structlog.get_logger().warning("fetch failed, trying again", source=what, attempt=attempt)
+        time.sleep(FETCH_BACKOFF_SECONDS * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _download(network: Network, url: str, dest: Path, what: str) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+
+    def attempt() -> None:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out, network.opener().open(url, timeout=120) as response:
+                shutil.copyfileobj(response, out)
+            os.replace(tmp, dest)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
     try:
-        with os.fdopen(fd, "wb") as out, network.opener().open(url, timeout=120) as response:
-            shutil.copyfileobj(response, out)
-        os.replace(tmp, dest)
+        _retrying(what, attempt)
     except (urllib.error.URLError, OSError) as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise SourceError(f"{what}: cannot download {url}: {exc}") from None
 
 
@@ -100,9 +133,13 @@ def _pypi_file(network: Network, name: str, version: str) -> tuple[str, str, str
     """Find the sdist of name==version on the index: (filename, url, sha256)."""
     url = f"{network.index_url.rstrip('/')}/{canonicalize_name(name)}/"
     request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    try:
+
+    def attempt() -> Any:
         with network.opener().open(request, timeout=60) as response:
-            data = json.load(response)
+            return json.load(response)
+
+    try:
+        data = _retrying(f"pypi:{name}=={version}", attempt)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise SourceError(f"pypi:{name}=={version}: cannot read {url}: {exc}") from None
     for entry in data.get("files", []):
@@ -162,6 +199,7 @@ def fetch_pypi(source: Source, cache: Path, network: Network) -> FetchedSource:
         if got != sha:
             path.unlink()
             raise SourceError(f"{what}: downloaded sdist has sha256 {got}, the index says {sha}")
+    if known != (filename, sha):
         write_atomically(marker, json.dumps({"filename": filename, "sha256": sha}))
     return FetchedSource(
         source=source,

@@ -141,3 +141,17 @@ def test_output_is_drained_when_the_log_cannot_be_written() -> None:
         )
     assert "cannot write the node's log (No space left on device)" in str(failed.value)
     assert time.monotonic() - started < 30  # drained, not blocked until the deadline
+
+
+def test_a_failure_names_its_cause_even_far_above_the_tail() -> None:
+    script = (
+        "echo 'Err:1 http://deb.debian.org/debian bookworm InRelease'; "
+        "echo '  Could not connect to deb.debian.org:80 (151.101.2.132)'; "
+        "for i in $(seq 80); do echo reading package lists $i; done; "
+        "echo 'E: Unable to locate package libfoo'; exit 100"
+    )
+    with pytest.raises(StepFailedError) as failed:
+        engine.run(["sh", "-c", script], step="install-packages")
+    lines = failed.value.tail.splitlines()
+    assert lines[0] == "(earlier)   Could not connect to deb.debian.org:80 (151.101.2.132)"
+    assert lines[-1] == "E: Unable to locate package libfoo"

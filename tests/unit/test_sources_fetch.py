@@ -151,3 +151,63 @@ def test_git_source_resolves_the_ref_and_exports_the_tree(tmp_path: Path) -> Non
     assert (got.path / "x.py").is_file() and not (got.path / ".git").exists()
     with pytest.raises(SourceError, match=r"git:file://.*@nope: "):
         fetch(Source(kind="git", url=f"file://{repo}", ref="nope"), tmp_path / "c", Network())
+
+
+@pytest.fixture
+def flaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path, list[str]]]:
+    """Like ``served``, but the first request of each path answers 503."""
+    monkeypatch.setattr("orchestrator.loading.sources.FETCH_BACKOFF_SECONDS", 0.0)
+    root = tmp_path / "flaky-www"
+    root.mkdir()
+    seen: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            first = self.path not in seen
+            seen.append(self.path)
+            if first:
+                self.send_error(503, "busy")
+            else:
+                super().do_GET()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    handler = functools.partial(Handler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root, seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failing_index_and_download_are_tried_again(
+    flaky: tuple[str, Path, list[str]], tmp_path: Path
+) -> None:
+    url, root, seen = flaky
+    sha = publish(root, tmp_path)
+    got = fetch(
+        Source(kind="pypi", name="demo", version="1.0", sha256=sha),
+        tmp_path / "c",
+        Network(index_url=f"{url}/simple"),
+    )
+    assert got.identity == f"sha256:{sha}"
+    assert seen == ["/simple/demo/", "/simple/demo/", "/files/demo-1.0.tar.gz"] * 1 + [
+        "/files/demo-1.0.tar.gz"
+    ]
+    assert not [p for p in (tmp_path / "c" / "pypi").iterdir() if p.name.startswith(".part-")]
+
+
+def test_a_damaged_cache_marker_is_asked_again(served: tuple[str, Path], tmp_path: Path) -> None:
+    url, root = served
+    sha = publish(root, tmp_path)
+    network = Network(index_url=f"{url}/simple")
+    source = Source(kind="pypi", name="demo", version="1.0", sha256=sha)
+    fetch(source, tmp_path / "c", network)
+    marker = tmp_path / "c" / "pypi" / "demo-1.0.json"
+    marker.write_text("")  # as a full disk leaves it
+    assert fetch(source, tmp_path / "c", network).identity == f"sha256:{sha}"
+    assert json.loads(marker.read_text())["sha256"] == sha
