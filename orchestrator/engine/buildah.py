@@ -353,6 +353,25 @@ class Storage:
             except StepFailedError:
                 return "", 0
 
+    def image_id(self, image: str) -> str | None:
+        """The id of a local image, or None if there is no such image."""
+        try:
+            return self.runner.capture(inspect_image_id(image)).strip() or None
+        except StepFailedError:
+            return None
+
+    def drop_replaced(self, previous_id: str, image: str) -> bool:
+        """Remove the image ``image`` named before a rebuild, if the rebuild gave the name to
+        another image and nothing else names it (it would linger untagged, where prune never
+        looks). Returns whether it went."""
+        if self.image_id(image) in (None, previous_id):
+            return False
+        try:
+            self.runner.capture(rmi(previous_id))
+        except StepFailedError:  # still named or used elsewhere: not ours to remove
+            return False
+        return True
+
     def containers(self) -> list[str]:
         """Names of orchestrate's working containers (``orch-...``) in storage."""
         return [n for n in self.runner.capture(containers()).split() if n.startswith("orch-")]

@@ -143,10 +143,13 @@ class BuildahExecutor:
             detail = f"done in run {done_in}" if done_in else decision.why
             return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
         out.write(f"building {plan.image} (key {plan.key}): {decision.why}\n")
+        previous = self.storage.image_id(plan.image)  # an image of this key, rebuilt anyway
         with self._workspace(plan, out):
             self._run_steps(plan.steps, ctx, out, plan)
             self._run_steps(plan.push, ctx, out, plan)
             self._run_steps(plan.release, ctx, out, plan)
+        if previous and self.storage.drop_replaced(previous, plan.image):
+            out.write(f"removed {previous[:19]}, the image this rebuild replaced\n")
         image_id, size = self.storage.image_facts(plan.image)
         log.debug("image committed", image=plan.image, image_id=image_id, size=size)
         return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)

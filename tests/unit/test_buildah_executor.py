@@ -648,3 +648,33 @@ def test_a_failed_push_moves_no_local_release_tag(tmp_path: Path, runner: Record
     assert runner.images[IMAGE] == KEY  # built and verified: kept under its key
     assert runner.images[f"{REPO}:2026.1"] == "an-older-key"  # the release tag did not move
     assert f"{REPO}:latest" not in runner.images
+
+
+class IdRunner:
+    """Image ids by name; ``rmi <id>`` fails while another name still points at it."""
+
+    def __init__(self, ids: dict[str, str]) -> None:
+        self.ids = ids
+        self.removed: list[str] = []
+
+    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
+        if argv[1] == "inspect":
+            if argv[-1] not in self.ids:
+                raise StepFailedError("inspect", 125, "image not known", "")
+            return self.ids[argv[-1]] + "\n"
+        assert argv[1] == "rmi", argv
+        if argv[-1] in self.ids.values():
+            raise StepFailedError("rmi", 125, "image has dependent names", "")
+        self.removed.append(argv[-1])
+        return ""
+
+
+def test_an_image_replaced_by_a_rebuild_of_its_key_is_removed() -> None:
+    runner = IdRunner({IMAGE: "sha256:new"})
+    storage = Storage(runner)  # type: ignore[arg-type]
+    assert storage.drop_replaced("sha256:old", IMAGE)
+    assert runner.removed == ["sha256:old"]
+    # Not when the rebuild gave the same image, nor when another name still holds the old.
+    assert not storage.drop_replaced("sha256:new", IMAGE)
+    runner.ids["elsewhere:tag"] = "sha256:old"
+    assert not Storage(runner).drop_replaced("sha256:old", IMAGE)  # type: ignore[arg-type]
