@@ -116,79 +116,6 @@ class _Output:
             self.log_error = exc.strerror or str(exc)
 
 
-def run(
-    argv: Sequence[str],
-    *,
-    step: str,
-    log: IO[str] | None = None,
-    log_path: str = "",
-    env: Mapping[str, str] | None = None,
-    cancel: threading.Event | None = None,
-    deadline: float | None = None,
-    niceness: int = 0,
-) -> None:
-    """Run ``argv`` to completion, streaming its output into ``log``.
-
-    Args:
-        argv: the program and its arguments.
-        step: the step name, for messages.
-        log: an open text file receiving the command line and all its output.
-        log_path: the log's path, quoted in errors.
-        env: the full environment for the command (default: inherit).
-        cancel: when set, the command is stopped and :class:`CancelledError` raised.
-        deadline: a ``time.monotonic()`` instant after which the command is killed and
-            :class:`StepTimeoutError` raised.
-        niceness: added to the command's CPU niceness (0: same priority as orchestrate).
-
-    Raises:
-        StepFailedError: the command exited non-zero; carries the tail of its output.
-        StepTimeoutError: the deadline passed.
-        CancelledError: ``cancel`` was set.
-        ToolMissingError: the program is not installed.
-    """
-    structlog.get_logger().debug("exec", step=step, argv=format_argv(argv))
-    output = _Output(log)
-    output.write(f"+ {format_argv(argv)}")
-    program = _command(argv[0])
-    proc = program(
-        *argv[1:],
-        _bg=True,
-        _bg_exc=False,
-        _out=output,
-        _err_to_out=True,
-        _tty_out=False,
-        _in=None,
-        _new_session=True,
-        _env=dict(env) if env is not None else None,
-        _decode_errors="replace",
-        _preexec_fn=_child_setup(niceness),
-    )
-    interrupted: type[Exception] | None = None
-    while proc.is_alive():
-        if cancel is not None and cancel.is_set():
-            interrupted = CancelledError
-        elif deadline is not None and time.monotonic() > deadline:
-            interrupted = StepTimeoutError
-        if interrupted is not None:
-            _stop(proc)
-            break
-        time.sleep(_POLL_SECONDS)
-    try:
-        proc.wait()
-    except sh.ErrorReturnCode as exc:
-        if interrupted is None:
-            raise StepFailedError(step, exc.exit_code, output.failure_tail(), log_path) from None
-    except sh.SignalException:
-        if interrupted is None:
-            raise StepFailedError(step, -1, output.failure_tail(), log_path) from None
-    if output.log_error and interrupted is None:
-        raise LogWriteError(f"step {step!r}: cannot write the node's log ({output.log_error})")
-    if interrupted is CancelledError:
-        raise CancelledError(f"step {step!r} was cancelled")
-    if interrupted is StepTimeoutError:
-        raise StepTimeoutError(f"step {step!r} ran past the node's timeout and was killed")
-
-
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -222,43 +149,8 @@ def _stop(proc: sh.RunningCommand) -> None:
             return
 
 
-def capture(
-    argv: Sequence[str],
-    *,
-    env: Mapping[str, str] | None = None,
-    timeout: float | None = None,
-    ok_codes: Sequence[int] = (0,),
-) -> str:
-    """Run a short query command and return its stdout.
-
-    Raises:
-        StepFailedError: it exited with a code not in ``ok_codes``; carries its stderr.
-        ToolMissingError: the program is not installed.
-    """
-    structlog.get_logger().debug("exec", argv=format_argv(argv))
-    program = _command(argv[0])
-    try:
-        out = program(
-            *argv[1:],
-            _tty_out=False,
-            _in=None,
-            _env=dict(env) if env is not None else None,
-            _timeout=timeout,
-            _ok_code=list(ok_codes),
-            _decode_errors="replace",
-        )
-    except sh.ErrorReturnCode as exc:
-        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
-        raise StepFailedError(
-            format_argv(argv), exc.exit_code, redact(stderr.strip()), ""
-        ) from None
-    except sh.TimeoutException:
-        raise StepTimeoutError(f"{format_argv(argv)} did not finish in {timeout} s") from None
-    return str(out)
-
-
 class ShRunner:
-    """The real :class:`~orchestrator.engine.buildah.Runner`: :func:`run` and :func:`capture`."""
+    """The real :class:`~orchestrator.engine.buildah.Runner`: commands through ``sh``."""
 
     def run(
         self,
@@ -267,21 +159,110 @@ class ShRunner:
         step: str,
         log: IO[str] | None = None,
         log_path: str = "",
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
         cancel: threading.Event | None = None,
         deadline: float | None = None,
         niceness: int = 0,
     ) -> None:
-        run(
-            argv,
-            step=step,
-            log=log,
-            log_path=log_path,
-            env=env,
-            cancel=cancel,
-            deadline=deadline,
-            niceness=niceness,
-        )
+        """Run ``argv`` to completion, streaming its output into ``log``.
 
-    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
-        return capture(argv, ok_codes=ok_codes)
+        Args:
+            argv: the program and its arguments.
+            step: the step name, for messages.
+            log: an open text file receiving the command line and all its output.
+            log_path: the log's path, quoted in errors.
+            env: the full environment for the command (default: inherit).
+            cancel: when set, the command is stopped and :class:`CancelledError` raised.
+            deadline: a ``time.monotonic()`` instant after which the command is killed and
+                :class:`StepTimeoutError` raised.
+            niceness: added to the command's CPU niceness (0: same priority as orchestrate).
+
+        Raises:
+            StepFailedError: the command exited non-zero; carries the tail of its output.
+            StepTimeoutError: the deadline passed.
+            CancelledError: ``cancel`` was set.
+            ToolMissingError: the program is not installed.
+        """
+        structlog.get_logger().debug("exec", step=step, argv=format_argv(argv))
+        output = _Output(log)
+        output.write(f"+ {format_argv(argv)}")
+        program = _command(argv[0])
+        proc = program(
+            *argv[1:],
+            _bg=True,
+            _bg_exc=False,
+            _out=output,
+            _err_to_out=True,
+            _tty_out=False,
+            _in=None,
+            _new_session=True,
+            _env=dict(env) if env is not None else None,
+            _decode_errors="replace",
+            _preexec_fn=_child_setup(niceness),
+        )
+        interrupted: type[Exception] | None = None
+        while proc.is_alive():
+            if cancel is not None and cancel.is_set():
+                interrupted = CancelledError
+            elif deadline is not None and time.monotonic() > deadline:
+                interrupted = StepTimeoutError
+            if interrupted is not None:
+                _stop(proc)
+                break
+            time.sleep(_POLL_SECONDS)
+        try:
+            proc.wait()
+        except sh.ErrorReturnCode as exc:
+            if interrupted is None:
+                raise StepFailedError(
+                    step, exc.exit_code, output.failure_tail(), log_path
+                ) from None
+        except sh.SignalException:
+            if interrupted is None:
+                raise StepFailedError(step, -1, output.failure_tail(), log_path) from None
+        if output.log_error and interrupted is None:
+            raise LogWriteError(f"step {step!r}: cannot write the node's log ({output.log_error})")
+        if interrupted is CancelledError:
+            raise CancelledError(f"step {step!r} was cancelled")
+        if interrupted is StepTimeoutError:
+            raise StepTimeoutError(f"step {step!r} ran past the node's timeout and was killed")
+
+    def capture(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        ok_codes: Sequence[int] = (0,),
+    ) -> str:
+        """Run a short query command and return its stdout.
+
+        Raises:
+            StepFailedError: it exited with a code not in ``ok_codes``; carries its stderr.
+            ToolMissingError: the program is not installed.
+        """
+        structlog.get_logger().debug("exec", argv=format_argv(argv))
+        program = _command(argv[0])
+        try:
+            out = program(
+                *argv[1:],
+                _tty_out=False,
+                _in=None,
+                _env=dict(env) if env is not None else None,
+                _timeout=timeout,
+                _ok_code=list(ok_codes),
+                _decode_errors="replace",
+            )
+        except sh.ErrorReturnCode as exc:
+            stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
+            raise StepFailedError(
+                format_argv(argv), exc.exit_code, redact(stderr.strip()), ""
+            ) from None
+        except sh.TimeoutException:
+            raise StepTimeoutError(f"{format_argv(argv)} did not finish in {timeout} s") from None
+        return str(out)
+
+
+_RUNNER = ShRunner()
+run = _RUNNER.run
+capture = _RUNNER.capture
