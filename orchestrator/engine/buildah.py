@@ -374,7 +374,8 @@ class Storage:
 
     def containers(self) -> list[str]:
         """Names of orchestrate's working containers (``orch-...``) in storage."""
-        return [n for n in self.runner.capture(containers()).split() if n.startswith("orch-")]
+        names = self.runner.capture(containers()).split()
+        return [n for n in names if n.startswith(CONTAINER_PREFIX)]
 
     def image_names(self) -> list[str]:
         """``repository:tag`` of every tagged image in storage."""
