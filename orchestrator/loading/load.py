@@ -15,7 +15,7 @@ from pathlib import Path
 import structlog
 from packaging.requirements import InvalidRequirement, Requirement
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, SourceError
 from orchestrator.files import file_digest
 from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch, tree_hash
 from orchestrator.model.catalog import CATALOG_PATH, load_catalog
@@ -73,8 +73,10 @@ def check_settings(settings: Settings, nodes: Iterable[str], *, writes: bool) ->
     ca = settings.get_str("ca_bundle")
     if ca and not Path(ca).is_file():
         raise error("ca_bundle", f"{ca} is not a file (a PEM bundle of CA certificates)")
+    state = settings.state_dir
+    if state.exists() and not state.is_dir():
+        raise error("state_dir", f"{state} is not a folder")
     if writes:
-        state = settings.state_dir
         try:
             state.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=state):
@@ -136,7 +138,13 @@ def fetch_sources(
         service = resolved.services.get(name)
         if service is None:
             continue
-        fetched[name] = fetch(service.source, cache, network)
+        try:
+            fetched[name] = fetch(service.source, cache, network)
+        except OSError as exc:  # the cache, not the network (those are SourceErrors)
+            raise SourceError(
+                f"{service.source.describe()}: cannot use the source cache {cache}: "
+                f"{exc.strerror or exc}"
+            ) from None
         log.debug("source ready", node=name, identity=fetched[name].identity)
     return fetched
 

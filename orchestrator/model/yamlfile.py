@@ -239,4 +239,7 @@ class Field:
     def path_value(self, base: Path) -> Path:
         """Read a path; relative paths are taken relative to ``base`` (the file's folder)."""
         raw = Path(self.string())
-        return (raw if raw.is_absolute() else (base / raw)).resolve()
+        try:
+            return (raw if raw.is_absolute() else (base / raw)).resolve()
+        except (RuntimeError, OSError) as exc:  # a symlink loop, a path too long
+            raise self.error(f"cannot resolve {raw}: {exc}") from None

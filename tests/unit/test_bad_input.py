@@ -335,6 +335,10 @@ CASES: dict[str, Case] = {
     ),
     "pipeline-missing-plan": Case(("plan", "{dir}/none.yaml"), r"none.yaml: file not found"),
     # -- the state directory and what reads it -----------------------------------------------
+    "plan-state-dir-a-file": plan_case(
+        "--state-dir", "/etc/hostname", message=r"setting 'state_dir' \(from cli\): .* not a folder"
+    ),
+    "local-symlink-loop": image_case("source: {local: loop-a}\n", r"cannot resolve loop-a"),
     "state-dir-a-file": Case(
         ("history", "--state-dir", "/etc/hostname"), r"state directory /etc/hostname"
     ),
@@ -377,6 +381,8 @@ def workspace(tmp_path: Path) -> Path:
     (tmp_path / "fifo-src").mkdir()
     (tmp_path / "fifo-src" / "setup.cfg").write_text("[metadata]\nname = keystone\n")
     os.mkfifo(tmp_path / "fifo-src" / "pipe")
+    (tmp_path / "loop-a").symlink_to(tmp_path / "loop-b")
+    (tmp_path / "loop-b").symlink_to(tmp_path / "loop-a")
     (tmp_path / "garbage").mkdir()
     (tmp_path / "garbage" / "history.sqlite3").write_bytes(b"\x00not a database" * 100)
     (tmp_path / "damaged").mkdir()
