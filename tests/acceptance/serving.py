@@ -122,6 +122,11 @@ def serve(service: Service, image: str, workdir: Path) -> Iterator[Served]:
                 "4",
                 "--enable-threads",
                 "--http-chunked-input",
+                # uwsgi's HTTP socket closes each connection after its answer: say so, or a
+                # client reusing it (keystoneauth keeps connections alive) races the close
+                # and gets a reset.
+                "--add-header",
+                "Connection: close",
                 "--die-on-term",
                 "--need-app",
                 "--lazy-apps",
