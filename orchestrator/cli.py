@@ -34,7 +34,7 @@ from orchestrator.files import write_atomically
 from orchestrator.loading.load import check_output, find_pipeline, load
 from orchestrator.logsetup import configure_logging
 from orchestrator.model.catalog import load_catalog
-from orchestrator.model.options import OPTIONS, SETTINGS, Option, default_state_dir
+from orchestrator.model.options import OPTIONS, SETTINGS, Option, default_state_dir, given
 from orchestrator.model.pipeline import REQUIREMENTS_NODE, load_pipeline
 from orchestrator.model.profiles import load_profile, looks_like_profile
 from orchestrator.model.request import Request
@@ -118,11 +118,7 @@ def options(*names: str) -> Callable[[F], F]:
 
 def _given(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
     """Subcommand options over the group's (``orchestrate --parallel 4 build X`` works too)."""
-    merged: dict[str, Any] = dict(ctx.obj or {})
-    for key, value in values.items():
-        if value is not None and value != ():
-            merged[key] = value
-    return merged
+    return {**(ctx.obj or {}), **given(values)}
 
 
 def _request(ctx: click.Context, values: dict[str, Any], pipeline: Path | None) -> Request:

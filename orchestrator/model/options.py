@@ -11,7 +11,7 @@ The other scopes (selection, build, output) are options of one command line only
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +62,16 @@ class Option:
     def default_in(self, environ: Mapping[str, str]) -> Any:
         """The built-in default, given the environment."""
         return self.default(environ) if callable(self.default) else self.default
+
+
+def split_names(values: Iterable[str]) -> tuple[str, ...]:
+    """``("a,b", "c")`` -> ``("a", "b", "c")``: repeated, comma-separated values."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def given(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The options among ``values`` that were given (``None`` and empty lists were not)."""
+    return {k: v for k, v in values.items() if v is not None and v != () and v != []}
 
 
 def default_state_dir(environ: Mapping[str, str]) -> str:
@@ -377,7 +387,7 @@ def _from_text(option: Option, text: str, where: Callable[[str], ConfigError]) -
                 return False
             raise where(f"expected true or false, got {text!r}")
         case "list":
-            return tuple(p.strip() for p in text.split(",") if p.strip())
+            return split_names([text])
         case "choice":
             if text not in option.choices:
                 raise where(f"{text!r} is not one of: {', '.join(option.choices)}")

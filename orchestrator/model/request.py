@@ -7,7 +7,7 @@ stores its request (credentials withheld) and ``orchestrate resume`` restores it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,17 +20,14 @@ from orchestrator.model.options import (
     Settings,
     from_environment,
     resolve_settings,
+    split_names,
 )
+from orchestrator.model.options import given as given_options
 from orchestrator.model.yamlfile import Field
 from orchestrator.redaction import has_credentials
 
 # Only the ORCHESTRATE_* variables and the ones built-in defaults depend on are kept.
 _ENVIRONMENT = ("HOME", "XDG_STATE_HOME")
-
-
-def split_names(values: Iterable[str]) -> tuple[str, ...]:
-    """``("a,b", "c")`` -> ``("a", "b", "c")``: repeated, comma-separated node names."""
-    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +84,7 @@ class Request:
         pipeline: Path | None = None,
     ) -> Request:
         """Build a request from option values by name (``None`` or empty: not given)."""
-        given = {k: v for k, v in values.items() if v is not None and v != () and v != []}
+        given = given_options(values)
         for name in given:
             if name not in OPTION_BY_NAME:
                 raise KeyError(f"no option {name!r}")
@@ -138,7 +135,7 @@ class Request:
 
     def with_overrides(self, values: Mapping[str, Any]) -> Request:
         """This request with ``values`` (given now) taking precedence."""
-        merged = {**self.given, **{k: v for k, v in values.items() if v not in (None, ())}}
+        merged = {**self.given, **given_options(values)}
         return Request.from_options(merged, environ=self.environ, pipeline=self.pipeline)
 
     def without(self, *names: str) -> Request:

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 import networkx as nx
 
 from orchestrator.errors import GraphError
+from orchestrator.model.options import split_names
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
-from orchestrator.model.request import Selection, split_names
+from orchestrator.model.request import Selection
 from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 
