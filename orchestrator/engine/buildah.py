@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Protocol
 
+from orchestrator.engine import leftovers
 from orchestrator.errors import OrchestrateError, StepFailedError
 
 # -- names -----------------------------------------------------------------------------------
@@ -377,12 +378,18 @@ class Storage:
         names = self.runner.capture(containers()).split()
         return [n for n in names if n.startswith(CONTAINER_PREFIX)]
 
+    def step_containers(self) -> list[str]:
+        """Working containers that still have a step running without its ``buildah run``."""
+        return sorted({name for name, _ in leftovers.payloads(self.runner)})
+
     def image_names(self) -> list[str]:
         """``repository:tag`` of every tagged image in storage."""
         return [n for n in self.runner.capture(images()).split() if not n.endswith(":<none>")]
 
     def remove_containers(self, names: Sequence[str]) -> None:
-        """Remove those of ``names`` that exist, in one ``buildah rm``."""
+        """Remove those of ``names`` that exist, in one ``buildah rm``, after stopping any
+        step a killed ``buildah run`` left running in them (:mod:`.leftovers`)."""
+        leftovers.stop(self.runner, set(names))
         present = set(self.containers())
         gone = [name for name in names if name in present]
         if gone:

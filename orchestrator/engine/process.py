@@ -26,6 +26,7 @@ import sh
 import structlog
 
 from orchestrator.errors import (
+    CAUSE_PREFIXES,
     CancelledError,
     LogWriteError,
     StepFailedError,
@@ -72,6 +73,40 @@ _CAUSE = re.compile(
 )
 
 
+# Below this, a file system counts as full: buildah's own message for a full TMPDIR is
+# "read/write on closed pipe", which names no disk.
+LOW_SPACE_BYTES = 64 * 1024 * 1024
+STORAGE_ROOT = "/var/lib/containers/storage"
+
+
+def space_notes(log_path: str = "") -> list[str]:
+    """One line per place a build writes to that is (nearly) full: buildah's temporary
+    directory, image storage and the node's log folder."""
+    places = {
+        "TMPDIR": os.environ.get("TMPDIR") or "/var/tmp",
+        "image storage": STORAGE_ROOT,
+        "state directory": os.path.dirname(log_path) if log_path else "",
+    }
+    notes, seen = [], set()
+    for what, path in places.items():
+        try:
+            if not path:
+                continue
+            vfs = os.statvfs(path)
+        except OSError:
+            continue
+        if (vfs.f_fsid, vfs.f_blocks) in seen:
+            continue
+        seen.add((vfs.f_fsid, vfs.f_blocks))
+        free = vfs.f_bavail * vfs.f_frsize
+        if free < LOW_SPACE_BYTES:
+            notes.append(
+                f"{CAUSE_PREFIXES[0]}no space left on device: {what} {path} has "
+                f"{free // 1024 // 1024} MiB free"
+            )
+    return notes
+
+
 class _Output:
     """Receives a command's output lines: writes them to the log and keeps the tail."""
 
@@ -91,12 +126,13 @@ class _Output:
                 self.causes.append(clean)
             self._write(clean)
 
-    def failure_tail(self) -> str:
-        """The last lines, led by earlier lines that name a likely cause."""
+    def failure_tail(self, log_path: str = "") -> str:
+        """The last lines, led by a full disk on the host and earlier lines that name a
+        likely cause."""
         with self.lock:
             lines = list(self.tail)
-            earlier = [f"(earlier) {c}" for c in self.causes if c not in lines]
-        return "\n".join([*earlier, *lines])
+            earlier = [f"{CAUSE_PREFIXES[1]}{c}" for c in self.causes if c not in lines]
+        return "\n".join([*space_notes(log_path), *earlier, *lines])
 
     def write(self, line: str) -> None:
         """Write a line of orchestrate's own to the log (not to the tail)."""
@@ -215,11 +251,11 @@ class ShRunner:
         except sh.ErrorReturnCode as exc:
             if interrupted is None:
                 raise StepFailedError(
-                    step, exc.exit_code, output.failure_tail(), log_path
+                    step, exc.exit_code, output.failure_tail(log_path), log_path
                 ) from None
         except sh.SignalException:
             if interrupted is None:
-                raise StepFailedError(step, -1, output.failure_tail(), log_path) from None
+                raise StepFailedError(step, -1, output.failure_tail(log_path), log_path) from None
         if output.log_error and interrupted is None:
             raise LogWriteError(f"step {step!r}: cannot write the node's log ({output.log_error})")
         if interrupted is CancelledError:

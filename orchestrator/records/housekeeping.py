@@ -28,7 +28,9 @@ def clean_up_dead_runs(history: History, storage: Storage) -> None:
     # scratch files (a base rootfs): gone with the run, its logs kept.
     for run_id in dead:
         shutil.rmtree(state_dir / "runs" / run_id / "work", ignore_errors=True)
-    stale = runs.of_dead_runs(state_dir, storage.containers())
+    # Working containers, and steps a killed ``buildah run`` left running without one.
+    containers = sorted({*storage.containers(), *storage.step_containers()})
+    stale = runs.of_dead_runs(state_dir, containers)
     if stale:
         with contextlib.suppress(OrchestrateError):
             storage.remove_containers(stale)

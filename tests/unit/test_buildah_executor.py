@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import stat
 import subprocess
 import sys
@@ -72,6 +73,8 @@ class RecordingRunner:
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # container -> labels
     scripted: dict[str, list[str | OrchestrateError]] = field(default_factory=dict)
     capture_failures: dict[str, int] = field(default_factory=dict)  # subcommand -> times
+    # runc's containers (id -> bundle folder): steps a killed ``buildah run`` left running
+    payloads: dict[str, Path] = field(default_factory=dict)
 
     # scripting ------------------------------------------------------------------------------
     def fail(self, step: str, times: int = 1, tail: str = "boom") -> None:
@@ -137,6 +140,13 @@ class RecordingRunner:
 
     def _apply(self, argv: Argv) -> str:
         tool, command, *rest = argv
+        if tool in ("runc", "crun"):
+            if command == "list":
+                listed = [{"id": i, "bundle": str(b)} for i, b in self.payloads.items()]
+                return json.dumps(listed if tool == "runc" else [])
+            assert command == "delete" and rest[0] == "--force", argv
+            del self.payloads[rest[-1]]
+            return ""
         if tool == "podman" and command == "image" and rest[0] == "inspect":
             self._need_image(argv, rest[-1])
             return "sha256:abc 123\n"
@@ -388,6 +398,39 @@ def test_timeout_or_cancel_leaves_nothing_behind(
     assert_no_leftovers(runner, plan)
 
 
+def _bundle(where: Path, name: str, owner: str) -> Path:
+    """A step bundle as buildah leaves it: ``run/.containerenv`` names the container."""
+    bundle = where / name
+    (bundle / "run").mkdir(parents=True)
+    (bundle / "mnt" / "rootfs").mkdir(parents=True)
+    (bundle / "run" / ".containerenv").write_text(f'engine="buildah-1.28.2"\nname="{owner}"\n')
+    return bundle
+
+
+def test_a_step_left_running_by_a_killed_buildah_is_stopped_with_its_bundle(
+    tmp_path: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # buildah was SIGKILLed (the step ignored SIGTERM): runc still runs the step, and both
+    # isolations leave the bundle. Another build's step and bundle are not touched.
+    tmp = tmp_path / "tmp"
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    ours = _bundle(tmp, "buildah111", CONTAINER)
+    chroot_bundle = _bundle(tmp, "buildah222", CONTAINER)
+    theirs = _bundle(tmp, "buildah333", "orch-20261126-000000-beef-nova")
+    runner.payloads = {"buildah-buildah111": ours, "buildah-buildah333": theirs}
+    runner.raise_on("install", StepTimeoutError("step 'install' ran past the node's timeout"))
+    plan = make_plan(tmp_path)
+
+    with pytest.raises(StepTimeoutError):
+        BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
+
+    assert runner.payloads == {"buildah-buildah333": theirs}
+    assert ("runc", "delete", "--force", "buildah-buildah111") in runner.calls
+    assert not ours.exists() and not chroot_bundle.exists()
+    assert theirs.exists()
+    assert_no_leftovers(runner, plan)
+
+
 def test_files_are_deleted_even_when_storage_cleanup_fails(
     tmp_path: Path, runner: RecordingRunner
 ) -> None:
@@ -493,8 +536,14 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_dead_run_cleanup_removes_only_that_runs_leftovers(tmp_path: Path) -> None:
+def test_dead_run_cleanup_removes_only_that_runs_leftovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dead, other = "20261126-110000-ffff", "20261126-120000-0a0b"
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    # nova's step still runs in runc although its container is gone; the other run's too.
+    dead_step = _bundle(tmp_path / "tmp", "buildah1", buildah.container_name(dead, "nova"))
+    live_step = _bundle(tmp_path / "tmp", "buildah2", buildah.container_name(other, "nova"))
     state = tmp_path / "state"
     run_dir = state / "runs" / dead
     run_dir.mkdir(parents=True)
@@ -514,6 +563,7 @@ def test_dead_run_cleanup_removes_only_that_runs_leftovers(tmp_path: Path) -> No
             buildah.container_name(other, "nova"),
             "someone-elses-container",
         },
+        payloads={"buildah-1": dead_step, "buildah-2": live_step},
     )
 
     with History(state) as history:
@@ -542,6 +592,8 @@ def test_dead_run_cleanup_removes_only_that_runs_leftovers(tmp_path: Path) -> No
         ),
     ]
     assert runner.containers == {buildah.container_name(other, "nova"), "someone-elses-container"}
+    assert runner.payloads == {"buildah-2": live_step}
+    assert not dead_step.exists() and live_step.exists()
     assert runner.images == {
         BASE: "k0",
         f"{REPO}:2026.1": KEY,
