@@ -11,10 +11,18 @@ from orchestrator.redaction import redact
 EXIT_OK = 0
 EXIT_NODE_FAILED = 1
 EXIT_USAGE = 2
+# A source, index or mirror could not be reached (or the download not stored): the input
+# is fine and the same command may work later. The run is recorded as failed.
+EXIT_FETCH = 3
 # A bug in orchestrate (an exception it did not expect): never reported as a failed node
 # (1) or bad input (2). 70 is EX_SOFTWARE in sysexits.h.
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+
+
+# A failed step's tail leads with lines that name a likely cause found elsewhere: a full disk
+# on the host, or a line far above the last ones. Reports always show these.
+CAUSE_PREFIXES = ("(host) ", "(earlier) ")
 
 
 class OrchestrateError(Exception):
@@ -51,6 +59,13 @@ class GraphError(OrchestrateError):
 
 class SourceError(OrchestrateError):
     """A source could not be resolved or fetched, or its checksum did not match."""
+
+
+class FetchError(SourceError):
+    """A source could not be downloaded after its retries: the network, the index or the
+    local disk, not the pipeline."""
+
+    exit_code = EXIT_FETCH
 
 
 class StateError(OrchestrateError):

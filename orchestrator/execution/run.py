@@ -25,7 +25,7 @@ import structlog
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Runner, Storage
 from orchestrator.engine.process import require_tool
-from orchestrator.errors import ConfigError, StateError, ToolMissingError
+from orchestrator.errors import ConfigError, FetchError, StateError, ToolMissingError
 from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.scheduler import Limits, Scheduler
 from orchestrator.loading.load import (
@@ -109,7 +109,17 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
             require_tool("mmdebstrap")
     now = datetime.now(UTC)
     run_id = buildah.new_run_id(now)
-    sources = fetch_sources(resolved, nodes, settings)
+    try:
+        sources = fetch_sources(resolved, nodes, settings)
+    except FetchError as exc:
+        if request.dry_run or not _record_unstarted(
+            request, path, settings, graph, run_id, now, exc
+        ):
+            raise
+        raise FetchError(
+            f"{exc} (run {run_id} recorded as failed; the same command, or "
+            f"'orchestrate resume {run_id}', tries again)"
+        ) from None
     ctx = PlanContext(
         run_id=run_id,
         run_dir=settings.state_dir / "runs" / run_id / "work",
@@ -128,6 +138,48 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
         run_id=run_id,
         started=now,
     )
+
+
+def _record_unstarted(
+    request: Request,
+    path: Path,
+    settings: Settings,
+    graph: nx.DiGraph,
+    run_id: str,
+    started: datetime,
+    error: FetchError,
+) -> bool:
+    """Record a run that failed before its first node: a source could not be fetched. The
+    history then shows it as failed (exit 3) with the reason, and it can be resumed."""
+    stored, withheld = request.stored()
+    stored["pipeline"] = str(path.resolve())
+    log_dir = settings.state_dir / "runs" / run_id / "logs"
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with History(settings.state_dir) as history:
+            history.start_run(
+                run_id=run_id,
+                pipeline=str(path.resolve()),
+                command=format_argv(["orchestrate", *sys.argv[1:]]),
+                options=stored,
+                withheld=withheld,
+                nodes=order(graph),
+                edges=sorted(graph.edges),
+                log_dir=log_dir,
+                pid=os.getpid(),
+                started=started.timestamp(),
+            )
+            history.finish_run(
+                run_id,
+                result=RunState.FAILED,
+                exit_code=error.exit_code,
+                finished=time.time(),
+                error=str(error),
+            )
+    except (StateError, OSError) as exc:
+        structlog.get_logger().error("could not record the run in the history", error=str(exc))
+        return False
+    return True
 
 
 def explain(prepared: Prepared, storage: Storage) -> list[str]:

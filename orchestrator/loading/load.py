@@ -15,7 +15,7 @@ from pathlib import Path
 import structlog
 from packaging.requirements import InvalidRequirement, Requirement
 
-from orchestrator.errors import ConfigError, SourceError
+from orchestrator.errors import ConfigError, FetchError
 from orchestrator.files import file_digest
 from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch, tree_hash
 from orchestrator.model.catalog import CATALOG_PATH, load_catalog
@@ -140,8 +140,8 @@ def fetch_sources(
             continue
         try:
             fetched[name] = fetch(service.source, cache, network)
-        except OSError as exc:  # the cache, not the network (those are SourceErrors)
-            raise SourceError(
+        except OSError as exc:  # the cache, not the network (those are FetchErrors)
+            raise FetchError(
                 f"{service.source.describe()}: cannot use the source cache {cache}: "
                 f"{exc.strerror or exc}"
             ) from None

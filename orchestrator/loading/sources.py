@@ -36,7 +36,7 @@ from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist
 from packaging.version import InvalidVersion, Version
 
 from orchestrator.engine import process as engine
-from orchestrator.errors import SourceError, StepFailedError
+from orchestrator.errors import FetchError, SourceError, StepFailedError
 from orchestrator.files import sha256_file, write_atomically
 from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.pipeline import Source
@@ -103,12 +103,31 @@ def _retrying(what: str, action: Callable[[], T]) -> T:
         except urllib.error.HTTPError as exc:
             if exc.code < 500 or attempt == FETCH_TRIES:
                 raise
+            exc.close()
         except (urllib.error.URLError, OSError):
             if attempt == FETCH_TRIES:
                 raise
         structlog.get_logger().warning("fetch failed, trying again", source=what, attempt=attempt)
         time.sleep(FETCH_BACKOFF_SECONDS * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _failed(what: str, exc: OSError) -> SourceError:
+    """The error for a failed download: :class:`FetchError` (may work later) unless the
+    server answered that the thing is not there or not ours (4xx)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        exc.close()  # its response's socket
+        if exc.code < 500:
+            return SourceError(f"{what}: {exc}")
+    return FetchError(f"{what}: {exc}")
+
+
+# git's words for a remote it could not reach, as opposed to a ref or URL that is wrong.
+_GIT_NETWORK = re.compile(
+    r"Could not resolve host|Connection refused|Connection timed out|Failed to connect|"
+    r"Network is unreachable|Operation timed out|Connection reset|early EOF|"
+    r"The requested URL returned error: 5\d\d|No space left on device"
+)
 
 
 def _download(network: Network, url: str, dest: Path, what: str) -> None:
@@ -126,7 +145,7 @@ def _download(network: Network, url: str, dest: Path, what: str) -> None:
     try:
         _retrying(what, attempt)
     except (urllib.error.URLError, OSError) as exc:
-        raise SourceError(f"{what}: cannot download {url}: {exc}") from None
+        raise _failed(f"{what}: cannot download {url}", exc) from None
 
 
 def _pypi_file(network: Network, name: str, version: str) -> tuple[str, str, str]:
@@ -140,8 +159,10 @@ def _pypi_file(network: Network, name: str, version: str) -> tuple[str, str, str
 
     try:
         data = _retrying(f"pypi:{name}=={version}", attempt)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise SourceError(f"pypi:{name}=={version}: cannot read {url}: {exc}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise _failed(f"pypi:{name}=={version}: cannot read {url}", exc) from None
+    except ValueError as exc:
+        raise SourceError(f"pypi:{name}=={version}: {url} is not a PEP 691 index: {exc}") from None
     for entry in data.get("files", []):
         filename = entry.get("filename", "")
         if filename.endswith(".tar.gz") and _is_sdist_of(filename, name, version):
@@ -198,7 +219,10 @@ def fetch_pypi(source: Source, cache: Path, network: Network) -> FetchedSource:
         got = sha256_file(path)
         if got != sha:
             path.unlink()
-            raise SourceError(f"{what}: downloaded sdist has sha256 {got}, the index says {sha}")
+            raise FetchError(
+                f"{what}: downloaded sdist has sha256 {got}, the index says {sha} (a truncated "
+                "or altered download; nothing was kept)"
+            )
     if known != (filename, sha):
         write_atomically(marker, json.dumps({"filename": filename, "sha256": sha}))
     return FetchedSource(
@@ -254,7 +278,8 @@ def fetch_git(source: Source, cache: Path) -> FetchedSource:
             ["git", "-C", str(mirror), "describe", "--tags", "--long", commit], ok_codes=(0, 128)
         ).strip()
     except StepFailedError as exc:
-        raise SourceError(f"{source.describe()}: {exc.tail or exc}") from None
+        error = FetchError if _GIT_NETWORK.search(exc.tail) else SourceError
+        raise error(f"{source.describe()}: {exc.tail or exc}") from None
     tree = cache / "git-trees" / commit
     if not tree.is_dir():
         tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".tree-"))

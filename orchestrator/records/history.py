@@ -29,8 +29,14 @@ from orchestrator.errors import StateError
 from orchestrator.model.results import NodeResult
 from orchestrator.model.states import RunState, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILENAME = "history.sqlite3"
+
+# From schema N to the current one: the statements run before _SCHEMA.
+_UPGRADES = {
+    # 2: why a run failed before any node ran (a source that could not be fetched).
+    1: "ALTER TABLE runs ADD COLUMN error TEXT NOT NULL DEFAULT '';",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -47,7 +53,8 @@ CREATE TABLE IF NOT EXISTS runs (
     result       TEXT NOT NULL,
     exit_code    INTEGER,
     pid          INTEGER NOT NULL,
-    log_dir      TEXT NOT NULL
+    log_dir      TEXT NOT NULL,
+    error        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, started);
 CREATE TABLE IF NOT EXISTS nodes (
@@ -100,6 +107,7 @@ class RunRecord:
     exit_code: int | None
     pid: int
     log_dir: str
+    error: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,9 +191,10 @@ class History:
             # WAL where the file system allows it (readers never block the writer); SQLite
             # keeps its rollback journal elsewhere, which is just as safe.
             self._db.execute("PRAGMA journal_mode = WAL")
-            # A later schema adds its steps from ``version`` up here, before _SCHEMA.
+            # Each later schema adds its steps from ``version`` up here, before _SCHEMA.
+            upgrade = _UPGRADES[version] if 0 < version < SCHEMA_VERSION else ""
             self._db.executescript(
-                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN; {upgrade} {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot use the run history: {exc}") from None
@@ -265,10 +274,13 @@ class History:
             ),
         )
 
-    def finish_run(self, run_id: str, *, result: str, exit_code: int, finished: float) -> None:
+    def finish_run(
+        self, run_id: str, *, result: str, exit_code: int, finished: float, error: str = ""
+    ) -> None:
+        """End a run; ``error`` says why it failed when no node did (already redacted)."""
         self._write(
-            "UPDATE runs SET result = ?, exit_code = ?, finished = ? WHERE id = ?",
-            (result, exit_code, finished, run_id),
+            "UPDATE runs SET result = ?, exit_code = ?, finished = ?, error = ? WHERE id = ?",
+            (result, exit_code, finished, error, run_id),
         )
 
     def mark_killed(self, run_ids: Sequence[str]) -> None:

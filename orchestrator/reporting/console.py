@@ -8,12 +8,21 @@ from pathlib import Path
 
 import click
 
+from orchestrator.errors import CAUSE_PREFIXES
 from orchestrator.model.request import Outputs
 from orchestrator.model.results import RunResult
 from orchestrator.reporting import summary
 from orchestrator.reporting.junit import to_junit, write_junit
 
 TAIL_SHOWN = 15
+
+
+def shown_tail(tail: str) -> list[str]:
+    """The lines of a failure tail the terminal shows: every cause line, then the last ones."""
+    lines = tail.splitlines()
+    causes = [line for line in lines if line.startswith(CAUSE_PREFIXES)]
+    rest = [line for line in lines if not line.startswith(CAUSE_PREFIXES)]
+    return [*causes, *rest[-TAIL_SHOWN:]]
 
 
 def report_run(
@@ -41,8 +50,7 @@ def report_run(
         if r is not None and r.error:
             click.echo(f"\n{node} failed: {r.error}", err=True)
             if r.error_tail:
-                tail = r.error_tail.splitlines()[-TAIL_SHOWN:]
-                click.echo("\n".join("    " + line for line in tail), err=True)
+                click.echo("\n".join("    " + line for line in shown_tail(r.error_tail)), err=True)
             click.echo(f"    full log: {r.log_path}", err=True)
     if result.exit_code != 0:
         click.echo(f"\ncontinue this run with: orchestrate resume {result.run_id}", err=True)

@@ -48,6 +48,8 @@ def run_detail(record: RunRecord, nodes: Sequence[NodeRecord]) -> str:
         f"result:    {record.result}"
         + (f" (exit {record.exit_code})" if record.exit_code is not None else ""),
     ]
+    if record.error:
+        lines.append(f"error:     {record.error}")
     if record.resumed_from:
         lines.append(f"resumes:   {record.resumed_from}")
     if record.withheld:

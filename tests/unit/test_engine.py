@@ -21,6 +21,7 @@ from orchestrator.errors import (
     StepTimeoutError,
     ToolMissingError,
 )
+from orchestrator.reporting.console import TAIL_SHOWN, shown_tail
 
 
 def test_output_goes_to_the_log_with_the_command_line(tmp_path: Path) -> None:
@@ -155,3 +156,24 @@ def test_a_failure_names_its_cause_even_far_above_the_tail() -> None:
     lines = failed.value.tail.splitlines()
     assert lines[0] == "(earlier)   Could not connect to deb.debian.org:80 (151.101.2.132)"
     assert lines[-1] == "E: Unable to locate package libfoo"
+
+
+def test_a_failure_names_a_full_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # buildah says "read/write on closed pipe" when TMPDIR is full; the tail says which disk.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(engine, "LOW_SPACE_BYTES", 2**62)  # every disk counts as full
+    with pytest.raises(StepFailedError) as failed:
+        engine.run(["sh", "-c", "echo 'read/write on closed pipe'; exit 125"], step="commit")
+    lines = failed.value.tail.splitlines()
+    assert lines[0].startswith(f"(host) no space left on device: TMPDIR {tmp_path} has ")
+    assert lines[-1] == "read/write on closed pipe"
+
+
+def test_the_terminal_shows_every_cause_line_and_the_last_ones() -> None:
+    tail = "\n".join(
+        ["(host) no space left on device: TMPDIR /t has 0 MiB free", "(earlier) Could not connect"]
+        + [f"line {i}" for i in range(40)]
+    )
+    shown = shown_tail(tail)
+    assert shown[:2] == tail.splitlines()[:2]
+    assert shown[2:] == [f"line {i}" for i in range(40 - TAIL_SHOWN, 40)]

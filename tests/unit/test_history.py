@@ -116,6 +116,26 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         History(tmp_path)
 
 
+def test_a_schema_1_history_is_upgraded_keeping_its_runs(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        start(history, "r1")
+        history.finish_run("r1", result="succeeded", exit_code=0, finished=3.0)
+    # Back to what schema 1 wrote: no error column.
+    db = sqlite3.connect(tmp_path / "history.sqlite3")
+    db.execute("ALTER TABLE runs DROP COLUMN error")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with History(tmp_path) as history:
+        start(history, "r2", started=2.0)
+        history.finish_run("r2", result="failed", exit_code=3, finished=4.0, error="no index")
+        got = [(r.id, r.result, r.exit_code, r.error) for r in history.runs()]
+    assert got == [("r2", "failed", 3, "no index"), ("r1", "succeeded", 0, "")]
+    db = sqlite3.connect(tmp_path / "history.sqlite3")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.close()
+
+
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "history.sqlite3").write_text("not a database, " * 100)
     with pytest.raises(StateError, match=r"history\.sqlite3: cannot use the run history"):

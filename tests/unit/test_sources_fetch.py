@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import SourceError
+from orchestrator.errors import EXIT_FETCH, EXIT_USAGE, FetchError, SourceError
 from orchestrator.loading.sources import Network, fetch
 from orchestrator.model.pipeline import Source
 from tests.unit.test_sources_wheelset import make_sdist
@@ -211,3 +211,56 @@ def test_a_damaged_cache_marker_is_asked_again(served: tuple[str, Path], tmp_pat
     marker.write_text("")  # as a full disk leaves it
     assert fetch(source, tmp_path / "c", network).identity == f"sha256:{sha}"
     assert json.loads(marker.read_text())["sha256"] == sha
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_an_index_nobody_answers_is_a_fetch_failure_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orchestrator.loading.sources.FETCH_BACKOFF_SECONDS", 0.0)
+    index = f"http://127.0.0.1:{_closed_port()}/simple"
+    with pytest.raises(FetchError) as raised:
+        fetch(Source(kind="pypi", name="demo", version="1.0"), tmp_path, Network(index_url=index))
+    assert raised.value.exit_code == EXIT_FETCH == 3
+    assert "pypi:demo==1.0: cannot read" in str(raised.value)
+    assert "Connection refused" in str(raised.value)
+
+
+def test_a_project_the_index_does_not_have_is_bad_input_not_a_fetch_failure(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, root = served
+    (root / "simple").mkdir()
+    with pytest.raises(SourceError) as raised:
+        fetch(
+            Source(kind="pypi", name="nope", version="1.0"),
+            tmp_path,
+            Network(index_url=f"{url}/simple"),
+        )
+    assert not isinstance(raised.value, FetchError)
+    assert raised.value.exit_code == EXIT_USAGE
+    assert "404" in str(raised.value)
+
+
+def test_a_truncated_download_is_a_fetch_failure_and_keeps_nothing(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, root = served
+    publish(root, tmp_path)
+    sdist = root / "files" / "demo-1.0.tar.gz"
+    sdist.write_bytes(sdist.read_bytes()[:100])  # what a truncating proxy delivers
+    with pytest.raises(FetchError, match="truncated or altered download"):
+        fetch(
+            Source(kind="pypi", name="demo", version="1.0"),
+            tmp_path / "c",
+            Network(index_url=f"{url}/simple"),
+        )
+    assert list((tmp_path / "c" / "pypi").glob("*.tar.gz")) == []
