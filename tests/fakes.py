@@ -33,6 +33,10 @@ class FakeExecutor:
     fail: dict[str, int] = field(default_factory=dict)  # node -> attempts that fail
     hang: set[str] = field(default_factory=set)
     bug: set[str] = field(default_factory=set)  # nodes whose executor raises a non-OrchestrateError
+    # nodes whose image is ready after ``duration`` but whose push then fails (after
+    # ``push_duration`` more)
+    push_fails: set[str] = field(default_factory=set)
+    push_duration: float = 0.0
     on_start: Callable[[str], None] | None = None
     calls: list[tuple[str, int]] = field(default_factory=list)
     started: dict[str, float] = field(default_factory=dict)
@@ -59,6 +63,10 @@ class FakeExecutor:
                 time.sleep(0.002)
             if plan.node in self.bug:
                 raise KeyError(f"{plan.node}: a bug")
+            if plan.node in self.push_fails:
+                ctx.image_ready()
+                time.sleep(self.push_duration)
+                raise StepFailedError("push", 125, "connection refused", "/dev/null")
             if self.fail.get(plan.node, 0) >= ctx.attempt:
                 raise StepFailedError("build", 1, f"{plan.node} broke", "/dev/null")
             return Outcome(status=Status.BUILT, image_id="sha256:" + plan.node)

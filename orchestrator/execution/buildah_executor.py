@@ -135,6 +135,7 @@ class BuildahExecutor:
         decision = self.decide(plan)
         if decision.reuse:
             out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
+            ctx.image_ready()
             self._run_steps(plan.push, ctx, out, plan)
             # Release tags follow the latest run, even back to an older key.
             self._run_steps(plan.release, ctx, out, plan)
@@ -146,6 +147,7 @@ class BuildahExecutor:
         previous = self.storage.image_id(plan.image)  # an image of this key, rebuilt anyway
         with self._workspace(plan, out):
             self._run_steps(plan.steps, ctx, out, plan)
+            ctx.image_ready()
             self._run_steps(plan.push, ctx, out, plan)
             self._run_steps(plan.release, ctx, out, plan)
         if previous and self.storage.drop_replaced(previous, plan.image):

@@ -29,6 +29,9 @@ class NodeContext:
     # Blocks until these parents have succeeded (raises ParentFailedError if one did not):
     # called before a step that needs a parent the node was allowed to start without.
     wait_for: Callable[[tuple[str, ...]], None] = field(default=lambda parents: None)
+    # Says the node's image is built and verified (or reused): its children may use it while
+    # it is pushed, and a failed push does not fail them.
+    image_ready: Callable[[], None] = field(default=lambda: None)
 
 
 class Executor(Protocol):

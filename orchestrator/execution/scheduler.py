@@ -5,6 +5,9 @@ An edge marked ``late`` (requirements → service) is needed by a later step, no
 child may start once that parent is running, and its executor calls ``wait_for`` before the
 step that needs it. Late parents are always running before their children start, so a child
 waiting in a worker slot can never starve the parent it waits for.
+A node's children may start as soon as its image is ready (built and verified, or reused),
+while the node itself still pushes: a failed push fails that node only, not the children
+built on its image.
 A failed node's descendants end as ``skipped (parent failed)`` while independent nodes go on;
 ``fail_fast`` starts nothing new after a failure; Ctrl-C sets the cancel event that every
 running executor watches, waits for them to clean up, and marks the rest cancelled.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import queue
 import threading
 import time
 import traceback
@@ -53,6 +57,9 @@ class Limits:
 
 
 INTERNAL = "internal error (a bug in orchestrate)"
+# How often the scheduling thread looks for images that became ready while their node
+# still runs (pushing), between node ends.
+_READY_POLL = 0.2
 
 
 def _append_traceback(log_path: Path, exc: BaseException) -> None:
@@ -103,6 +110,10 @@ class Scheduler:
         self._order = order(graph)
         self._started: set[str] = set()
         self._done = {node: threading.Event() for node in graph}
+        # Nodes whose image is ready for their children (maybe still pushing), and the
+        # readiness a worker reported that the scheduling thread has not seen yet.
+        self._ready = {node: threading.Event() for node in graph}
+        self._newly_ready: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._rank = {node: index for index, node in enumerate(self._order)}
         # Nodes whose readiness may have changed: checking only these keeps a 1,000-node
         # run linear instead of rescanning every pending node at each start.
@@ -128,6 +139,7 @@ class Scheduler:
                     log_path=log_path,
                     on_step=lambda step: self.on_event(node, "step", {"step": step}),
                     wait_for=functools.partial(self._wait_for, deadline=deadline),
+                    image_ready=functools.partial(self._image_ready, node),
                 )
                 self.on_event(node, "started", {"attempt": number})
                 log.info("node started", attempt=number)
@@ -184,7 +196,20 @@ class Scheduler:
             return Status.CANCELLED, "interrupted"
         return Status.FAILED, ""
 
+    def _image_ready(self, node: str) -> None:
+        """Called by a worker: ``node``'s image may be used by its children."""
+        if not self._ready[node].is_set():
+            self._ready[node].set()
+            self._newly_ready.put(node)
+
+    def _usable(self, parent: str) -> bool:
+        """True if ``parent`` ended well, or failed after its image was ready (a push)."""
+        done = self.result.results
+        return self._ready[parent].is_set() or (parent in done and done[parent].status.ok)
+
     def _record(self, result: NodeResult) -> None:
+        if result.status.ok:
+            self._ready[result.node].set()
         self.result.results[result.node] = result
         self._done[result.node].set()
         self._candidates.update(self.graph.successors(result.node))
@@ -192,16 +217,16 @@ class Scheduler:
         self.on_event(result.node, result.status.value, {"reason": result.reason})
 
     def _wait_for(self, parents: tuple[str, ...], deadline: float | None) -> None:
-        """Block a worker until ``parents`` ended; raise unless they all succeeded."""
+        """Block a worker until the images of ``parents`` are ready; raise if one never
+        will be."""
         for parent in parents:
-            while not self._done[parent].wait(0.1):
+            while not self._ready[parent].wait(0.1):
+                if self._done[parent].is_set():
+                    raise ParentFailedError(parent, self.result.results[parent].status.value)
                 if self.cancel.is_set():
                     raise CancelledError(f"cancelled while waiting for {parent}")
                 if deadline is not None and time.monotonic() > deadline:
                     raise StepTimeoutError(f"timed out waiting for {parent}")
-            status = self.result.results[parent].status
-            if not status.ok:
-                raise ParentFailedError(parent, status.value)
 
     def _late(self, parent: str, child: str) -> bool:
         return bool(self.graph.edges[parent, child].get("late"))
@@ -214,7 +239,7 @@ class Scheduler:
             changed = False
             for node in sorted(self._candidates & pending, key=self._rank.__getitem__):
                 bad = sorted(
-                    p for p in self.graph.predecessors(node) if p in done and not done[p].status.ok
+                    p for p in self.graph.predecessors(node) if p in done and not self._usable(p)
                 )
                 if bad:
                     why = done[bad[0]].status
@@ -230,9 +255,9 @@ class Scheduler:
         done = self.result.results
 
         def parent_ok(parent: str, child: str) -> bool:
-            if parent in done:
-                return done[parent].status.ok
-            return self._late(parent, child) and parent in self._started
+            if self._usable(parent):
+                return True
+            return parent not in done and self._late(parent, child) and parent in self._started
 
         for node in sorted(self._candidates & pending, key=self._rank.__getitem__):
             if all(parent_ok(p, node) for p in self.graph.predecessors(node)):
@@ -270,10 +295,11 @@ class Scheduler:
                 if not running:
                     break
                 try:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done, _ = wait(running, timeout=_READY_POLL, return_when=FIRST_COMPLETED)
                 except KeyboardInterrupt:
                     self._interrupt()
                     continue
+                self._take_ready()
                 for future in done:
                     node = running.pop(future)
                     result = future.result()
@@ -305,6 +331,15 @@ class Scheduler:
                     )
         self.result.finished = time.time()
         return self.result
+
+    def _take_ready(self) -> None:
+        """Make the children of nodes whose image became ready candidates to start."""
+        while True:
+            try:
+                node = self._newly_ready.get_nowait()
+            except queue.Empty:
+                return
+            self._candidates.update(self.graph.successors(node))
 
     def _interrupt(self) -> None:
         if not self.cancel.is_set():

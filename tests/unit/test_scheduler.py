@@ -88,6 +88,25 @@ def test_failure_skips_descendants_and_independent_nodes_go_on(tmp_path: Path) -
     assert result.exit_code == EXIT_NODE_FAILED
 
 
+def test_a_failed_push_fails_that_node_only_not_the_children_built_on_its_image(
+    tmp_path: Path,
+) -> None:
+    # base's image is ready, then its push fails: its children build on the image (they
+    # start while base still pushes); base is the one failed node.
+    graph = dag([("base", "requirements"), ("requirements", "keystone"), ("base", "keystone")])
+    executor = FakeExecutor(duration=0.01, push_fails={"base"}, push_duration=0.5)
+    result = run(graph, executor, tmp_path, parallel=2)
+    statuses = {n: r.status for n, r in result.results.items()}
+    assert statuses == {
+        "base": Status.FAILED,
+        "requirements": Status.BUILT,
+        "keystone": Status.BUILT,
+    }
+    assert "push" in result.results["base"].error
+    assert executor.started["requirements"] < executor.finished["base"]
+    assert result.exit_code == EXIT_NODE_FAILED
+
+
 def test_cascade_goes_through_the_whole_subtree(tmp_path: Path) -> None:
     result = run(full_stack(), FakeExecutor(fail={"requirements": 1}), tmp_path, parallel=3)
     for service in SERVICES:
