@@ -73,6 +73,10 @@ class StateError(OrchestrateError):
     orchestrate."""
 
 
+class HostError(OrchestrateError):
+    """The host cannot build at all (no space where buildah works): fix it, then run again."""
+
+
 class ToolMissingError(OrchestrateError):
     """An external tool (buildah, mmdebstrap, git) is not installed."""
 
@@ -91,7 +95,13 @@ class StepFailedError(OrchestrateError):
         self.returncode = returncode
         self.tail = tail
         self.log_path = log_path
-        super().__init__(f"step {step!r} exited {returncode} (log: {log_path})")
+        if log_path:
+            super().__init__(f"step {step!r} exited {returncode} (log: {log_path})")
+        else:  # a query: no log to point at, so its likeliest cause is the message
+            lines = tail.strip().splitlines()
+            causes = [line for line in lines if line.startswith(CAUSE_PREFIXES)]
+            said = (causes or lines or ["no output"])[0 if causes else -1]
+            super().__init__(f"{step} exited {returncode}: {said}")
 
 
 class LogWriteError(OrchestrateError):

@@ -28,6 +28,7 @@ import structlog
 from orchestrator.errors import (
     CAUSE_PREFIXES,
     CancelledError,
+    HostError,
     LogWriteError,
     StepFailedError,
     StepTimeoutError,
@@ -79,20 +80,24 @@ LOW_SPACE_BYTES = 64 * 1024 * 1024
 STORAGE_ROOT = "/var/lib/containers/storage"
 
 
-def space_notes(log_path: str = "") -> list[str]:
+def space_notes(state_path: str = "") -> list[str]:
     """One line per place a build writes to that is (nearly) full: buildah's temporary
-    directory, image storage and the node's log folder."""
+    directory (every buildah command needs it), image storage and the state directory (or
+    the folder of ``state_path``, a node's log)."""
     places = {
         "TMPDIR": os.environ.get("TMPDIR") or "/var/tmp",
         "image storage": STORAGE_ROOT,
-        "state directory": os.path.dirname(log_path) if log_path else "",
+        "state directory": state_path,
     }
     notes, seen = [], set()
     for what, path in places.items():
+        existing = path
+        while existing and not os.path.isdir(existing):  # a state dir not made yet
+            existing = os.path.dirname(existing.rstrip("/")) if existing != "/" else ""
         try:
-            if not path:
+            if not existing:
                 continue
-            vfs = os.statvfs(path)
+            vfs = os.statvfs(existing)
         except OSError:
             continue
         if (vfs.f_fsid, vfs.f_blocks) in seen:
@@ -105,6 +110,21 @@ def space_notes(log_path: str = "") -> list[str]:
                 f"{free // 1024 // 1024} MiB free"
             )
     return notes
+
+
+def check_space(state_dir: str) -> None:
+    """Refuse to start a build where buildah or the state directory has no room.
+
+    Raises:
+        HostError: naming the place, its free space and what to do.
+    """
+    notes = space_notes(state_dir)
+    if notes:
+        where = notes[0].removeprefix(CAUSE_PREFIXES[0])
+        raise HostError(
+            f"{where}: buildah needs room there for every command and image; free some "
+            "space (orchestrate prune) or point TMPDIR or --state-dir elsewhere"
+        )
 
 
 class _Output:
@@ -291,9 +311,8 @@ class ShRunner:
             )
         except sh.ErrorReturnCode as exc:
             stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
-            raise StepFailedError(
-                format_argv(argv), exc.exit_code, redact(stderr.strip()), ""
-            ) from None
+            tail = "\n".join([*space_notes(), redact(stderr.strip())])
+            raise StepFailedError(format_argv(argv), exc.exit_code, tail, "") from None
         except sh.TimeoutException:
             raise StepTimeoutError(f"{format_argv(argv)} did not finish in {timeout} s") from None
         return str(out)

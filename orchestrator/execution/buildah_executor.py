@@ -122,9 +122,11 @@ class BuildahExecutor:
             handle = ctx.log_path.open("a", encoding="utf-8")
         except OSError as exc:
             raise _log_failure(ctx, exc.strerror or str(exc)) from None
-        with handle:
-            out = _NodeLog(handle)
+        out = _NodeLog(handle)
+        try:
             outcome = self._build_or_reuse(plan, ctx, out)  # type: ignore[arg-type]
+        finally:
+            out.close()
         if out.error:
             raise _log_failure(ctx, out.error)
         return outcome
@@ -194,6 +196,9 @@ class BuildahExecutor:
                     out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
                     raise
             out.write(f"--- step {step.name} done in {time.monotonic() - started:.1f}s\n")
+            if isinstance(out, _NodeLog) and out.error:
+                # The step's output is lost: stop before the image is tagged as good.
+                raise _log_failure(ctx, out.error)
 
     @contextlib.contextmanager
     def _workspace(self, plan: NodePlan, out: IO[str]) -> Iterator[None]:
@@ -261,6 +266,13 @@ class _NodeLog:
 
     def flush(self) -> None:
         return None
+
+    def close(self) -> None:
+        """Close the file; a failure (its last buffered lines on a full disk) is kept."""
+        try:
+            self.handle.close()
+        except OSError as exc:
+            self.error = self.error or exc.strerror or str(exc)
 
 
 def _log_failure(ctx: NodeContext, reason: str) -> LogWriteError:

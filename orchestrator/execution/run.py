@@ -24,7 +24,7 @@ import structlog
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Runner, Storage
-from orchestrator.engine.process import require_tool
+from orchestrator.engine.process import check_space, require_tool
 from orchestrator.errors import ConfigError, FetchError, StateError, ToolMissingError
 from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.scheduler import Limits, Scheduler
@@ -105,6 +105,7 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
         raise ConfigError("--no-cache-for", "", f"no such node in this run: {', '.join(unknown)}")
     if check_tools:
         require_tool("buildah")
+        check_space(str(settings.state_dir))
         if "base" in graph and resolved.pipeline.base.kind == "mmdebstrap":
             require_tool("mmdebstrap")
     now = datetime.now(UTC)
@@ -289,9 +290,13 @@ def execute(
         )
         with _sigterm_as_interrupt(), progress, _log_through(progress):
             result = scheduler.run()
-        history.finish_run(
-            run_id, result=_run_state(result), exit_code=result.exit_code, finished=time.time()
-        )
+        try:
+            history.finish_run(
+                run_id, result=_run_state(result), exit_code=result.exit_code, finished=time.time()
+            )
+        except StateError as exc:  # a full disk: the next run marks this one killed
+            log.error("could not record the end of the run in the history", error=str(exc))
+            return result
     pid_file.unlink(missing_ok=True)
     return result
 

@@ -3,7 +3,7 @@ failed node its error, log tail and log path."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -15,6 +15,13 @@ from orchestrator.reporting import summary
 from orchestrator.reporting.junit import to_junit, write_junit
 
 TAIL_SHOWN = 15
+
+
+def _write(what: str, path: Path, write: Callable[[Path], None]) -> None:
+    try:
+        write(path)
+    except OSError as exc:
+        click.echo(f"orchestrate: cannot write the {what} {path}: {exc.strerror or exc}", err=True)
 
 
 def shown_tail(tail: str) -> list[str]:
@@ -39,11 +46,14 @@ def report_run(
     log_dir = run_dir / "logs"
     click.echo(summary.table(result, order))
     document = summary.to_json(result, order, pipeline=str(pipeline), log_dir=log_dir)
-    summary.write_json(run_dir / "summary.json", document)
+    # A full disk must not lose the terminal's account of the run: each file is tried and a
+    # failure said in one line (the table above already went out).
+    _write("summary", run_dir / "summary.json", lambda p: summary.write_json(p, document))
     if outputs.summary_json is not None:
-        summary.write_json(outputs.summary_json, document)
+        _write("--summary-json", outputs.summary_json, lambda p: summary.write_json(p, document))
     if outputs.junit is not None:
-        write_junit(outputs.junit, to_junit(result, order, suite=f"orchestrate.{pipeline_name}"))
+        junit = to_junit(result, order, suite=f"orchestrate.{pipeline_name}")
+        _write("--junit", outputs.junit, lambda p: write_junit(p, junit))
     click.echo(f"logs: {log_dir}")
     for node in order:
         r = result.results.get(node)

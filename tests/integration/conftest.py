@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.engine import leftovers
 from orchestrator.engine.buildah import run_of
+from orchestrator.engine.process import ShRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +74,8 @@ def run_ids(state_dir: Path) -> set[str]:
 
 @pytest.fixture
 def no_leftovers(state_dir: Path) -> Iterator[None]:
-    """Fail the test if one of its runs leaves a working container or a candidate image.
+    """Fail the test if one of its runs leaves a working container, a candidate image, a
+    step still running or a secret file.
 
     Only the runs this test started are looked at: other builds on the host (another
     checkout, a CI job, a second test session) create and remove containers of their own.
@@ -78,10 +84,38 @@ def no_leftovers(state_dir: Path) -> Iterator[None]:
     yield
     ours = run_ids(state_dir) - before
     assert ours, "the test started no run in the session's state directory"
+    assert_nothing_left(state_dir, ours)
+
+
+def assert_nothing_left(state_dir: Path, ours: set[str]) -> None:
+    """No working container, candidate image, running step or network file of ``ours``."""
     containers = {c for c in buildah_containers() if run_of(c) in ours}
     candidates = {i for i in buildah_image_names() if run_of(i) in ours}
+    steps = {name for name in step_payloads() if run_of(name) in ours}
+    secrets = [p for run in ours for p in (state_dir / "runs" / run).rglob("network.env")]
     assert containers == set()
     assert candidates == set()
+    assert steps == set()
+    assert secrets == []
+
+
+def step_payloads() -> set[str]:
+    """Working containers whose step still runs in the OCI runtime without its buildah."""
+    return {name for name, _ in leftovers.payloads(ShRunner())}
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of processes whose command line holds ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if marker.encode() in cmdline:
+                found.append(int(proc.name))
+    return found
 
 
 def buildah_image_names() -> set[str]:
@@ -137,3 +171,49 @@ def run_in(image: str, *argv: str, user: str = "root") -> subprocess.CompletedPr
         )
     finally:
         subprocess.run(["buildah", "rm", name], capture_output=True, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A plain-HTTP registry on 127.0.0.1; yields host:port."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail("docker-registry is not installed: run ./setup-host")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        "log:\n  level: error\n"
+    )
+    proc = subprocess.Popen(
+        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://{address}/v2/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("docker-registry did not start")
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def tags(address: str, repository: str) -> set[str]:
+    with urllib.request.urlopen(f"http://{address}/v2/{repository}/tags/list", timeout=5) as r:
+        return set(json.load(r)["tags"])

@@ -1,4 +1,6 @@
-"""A node killed by its timeout or by Ctrl-C leaves no working container and no tagged image."""
+"""A node killed by its timeout or by Ctrl-C leaves no working container, no tagged image and
+no step running: the hang step ignores SIGTERM, so buildah is killed outright and the step,
+under OCI isolation, would go on in runc unless orchestrate stops it."""
 
 from __future__ import annotations
 
@@ -11,16 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, buildah_containers, orchestrate
+from tests.integration.conftest import ROOT, buildah_containers, orchestrate, processes_with
+
+# The hang step's command line carries this, so a test can look for it among processes.
+HANG_MARKER = "sleep 6011"
 
 
 def hanging_pipeline(tmp_path: Path) -> Path:
-    """keystone with an extra step that never ends; base and wheels come from the cache."""
+    """keystone with an extra step that ignores SIGTERM and never ends; base and wheels come
+    from the cache."""
     text = (ROOT / "pipelines" / "keystone.yaml").read_text()
     text = text.replace("../constraints", str(ROOT / "constraints"))
     text = text.replace(
         "    source: {pypi: keystone==29.1.0,",
-        "    steps: [{name: hang, run: 'echo hanging; sleep 600'}]\n"
+        f"    steps: [{{name: hang, run: \"trap '' TERM; echo hanging; {HANG_MARKER}\"}}]\n"
         "    source: {pypi: keystone==29.1.0,",
     )
     path = tmp_path / "hang.yaml"
@@ -36,6 +42,7 @@ def test_timeout_kills_the_node_and_removes_its_containers(
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "keystone failed: step 'hang' ran past the node's timeout and was killed" in proc.stderr
+    assert processes_with(HANG_MARKER) == []
     assert (
         "keystone:candidate-"
         not in subprocess.run(
@@ -47,7 +54,9 @@ def test_timeout_kills_the_node_and_removes_its_containers(
     )
 
 
-def test_ctrl_c_cancels_and_removes_containers(state_dir: Path, tmp_path: Path) -> None:
+def test_ctrl_c_cancels_and_removes_containers(
+    state_dir: Path, tmp_path: Path, no_leftovers: None
+) -> None:
     before = buildah_containers()
     old_logs = set(state_dir.glob("runs/*/logs/keystone.log"))
     env = dict(
@@ -77,6 +86,7 @@ def test_ctrl_c_cancels_and_removes_containers(state_dir: Path, tmp_path: Path) 
     assert proc.returncode == 130, out
     assert "keystone      cancelled" in out
     assert buildah_containers() - before == set()
+    assert processes_with(HANG_MARKER) == []
 
 
 @pytest.fixture(autouse=True)

@@ -2,64 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.integration.conftest import ROOT, orchestrate
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A plain-HTTP registry on 127.0.0.1; yields host:port."""
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.fail("docker-registry is not installed: run ./setup-host")
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-        "log:\n  level: error\n"
-    )
-    proc = subprocess.Popen(
-        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    address = f"127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://{address}/v2/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("docker-registry did not start")
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def tags(address: str, repository: str) -> set[str]:
-    with urllib.request.urlopen(f"http://{address}/v2/{repository}/tags/list", timeout=5) as r:
-        return set(json.load(r)["tags"])
+from tests.integration.conftest import ROOT, orchestrate, tags
 
 
 def test_push_sends_every_tag_of_every_node(registry: str, state_dir: Path) -> None:

@@ -683,6 +683,28 @@ def test_a_log_on_a_full_disk_fails_the_node_saying_so_and_leaves_nothing(
         BuildahExecutor(runner=runner, host_env={}).execute(plan, ctx)
     assert CONTAINER not in runner.containers
     assert [f.path for f in plan.files if f.path.exists()] == []
+    # Stopped after the first step: nothing committed, nothing tagged as good.
+    assert runner.steps_named("install") == []
+    assert IMAGE not in runner.images and f"{REPO}:2026.1" not in runner.images
+
+
+def test_a_log_that_cannot_be_closed_fails_the_node_not_orchestrate(
+    tmp_path: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its last buffered lines meet the full disk at close: a node failure, not a crash.
+    class FullAtClose(io.StringIO):
+        def close(self) -> None:
+            raise OSError(28, "No space left on device")
+
+    ctx = make_ctx(tmp_path)
+    real_open = Path.open
+
+    def open_(self: Path, *args: object, **kwargs: object) -> object:
+        return FullAtClose() if self == ctx.log_path else real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "open", open_)
+    with pytest.raises(LogWriteError, match=r"\(No space left on device\)"):
+        BuildahExecutor(runner=runner, host_env={}).execute(make_plan(tmp_path), ctx)
 
 
 def test_a_failed_push_moves_no_local_release_tag(tmp_path: Path, runner: RecordingRunner) -> None:

@@ -15,7 +15,9 @@ from orchestrator import redaction
 from orchestrator.engine import buildah
 from orchestrator.engine import process as engine
 from orchestrator.errors import (
+    EXIT_USAGE,
     CancelledError,
+    HostError,
     LogWriteError,
     StepFailedError,
     StepTimeoutError,
@@ -177,3 +179,21 @@ def test_the_terminal_shows_every_cause_line_and_the_last_ones() -> None:
     shown = shown_tail(tail)
     assert shown[:2] == tail.splitlines()[:2]
     assert shown[2:] == [f"line {i}" for i in range(40 - TAIL_SHOWN, 40)]
+
+
+def test_a_build_does_not_start_where_buildah_has_no_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(engine, "LOW_SPACE_BYTES", 2**62)
+    with pytest.raises(HostError) as refused:
+        engine.check_space(str(tmp_path / "state" / "not-made-yet"))
+    assert refused.value.exit_code == EXIT_USAGE
+    assert str(refused.value).startswith(f"no space left on device: TMPDIR {tmp_path} has ")
+    assert "point TMPDIR or --state-dir elsewhere" in str(refused.value)
+
+
+def test_a_failed_query_says_its_cause_in_the_message() -> None:
+    with pytest.raises(StepFailedError) as failed:
+        engine.capture(["sh", "-c", "echo 'Error: read/write on closed pipe' >&2; exit 125"])
+    assert str(failed.value).endswith(" exited 125: Error: read/write on closed pipe")
