@@ -76,7 +76,7 @@ _CAUSE = re.compile(
 
 # Below this, a file system counts as full: buildah's own message for a full TMPDIR is
 # "read/write on closed pipe", which names no disk.
-LOW_SPACE_BYTES = 64 * 1024 * 1024
+LOW_SPACE_BYTES = 8 * 1024 * 1024
 STORAGE_ROOT = "/var/lib/containers/storage"
 
 
