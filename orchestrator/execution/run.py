@@ -39,13 +39,15 @@ from orchestrator.loading.load import (
 from orchestrator.logsetup import redirected
 from orchestrator.model.options import Settings
 from orchestrator.model.request import Request
-from orchestrator.model.resolve import ResolvedPipeline
+from orchestrator.model.pipeline import REQUIREMENTS_NODE
+from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.results import NodeResult, RunResult
 from orchestrator.model.states import RunState, Status
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for, order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
+from orchestrator.planning.requirements import wheeled_services
 from orchestrator.planning.reuse import decide
 from orchestrator.records import runs
 from orchestrator.records.history import History
@@ -111,7 +113,10 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
     now = datetime.now(UTC)
     run_id = buildah.new_run_id(now)
     try:
-        sources = fetch_sources(resolved, nodes, settings)
+        # The wheels image needs the requirements of every service it is made for, built
+        # in this run or not.
+        wheeled = wheeled_services(resolved, graph) if REQUIREMENTS_NODE in graph else []
+        sources = fetch_sources(resolved, unique(nodes, wheeled), settings)
     except FetchError as exc:
         if request.dry_run or not _record_unstarted(
             request, path, settings, graph, run_id, now, exc

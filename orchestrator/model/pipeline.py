@@ -21,7 +21,7 @@ REQUIREMENTS_NODE = "requirements"
 RESERVED_NODES = frozenset({BASE_NODE, REQUIREMENTS_NODE})
 
 SourceKind = Literal["pypi", "git", "url", "local"]
-WheelScope = Literal["selected", "all"]
+WheelScope = Literal["pipeline", "selected", "all"]
 Refresh = Literal["daily", "weekly", "monthly", "never"]
 REFRESH_CHOICES: tuple[Refresh, ...] = ("daily", "weekly", "monthly", "never")
 # What makes a folder a Python project a local source may point at.
@@ -141,7 +141,10 @@ class ChildSpec:
 class RequirementsSpec:
     """The wheels image: what it wheels beyond the selected services' needs."""
 
-    scope: WheelScope = "selected"
+    # pipeline: every service of the pipeline (keys never depend on a run's selection, so
+    # hosts that build different nodes share one wheels image); selected: the run's
+    # services only; all: every pin of upper-constraints.
+    scope: WheelScope = "pipeline"
     build_packages: tuple[str, ...] = ()
     pip_packages: tuple[str, ...] = ()
 
@@ -339,9 +342,9 @@ def _url(node: Field) -> str:
 
 def _requirements(node: Field) -> RequirementsSpec:
     m = node.mapping(("scope", "build_packages", "pip_packages"))
-    scope: WheelScope = "selected"
-    if "scope" in m and m["scope"].choice(("selected", "all")) == "all":
-        scope = "all"
+    scope: WheelScope = "pipeline"
+    if "scope" in m:
+        scope = m["scope"].choice(("pipeline", "selected", "all"))  # type: ignore[assignment]
     return RequirementsSpec(
         scope=scope,
         build_packages=m["build_packages"].strings() if "build_packages" in m else (),

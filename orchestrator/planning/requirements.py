@@ -25,7 +25,7 @@ def plan_requirements(
     pipeline = resolved.pipeline
     b = NodeBuilder(REQUIREMENTS_NODE, NodeKind.REQUIREMENTS, resolved, ctx)
     b.network_env(pip_index=True)
-    selected = [resolved.services[n] for n in order(graph) if n in resolved.services]
+    selected = [resolved.services[n] for n in wheeled_services(resolved, graph)]
     build_packages = unique(
         resolved.catalog.common_build_packages,
         *(s.build_packages for s in selected),
@@ -101,3 +101,12 @@ def plan_requirements(
         produce=b.commit_working_container(config),
         plans=plans,
     )
+
+
+def wheeled_services(resolved: ResolvedPipeline, graph: nx.DiGraph) -> list[str]:
+    """The services whose needs the wheels image holds: every service of the pipeline
+    (``scope: pipeline``, the default: the key does not depend on what a run selects), or
+    the run's selected ones (``scope: selected``)."""
+    if resolved.pipeline.requirements.scope == "selected":
+        return [n for n in order(graph) if n in resolved.services]
+    return list(resolved.services)

@@ -224,7 +224,7 @@ CASES: dict[str, Case] = {
         "base: {from: 'debian:12', suite: trixie}\n" + LOCAL, r"applies to 'bootstrap"
     ),
     "requirements-scope": pipeline_case(
-        "requirements: {scope: some}\n" + LOCAL, r"'some' is not one of: selected, all"
+        "requirements: {scope: some}\n" + LOCAL, r"'some' is not one of: pipeline, selected, all"
     ),
     "requirements-pip-option": pipeline_case(
         "requirements: {pip_packages: ['-e .']}\n" + LOCAL, r"'-e .' is not a requirement"

@@ -14,6 +14,7 @@ from orchestrator.loading.load import load, plan_inputs
 from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.options import resolve_settings
 from orchestrator.model.pipeline import Source
+from orchestrator.model.request import Selection
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
@@ -133,6 +134,26 @@ def test_wheels_scope_all_adds_upper_constraints(write_pipeline: WritePipeline) 
     plans = plans_of(write_pipeline(TWO + "requirements: {scope: all}\n"))
     req = next(f for f in plans["requirements"].files if f.path.name == "requirements.txt")
     assert len(req.content.splitlines()) > 500
+
+
+def test_no_key_depends_on_what_a_run_selects(write_pipeline: WritePipeline) -> None:
+    # A host that builds only keystone must find the full stack's base and wheels images
+    # by key (scope: pipeline, the default); scope: selected trades that for a smaller set.
+    path = write_pipeline(TWO)
+    resolved = load(path)
+    settings = resolve_settings(resolved.pipeline.settings, {"state_dir": "/s"}, environ={})
+
+    def keys(pipeline_path: Path, only: str) -> dict[str, str]:
+        resolved = load(pipeline_path)
+        graph = graph_for(resolved, Selection(only=(only,)) if only else Selection())
+        plans = make_plans(resolved, graph, settings, SOURCES, run_id="r1", now=NOW)
+        return {node: plan.key for node, plan in plans.items()}
+
+    everything, keystone = keys(path, ""), keys(path, "keystone")
+    assert set(keystone) == {"base", "requirements", "keystone"}
+    assert all(keystone[node] == everything[node] for node in keystone)
+    selected = write_pipeline(TWO + "requirements: {scope: selected}\n", name="sel.yaml")
+    assert keys(selected, "keystone")["requirements"] != keys(selected, "")["requirements"]
 
 
 def test_run_settings_do_not_change_keys(write_pipeline: WritePipeline, tmp_path: Path) -> None:
