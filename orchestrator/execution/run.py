@@ -38,8 +38,8 @@ from orchestrator.loading.load import (
 )
 from orchestrator.logsetup import redirected
 from orchestrator.model.options import Settings
-from orchestrator.model.request import Request
 from orchestrator.model.pipeline import REQUIREMENTS_NODE
+from orchestrator.model.request import Request
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.results import NodeResult, RunResult
 from orchestrator.model.states import RunState, Status

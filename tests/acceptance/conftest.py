@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SERVICES as ALL_SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"cinder", "glance", "heat", "horizon", "ironic", "keystone", "neutron", "nova", "octavia"}
+SERVICES = set(ALL_SERVICES)
 # The integration suite's namespace by default; `nox -s acceptance` sets the default one, so
 # it reuses what `orchestrate --parallel 9` (or `nox -s full_stack`) built.
 NAMESPACE = os.environ.get("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate-test")
