@@ -245,6 +245,11 @@ def build(
     return (*argv, "-f", containerfile, "-t", tag, context)
 
 
+def pull(ref: str, *, registry: RegistryAccess) -> Argv:
+    """``buildah pull`` of ``ref`` (by digest: exactly the image that was looked up)."""
+    return ("buildah", "pull", "--policy", "always", *registry.options(), f"docker://{ref}")
+
+
 def tag(image: str, *names: str) -> Argv:
     """``buildah tag``: give ``image`` more names, in one call (each waits for the lock)."""
     return ("buildah", "tag", image, *names)

@@ -25,6 +25,7 @@ from typing import IO
 import sh
 import structlog
 
+from orchestrator.engine import storageconf
 from orchestrator.errors import (
     CAUSE_PREFIXES,
     CancelledError,
@@ -77,7 +78,6 @@ _CAUSE = re.compile(
 # Below this, a file system counts as full: buildah's own message for a full TMPDIR is
 # "read/write on closed pipe", which names no disk.
 LOW_SPACE_BYTES = 8 * 1024 * 1024
-STORAGE_ROOT = "/var/lib/containers/storage"
 
 
 def space_notes(state_path: str = "") -> list[str]:
@@ -86,7 +86,7 @@ def space_notes(state_path: str = "") -> list[str]:
     the folder of ``state_path``, a node's log)."""
     places = {
         "TMPDIR": os.environ.get("TMPDIR") or "/var/tmp",
-        "image storage": STORAGE_ROOT,
+        "image storage": storageconf.graphroot(),
         "state directory": state_path,
     }
     notes, seen = [], set()

@@ -13,7 +13,8 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -21,14 +22,25 @@ import structlog
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Runner, Storage, is_transient
-from orchestrator.errors import LogWriteError, OrchestrateError, StepFailedError
+from orchestrator.engine.registry import Registry
+from orchestrator.errors import (
+    CancelledError,
+    FetchError,
+    LogWriteError,
+    OrchestrateError,
+    StepFailedError,
+)
 from orchestrator.execution.executor import NodeContext
 from orchestrator.model.results import Outcome
 from orchestrator.model.states import Status
 from orchestrator.planning.nodeplan import NodePlan, Step
-from orchestrator.planning.reuse import BuildHistory, Decision, decide
+from orchestrator.planning.reuse import BuildHistory, Decision, decide, decide_all
 
 BACKGROUND_NICENESS = 15
+# A push is tried this many times, waiting longer each time (a registry restarting, a
+# dropped connection); a re-run pushes only the key tags the registry lacks.
+PUSH_TRIES = 3
+PUSH_BACKOFF_SECONDS = 2.0
 # How often a step is tried again when buildah itself failed to start it (buildah.is_transient);
 # the step's command had not run, so trying again repeats nothing.
 STARTUP_RETRIES = 2
@@ -90,8 +102,11 @@ class BuildahExecutor:
         no_cache_for: frozenset[str] = frozenset(),
         history: BuildHistory | None = None,
         done_before: Mapping[str, str] | None = None,
+        registry: Registry | None = None,
+        push_parallel: int = 2,
     ) -> None:
-        """``done_before`` maps keys a resumed run had already built to that run's id."""
+        """``done_before`` maps keys a resumed run had already built to that run's id;
+        ``registry`` is where key tags are looked up (and pulled from)."""
         self.runner = runner
         self.storage = Storage(runner)
         self.isolation = IsolationFallback(runner)
@@ -100,16 +115,46 @@ class BuildahExecutor:
         self.no_cache_for = no_cache_for
         self.history = history
         self.done_before = dict(done_before or {})
+        self.registry = registry
+        self.push_slots = threading.Semaphore(push_parallel)
+        # Decided for the whole run before it starts (decide_run), else node by node.
+        self.decisions: dict[str, Decision] = {}
 
     def decide(self, plan: NodePlan) -> Decision:
-        """Reuse the image if local storage has one with the plan's key, else say why not."""
+        """Reuse the image if local storage has one with the plan's key, or the registry
+        its key tag; else say why it is built."""
+        if plan.node in self.decisions:
+            return self.decisions[plan.node]
         return decide(
             plan,
             image_key=self.storage.image_key,
             history=self.history,
             no_cache=self.no_cache,
             no_cache_for=self.no_cache_for,
+            remote=self._remote if self.registry is not None else None,
         )
+
+    def decide_run(
+        self, plans: Mapping[str, NodePlan], children: Mapping[str, Sequence[str]]
+    ) -> dict[str, Decision]:
+        """Decide every node of a run up front (registry lookups four at a time), so that a
+        node reused from the registry is pulled exactly when a child of this run builds.
+
+        Raises:
+            FetchError: the registry could not be asked.
+        """
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            found = dict(zip(plans, pool.map(self.decide, plans.values()), strict=True))
+        self.decisions = decide_all(plans, children, lambda plan: found[plan.node])
+        return self.decisions
+
+    def _remote(self, ref: str) -> tuple[str, int] | None:
+        assert self.registry is not None
+        try:
+            manifest = self.registry.manifest(ref)
+        except StepFailedError as exc:
+            raise FetchError(f"registry: cannot look up {ref}: {_said(exc)}") from None
+        return (manifest.digest, manifest.size) if manifest else None
 
     def execute(self, plan: NodePlan, ctx: NodeContext) -> Outcome:
         """Build ``plan`` (or reuse its image) and report the outcome.
@@ -135,14 +180,31 @@ class BuildahExecutor:
         log = structlog.get_logger()
         out.write(f"### {plan.node} attempt {ctx.attempt} (run {ctx.run_id})\n")
         decision = self.decide(plan)
-        if decision.reuse:
-            out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
+        done_in = self.done_before.get(plan.key)
+        if decision.where == "registry" and not decision.pull:
+            # Nothing of this run builds on it: it stays where it is, nothing downloaded.
+            out.write(f"reused {plan.remote_key} ({decision.remote_digest}): {decision.why}\n")
             ctx.image_ready()
-            self._run_steps(plan.push, ctx, out, plan)
+            detail = f"done in run {done_in}" if done_in else decision.why
+            return Outcome(
+                status=Status.REUSED,
+                image_id=decision.remote_digest,
+                size=decision.remote_size,
+                detail=detail,
+            )
+        if decision.pull:
+            self._pull(plan, decision, ctx, out)
+        if decision.reuse:
+            if decision.where == "local":
+                out.write(f"reused {plan.image}: its {KEY_LABEL} label matches {plan.key}\n")
+            ctx.image_ready()
+            if decision.remote_digest:
+                out.write(f"{plan.remote_key} is in the registry already: not pushed\n")
+            else:
+                self._push(plan, ctx, out)
             # Release tags follow the latest run, even back to an older key.
             self._run_steps(plan.release, ctx, out, plan)
             image_id, size = self.storage.image_facts(plan.image)
-            done_in = self.done_before.get(plan.key)
             detail = f"done in run {done_in}" if done_in else decision.why
             return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
         out.write(f"building {plan.image} (key {plan.key}): {decision.why}\n")
@@ -150,7 +212,7 @@ class BuildahExecutor:
         with self._workspace(plan, out):
             self._run_steps(plan.steps, ctx, out, plan)
             ctx.image_ready()
-            self._run_steps(plan.push, ctx, out, plan)
+            self._push(plan, ctx, out)
             self._run_steps(plan.release, ctx, out, plan)
         if previous and self.storage.drop_replaced(previous, plan.image):
             out.write(f"removed {previous[:19]}, the image this rebuild replaced\n")
@@ -199,6 +261,38 @@ class BuildahExecutor:
             if isinstance(out, _NodeLog) and out.error:
                 # The step's output is lost: stop before the image is tagged as good.
                 raise _log_failure(ctx, out.error)
+
+    def _pull(self, plan: NodePlan, decision: Decision, ctx: NodeContext, out: IO[str]) -> None:
+        """Pull the registry's image of this key by digest, check its key label, and name
+        it as the local key image (a child of this run builds on it)."""
+        assert self.registry is not None
+        ref = f"{plan.remote}@{decision.remote_digest}"
+        steps = (
+            Step(name="pull", argv=buildah.pull(ref, registry=self.registry.access)),
+            Step(name="tag", argv=buildah.tag(ref, plan.image)),
+        )
+        self._run_steps(steps, ctx, out, plan)
+        if self.storage.image_key(plan.image) != plan.key:
+            raise StepFailedError(
+                "pull", 1, f"{ref} does not carry the key label {plan.key}", str(ctx.log_path)
+            )
+
+    def _push(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> None:
+        """Push the key tag, at most ``push_parallel`` nodes at once, trying again with
+        backoff when the registry fails."""
+        if not plan.push:
+            return
+        with self.push_slots:
+            for attempt in range(1, PUSH_TRIES + 1):
+                try:
+                    self._run_steps(plan.push, ctx, out, plan)
+                    return
+                except StepFailedError:
+                    if attempt == PUSH_TRIES or ctx.cancel.is_set():
+                        raise
+                    out.write(f"--- push failed; again in {PUSH_BACKOFF_SECONDS * attempt:.0f}s\n")
+                    if ctx.cancel.wait(PUSH_BACKOFF_SECONDS * attempt):
+                        raise CancelledError("cancelled while waiting to push again") from None
 
     @contextlib.contextmanager
     def _workspace(self, plan: NodePlan, out: IO[str]) -> Iterator[None]:
@@ -273,6 +367,12 @@ class _NodeLog:
             self.handle.close()
         except OSError as exc:
             self.error = self.error or exc.strerror or str(exc)
+
+
+def _said(exc: StepFailedError) -> str:
+    """The last line a failed query printed."""
+    lines = exc.tail.strip().splitlines()
+    return lines[-1] if lines else str(exc)
 
 
 def _log_failure(ctx: NodeContext, reason: str) -> LogWriteError:

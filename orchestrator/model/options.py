@@ -146,14 +146,33 @@ SETTINGS: tuple[Option, ...] = (
         section="settings",
         kind="bool",
         default=False,
-        help="Push every built image's tags to the registry.",
+        help="Push every built node under its key tag as soon as it is verified, and the "
+        "release tags once every node succeeded (all or nothing).",
     ),
     Option(
         name="registry",
         section="settings",
         kind="str",
         default="",
-        help="Registry repository prefix to push to, e.g. registry.example.com/openstack.",
+        help="Registry repository prefix, e.g. registry.example.com/openstack: a node whose "
+        "key tag is there is reused without building (pulled by digest only when a node of "
+        "the run builds on it); pushes go there.",
+    ),
+    Option(
+        name="push_parallel",
+        section="settings",
+        kind="int",
+        default=2,
+        minimum=1,
+        help="At most this many pushes (and tag copies) at once.",
+    ),
+    Option(
+        name="storage_root",
+        section="settings",
+        kind="str",
+        default="",
+        help="Keep buildah's image storage under this folder (graph/ and run/) instead of "
+        "the host's: a build host of its own, e.g. an empty one on a CI worker.",
     ),
     Option(
         name="tls_verify",

@@ -242,6 +242,7 @@ class NodeBuilder:
         key = cachekey.cache_key(self.inputs)
         image = f"{self.repository}:{key[:20]}"
         tags = self._tags(extra_tags)
+        remote = self.remote_repository()
         steps = [
             *self.steps,
             *produce([*labels, (KEY_LABEL, key)]),
@@ -265,9 +266,11 @@ class NodeBuilder:
             files=tuple(self.files),
             scratch=tuple(self.scratch),
             steps=tuple(steps),
-            push=self._push(image, tags),
+            push=self._push(image, f"{remote}:{key[:20]}"),
             release=release,
             run_dir=self.node_dir,
+            remote=remote,
+            release_tags=tuple(tag.rsplit(":", 1)[1] for tag in tags),
         )
 
     def _tags(self, extra: Sequence[str]) -> list[str]:
@@ -282,13 +285,15 @@ class NodeBuilder:
             out.append(f"{self.repository}:{tag}")
         return out
 
-    def _push(self, image: str, tags: Sequence[str]) -> tuple[Step, ...]:
+    def remote_repository(self) -> str:
+        """``<registry>/<node>``, or "" when no registry is set."""
         registry = self.settings.get_str("registry").rstrip("/")
-        if not self.settings.get_bool("push") or not registry:
+        return f"{registry}/{self.node}" if registry else ""
+
+    def _push(self, image: str, remote_key: str) -> tuple[Step, ...]:
+        """The key image pushed under its key tag; release tags are promoted after the run
+        (all or nothing), not here."""
+        if not self.settings.get_bool("push") or not self.remote_repository():
             return ()
-        steps = []
-        for ref in (image, *tags):  # the key image, under each of its tags
-            tag = ref.rsplit(":", 1)[1]
-            argv = buildah.push(image, f"{registry}/{self.node}:{tag}", registry=self.registry)
-            steps.append(Step(name=f"push:{tag}", argv=argv))
-        return tuple(steps)
+        argv = buildah.push(image, remote_key, registry=self.registry)
+        return (Step(name=f"push:{remote_key.rsplit(':', 1)[1]}", argv=argv),)

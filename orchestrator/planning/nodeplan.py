@@ -64,6 +64,21 @@ class NodePlan:
     # moves them.
     release: tuple[Step, ...] = ()
     run_dir: Path = field(default=Path("."))
+    # The node's repository in the registry (``<registry>/<node>``), "" without a registry.
+    remote: str = ""
+    # The release tags (``2026.1``, ``master-20261127``) promoted in the registry once every
+    # node of the run succeeded.
+    release_tags: tuple[str, ...] = ()
+
+    @property
+    def key_tag(self) -> str:
+        """The tag naming the key (its first 20 hex digits), local and remote."""
+        return self.key[:20]
+
+    @property
+    def remote_key(self) -> str:
+        """``<registry>/<node>:<key tag>``: where a later run, anywhere, finds this node."""
+        return f"{self.remote}:{self.key_tag}" if self.remote else ""
 
 
 def empty_plan(node: str, kind: NodeKind = NodeKind.SERVICE) -> NodePlan:

@@ -1,6 +1,8 @@
 """Build or reuse: the decision for one node, and the reason given for it.
 
-A node is reused when an image in local storage carries its key label; otherwise it is built,
+A node is reused when an image in local storage carries its key label, or when the registry
+has its key tag (a manifest lookup: nothing is downloaded unless a child of this run is built
+on it, then it is pulled by digest); otherwise it is built,
 and the reason names what changed: the inputs of the repository's last recorded build are
 compared with the plan's, input by input (``dist_packages +less``, ``parent requirements``,
 ``source pypi:keystone==29.0.0 -> pypi:keystone==29.1.0``).
@@ -8,8 +10,8 @@ compared with the plan's, input by input (``dist_packages +less``, ``parent requ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from orchestrator.engine.buildah import repository_of
@@ -37,14 +39,32 @@ class BuildHistory(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class Decision:
-    """Whether a node's image is reused, and why (or why it is built)."""
+    """Whether a node's image is reused (from local storage or the registry), and why (or
+    why it is built).
+
+    ``remote_digest`` is the digest of the node's key tag in the registry when it is there
+    (a built node pushes it; a reused one pushes only when it is missing). ``pull`` says a
+    registry image must come down because a node of this run builds on it.
+    """
 
     reuse: bool
     why: str
+    where: str = "local"  # local | registry
+    pull: bool = False
+    remote_digest: str = ""
+    remote_size: int = 0
 
     @property
     def action(self) -> str:
-        return "reuse" if self.reuse else "build"
+        if not self.reuse:
+            return "build"
+        if self.where == "registry":
+            return "pull" if self.pull else "reuse (registry)"
+        return "reuse"
+
+
+# Looks a key tag up in the registry: (digest, size of its layers), or None if it is absent.
+RemoteLookup = Callable[[str], "tuple[str, int] | None"]
 
 
 def decide(
@@ -54,8 +74,10 @@ def decide(
     history: BuildHistory | None,
     no_cache: bool = False,
     no_cache_for: frozenset[str] = frozenset(),
+    remote: RemoteLookup | None = None,
 ) -> Decision:
-    """Reuse ``plan``'s image if local storage has one with its key, else say why it builds.
+    """Reuse ``plan``'s image if local storage has one with its key, else if the registry
+    has its key tag (``remote``), else say why it builds.
 
     ``image_key`` returns the key label of a local image (None if there is no such image).
     """
@@ -63,9 +85,39 @@ def decide(
         return Decision(reuse=False, why="--no-cache")
     if plan.node in no_cache_for:
         return Decision(reuse=False, why="--no-cache-for")
+    found = remote(plan.remote_key) if remote is not None and plan.remote_key else None
+    digest, size = found if found else ("", 0)
     if image_key(plan.image) == plan.key:
-        return Decision(reuse=True, why="cache key matches")
+        return Decision(
+            reuse=True, why="cache key matches", remote_digest=digest, remote_size=size
+        )
+    if found:
+        return Decision(
+            reuse=True,
+            why=f"key tag in the registry ({plan.remote_key})",
+            where="registry",
+            remote_digest=digest,
+            remote_size=size,
+        )
     return Decision(reuse=False, why=why_build(plan, history))
+
+
+def decide_all(
+    plans: Mapping[str, NodePlan],
+    children: Mapping[str, Sequence[str]],
+    decide_one: Callable[[NodePlan], Decision],
+) -> dict[str, Decision]:
+    """Every node's decision; a node reused from the registry is pulled (by digest) when one
+    of its children in this run is built on it, and left there otherwise."""
+    decisions = {node: decide_one(plan) for node, plan in plans.items()}
+    for node, decision in decisions.items():
+        if decision.where == "registry" and any(
+            not decisions[child].reuse for child in children.get(node, ()) if child in decisions
+        ):
+            decisions[node] = replace(
+                decision, pull=True, why=f"{decision.why}, pulled: a child is built on it"
+            )
+    return decisions
 
 
 def why_build(plan: NodePlan, history: BuildHistory | None) -> str:

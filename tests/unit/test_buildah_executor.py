@@ -23,9 +23,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from orchestrator.engine import buildah
-from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, Storage
+from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, RegistryAccess, Storage
+from orchestrator.engine.registry import Registry
 from orchestrator.errors import (
     CancelledError,
+    FetchError,
     LogWriteError,
     OrchestrateError,
     StepFailedError,
@@ -34,7 +36,7 @@ from orchestrator.errors import (
 from orchestrator.execution.buildah_executor import STARTUP_RETRIES, BuildahExecutor
 from orchestrator.execution.executor import NodeContext
 from orchestrator.model.states import NodeKind, RunState, Status
-from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, Step
+from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, Step, empty_plan
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import clean_up_dead_runs
 
@@ -75,6 +77,8 @@ class RecordingRunner:
     capture_failures: dict[str, int] = field(default_factory=dict)  # subcommand -> times
     # runc's containers (id -> bundle folder): steps a killed ``buildah run`` left running
     payloads: dict[str, Path] = field(default_factory=dict)
+    # the registry: reference (repository:tag) -> key label of the image it names
+    remote: dict[str, str] = field(default_factory=dict)
 
     # scripting ------------------------------------------------------------------------------
     def fail(self, step: str, times: int = 1, tail: str = "boom") -> None:
@@ -123,6 +127,19 @@ class RecordingRunner:
             raise StepFailedError(argv[1], 125, "database is locked", "")
         return self._apply(argv)
 
+    def _skopeo(self, argv: Argv) -> str:
+        command, ref = argv[1], argv[-1].removeprefix("docker://")
+        if command == "inspect":
+            if ref not in self.remote:
+                raise StepFailedError("skopeo", 1, f"Error: {ref}: manifest unknown", "")
+            return _manifest(ref, self.remote[ref])
+        assert command == "copy", argv
+        source = argv[-2].removeprefix("docker://")
+        digest = source.split("@")[1]
+        (tagged,) = [r for r, k in self.remote.items() if _digest(r, k) == digest]
+        self.remote[ref] = self.remote[tagged]
+        return ""
+
     # the model ------------------------------------------------------------------------------
     def steps_named(self, name: str) -> list[Argv]:
         return [argv for step, argv in self.steps if step == name]
@@ -140,6 +157,8 @@ class RecordingRunner:
 
     def _apply(self, argv: Argv) -> str:
         tool, command, *rest = argv
+        if tool == "skopeo":
+            return self._skopeo(argv)
         if tool in ("runc", "crun"):
             if command == "list":
                 listed = [{"id": i, "bundle": str(b)} for i, b in self.payloads.items()]
@@ -198,9 +217,31 @@ class RecordingRunner:
                 for container in rest:
                     self._need_container(argv, container)
                 self.containers.difference_update(rest)
+            case "push":
+                image, destination = rest[-2], rest[-1].removeprefix("docker://")
+                self._need_image(argv, image)
+                self.remote[destination] = self.images[image]
+            case "pull":
+                ref = rest[-1].removeprefix("docker://")
+                digest = ref.split("@")[1]
+                tagged = [r for r, k in self.remote.items() if _digest(r, k) == digest]
+                if not tagged:
+                    raise self._error(argv, f"{ref}: manifest unknown")
+                self.images[ref] = self.remote[tagged[0]]
             case _:
                 raise AssertionError(f"unexpected command {argv}")
         return ""
+
+
+def _manifest(ref: str, key: str) -> str:
+    """The raw manifest the fake registry serves for an image of ``key``."""
+    return json.dumps({"schemaVersion": 2, "layers": [{"size": 100}], "key": key})
+
+
+def _digest(ref: str, key: str) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(_manifest(ref, key).encode()).hexdigest()
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -714,14 +755,126 @@ def test_a_failed_push_moves_no_local_release_tag(tmp_path: Path, runner: Record
         argv=buildah.push(IMAGE, "registry.example/keystone:k1", registry=buildah.RegistryAccess()),
     )
     plan = dataclasses.replace(make_plan(tmp_path), push=(push,))
-    runner.fail("push:k1", tail="Error: writing blob: connection refused")
+    runner.fail("push:k1", times=3, tail="Error: writing blob: connection refused")
 
     with pytest.raises(StepFailedError, match="push:k1"):
         BuildahExecutor(runner=runner, host_env={}).execute(plan, make_ctx(tmp_path))
 
+    assert len(runner.steps_named("push:k1")) == 3  # tried three times
     assert runner.images[IMAGE] == KEY  # built and verified: kept under its key
     assert runner.images[f"{REPO}:2026.1"] == "an-older-key"  # the release tag did not move
     assert f"{REPO}:latest" not in runner.images
+
+
+REMOTE = "registry.example/os/keystone"
+
+
+def registry_plan(tmp_path: Path, *, push: bool = True) -> NodePlan:
+    """make_plan's keystone with a registry: its key tag pushed when it is built."""
+    plan = make_plan(tmp_path)
+    steps = (
+        Step(
+            name=f"push:{plan.key_tag}",
+            argv=buildah.push(IMAGE, f"{REMOTE}:{plan.key_tag}", registry=RegistryAccess()),
+        ),
+    )
+    return dataclasses.replace(plan, remote=REMOTE, push=steps if push else ())
+
+
+def registry_executor(runner: RecordingRunner) -> BuildahExecutor:
+    return BuildahExecutor(runner=runner, host_env={}, registry=Registry(runner, RegistryAccess()))
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("orchestrator.execution.buildah_executor.PUSH_BACKOFF_SECONDS", 0.0)
+
+
+def test_a_push_that_fails_once_is_tried_again(
+    tmp_path: Path, runner: RecordingRunner, no_backoff: None
+) -> None:
+    plan = registry_plan(tmp_path)
+    runner.fail(plan.push[0].name, tail="Error: writing blob: connection reset by peer")
+
+    outcome = registry_executor(runner).execute(plan, make_ctx(tmp_path))
+
+    assert outcome.status is Status.BUILT
+    assert runner.remote == {plan.remote_key: KEY}
+    assert runner.images[f"{REPO}:2026.1"] == KEY
+
+
+def test_a_key_in_the_registry_is_reused_without_download_when_nothing_builds_on_it(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    plan = registry_plan(tmp_path)
+    runner.remote[plan.remote_key] = KEY
+    executor = registry_executor(runner)
+    decisions = executor.decide_run({NODE: plan}, {NODE: []})
+    assert decisions[NODE].action == "reuse (registry)"
+
+    outcome = executor.execute(plan, make_ctx(tmp_path))
+
+    assert outcome.status is Status.REUSED
+    assert outcome.image_id == _digest(plan.remote_key, KEY) and outcome.size == 100
+    # Only the local lookup: nothing pulled, tagged or pushed.
+    assert {argv[1] for argv in runner.calls if argv[0] == "buildah"} == {"inspect"}
+    assert IMAGE not in runner.images
+
+
+def test_a_registry_image_a_child_builds_on_is_pulled_by_digest_and_checked(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    plan = registry_plan(tmp_path)
+    runner.remote[plan.remote_key] = KEY
+    child = dataclasses.replace(empty_plan("site"), key="k9", remote="registry.example/os/site")
+    executor = registry_executor(runner)
+    decisions = executor.decide_run({NODE: plan, "site": child}, {NODE: ["site"]})
+    assert decisions[NODE].action == "pull" and decisions["site"].action == "build"
+
+    outcome = executor.execute(plan, make_ctx(tmp_path))
+
+    digest = _digest(plan.remote_key, KEY)
+    assert outcome.status is Status.REUSED
+    assert buildah.pull(f"{REMOTE}@{digest}", registry=RegistryAccess()) in runner.calls
+    assert runner.images[IMAGE] == KEY  # named as the local key image, for the child
+    assert runner.steps_named(plan.push[0].name) == []  # it is in the registry already
+
+
+def test_a_pulled_image_with_another_key_is_refused(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    plan = registry_plan(tmp_path)
+    runner.remote[plan.remote_key] = "someone-elses-key"  # the tag was overwritten
+    child = dataclasses.replace(empty_plan("site"), key="k9", remote="registry.example/os/site")
+    executor = registry_executor(runner)
+    executor.decide_run({NODE: plan, "site": child}, {NODE: ["site"]})
+
+    with pytest.raises(StepFailedError) as refused:
+        executor.execute(plan, make_ctx(tmp_path))
+    assert "does not carry the key label" in refused.value.tail
+
+
+def test_a_local_image_is_pushed_only_when_the_registry_lacks_its_key(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    plan = registry_plan(tmp_path)
+    runner.images[IMAGE] = KEY
+    registry_executor(runner).execute(plan, make_ctx(tmp_path))
+    assert len(runner.steps_named(plan.push[0].name)) == 1
+    assert runner.remote == {plan.remote_key: KEY}
+
+    again = RecordingRunner(images={BASE: "k0", IMAGE: KEY}, remote=dict(runner.remote))
+    registry_executor(again).execute(plan, make_ctx(tmp_path))
+    assert again.steps_named(plan.push[0].name) == []
+
+
+def test_an_unreachable_registry_is_a_fetch_failure(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    plan = registry_plan(tmp_path)
+    runner.capture_failures["inspect"] = 1  # skopeo inspect fails: "database is locked"
+    with pytest.raises(FetchError, match=r"registry: cannot look up registry\.example"):
+        registry_executor(runner).decide_run({NODE: plan}, {NODE: []})
 
 
 class IdRunner:

@@ -251,11 +251,13 @@ def test_release_tags_and_push_targets(write_pipeline: WritePipeline) -> None:
         "localhost/orchestrate/keystone:2026.1",
         "localhost/orchestrate/keystone:nightly-20261126",
     )
+    # Only the key tag is pushed with the node; the release tags are promoted after the run.
     assert [s.argv[-1] for s in plan.push] == [
-        f"docker://127.0.0.1:5000/os/keystone:{plan.key[:20]}",
-        "docker://127.0.0.1:5000/os/keystone:2026.1",
-        "docker://127.0.0.1:5000/os/keystone:nightly-20261126",
+        f"docker://127.0.0.1:5000/os/keystone:{plan.key[:20]}"
     ]
+    assert plan.remote == "127.0.0.1:5000/os/keystone"
+    assert plan.remote_key == f"127.0.0.1:5000/os/keystone:{plan.key[:20]}"
+    assert plan.release_tags == ("2026.1", "nightly-20261126")
 
 
 def test_child_image_builds_from_its_parent(write_pipeline: WritePipeline, tmp_path: Path) -> None:

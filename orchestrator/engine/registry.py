@@ -1,0 +1,89 @@
+"""What orchestrate asks a registry, through skopeo: whether a node's key is there (a manifest
+lookup, no layer download) and a release tag copied onto a digest (within the registry, no
+layer moved). Credentials stay in the authfile; TLS options follow :class:`RegistryAccess`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from orchestrator.engine.buildah import Argv, RegistryAccess, Runner
+from orchestrator.errors import StepFailedError
+
+# skopeo's words for "there is no such manifest", as opposed to a registry it cannot reach.
+_ABSENT = ("manifest unknown", "name unknown", "not found", "404")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest found in a registry: its digest and the size of its layers."""
+
+    ref: str
+    digest: str
+    size: int
+
+
+def _options(access: RegistryAccess, *, prefix: str = "") -> list[str]:
+    argv = []
+    if not access.tls_verify:
+        argv.append(f"--{prefix}tls-verify=false")
+    if access.cert_dir:
+        argv += [f"--{prefix}cert-dir", access.cert_dir]
+    if access.authfile:
+        argv += [f"--{prefix}authfile", access.authfile]
+    return argv
+
+
+def inspect_raw(ref: str, access: RegistryAccess) -> Argv:
+    """``skopeo inspect --raw``: the manifest of ``ref`` only (no config, no layer)."""
+    return ("skopeo", "inspect", "--raw", "--retry-times", "2", *_options(access), f"docker://{ref}")
+
+
+def copy_tag(source: str, destination: str, access: RegistryAccess) -> Argv:
+    """``skopeo copy`` of ``source`` (by digest) to ``destination`` in the same registry: the
+    blobs are there already, so only the manifest is written, digest unchanged."""
+    return (
+        "skopeo",
+        "copy",
+        "--preserve-digests",
+        "--retry-times",
+        "2",
+        *_options(access, prefix="src-"),
+        *_options(access, prefix="dest-"),
+        f"docker://{source}",
+        f"docker://{destination}",
+    )
+
+
+class Registry:
+    """Lookups and tag copies in one registry, through a :class:`Runner`."""
+
+    def __init__(self, runner: Runner, access: RegistryAccess) -> None:
+        self.runner = runner
+        self.access = access
+
+    def manifest(self, ref: str) -> Manifest | None:
+        """The manifest ``ref`` names, or None if the registry has no such tag.
+
+        Raises:
+            StepFailedError: the registry could not be asked (unreachable, refused, TLS).
+        """
+        try:
+            raw = self.runner.capture(inspect_raw(ref, self.access))
+        except StepFailedError as exc:
+            if any(word in exc.tail.lower() for word in _ABSENT):
+                return None
+            raise
+        digest = "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+        try:
+            layers = json.loads(raw).get("layers", [])
+            size = sum(int(layer.get("size", 0)) for layer in layers)
+        except (ValueError, AttributeError, TypeError):
+            size = 0
+        return Manifest(ref=ref, digest=digest, size=size)
+
+    def copy_tag(self, source: str, destination: str) -> None:
+        """Point ``destination`` at ``source``'s manifest. Raises StepFailedError."""
+        self.runner.capture(copy_tag(source, destination, self.access))
