@@ -217,6 +217,22 @@ def plan_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> int
     return _build(_request(ctx, {**values, "dry_run": True}, pipeline))
 
 
+@cli.command("promote")
+@click.argument("pipeline", required=False, type=click.Path(path_type=Path))
+@options(*SELECTION, "profiles_dir", *(o.name for o in SETTINGS))
+@click.pass_context
+def promote_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> int:
+    """Point the release tags of PIPELINE's selected nodes at their key tags in the registry,
+    only if every one of those key tags is there (nothing moves otherwise): the last job of
+    a pipeline that built one node per job (see `orchestrate export`)."""
+    request = _request(ctx, values, pipeline)
+    prepared = run.prepare(request, check_tools=False)
+    require_tool("skopeo")
+    for line in run.promote_release_tags(prepared, ShRunner()):
+        click.echo(f"promoted: {line}")
+    return 0
+
+
 @cli.command("resume")
 @click.argument("run_id", metavar="RUN")
 @options(*(o.name for o in SETTINGS), "dry_run")

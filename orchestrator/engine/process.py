@@ -47,6 +47,7 @@ INSTALL_HINTS = {
     "podman": "install it with 'apt-get install -y podman' (Debian/Ubuntu)",
     "mmdebstrap": "install it with 'apt-get install -y mmdebstrap', or use 'base: {from: IMAGE}'",
     "git": "install it with 'apt-get install -y git' to fetch git sources",
+    "skopeo": "install it with 'apt-get install -y skopeo' to use a registry",
 }
 
 

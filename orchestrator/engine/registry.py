@@ -38,7 +38,15 @@ def _options(access: RegistryAccess, *, prefix: str = "") -> list[str]:
 
 def inspect_raw(ref: str, access: RegistryAccess) -> Argv:
     """``skopeo inspect --raw``: the manifest of ``ref`` only (no config, no layer)."""
-    return ("skopeo", "inspect", "--raw", "--retry-times", "2", *_options(access), f"docker://{ref}")
+    return (
+        "skopeo",
+        "inspect",
+        "--raw",
+        "--retry-times",
+        "2",
+        *_options(access),
+        f"docker://{ref}",
+    )
 
 
 def copy_tag(source: str, destination: str, access: RegistryAccess) -> Argv:

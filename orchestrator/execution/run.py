@@ -8,9 +8,12 @@ it ends, so a run killed with SIGKILL leaves a record that ``orchestrate resume`
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,10 +26,19 @@ import networkx as nx
 import structlog
 
 from orchestrator.engine import buildah
-from orchestrator.engine.buildah import Runner, Storage
+from orchestrator.engine.buildah import RegistryAccess, Runner, Storage
 from orchestrator.engine.process import check_space, require_tool
-from orchestrator.errors import ConfigError, FetchError, StateError, ToolMissingError
+from orchestrator.engine.registry import Registry
+from orchestrator.engine.storageconf import use_storage_root
+from orchestrator.errors import (
+    ConfigError,
+    FetchError,
+    StateError,
+    StepFailedError,
+    ToolMissingError,
+)
 from orchestrator.execution.buildah_executor import BuildahExecutor
+from orchestrator.execution.promote import PromotionError, promote
 from orchestrator.execution.scheduler import Limits, Scheduler
 from orchestrator.loading.load import (
     check_output,
@@ -48,7 +60,7 @@ from orchestrator.planning.graph import graph_for, order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
 from orchestrator.planning.requirements import wheeled_services
-from orchestrator.planning.reuse import decide
+from orchestrator.planning.reuse import Decision, decide, decide_all
 from orchestrator.records import runs
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import clean_up_dead_runs
@@ -90,6 +102,8 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
     path = find_pipeline(request.pipeline)
     resolved = load(path, request.profiles_dir)
     settings = request.settings(resolved.pipeline.settings)
+    if settings.get_str("storage_root"):
+        storage_root(Path(settings.get_str("storage_root")), dry_run=request.dry_run)
     graph = graph_for(resolved, request.selection)
     nodes = order(graph)
     if settings.get_bool("push") and not settings.get_str("registry"):
@@ -107,6 +121,8 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
         raise ConfigError("--no-cache-for", "", f"no such node in this run: {', '.join(unknown)}")
     if check_tools:
         require_tool("buildah")
+        if settings.get_str("registry"):
+            require_tool("skopeo")
         check_space(str(settings.state_dir))
         if "base" in graph and resolved.pipeline.base.kind == "mmdebstrap":
             require_tool("mmdebstrap")
@@ -197,24 +213,41 @@ def explain(prepared: Prepared, storage: Storage) -> list[str]:
     request = prepared.request
     # Read-only: a dry run records nothing, not even an empty history.
     history = History.existing(prepared.settings.state_dir)
+    registry = registry_of(prepared.settings, storage.runner)
+
+    def lookup(ref: str) -> tuple[str, int] | None:
+        assert registry is not None
+        manifest = registry.manifest(ref)
+        return (manifest.digest, manifest.size) if manifest else None
+
+    def decide_one(plan: NodePlan) -> Decision:
+        return decide(
+            plan,
+            image_key=storage.image_key,
+            history=history,
+            no_cache=request.no_cache,
+            no_cache_for=request.no_cache_for,
+            remote=lookup if registry is not None else None,
+        )
+
     try:
-        for node in prepared.nodes:
-            plan = prepared.plans[node]
-            try:
-                decision = decide(
-                    plan,
-                    image_key=storage.image_key,
-                    history=history,
-                    no_cache=request.no_cache,
-                    no_cache_for=request.no_cache_for,
-                )
-            except ToolMissingError:
-                rows.append((node, "?", plan.key[:12], "buildah is not installed"))
-                continue
-            rows.append((node, decision.action, plan.key[:12], decision.why))
+        decisions = decide_all(prepared.plans, children_of(prepared.graph), decide_one)
+    except ToolMissingError as exc:
+        decisions = {}
+        missing = f"{exc.tool} is not installed"
+    except StepFailedError as exc:
+        decisions = {}
+        missing = f"registry lookup failed: {exc}"
     finally:
         if history is not None:
             history.close()
+    for node in prepared.nodes:
+        plan = prepared.plans[node]
+        decision = decisions.get(node)
+        if decision is None:
+            rows.append((node, "?", plan.key[:12], missing))
+        else:
+            rows.append((node, decision.action, plan.key[:12], decision.why))
     return [*lines, "", *columns(rows)]
 
 
@@ -254,6 +287,7 @@ def execute(
             started=prepared.started.timestamp(),
         )
         host_env = {k: settings.get_str(k) for k in ("http_proxy", "https_proxy", "no_proxy")}
+        registry = registry_of(settings, runner)
         executor = BuildahExecutor(
             runner=runner,
             host_env={k: v for k, v in host_env.items() if v},
@@ -261,7 +295,21 @@ def execute(
             no_cache_for=prepared.request.no_cache_for,
             history=history,
             done_before=done_before,
+            registry=registry,
+            push_parallel=settings.get_int("push_parallel"),
         )
+        try:
+            executor.decide_run(prepared.plans, children_of(prepared.graph))
+        except FetchError as exc:
+            history.finish_run(
+                run_id,
+                result=RunState.FAILED,
+                exit_code=exc.exit_code,
+                finished=time.time(),
+                error=str(exc),
+            )
+            pid_file.unlink(missing_ok=True)
+            raise
         limits = Limits(
             parallel=settings.get_int("parallel"),
             retries=settings.get_int("retries"),
@@ -295,15 +343,88 @@ def execute(
         )
         with _sigterm_as_interrupt(), progress, _log_through(progress):
             result = scheduler.run()
+        if registry is not None and settings.get_bool("push") and not result.interrupted:
+            _promote(prepared, registry, result, settings.get_int("push_parallel"))
         try:
             history.finish_run(
-                run_id, result=_run_state(result), exit_code=result.exit_code, finished=time.time()
+                run_id,
+                result=_run_state(result),
+                exit_code=result.exit_code,
+                finished=time.time(),
+                error=result.promotion_error,
             )
         except StateError as exc:  # a full disk: the next run marks this one killed
             log.error("could not record the end of the run in the history", error=str(exc))
             return result
     pid_file.unlink(missing_ok=True)
     return result
+
+
+def registry_of(settings: Settings, runner: Runner) -> Registry | None:
+    """The registry of the ``registry`` setting, with its TLS and authfile options."""
+    if not settings.get_str("registry"):
+        return None
+    access = RegistryAccess(
+        tls_verify=settings.get_bool("tls_verify"),
+        cert_dir=settings.get_str("cert_dir"),
+        authfile=settings.get_str("authfile"),
+    )
+    return Registry(runner, access)
+
+
+def children_of(graph: nx.DiGraph) -> dict[str, list[str]]:
+    return {str(node): [str(c) for c in graph.successors(node)] for node in graph}
+
+
+def _promote(prepared: Prepared, registry: Registry, result: RunResult, parallel: int) -> None:
+    """Release tags in the registry once every node succeeded; none otherwise."""
+    log = structlog.get_logger()
+    failed = sorted(n for n, r in result.results.items() if not r.status.ok)
+    if failed:
+        result.promotion_error = (
+            f"release tags not promoted: {len(failed)} node(s) did not succeed "
+            f"({', '.join(failed)}); every release tag stays where it was"
+        )
+        log.warning("release tags not promoted", failed=failed)
+        return
+    try:
+        done = promote(prepared.plans, registry, parallel=parallel)
+    except PromotionError as exc:
+        result.promotion_error = str(exc)
+        log.error("release tags not promoted", error=str(exc))
+        return
+    result.promoted = done.promoted
+    log.info("release tags promoted", tags=len(done.promoted), unchanged=len(done.unchanged))
+
+
+def promote_release_tags(prepared: Prepared, runner: Runner) -> list[str]:
+    """``orchestrate promote``: the selected nodes' release tags in the registry, once every
+    key tag is there (a CI engine's last job, after one job per node).
+
+    Raises:
+        ConfigError: no registry is set.
+        PromotionError: a key tag is missing (nothing moved), or the registry failed.
+    """
+    registry = registry_of(prepared.settings, runner)
+    if registry is None:
+        raise ConfigError(
+            "setting 'registry'",
+            "",
+            "promote needs a registry: pass --registry or set ORCHESTRATE_REGISTRY",
+        )
+    done = promote(prepared.plans, registry, parallel=prepared.settings.get_int("push_parallel"))
+    return done.promoted + [f"{tag} (unchanged)" for tag in done.unchanged]
+
+
+def storage_root(root: Path, *, dry_run: bool) -> None:
+    """Use image storage under ``root``; a dry run where it does not exist yet looks at an
+    empty throwaway storage instead of creating it."""
+    if dry_run and not (root / "storage.conf").is_file():
+        scratch = Path(tempfile.mkdtemp(prefix="orchestrate-plan-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        use_storage_root(scratch)
+        return
+    use_storage_root(root)
 
 
 def _progress(prepared: Prepared, history: History) -> LiveProgress | PlainProgress:

@@ -71,6 +71,10 @@ class RunResult:
     finished: float = 0.0
     interrupted: bool = False
     results: dict[str, NodeResult] = field(default_factory=dict)
+    # Release tags moved in the registry after every node succeeded (pushing runs only).
+    promoted: list[str] = field(default_factory=list)
+    # Why release tags were not (all) moved: a node did not succeed, the registry failed.
+    promotion_error: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -80,7 +84,7 @@ class RunResult:
             return EXIT_INTERRUPTED
         if any(r.internal for r in self.results.values()):
             return EXIT_INTERNAL
-        if all(r.status.ok for r in self.results.values()):
+        if all(r.status.ok for r in self.results.values()) and not self.promotion_error:
             return EXIT_OK
         return EXIT_NODE_FAILED
 

@@ -88,9 +88,7 @@ def decide(
     found = remote(plan.remote_key) if remote is not None and plan.remote_key else None
     digest, size = found if found else ("", 0)
     if image_key(plan.image) == plan.key:
-        return Decision(
-            reuse=True, why="cache key matches", remote_digest=digest, remote_size=size
-        )
+        return Decision(reuse=True, why="cache key matches", remote_digest=digest, remote_size=size)
     if found:
         return Decision(
             reuse=True,

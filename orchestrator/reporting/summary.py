@@ -40,6 +40,10 @@ def table(result: RunResult, order: list[str]) -> str:
     wall = (result.finished or result.started) - result.started
     counts = ", ".join(f"{result.count(s)} {s.value}" for s in Status if result.count(s))
     lines.append(f"run {result.run_id}: {counts} in {wall:.1f}s wall")
+    if result.promoted:
+        lines.append(f"promoted: {', '.join(result.promoted)}")
+    if result.promotion_error:
+        lines.append(result.promotion_error)
     return "\n".join(lines)
 
 
@@ -54,6 +58,8 @@ def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path
         "wall_seconds": round((result.finished or result.started) - result.started, 3),
         "exit_code": result.exit_code,
         "log_dir": str(log_dir),
+        "promoted": list(result.promoted),
+        "promotion_error": result.promotion_error,
         "nodes": [
             {
                 "node": node,

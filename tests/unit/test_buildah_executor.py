@@ -136,7 +136,7 @@ class RecordingRunner:
         assert command == "copy", argv
         source = argv[-2].removeprefix("docker://")
         digest = source.split("@")[1]
-        (tagged,) = [r for r, k in self.remote.items() if _digest(r, k) == digest]
+        tagged = next(r for r, k in self.remote.items() if _digest(r, k) == digest)
         self.remote[ref] = self.remote[tagged]
         return ""
 
