@@ -1,5 +1,6 @@
 """Sessions: tests (unit, integration, keystone and horizon acceptance), unit, integration,
-acceptance (all nine services served), lint, typecheck, full_stack, rebuilds, bench."""
+acceptance (all nine services served), scale_out (registry hand-off between build hosts, the
+GitLab export under gitlab-ci-local), lint, typecheck, full_stack, rebuilds, bench."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ TYPE_DEPS = ["mypy==2.4.1", "types-PyYAML"]
 def tests(session: nox.Session) -> None:
     """Unit, integration and the keystone and horizon acceptance tests (real buildah)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not full_stack", "tests", *session.posargs)
+    session.run("pytest", "-m", "not full_stack and not scale_out", "tests", *session.posargs)
 
 
 @nox.session
@@ -32,7 +33,9 @@ def unit(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Integration tests only (real buildah, root, network to PyPI and the Debian mirror)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "integration", "tests/integration", *session.posargs)
+    session.run(
+        "pytest", "-m", "integration and not scale_out", "tests/integration", *session.posargs
+    )
 
 
 @nox.session
@@ -42,6 +45,14 @@ def acceptance(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.env.setdefault("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
     session.run("pytest", "-m", "acceptance", "tests/acceptance", *session.posargs)
+
+
+@nox.session
+def scale_out(session: nox.Session) -> None:
+    """Build hosts sharing work through a TLS registry, and the GitLab CI export run by
+    gitlab-ci-local (real pulls, builds and pushes: minutes)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "scale_out", "tests", *session.posargs)
 
 
 @nox.session

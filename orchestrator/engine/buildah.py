@@ -209,8 +209,15 @@ def add(container: str, source: str, dest: str) -> Argv:
     return ("buildah", "add", container, source, dest)
 
 
-def copy(container: str, sources: Sequence[str], dest: str) -> Argv:
-    """``buildah copy`` host files into a working container."""
+def copy(container: str, sources: Sequence[str], dest: str, *, ignorefile: str = "") -> Argv:
+    """``buildah copy`` host files into a working container; with ``ignorefile`` (one source
+    folder), what it lists is left out."""
+    if ignorefile:
+        (folder,) = sources
+        return (
+            "buildah", "copy", "--contextdir", folder, "--ignorefile", ignorefile,
+            container, folder, dest,
+        )  # fmt: skip
     return ("buildah", "copy", container, *sources, dest)
 
 

@@ -23,6 +23,7 @@ import stat
 import tarfile
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,12 +39,12 @@ from packaging.version import InvalidVersion, Version
 from orchestrator.engine import process as engine
 from orchestrator.errors import FetchError, SourceError, StepFailedError
 from orchestrator.files import sha256_file, write_atomically
-from orchestrator.model.inputs import FetchedSource
+from orchestrator.model.inputs import TREE_SKIP, FetchedSource
 from orchestrator.model.pipeline import Source
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 T = TypeVar("T")
-_SKIP_IN_TREE = {".git", ".tox", "__pycache__", ".venv", ".eggs", "build", "dist"}
+_SKIP_IN_TREE = set(TREE_SKIP)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -396,9 +397,24 @@ def sdist_requires(path: Path) -> tuple[str, ...]:
 
 
 def tree_requires(root: Path) -> tuple[str, ...]:
-    """The requirements a source tree declares in its requirements.txt (pbr's convention)."""
+    """The requirements a source tree declares: its requirements.txt (pbr's convention), else
+    ``[project].dependencies`` of its pyproject.toml.
+
+    Raises:
+        SourceError: the pyproject.toml is not valid TOML.
+    """
     req = root / "requirements.txt"
-    return parse_requirements_txt(req.read_text()) if req.is_file() else ()
+    if req.is_file():
+        return parse_requirements_txt(req.read_text())
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return ()
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{pyproject}: not valid TOML: {exc}") from None
+    deps = data.get("project", {}).get("dependencies", [])
+    return tuple(str(d) for d in deps) if isinstance(deps, list) else ()
 
 
 def parse_requirements_txt(text: str) -> tuple[str, ...]:

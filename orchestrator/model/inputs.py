@@ -13,6 +13,29 @@ from pathlib import Path
 
 from orchestrator.model.pipeline import Source
 
+# Folders of a source tree that are neither hashed nor copied into an image: VCS data, build
+# output, virtualenvs and caches, and a CI job's own state and storage (.orchestrate).
+TREE_SKIP = (
+    ".git",
+    ".tox",
+    ".nox",
+    "__pycache__",
+    ".venv",
+    ".eggs",
+    "build",
+    "dist",
+    ".orchestrate",
+    "node_modules",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+)
+
+
+def tree_ignorefile() -> str:
+    """A .containerignore leaving :data:`TREE_SKIP` out of a copied tree, at any depth."""
+    return "".join(f"{name}\n**/{name}\n" for name in TREE_SKIP)
+
 
 @dataclass(frozen=True, kw_only=True)
 class FetchedSource:

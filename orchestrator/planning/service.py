@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Mount
-from orchestrator.model.inputs import FetchedSource
+from orchestrator.model.inputs import FetchedSource, tree_ignorefile
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, ExtraStep
 from orchestrator.model.resolve import ResolvedPipeline, ServiceImage
 from orchestrator.model.states import NodeKind
@@ -23,7 +23,7 @@ from orchestrator.planning.builder import (
     WHEELS_IN_CTR,
     NodeBuilder,
 )
-from orchestrator.planning.nodeplan import NodePlan, PlanContext, Step
+from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
 
 SRC_IN_CTR = "/tmp/orchestrate-src"
 WAIT_FOR_WHEELS = (REQUIREMENTS_NODE,)
@@ -168,11 +168,14 @@ def _copy_source(b: NodeBuilder, service: ServiceImage, fetched: FetchedSource |
         return ""
     if fetched.is_tree:
         src_path = f"{SRC_IN_CTR}/{service.project.name}"
-        target = src_path
-    else:
-        src_path = f"{SRC_IN_CTR}/{fetched.path.name}"
-        target = SRC_IN_CTR + "/"
-    b.step("copy-source", buildah.copy(b.container, [str(fetched.path)], target))
+        # What the tree hash leaves out (VCS data, venvs, caches) is not copied either.
+        ignore = b.node_dir / "source.containerignore"
+        b.files.append(GeneratedFile(path=ignore, content=tree_ignorefile()))
+        argv = buildah.copy(b.container, [str(fetched.path)], src_path, ignorefile=str(ignore))
+        b.step("copy-source", argv)
+        return src_path
+    src_path = f"{SRC_IN_CTR}/{fetched.path.name}"
+    b.step("copy-source", buildah.copy(b.container, [str(fetched.path)], SRC_IN_CTR + "/"))
     return src_path
 
 
