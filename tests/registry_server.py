@@ -89,16 +89,18 @@ class TlsRegistry:
         )
 
     def start(self) -> None:
-        log = self.access_log.open("ab")
-        self.proc = subprocess.Popen(
-            ["docker-registry", "serve", str(self.root / "config.yml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.access_log.open("ab") as log:  # the registry keeps its own descriptor
+            self.proc = subprocess.Popen(
+                ["docker-registry", "serve", str(self.root / "config.yml")],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         context = ssl.create_default_context(cafile=str(self.cert_dir / "ca.crt"))
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"https://{self.address}/v2/", timeout=1, context=context)
+                urllib.request.urlopen(
+                    f"https://{self.address}/v2/", timeout=1, context=context
+                ).close()
             except urllib.error.HTTPError as exc:  # 401: up, and asking for credentials
                 exc.close()
                 return
