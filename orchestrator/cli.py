@@ -429,8 +429,9 @@ def graph_cmd(ctx: click.Context, /, pipeline: Path | None, fmt: str, **values: 
     "fmt",
     type=click.Choice(FORMATS),
     required=True,
-    help="The CI engine: zuul (one file to load as .zuul.yaml), tekton (a tekton.dev/v1 "
-    "Pipeline), argo (an Argo Workflow), gitlab (a .gitlab-ci.yml).",
+    help="The CI engine: zuul (one file to load as .zuul.yaml or zuul.d/orchestrate.yaml; "
+    "its jobs run this repository's playbooks/zuul/orchestrate.yaml), tekton (a "
+    "tekton.dev/v1 Pipeline), argo (an Argo Workflow), gitlab (a .gitlab-ci.yml).",
 )
 @click.option(
     "-o",
@@ -458,16 +459,16 @@ def export_cmd(
     job_image: str | None,
     **values: Any,
 ) -> int:
-    """Write PIPELINE's build graph as a CI engine's pipeline, for that engine to run it on
-    many hosts.
+    """Write PIPELINE's graph as a Zuul, Tekton, Argo or GitLab CI pipeline.
 
-    One job per selected node runs `orchestrate build PIPELINE --only NODE --push`, after
-    its parents' jobs; a last job, after all of them, runs `orchestrate promote PIPELINE`.
-    Run it from the repository root: PIPELINE is written as given, relative to the
-    checkout the jobs run in. Registry, TLS and credentials come from the engine's own
-    parameters and secrets as ORCHESTRATE_* variables; no credential is written. Each job
-    keeps its own buildah storage and state dir. See the README, "Building on CI and on
-    many hosts", for the secrets each engine needs.
+    The engine then builds it on many hosts: one job per selected node runs `orchestrate
+    build PIPELINE --only NODE --push` after its parents' jobs; a last job, after all of
+    them, runs `orchestrate promote PIPELINE`. Run it from the repository root: PIPELINE is
+    written as given, relative to the checkout the jobs run in. Registry, TLS and
+    credentials come from the engine's own parameters and secrets as ORCHESTRATE_*
+    variables; no credential is written. Each job keeps its own buildah storage and state
+    dir. See the README, "Building on CI and on many hosts", for the secrets each engine
+    needs.
     """
     given_path = checkout_path("PIPELINE", pipeline or str(DEFAULT_PIPELINE))
     check_output("--output", output)

@@ -664,7 +664,8 @@ def test_output_file_is_written_whole(tmp_path: Path) -> None:
     [
         (["/abs/pipelines/full-stack.yaml"], "relative to the repository root"),
         (["../x/pipelines/full-stack.yaml"], "relative to the repository root"),
-        ([FULL_STACK, "--match", "$(params.x)"], "--match"),
+        ([FULL_STACK, "--profiles-dir", "/etc/profiles"], "--profiles-dir: /etc/profiles"),
+        ([FULL_STACK, "--match", "keystone|$(params.x)"], "which CI engines substitute"),
         ([FULL_STACK, "--job-image", "Not An Image"], "--job-image"),
         ([FULL_STACK, "--registry", "Bad Registry"], "setting 'registry' (from cli)"),
         ([FULL_STACK, "-o", "/nonexistent/folder/x.yaml"], "folder /nonexistent/folder"),
