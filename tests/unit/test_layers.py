@@ -11,7 +11,17 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "orchestrator"
 # Lowest first: a layer imports from itself and the layers before it, never after.
-LAYERS = ("model", "engine", "planning", "loading", "records", "reporting", "execution", "cli")
+LAYERS = (
+    "model",
+    "engine",
+    "planning",
+    "exporting",
+    "loading",
+    "records",
+    "reporting",
+    "execution",
+    "cli",
+)
 # Small leaf modules any layer may use.
 LEAVES = {"errors", "redaction", "files", "logsetup"}
 ARGV_MODULE = PACKAGE / "engine" / "buildah.py"
@@ -50,6 +60,16 @@ def test_imports_point_down_the_layers(path: Path) -> None:
             continue
         assert theirs in LAYERS, f"{module} is in no layer"
         assert LAYERS.index(theirs) < LAYERS.index(mine), f"{path.name} imports {module}"
+
+
+def test_exporting_uses_only_the_model_and_the_graph() -> None:
+    """Exports are pure functions of the graph: never of the engine, a run or the disk."""
+    for path in sorted((PACKAGE / "exporting").glob("*.py")):
+        for module in _imports(path):
+            layer = _layer(module)
+            if layer in (None, "exporting", "model", "errors"):
+                continue
+            assert module == "orchestrator.planning.graph", f"{path.name} imports {module}"
 
 
 def test_only_engine_process_imports_sh() -> None:
