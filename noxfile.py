@@ -4,6 +4,7 @@ GitLab export under gitlab-ci-local), lint, typecheck, full_stack, rebuilds, ben
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -12,6 +13,8 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 LINT_DEPS = ["ruff==0.17.6"]
+# Runs the GitLab export (nox -s scale_out): 4.65 is the last release for Node 20 (Debian 12's).
+GITLAB_CI_LOCAL = "gitlab-ci-local@4.65.0"
 TYPE_DEPS = ["mypy==2.4.1", "types-PyYAML"]
 
 
@@ -52,6 +55,14 @@ def scale_out(session: nox.Session) -> None:
     """Build hosts sharing work through a TLS registry, and the GitLab CI export run by
     gitlab-ci-local (real pulls, builds and pushes: minutes)."""
     session.install("-e", ".[test]")
+    if shutil.which("npm") is None:  # gitlab-ci-local runs on Node (Debian's nodejs)
+        session.run("apt-get", "install", "-y", "-qq", "nodejs", "npm", external=True)
+    ca = "/etc/ssl/certs/ca-certificates.crt"
+    env = {"NODE_EXTRA_CA_CERTS": ca} if Path(ca).exists() else {}
+    session.run(
+        "npm", "install", "--no-audit", "--no-fund", "--prefix", ".nox/gitlab-ci-local",
+        GITLAB_CI_LOCAL, external=True, env=env,
+    )  # fmt: skip
     session.run("pytest", "-m", "scale_out", "tests", *session.posargs)
 
 

@@ -1,7 +1,7 @@
 """Exporting the build graph as another CI engine's pipeline (Zuul, Tekton, Argo Workflows,
-GitLab CI): one job per node running ``orchestrate build PIPELINE --only NODE --push``, the
-graph's edges as the engine's dependencies, and a promote job after all of them. Pure: an
-:class:`~orchestrator.exporting.spec.ExportSpec` in, YAML text out."""
+GitLab CI): one job per node running ``orchestrate build PIPELINE --only NODE --push
+--no-promote``, the graph's edges as the engine's dependencies, and a promote job after all
+of them. Pure: an :class:`~orchestrator.exporting.spec.ExportSpec` in, YAML text out."""
 
 from __future__ import annotations
 

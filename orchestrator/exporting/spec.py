@@ -1,10 +1,11 @@
 """What every export shares: the graph to export as one frozen :class:`ExportSpec`, the names
 each engine gives its jobs, and the YAML writer.
 
-An exported job runs ``orchestrate build PIPELINE --only NODE --push`` in a checkout of the
-repository; the promote job runs ``orchestrate promote PIPELINE`` with the selection the export
-was given. Every setting reaches orchestrate as an ``ORCHESTRATE_*`` variable the engine sets
-from its own parameters and secrets, so no credential is ever written into an export.
+An exported job runs ``orchestrate build PIPELINE --only NODE --push --no-promote`` in a
+checkout of the repository; the promote job runs ``orchestrate promote PIPELINE`` with the
+selection the export was given. Every setting reaches orchestrate as an ``ORCHESTRATE_*``
+variable the engine sets from its own parameters and secrets, so no credential is ever
+written into an export.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class ExportSpec:
 
     def build_args(self, node: str) -> tuple[str, ...]:
         """The arguments of ``orchestrate`` in the job that builds ``node``."""
-        return ("build", self.pipeline, "--only", node, "--push", *self.common)
+        # The release tags are the promote job's, once every node job succeeded.
+        return ("build", self.pipeline, "--only", node, "--push", "--no-promote", *self.common)
 
     def promote_args(self) -> tuple[str, ...]:
         """The arguments of ``orchestrate`` in the promote job."""

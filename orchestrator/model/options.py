@@ -159,6 +159,15 @@ SETTINGS: tuple[Option, ...] = (
         "the run builds on it); pushes go there.",
     ),
     Option(
+        name="promote",
+        section="settings",
+        kind="bool",
+        default=True,
+        help="After a pushing run whose every node succeeded, move the release tags in the "
+        "registry; --no-promote for a CI job that builds one node of a pipeline (its last "
+        "job runs 'orchestrate promote').",
+    ),
+    Option(
         name="push_parallel",
         section="settings",
         kind="int",

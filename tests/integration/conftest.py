@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -180,18 +181,19 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A plain-HTTP registry on 127.0.0.1; yields host:port."""
+@contextlib.contextmanager
+def plain_registry(root: Path, *, readonly: bool = False) -> Iterator[str]:
+    """A plain-HTTP docker-registry on 127.0.0.1 (read-only: it serves but refuses pushes);
+    yields host:port."""
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.fail("docker-registry is not installed: run ./setup-host")
-    root = tmp_path_factory.mktemp("registry")
     port = free_port()
     config = root / "config.yml"
+    maintenance = "  maintenance:\n    readonly:\n      enabled: true\n" if readonly else ""
     config.write_text(
         "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n{maintenance}"
         f"http:\n  addr: 127.0.0.1:{port}\n"
         "log:\n  level: error\n"
     )
@@ -212,6 +214,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A plain-HTTP registry on 127.0.0.1 for the session; yields host:port."""
+    with plain_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
 
 
 def tags(address: str, repository: str) -> set[str]:

@@ -28,6 +28,7 @@ from tests.integration.conftest import (
     buildah_image_names,
     free_port,
     orchestrate,
+    plain_registry,
     processes_with,
     run_ids,
     tags,
@@ -219,6 +220,25 @@ def test_an_unreachable_index_exits_3_records_the_run_and_the_next_run_finishes(
     assert re.search(r"^keystone\s+reused", again.stdout, re.M)
 
 
+def test_an_unreachable_registry_exits_3_before_anything_runs(
+    keystone_run: dict[str, object], state_dir: Path, tmp_path: Path
+) -> None:
+    closed = f"127.0.0.1:{free_port()}/openstack"
+    before = run_ids(state_dir)
+    proc = orchestrate(
+        "build", "pipelines/keystone.yaml", "--registry", closed, "--no-tls-verify",
+        state_dir=state_dir,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"orchestrate: error: registry: cannot look up {closed}/"), line
+    assert "connection refused" in line.lower()
+    (run,) = run_ids(state_dir) - before
+    result, code, error = runs_in_history(state_dir)[run]
+    assert (result, code) == ("failed", 3) and "cannot look up" in error
+    assert_nothing_left(state_dir, {run})
+
+
 def test_a_failed_push_moves_no_release_tag_and_resume_pushes_what_was_built(
     keystone_run: dict[str, object],
     registry: str,
@@ -227,30 +247,29 @@ def test_a_failed_push_moves_no_release_tag_and_resume_pushes_what_was_built(
     child: str,
 ) -> None:
     pipeline = with_child(tmp_path, child, "echo site")
-    closed = f"127.0.0.1:{free_port()}/openstack"
     before = run_ids(state_dir)
-    failed = orchestrate(
-        "build",
-        str(pipeline),
-        "--push",
-        "--registry",
-        closed,
-        "--no-tls-verify",
-        state_dir=state_dir,
-    )
+    # A registry that answers lookups (nothing is there) but refuses every push.
+    (tmp_path / "readonly").mkdir()
+    with plain_registry(tmp_path / "readonly", readonly=True) as readonly:
+        failed = orchestrate(
+            "build", str(pipeline), "--push", "--registry", f"{readonly}/openstack",
+            "--no-tls-verify", state_dir=state_dir,
+        )  # fmt: skip
     assert failed.returncode == 1, failed.stdout[-2000:] + failed.stderr[-2000:]
-    assert "connection refused" in failed.stderr.lower()
     # keystone's push failed, yet its child was built on its image (not skipped); the
-    # child's own push failed, so its release tag did not move.
+    # child's own push failed, so its release tag did not move; nothing was promoted.
+    assert re.search(r"^keystone\s+failed", failed.stdout, re.M), failed.stdout
     assert re.search(rf"^{child}\s+failed", failed.stdout, re.M), failed.stdout
     assert "skipped" not in failed.stdout
+    assert "release tags not promoted" in failed.stdout
+    assert "read-only mode" in failed.stderr or "read only" in failed.stderr.lower()
     names = buildah_image_names()
     assert any(n.startswith(f"{NAMESPACE}/{child}:") for n in names)
     assert f"{NAMESPACE}/{child}:2026.1" not in names
     (run,) = run_ids(state_dir) - before
     assert_nothing_left(state_dir, {run})
 
-    # The registry back (here: a live one): resume pushes, builds nothing.
+    # A registry that takes pushes: resume pushes the images it has, builds nothing.
     resumed = orchestrate(
         "resume", run, "--registry", f"{registry}/openstack", "--no-tls-verify", state_dir=state_dir
     )

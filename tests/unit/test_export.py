@@ -182,7 +182,7 @@ def test_one_job_per_node_with_every_edge_a_dependency(fmt: str) -> None:
     for node, job in jobs.of_node.items():
         # Waits for nothing but its parents: the engine may start it as soon as they are done.
         assert jobs.after[job] == {jobs.of_node[p] for p in graph.predecessors(node)}
-        assert jobs.args[job] == ["build", FULL_STACK, "--only", node, "--push"]
+        assert jobs.args[job] == ["build", FULL_STACK, "--only", node, "--push", "--no-promote"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -606,8 +606,8 @@ def test_gitlab_jobs_run_under_a_shell_executor(tmp_path: Path) -> None:
         run_gitlab_job(text, job, checkout, env)
     runs = [block.strip().splitlines() for block in record.read_text().split("---")[:-1]]
     assert [r[0] for r in runs] == [
-        f".venv/bin/orchestrate build {FULL_STACK} --only keystone --push",
-        f".venv/bin/orchestrate build {FULL_STACK} --only base --push",
+        f".venv/bin/orchestrate build {FULL_STACK} --only keystone --push --no-promote",
+        f".venv/bin/orchestrate build {FULL_STACK} --only base --push --no-promote",
         f".venv/bin/orchestrate promote {FULL_STACK} --only keystone",
     ]
     envs = [dict(line.split("=", 1) for line in r[1:]) for r in runs]
@@ -632,7 +632,7 @@ def test_gitlab_jobs_fall_back_to_the_package(tmp_path: Path) -> None:
     record = tmp_path / "record"
     text = export("gitlab", FULL_STACK, "--only", "keystone")
     run_gitlab_job(text, "build-base", checkout, {"RECORD": str(record)})
-    assert record.read_text() == f"build {FULL_STACK} --only base --push\n"
+    assert record.read_text() == f"build {FULL_STACK} --only base --push --no-promote\n"
 
 
 def test_gitlab_job_image_and_variables() -> None:
