@@ -24,5 +24,27 @@ if [ ! -e /var/lib/apt/lists/orchestrate.stamp ]; then
     apt-get "${apt_opts[@]}" update
     touch /var/lib/apt/lists/orchestrate.stamp
 fi
+# Every name must be installable in this release (a version, or a package providing it):
+# name all that are not at once, where apt would stop at the first.
+missing=()
+for pkg in $PACKAGES; do
+    name=${pkg%%=*}
+    candidate=$(apt-cache "${apt_opts[@]}" policy "$name" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -n "$candidate" ] && [ "$candidate" != "(none)" ]; then
+        continue
+    fi
+    if apt-cache "${apt_opts[@]}" showpkg "$name" 2>/dev/null \
+            | sed -n '/^Reverse Provides:/,$p' | tail -n +2 | grep -q .; then
+        continue
+    fi
+    missing+=("$name")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    # shellcheck disable=SC1091
+    . /etc/os-release
+    echo "install-packages: not in ${ID} ${VERSION_CODENAME:-}: ${missing[*]}" \
+        "(a bindep rename file maps or drops names written for another distro)" >&2
+    exit 100
+fi
 # shellcheck disable=SC2086
 apt-get "${apt_opts[@]}" install -y --no-install-recommends $PACKAGES

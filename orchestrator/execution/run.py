@@ -343,8 +343,8 @@ def execute(
         )
         with _sigterm_as_interrupt(), progress, _log_through(progress):
             result = scheduler.run()
-        pushing = registry is not None and settings.get_bool("push")
-        if pushing and settings.get_bool("promote") and not result.interrupted:
+        promoting = settings.get_bool("push") and settings.get_bool("promote")
+        if registry is not None and promoting and not result.interrupted:
             _promote(prepared, registry, result, settings.get_int("push_parallel"))
         try:
             history.finish_run(

@@ -18,13 +18,16 @@ from packaging.requirements import InvalidRequirement, Requirement
 from orchestrator.errors import ConfigError, FetchError
 from orchestrator.files import file_digest
 from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch, tree_hash
+from orchestrator.model import bindep
+from orchestrator.model.bindep import BindepFile, LoadedBindep
 from orchestrator.model.catalog import CATALOG_PATH, load_catalog
 from orchestrator.model.inputs import FetchedSource, PlanInputs
 from orchestrator.model.options import Settings
-from orchestrator.model.pipeline import load_pipeline
+from orchestrator.model.pipeline import Pipeline, load_pipeline
 from orchestrator.model.profiles import load_profiles
 from orchestrator.model.references import name_problem, prefix_problem
 from orchestrator.model.resolve import ResolvedPipeline, resolve
+from orchestrator.model.yamlfile import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PIPELINE = Path("pipelines/full-stack.yaml")
@@ -46,7 +49,49 @@ def load(path: Path, profiles_dir: Path | None = None) -> ResolvedPipeline:
     """Load, validate and resolve a pipeline with the catalog and profiles."""
     catalog = load_catalog()
     profiles = load_profiles(profiles_dir or PROFILES_DIR, frozenset(catalog.projects))
-    return resolve(load_pipeline(path), catalog, profiles)
+    pipeline = load_pipeline(path)
+    bindep = load_bindep(pipeline) if pipeline.bindep.files or pipeline.bindep.pydep else None
+    return resolve(pipeline, catalog, profiles, bindep)
+
+
+def load_bindep(pipeline: Pipeline) -> LoadedBindep:
+    """Parse the pipeline's bindep and pydep files and read its renames for the base's
+    release.
+
+    Raises:
+        ConfigError: a file that is not valid bindep or the rename file is malformed.
+    """
+    spec = pipeline.bindep
+    suite = pipeline.base.suite
+
+    def parsed(paths: Iterable[Path], key: str) -> tuple[BindepFile, ...]:
+        out = []
+        for index, path in enumerate(paths):
+            try:
+                text = path.read_text(encoding="utf-8")
+                out.append(bindep.parse(text, path.name))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(str(path), "", f"cannot read it: {exc}") from None
+            except bindep.BindepError as exc:
+                raise ConfigError(
+                    str(pipeline.path), f"bindep.{key}[{index}]", f"{path}: {exc}"
+                ) from None
+        return tuple(out)
+
+    renames: dict[str, str | None] = {}
+    if spec.rename is not None:
+        root = load_yaml(spec.rename)
+        for release, names in root.pairs():
+            if release != suite:
+                continue
+            for name, new in names.pairs():
+                renames[name] = None if new.value is None else new.string()
+    return LoadedBindep(
+        suite=suite,
+        files=parsed(spec.files, "files"),
+        pydep=parsed(spec.pydep, "pydep"),
+        renames=renames,
+    )
 
 
 def check_settings(settings: Settings, nodes: Iterable[str], *, writes: bool) -> None:

@@ -304,6 +304,7 @@ def fetch_git(source: Source, cache: Path) -> FetchedSource:
         version=pbr_version(described, commit),
         requires=tree_requires(tree),
         is_tree=True,
+        bindep=_tree_file(tree, "bindep.txt"),
     )
 
 
@@ -334,6 +335,7 @@ def fetch_local(source: Source) -> FetchedSource:
         version="",
         requires=tree_requires(path),
         is_tree=True,
+        bindep=_tree_file(path, "bindep.txt"),
     )
 
 
@@ -358,6 +360,7 @@ def _sdist_source(source: Source, path: Path, sha256: str) -> FetchedSource:
         identity=f"sha256:{sha256}",
         version=_sdist_version(path),
         requires=sdist_requires(path),
+        bindep=_read_member(path, "bindep.txt") or "",
     )
 
 
@@ -394,6 +397,14 @@ def sdist_requires(path: Path) -> tuple[str, ...]:
             return tuple(str(line).strip() for line in lines)
     text = _read_member(path, "requirements.txt")
     return parse_requirements_txt(text or "")
+
+
+def _tree_file(root: Path, name: str) -> str:
+    """A regular file at the top of a tree, as text ("" if there is none)."""
+    path = root / name
+    if not path.is_file() or path.is_symlink():
+        return ""
+    return path.read_text(encoding="utf-8", errors="replace")
 
 
 def tree_requires(root: Path) -> tuple[str, ...]:

@@ -48,6 +48,8 @@ class FetchedSource:
     requires: tuple[str, ...]
     # A source tree (git export, local folder) rather than an sdist file.
     is_tree: bool = False
+    # The project's own bindep.txt, if it ships one ("" otherwise).
+    bindep: str = ""
 
     @property
     def revision(self) -> str:

@@ -150,6 +150,25 @@ class RequirementsSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BindepSpec:
+    """Packages from bindep files (``bindep:``): LOCI's and the projects' own."""
+
+    # Distro packages: runtime ones for each service (its project and profiles), build ones
+    # for the wheels image (the ``requirements`` profile).
+    files: tuple[Path, ...] = ()
+    # pip packages (LOCI's pydep.txt), with the same selectors.
+    pydep: tuple[Path, ...] = ()
+    # {suite: {name: Debian's name, or null to drop}} for names written for Ubuntu.
+    rename: Path | None = None
+    # Also read each project's own bindep.txt (from its sdist or tree) for runtime packages.
+    project: bool = False
+
+    @property
+    def used(self) -> bool:
+        return bool(self.files or self.pydep or self.project)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pipeline:
     """A validated pipeline file."""
 
@@ -164,6 +183,7 @@ class Pipeline:
     images: dict[str, ImageSpec]
     children: dict[str, ChildSpec]
     settings: dict[str, Field] = field(default_factory=dict)
+    bindep: BindepSpec = field(default_factory=BindepSpec)
 
 
 PIPELINE_KEYS = (
@@ -178,6 +198,7 @@ PIPELINE_KEYS = (
     "requirements",
     "images",
     "children",
+    "bindep",
 )
 
 
@@ -218,6 +239,34 @@ def load_pipeline(path: Path) -> Pipeline:
         images=images,
         children=children,
         settings=settings,
+        bindep=_bindep(top["bindep"], folder) if "bindep" in top else BindepSpec(),
+    )
+
+
+def _bindep(node: Field, folder: Path) -> BindepSpec:
+    m = node.mapping(("files", "pydep", "rename", "project"))
+
+    def files(key: str) -> tuple[Path, ...]:
+        if key not in m:
+            return ()
+        out = []
+        for item in m[key].items():
+            path = item.path_value(folder)
+            if not path.is_file():
+                raise item.error(f"file not found: {path}")
+            out.append(path)
+        return tuple(out)
+
+    rename = None
+    if "rename" in m:
+        rename = m["rename"].path_value(folder)
+        if not rename.is_file():
+            raise m["rename"].error(f"file not found: {rename}")
+    return BindepSpec(
+        files=files("files"),
+        pydep=files("pydep"),
+        rename=rename,
+        project=m["project"].boolean() if "project" in m else False,
     )
 
 

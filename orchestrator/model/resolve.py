@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from orchestrator.errors import ConfigError
+from orchestrator.model.bindep import LoadedBindep
 from orchestrator.model.catalog import Catalog, Project
 from orchestrator.model.pipeline import ChildSpec, ExtraStep, ImageSpec, Pipeline, Source
 from orchestrator.model.profiles import Profile
@@ -36,6 +37,8 @@ class ServiceImage:
     project_steps: tuple[str, ...]
     extra_steps: tuple[ExtraStep, ...]
     tags: tuple[str, ...]
+    # (package, why): distro and pip packages bindep files brought in.
+    bindep_origins: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +50,8 @@ class ResolvedPipeline:
     profiles: dict[str, Profile]
     services: dict[str, ServiceImage]
     children: dict[str, ChildSpec]
+    # The pipeline's bindep files (None without a ``bindep:`` section).
+    bindep: LoadedBindep | None = None
 
 
 def unique(*groups: Iterable[str]) -> tuple[str, ...]:
@@ -58,15 +63,21 @@ def unique(*groups: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def resolve(pipeline: Pipeline, catalog: Catalog, profiles: dict[str, Profile]) -> ResolvedPipeline:
-    """Resolve every image of ``pipeline``.
+def resolve(
+    pipeline: Pipeline,
+    catalog: Catalog,
+    profiles: dict[str, Profile],
+    bindep: LoadedBindep | None = None,
+) -> ResolvedPipeline:
+    """Resolve every image of ``pipeline`` (with the packages its bindep files select).
 
     Raises:
         ConfigError: an image names an unknown project or profile, or a profile that does not
             apply to its project.
     """
     services = {
-        name: _service(pipeline, catalog, profiles, spec) for name, spec in pipeline.images.items()
+        name: _service(pipeline, catalog, profiles, spec, bindep)
+        for name, spec in pipeline.images.items()
     }
     return ResolvedPipeline(
         pipeline=pipeline,
@@ -74,11 +85,16 @@ def resolve(pipeline: Pipeline, catalog: Catalog, profiles: dict[str, Profile]) 
         profiles=profiles,
         services=services,
         children=dict(pipeline.children),
+        bindep=bindep,
     )
 
 
 def _service(
-    pipeline: Pipeline, catalog: Catalog, profiles: dict[str, Profile], spec: ImageSpec
+    pipeline: Pipeline,
+    catalog: Catalog,
+    profiles: dict[str, Profile],
+    spec: ImageSpec,
+    bindep: LoadedBindep | None,
 ) -> ServiceImage:
     source = str(pipeline.path)
     where = f"images.{spec.name}"
@@ -111,6 +127,16 @@ def _service(
         dist += packages.dist_packages
         pip += packages.pip_packages
         build += profile.build_packages
+    origins: list[tuple[str, str]] = []
+    if bindep is not None and not spec.plugin:
+        # LOCI's user profiles: the project's name and the image's profiles.
+        user_profiles = (spec.project, *chosen)
+        for item in bindep.packages(user_profiles):
+            dist.append(item.package)
+            origins.append((item.package, item.origin))
+        for item in bindep.pip_packages(user_profiles):
+            pip.append(item.package)
+            origins.append((item.package, item.origin))
     return ServiceImage(
         name=spec.name,
         project=project,
@@ -128,4 +154,5 @@ def _service(
         project_steps=() if spec.plugin else project.steps,
         extra_steps=spec.steps,
         tags=spec.tags,
+        bindep_origins=tuple(origins),
     )

@@ -222,6 +222,7 @@ class NodeBuilder:
         plans: Mapping[str, NodePlan],
         extra_tags: Sequence[str] = (),
         verify: Sequence[Step] = (),
+        origins: Sequence[tuple[str, str]] = (),
     ) -> NodePlan:
         """Compute the key, add the steps that produce the candidate, its checks, the tags
         and the pushes, and freeze the plan.
@@ -271,6 +272,7 @@ class NodeBuilder:
             run_dir=self.node_dir,
             remote=remote,
             release_tags=tuple(tag.rsplit(":", 1)[1] for tag in tags),
+            origins=tuple(origins),
         )
 
     def _tags(self, extra: Sequence[str]) -> list[str]:

@@ -23,6 +23,8 @@ def describe_plan(plan: NodePlan) -> list[str]:
             else f"({len(generated.content.splitlines())} lines)"
         )
         lines.append(f"   writes:  {generated.path} {shown}")
+    for package, origin in plan.origins:
+        lines.append(f"   bindep:  {package} <- {origin}")
     for index, step in enumerate((*plan.steps, *plan.push, *plan.release), start=1):
         lines.append(f"   {index:2d}. [{step.name}] {step.display()}")
     return lines

@@ -69,6 +69,8 @@ class NodePlan:
     # The release tags (``2026.1``, ``master-20261127``) promoted in the registry once every
     # node of the run succeeded.
     release_tags: tuple[str, ...] = ()
+    # (package, why) for the packages bindep files brought in, for ``plan`` to show.
+    origins: tuple[tuple[str, str], ...] = ()
 
     @property
     def key_tag(self) -> str:

@@ -26,13 +26,19 @@ def plan_requirements(
     b = NodeBuilder(REQUIREMENTS_NODE, NodeKind.REQUIREMENTS, resolved, ctx)
     b.network_env(pip_index=True)
     selected = [resolved.services[n] for n in wheeled_services(resolved, graph)]
+    # LOCI's bindep and pydep entries for the ``requirements`` profile: build packages and
+    # wheels of the wheels image.
+    from_bindep = resolved.bindep.packages(("requirements",)) if resolved.bindep else ()
+    pip_from_bindep = resolved.bindep.pip_packages(("requirements",)) if resolved.bindep else ()
     build_packages = unique(
         resolved.catalog.common_build_packages,
         *(s.build_packages for s in selected),
         pipeline.requirements.build_packages,
+        (item.package for item in from_bindep),
     )
     requires = []
     pip_packages: list[str] = list(pipeline.requirements.pip_packages)
+    pip_packages += [item.package for item in pip_from_bindep]
     for service in selected:
         fetched = ctx.inputs.sources.get(service.name)
         requires.append((fetched.requires if fetched else (), service.extras))
@@ -100,6 +106,7 @@ def plan_requirements(
         labels=b.labels(),
         produce=b.commit_working_container(config),
         plans=plans,
+        origins=[(i.package, i.origin) for i in (*from_bindep, *pip_from_bindep)],
     )
 
 

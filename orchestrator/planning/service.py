@@ -11,9 +11,11 @@ from collections.abc import Mapping, Sequence
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Mount
+from orchestrator.errors import ConfigError
+from orchestrator.model import bindep
 from orchestrator.model.inputs import FetchedSource, tree_ignorefile
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, ExtraStep
-from orchestrator.model.resolve import ResolvedPipeline, ServiceImage
+from orchestrator.model.resolve import ResolvedPipeline, ServiceImage, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import (
     IN_CTR,
@@ -51,12 +53,15 @@ def plan_service(
     b.input("toolchain", pipeline.toolchain.builder())
     b.input("source", _source_input(service, fetched))
 
+    own = _own_bindep(resolved, service, fetched)
+    if own:
+        b.input("own_bindep_packages", [item.package for item in own])
     if service.plugin:
         b.step("from", buildah.from_image(b.container, plans[service.parent].image))
         install_needs: tuple[str, ...] = WAIT_FOR_WHEELS
     else:
         b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
-        _runtime(b, service, wheels)
+        _runtime(b, service, wheels, tuple(item.package for item in own))
         install_needs = ()
     version = fetched.version if fetched else service.source.version
     _install(b, service, fetched, version, wheels=wheels, needs=install_needs)
@@ -99,16 +104,38 @@ def plan_service(
         extra_tags=service.tags,
         verify=_verify_steps(b, service),
         plans=plans,
+        origins=(*service.bindep_origins, *((i.package, i.origin) for i in own)),
     )
 
 
-def _runtime(b: NodeBuilder, service: ServiceImage, wheels: str) -> None:
+def _own_bindep(
+    resolved: ResolvedPipeline, service: ServiceImage, fetched: FetchedSource | None
+) -> tuple[bindep.Selected, ...]:
+    """Runtime packages the project's own bindep.txt selects (``bindep.project: true``):
+    its project name and the image's profiles, never ``test`` or ``doc``."""
+    pipeline = resolved.pipeline
+    if not pipeline.bindep.project or fetched is None or not fetched.bindep or service.plugin:
+        return ()
+    try:
+        parsed = bindep.parse(fetched.bindep, f"{service.project.name}'s bindep.txt")
+    except bindep.BindepError as exc:
+        raise ConfigError(
+            str(pipeline.path), f"images.{service.name}.source", f"its bindep.txt: {exc}"
+        ) from None
+    renames = resolved.bindep.renames if resolved.bindep else {}
+    selected = parsed.select((service.project.name, *service.profiles), pipeline.base.suite)
+    return bindep.renamed(selected, renames)
+
+
+def _runtime(
+    b: NodeBuilder, service: ServiceImage, wheels: str, more_packages: tuple[str, ...]
+) -> None:
     """Distro packages and the service user, in the background while the wheels build runs,
     then the venv, which needs the wheels image."""
     b.script_step(
         "install-packages",
         "install-packages.sh",
-        {"PACKAGES": " ".join(service.dist_packages)},
+        {"PACKAGES": " ".join(unique(service.dist_packages, more_packages))},
         background=True,
     )
     b.script_step(
