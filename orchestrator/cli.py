@@ -15,12 +15,13 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from orchestrator.engine.buildah import Storage
+from orchestrator.engine.buildah import RUN_ID_RE, Storage, new_run_id
 from orchestrator.engine.process import ShRunner, require_tool
 from orchestrator.errors import (
     EXIT_INTERNAL,
@@ -30,6 +31,7 @@ from orchestrator.errors import (
     OrchestrateError,
 )
 from orchestrator.execution import run
+from orchestrator.execution.wheel_index import export_wheels
 from orchestrator.exporting import FORMATS
 from orchestrator.exporting import render as render_export
 from orchestrator.exporting.spec import checkout_path, from_graph
@@ -290,6 +292,38 @@ def show_cmd(ctx: click.Context, /, run_id: str, **values: Any) -> int:
         record = find_record(history, run_id)
         nodes = history.nodes(record.id)
     click.echo(run_detail(record, nodes))
+    return 0
+
+
+@cli.group("wheels")
+def wheels_group() -> None:
+    """The wheels image: export it as a package index."""
+
+
+@wheels_group.command("export")
+@click.argument("source", metavar="RUN|IMAGE")
+@click.argument("dest", metavar="DIR", type=click.Path(path_type=Path))
+@options("state_dir")
+@click.pass_context
+def wheels_export_cmd(ctx: click.Context, /, source: str, dest: Path, **values: Any) -> int:
+    """Write the wheels image of RUN (a run id, or `latest`) or IMAGE as a PEP 503 simple
+    index in DIR (new or empty): DIR/simple/<project>/ with sha256 fragments, DIR/wheels/,
+    the resolved pins (DIR/resolved.txt) and the constraints (DIR/constraints/). Use it with
+    `pip install --index-url file://DIR/simple` or any static web server."""
+    image = source
+    if RUN_ID_RE.match(source) or source == "latest":
+        with History(_state_dir(ctx, values)) as history:
+            record = find_record(history, source)
+            nodes = {n.node: n for n in history.nodes(record.id)}
+        node = nodes.get(REQUIREMENTS_NODE)
+        if node is None or not node.image:
+            raise ConfigError("RUN", "", f"run {record.id} has no wheels image (requirements)")
+        image = node.image
+    done = export_wheels(image, dest, ShRunner(), run_id=new_run_id(datetime.now(UTC)))
+    click.echo(
+        f"{done.wheels} wheels of {done.projects} projects from {image} in {done.path}: "
+        f"pip install --index-url file://{done.path.resolve()}/simple"
+    )
     return 0
 
 

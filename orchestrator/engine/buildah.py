@@ -31,6 +31,7 @@ from orchestrator.errors import OrchestrateError, StepFailedError
 KEY_LABEL = "io.orchestrate.key"
 CONTAINER_PREFIX = "orch-"
 _RUN_ID = r"\d{8}-\d{6}-[0-9a-f]{4}"
+RUN_ID_RE = re.compile(rf"^{_RUN_ID}$")
 CONTAINER_RE = re.compile(rf"^{CONTAINER_PREFIX}(?P<run>{_RUN_ID})-")
 CANDIDATE_RE = re.compile(rf":candidate-(?P<run>{_RUN_ID})$")
 
@@ -265,6 +266,16 @@ def tag(image: str, *names: str) -> Argv:
 def rmi(*images: str) -> Argv:
     """``buildah rmi``: remove image names (the image goes with its last name)."""
     return ("buildah", "rmi", *images)
+
+
+def mount(container: str) -> Argv:
+    """``buildah mount``: print the path of a working container's root on the host."""
+    return ("buildah", "mount", container)
+
+
+def umount(container: str) -> Argv:
+    """``buildah umount`` a working container's root."""
+    return ("buildah", "umount", container)
 
 
 def rm(*containers: str) -> Argv:
