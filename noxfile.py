@@ -22,7 +22,13 @@ TYPE_DEPS = ["mypy==2.4.1", "types-PyYAML"]
 def tests(session: nox.Session) -> None:
     """Unit, integration and the keystone and horizon acceptance tests (real buildah)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not full_stack and not scale_out", "tests", *session.posargs)
+    session.run(
+        "pytest",
+        "-m",
+        "not full_stack and not scale_out and not carry_over",
+        "tests",
+        *session.posargs,
+    )
 
 
 @nox.session
@@ -37,7 +43,11 @@ def integration(session: nox.Session) -> None:
     """Integration tests only (real buildah, root, network to PyPI and the Debian mirror)."""
     session.install("-e", ".[test]")
     session.run(
-        "pytest", "-m", "integration and not scale_out", "tests/integration", *session.posargs
+        "pytest",
+        "-m",
+        "integration and not scale_out and not carry_over",
+        "tests/integration",
+        *session.posargs,
     )
 
 
@@ -64,6 +74,14 @@ def scale_out(session: nox.Session) -> None:
         GITLAB_CI_LOCAL, external=True, env=env,
     )  # fmt: skip
     session.run("pytest", "-m", "scale_out", "tests", *session.posargs)
+
+
+@nox.session
+def carry_over(session: nox.Session) -> None:
+    """What LOCI users carry over, on real builds: LOCI's bindep and pydep files build keystone
+    and nova (minutes)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "carry_over", "tests", *session.posargs)
 
 
 @nox.session

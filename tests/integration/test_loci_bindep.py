@@ -1,0 +1,46 @@
+"""LOCI's bindep.txt and pydep.txt, unchanged, drive keystone's and nova's packages (marker
+``carry_over``: a cold wheels image and two services, minutes; `nox -s carry_over`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ROOT, orchestrate, run_in
+
+pytestmark = pytest.mark.carry_over
+
+NAMESPACE = "localhost/orchestrate-test"
+
+
+def test_without_the_rename_file_every_missing_name_is_said_at_once(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    text = (ROOT / "pipelines" / "loci-bindep.yaml").read_text()
+    text = text.replace("  rename: loci/debian-names.yaml\n", "")
+    text = text.replace("loci/", str(ROOT / "pipelines" / "loci") + "/")
+    text = text.replace("../constraints", str(ROOT / "constraints"))
+    path = tmp_path / "no-rename.yaml"
+    path.write_text(text)
+    proc = orchestrate("build", str(path), "--only", "keystone", state_dir=state_dir)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "not in debian bookworm: libmariadbclient-dev" in proc.stderr  # the wheels image
+
+
+def test_loci_files_build_keystone_and_nova(state_dir: Path) -> None:
+    proc = orchestrate("build", "pipelines/loci-bindep.yaml", state_dir=state_dir, timeout=3000)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"^nova\s+(built|reused)", proc.stdout, re.M)
+    keystone, nova = f"{NAMESPACE}/keystone:2026.1", f"{NAMESPACE}/nova:2026.1"
+    # [platform:dpkg apache] and [platform:dpkg (keystone ldap !jammy !noble)], renamed.
+    for package in ("apache2", "libapache2-mod-wsgi-py3", "libldap-2.5-0"):
+        assert run_in(keystone, "dpkg", "-s", package).returncode == 0, package
+    # pydep: [(keystone ldap)] and [fluent], installed from the wheels.
+    check = run_in(keystone, "/var/lib/openstack/bin/python", "-c", "import ldappool, fluent")
+    assert check.returncode == 0, check.stderr
+    # nova's: [platform:dpkg nova], [(ceph nova)], [(nova configdrive)].
+    for package in ("libvirt0", "libosinfo-bin", "ceph-common", "genisoimage"):
+        assert run_in(nova, "dpkg", "-s", package).returncode == 0, package
+    assert run_in(nova, "/var/lib/openstack/bin/python", "-c", "import libvirt").returncode == 0
