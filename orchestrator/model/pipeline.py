@@ -8,6 +8,7 @@ read here as raw values and resolved in :mod:`orchestrator.model.options`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -147,6 +148,9 @@ class RequirementsSpec:
     scope: WheelScope = "pipeline"
     build_packages: tuple[str, ...] = ()
     pip_packages: tuple[str, ...] = ()
+    # A wheels image built elsewhere (``from: <registry>/requirements@sha256:...``), pinned by
+    # digest: the node pulls it instead of building wheels.
+    image: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -389,8 +393,21 @@ def _url(node: Field) -> str:
     return value
 
 
+_BY_DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
 def _requirements(node: Field) -> RequirementsSpec:
-    m = node.mapping(("scope", "build_packages", "pip_packages"))
+    m = node.mapping(("scope", "build_packages", "pip_packages", "from"))
+    if "from" in m:
+        image = m["from"].string()
+        if not _BY_DIGEST.match(image):
+            raise m["from"].error(
+                f"{image!r} is not pinned by digest: give <registry>/requirements@sha256:<64 hex>"
+            )
+        others = sorted(set(m) - {"from"})
+        if others:
+            raise m[others[0]].error("a wheels image from elsewhere ('from') is used as it is")
+        return RequirementsSpec(image=image)
     scope: WheelScope = "pipeline"
     if "scope" in m:
         scope = m["scope"].choice(("pipeline", "selected", "all"))  # type: ignore[assignment]

@@ -25,6 +25,8 @@ def plan_requirements(
     pipeline = resolved.pipeline
     b = NodeBuilder(REQUIREMENTS_NODE, NodeKind.REQUIREMENTS, resolved, ctx)
     b.network_env(pip_index=True)
+    if pipeline.requirements.image:
+        return _from_elsewhere(b, pipeline.requirements.image, plans)
     selected = [resolved.services[n] for n in wheeled_services(resolved, graph)]
     # LOCI's bindep and pydep entries for the ``requirements`` profile: build packages and
     # wheels of the wheels image.
@@ -117,3 +119,18 @@ def wheeled_services(resolved: ResolvedPipeline, graph: nx.DiGraph) -> list[str]
     if resolved.pipeline.requirements.scope == "selected":
         return [n for n in order(graph) if n in resolved.services]
     return list(resolved.services)
+
+
+def _from_elsewhere(b: NodeBuilder, image: str, plans: Mapping[str, NodePlan]) -> NodePlan:
+    """A wheels image built elsewhere, pulled by its digest (the wheel set's identity, so
+    the key), and labelled as this pipeline's wheels image; nothing is built."""
+    b.input("from", image)
+    b.step("from", buildah.from_image(b.container, image, pull="missing", registry=b.registry))
+    config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
+    b.input("config", config)
+    return b.finish(
+        parents=(BASE_NODE,),
+        labels=b.labels(),
+        produce=b.commit_working_container(config),
+        plans=plans,
+    )

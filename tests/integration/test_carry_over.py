@@ -1,9 +1,12 @@
-"""LOCI's bindep.txt and pydep.txt, unchanged, drive keystone's and nova's packages (marker
-``carry_over``: a cold wheels image and two services, minutes; `nox -s carry_over`)."""
+"""What LOCI users carry over, on real builds (marker ``carry_over``: minutes; `nox -s
+carry_over`): LOCI's bindep.txt and pydep.txt, unchanged, drive keystone's and nova's
+packages; services build from a wheels image pulled from a registry by digest."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,37 @@ def test_loci_files_build_keystone_and_nova(state_dir: Path) -> None:
     for package in ("libvirt0", "libosinfo-bin", "ceph-common", "genisoimage"):
         assert run_in(nova, "dpkg", "-s", package).returncode == 0, package
     assert run_in(nova, "/var/lib/openstack/bin/python", "-c", "import libvirt").returncode == 0
+
+
+def test_services_build_from_a_wheels_image_pulled_by_digest(
+    keystone_run: dict[str, object], registry: str, state_dir: Path, tmp_path: Path
+) -> None:
+    # The session's wheels image, published elsewhere: a registry, by digest.
+    remote = f"{registry}/elsewhere/requirements:published"
+    subprocess.run(
+        [
+            "skopeo", "copy", "--dest-tls-verify=false",
+            f"containers-storage:{NAMESPACE}/requirements:2026.1", f"docker://{remote}",
+        ],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{remote}"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    text = text.replace("../constraints", str(ROOT / "constraints"))
+    text = text.replace(
+        "\nimages:", f"\nrequirements:\n  from: {registry}/elsewhere/requirements@{digest}\nimages:"
+    )
+    text = text.replace("name: keystone", "name: keystone-elsewhere")
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text(text)
+    proc = orchestrate("build", str(path), "--no-tls-verify", state_dir=state_dir, timeout=3000)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"^requirements\s+built", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^keystone\s+built", proc.stdout, re.M), proc.stdout
+    check = run_in(f"{NAMESPACE}/keystone:2026.1", "keystone-manage", "--version")
+    assert check.returncode == 0, check.stderr
