@@ -8,6 +8,7 @@ file://DIR/simple`` and any static web server can use:
     DIR/simple/<project>/index.html    its wheels, each link with a #sha256= fragment
     DIR/wheels/*.whl
     DIR/resolved.txt                   the exact pins (name==version)
+    DIR/runtime-packages.txt           distro packages the compiled wheels need at runtime
     DIR/constraints/                   upper-constraints.txt (and global-requirements.txt)
 
 The image is read through a throwaway working container mounted on the host; the folder is
@@ -85,8 +86,9 @@ def _write_index(wheels: list[Path], source: Path, out: Path) -> int:
         shutil.copyfile(wheel, target)
         digest = hashlib.sha256(target.read_bytes()).hexdigest()
         by_project[project].append((wheel.name, digest))
-    if (source / "resolved.txt").is_file():
-        shutil.copyfile(source / "resolved.txt", out / "resolved.txt")
+    for listing in ("resolved.txt", "runtime-packages.txt"):
+        if (source / listing).is_file():
+            shutil.copyfile(source / listing, out / listing)
     (out / "constraints").mkdir()
     for constraint in CONSTRAINT_FILES:
         if (source / constraint).is_file():
