@@ -43,6 +43,7 @@ from orchestrator.execution.scheduler import Limits, Scheduler
 from orchestrator.loading.load import (
     check_output,
     check_settings,
+    fetch_constraints,
     fetch_sources,
     find_pipeline,
     load,
@@ -132,6 +133,7 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
         # The wheels image needs the requirements of every service it is made for, built
         # in this run or not.
         wheeled = wheeled_services(resolved, graph) if REQUIREMENTS_NODE in graph else []
+        resolved = fetch_constraints(resolved, settings)
         sources = fetch_sources(resolved, unique(nodes, wheeled), settings)
     except FetchError as exc:
         if request.dry_run or not _record_unstarted(

@@ -8,6 +8,7 @@ every file the pipeline names, folder hashes, upper-constraints) into
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import structlog
 from packaging.requirements import InvalidRequirement, Requirement
 
-from orchestrator.errors import ConfigError, FetchError
+from orchestrator.errors import ConfigError, FetchError, SourceError
 from orchestrator.files import file_digest
 from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch, tree_hash
 from orchestrator.model import bindep
@@ -169,6 +170,43 @@ def network_of(settings: Settings) -> Network:
         https_proxy=settings.get_str("https_proxy"),
         ca_bundle=settings.get_str("ca_bundle"),
     )
+
+
+def fetch_constraints(resolved: ResolvedPipeline, settings: Settings) -> ResolvedPipeline:
+    """Constraints taken from git: fetch the repository at its ref, point the pipeline at the
+    exported files and record the commit (which enters every key through the wheels image).
+
+    Raises:
+        SourceError: the repository, ref or file is not there.
+        FetchError: the repository could not be reached.
+    """
+    constraints = resolved.pipeline.constraints
+    if constraints.git is None:
+        return resolved
+    fetched = fetch(constraints.git, settings.state_dir / "sources", network_of(settings))
+    tree = fetched.path
+
+    def in_tree(path: Path | None, key: str) -> Path | None:
+        if path is None:
+            return None
+        found = tree / path
+        if not found.is_file() or found.is_symlink():
+            raise SourceError(
+                f"{constraints.git.describe() if constraints.git else ''}: no file {path} at "
+                f"{fetched.identity} (constraints.{key})"
+            )
+        return found
+
+    upper = in_tree(constraints.upper, "upper")
+    assert upper is not None
+    resolved_constraints = dataclasses.replace(
+        constraints,
+        upper=upper,
+        global_requirements=in_tree(constraints.global_requirements, "global"),
+        revision=fetched.identity,
+    )
+    pipeline = dataclasses.replace(resolved.pipeline, constraints=resolved_constraints)
+    return dataclasses.replace(resolved, pipeline=pipeline)
 
 
 def fetch_sources(

@@ -53,6 +53,12 @@ class Constraints:
 
     upper: Path
     global_requirements: Path | None = None
+    # Taken from a git repository (openstack/requirements at the branch being built): the
+    # repository and ref, and the file's path in it. ``upper``/``global_requirements`` are
+    # then that path until the loading step fetches the repository and points them at the
+    # exported files, recording the commit in ``revision`` (part of every key).
+    git: Source | None = None
+    revision: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -322,7 +328,15 @@ def _version(node: Field) -> str:
 def _constraints(node: Field | None, root: Field, folder: Path) -> Constraints:
     if node is None:
         raise root.error("missing required key 'constraints' (the upper-constraints file)")
-    m = node.mapping(("upper", "global"), required=("upper",))
+    m = node.mapping(("upper", "global", "git", "ref"), required=("upper",))
+    if "git" in m:
+        # {git: URL, ref: REF, upper: path/in/repo, global: path/in/repo}
+        git = _source(_git_only(m), folder)
+        upper_in_repo = _repo_path(m["upper"])
+        glob_in_repo = _repo_path(m["global"]) if "global" in m else None
+        return Constraints(upper=upper_in_repo, global_requirements=glob_in_repo, git=git)
+    if "ref" in m:
+        raise m["ref"].error("'ref' applies to constraints taken from git ('git: URL')")
     upper = m["upper"].path_value(folder)
     if not upper.is_file():
         raise m["upper"].error(f"file not found: {upper}")
@@ -332,6 +346,21 @@ def _constraints(node: Field | None, root: Field, folder: Path) -> Constraints:
         if not glob.is_file():
             raise m["global"].error(f"file not found: {glob}")
     return Constraints(upper=upper, global_requirements=glob)
+
+
+def _git_only(m: dict[str, Field]) -> Field:
+    """The ``git``/``ref`` keys of a constraints mapping, as a git source field."""
+    value = {k: m[k].value for k in ("git", "ref") if k in m}
+    return Field(source=m["git"].source, path=m["git"].path.rsplit(".", 1)[0], value=value)
+
+
+def _repo_path(node: Field) -> Path:
+    """A file's path inside a repository: relative, without '..'."""
+    raw = node.string()
+    path = Path(raw)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise node.error(f"{raw!r} is not a path inside the repository")
+    return path
 
 
 def _base(node: Field) -> BaseSpec:

@@ -71,6 +71,8 @@ def plan_requirements(
         "constraints",
         cachekey.combined_digest({p.name: ctx.inputs.files[p] for p in constraint_files}),
     )
+    if pipeline.constraints.revision:  # taken from git: the commit, beside the content
+        b.input("constraints_revision", pipeline.constraints.revision)
 
     b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
     b.script_step(
