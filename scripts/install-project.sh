@@ -27,9 +27,21 @@ if [ -n "${PROJECT_SRC:-}" ]; then
 fi
 if [ -n "${UV:-}" ]; then
     export UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy UV_NO_PROGRESS=1
-    # shellcheck disable=SC2086
-    "$UV" pip install --python "$VENV/bin/python" --no-index "${links[@]}" \
-        --only-binary :all: --constraint "$constraints" "$PROJECT" ${PIP_PACKAGES:-}
+    uv_install() {
+        # shellcheck disable=SC2086
+        "$UV" pip install --python "$VENV/bin/python" --no-index "${links[@]}" \
+            --only-binary :all: --constraint "$constraints" "$PROJECT" ${PIP_PACKAGES:-}
+    }
+    # uv 0.13.9 was seen to crash (SIGSEGV) once on its way out after a complete install; an
+    # install from local wheels is idempotent, so a crash (not a failure) is tried once more.
+    status=0
+    uv_install || status=$?
+    if [ "$status" -gt 128 ]; then
+        echo "install-project: uv died of signal $((status - 128)); trying once more" >&2
+        uv_install
+    elif [ "$status" -ne 0 ]; then
+        exit "$status"
+    fi
 else
     # shellcheck disable=SC2086
     "$VENV/bin/pip" install --no-compile --no-index "${links[@]}" --only-binary :all: \
