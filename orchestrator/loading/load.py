@@ -246,6 +246,8 @@ def plan_inputs(
     for service in resolved.services.values():
         named += [step.script for step in service.extra_steps if step.script is not None]
     named += [child.containerfile for child in resolved.children.values()]
+    spec = pipeline.requirements
+    named += [path for path in (spec.pins, spec.runtime_packages) if path is not None]
     try:
         scripts = {p.name: file_digest(p) for p in sorted(scripts_dir.iterdir()) if p.is_file()}
         files = {path: file_digest(path) for path in named}

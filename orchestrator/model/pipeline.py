@@ -157,6 +157,11 @@ class RequirementsSpec:
     # A wheels image built elsewhere (``from: <registry>/requirements@sha256:...``), pinned by
     # digest: the node pulls it instead of building wheels.
     image: str = ""
+    # Or a package index another build published (``index: URL``) with the exact pins it was
+    # built for (``pins``) and, optionally, the distro packages its compiled wheels need.
+    index: str = ""
+    pins: Path | None = None
+    runtime_packages: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,7 +248,7 @@ def load_pipeline(path: Path) -> Pipeline:
         constraints=_constraints(top.get("constraints"), root, folder),
         tags=top["tags"].strings() if "tags" in top else (),
         base=_base(top["base"]) if "base" in top else BaseSpec(kind="mmdebstrap"),
-        requirements=_requirements(top["requirements"])
+        requirements=_requirements(top["requirements"], folder)
         if "requirements" in top
         else (RequirementsSpec()),
         images=images,
@@ -354,6 +359,32 @@ def _git_only(m: dict[str, Field]) -> Field:
     return Field(source=m["git"].source, path=m["git"].path.rsplit(".", 1)[0], value=value)
 
 
+def _from_index(m: dict[str, Field], folder: Path) -> RequirementsSpec:
+    index = _url(m["index"])
+    if "pins" not in m:
+        raise m["index"].error("a wheels index needs 'pins': the name==version file it holds")
+    others = sorted(set(m) - {"index", "pins", "runtime_packages"})
+    if others:
+        raise m[others[0]].error("a wheels index from elsewhere ('index') is used as it is")
+    files: dict[str, Path] = {}
+    for key in ("pins", "runtime_packages"):
+        if key in m:
+            path = m[key].path_value(folder)
+            if not path.is_file():
+                raise m[key].error(f"file not found: {path}")
+            files[key] = path
+    for number, line in enumerate(files["pins"].read_text(encoding="utf-8").splitlines(), 1):
+        pin = line.split("#", 1)[0].strip()
+        if pin and not _PIN.match(pin):
+            raise m["pins"].error(f"{files['pins']} line {number}: {line!r} is not name==version")
+    return RequirementsSpec(
+        index=index, pins=files["pins"], runtime_packages=files.get("runtime_packages")
+    )
+
+
+_PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+$")
+
+
 def _repo_path(node: Field) -> Path:
     """A file's path inside a repository: relative, without '..'."""
     raw = node.string()
@@ -425,8 +456,15 @@ def _url(node: Field) -> str:
 _BY_DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 
 
-def _requirements(node: Field) -> RequirementsSpec:
-    m = node.mapping(("scope", "build_packages", "pip_packages", "from"))
+def _requirements(node: Field, folder: Path) -> RequirementsSpec:
+    m = node.mapping(
+        ("scope", "build_packages", "pip_packages", "from", "index", "pins", "runtime_packages")
+    )
+    if "index" in m:
+        return _from_index(m, folder)
+    for key in ("pins", "runtime_packages"):
+        if key in m:
+            raise m[key].error(f"'{key}' goes with 'index' (a published wheels index)")
     if "from" in m:
         image = m["from"].string()
         if not _BY_DIGEST.match(image):

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import networkx as nx
 
 from orchestrator.engine import buildah
+from orchestrator.engine.buildah import Mount
 from orchestrator.errors import ConfigError
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
-from orchestrator.planning.builder import PATH_ENV, VENV, WHEELS_DIR, NodeBuilder
+from orchestrator.planning.builder import (
+    PATH_ENV,
+    RUN_STEP,
+    SCRIPTS_IN_CTR,
+    VENV,
+    WHEELS_DIR,
+    NodeBuilder,
+)
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext
 from orchestrator.planning.wheelset import constraint_names, plan_wheels
@@ -27,6 +36,8 @@ def plan_requirements(
     b.network_env(pip_index=True)
     if pipeline.requirements.image:
         return _from_elsewhere(b, pipeline.requirements.image, plans)
+    if pipeline.requirements.index:
+        return _from_index(b, plans)
     selected = [resolved.services[n] for n in wheeled_services(resolved, graph)]
     # LOCI's bindep and pydep entries for the ``requirements`` profile: build packages and
     # wheels of the wheels image.
@@ -128,6 +139,70 @@ def _from_elsewhere(b: NodeBuilder, image: str, plans: Mapping[str, NodePlan]) -
     the key), and labelled as this pipeline's wheels image; nothing is built."""
     b.input("from", image)
     b.step("from", buildah.from_image(b.container, image, pull="missing", registry=b.registry))
+    config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
+    b.input("config", config)
+    return b.finish(
+        parents=(BASE_NODE,),
+        labels=b.labels(),
+        produce=b.commit_working_container(config),
+        plans=plans,
+    )
+
+
+def _from_index(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> NodePlan:
+    """Wheels fetched from a published index (exactly its pins, binaries only, each checked
+    against the index's sha256), beside the builder venv and constraints services expect."""
+    pipeline = b.resolved.pipeline
+    spec = pipeline.requirements
+    assert spec.pins is not None
+    files = b.ctx.inputs.files
+    b.input("index", spec.index)
+    b.input("pins", files[spec.pins])
+    constraint_files = [pipeline.constraints.upper]
+    if pipeline.constraints.global_requirements is not None:
+        constraint_files.append(pipeline.constraints.global_requirements)
+    b.input(
+        "constraints",
+        cachekey.combined_digest({p.name: files[p] for p in constraint_files}),
+    )
+    b.input("toolchain", pipeline.toolchain.builder())
+    copied = [str(spec.pins), *map(str, constraint_files)]
+    if spec.runtime_packages is not None:
+        b.input("runtime_packages", files[spec.runtime_packages])
+    b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+    b.script_step(
+        "setup-venv",
+        "setup-venv.sh",
+        {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.builder())},
+    )
+    b.step("copy-pins", buildah.copy(b.container, copied, WHEELS_DIR + "/"))
+    if spec.runtime_packages is not None:
+        b.step(
+            "copy-runtime-packages",
+            buildah.copy(
+                b.container, [str(spec.runtime_packages)], f"{WHEELS_DIR}/runtime-packages.txt"
+            ),
+        )
+    mounts = b.base_mounts()
+    if spec.index.startswith("file://"):
+        folder = spec.index.removeprefix("file://").rstrip("/")
+        index_root = str(Path(folder).parent) if folder.endswith("/simple") else folder
+        mounts.append(Mount(source=index_root, target=index_root))
+    b.scripts.add("fetch-wheels.sh")
+    env = {
+        "VENV": VENV,
+        "WHEELS_DIR": WHEELS_DIR,
+        "WHEELS_INDEX": spec.index,
+        "PINS": f"{WHEELS_DIR}/{spec.pins.name}",
+    }
+    argv = b.run_in(
+        b.container,
+        ["/bin/bash", f"{SCRIPTS_IN_CTR}/{RUN_STEP}", "fetch-wheels.sh"],
+        mounts=mounts,
+        env=tuple(env.items()),
+    )
+    b.step("fetch-wheels", argv)
+    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
     config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
     b.input("config", config)
     return b.finish(

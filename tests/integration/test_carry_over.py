@@ -81,3 +81,29 @@ def test_services_build_from_a_wheels_image_pulled_by_digest(
     assert re.search(r"^keystone\s+built", proc.stdout, re.M), proc.stdout
     check = run_in(f"{NAMESPACE}/keystone:2026.1", "keystone-manage", "--version")
     assert check.returncode == 0, check.stderr
+
+
+def test_services_build_from_an_exported_wheels_index(
+    keystone_run: dict[str, object], state_dir: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    exported = orchestrate(
+        "wheels", "export", str(keystone_run["run_id"]), str(index), state_dir=state_dir
+    )
+    assert exported.returncode == 0, exported.stderr
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    text = text.replace("../constraints", str(ROOT / "constraints"))
+    text = text.replace(
+        "\nimages:",
+        f"\nrequirements:\n  index: file://{index}/simple\n  pins: {index}/resolved.txt\n"
+        f"  runtime_packages: {index}/runtime-packages.txt\nimages:",
+    )
+    text = text.replace("name: keystone", "name: keystone-from-index")
+    path = tmp_path / "from-index.yaml"
+    path.write_text(text)
+    proc = orchestrate("build", str(path), state_dir=state_dir, timeout=3000)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"^requirements\s+built", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^keystone\s+built", proc.stdout, re.M), proc.stdout
+    check = run_in(f"{NAMESPACE}/keystone:2026.1", "keystone-manage", "--version")
+    assert check.returncode == 0, check.stderr

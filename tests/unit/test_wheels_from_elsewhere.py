@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from orchestrator.errors import ConfigError
@@ -46,3 +48,62 @@ def test_a_wheels_image_not_pinned_or_mixed_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load(write_pipeline(TWO + f"requirements: {section}\n"))
+
+
+def published(tmp_path: Path, pins: str = "oslo.db==17.4.0\nflask==3.1.3\n") -> Path:
+    index = tmp_path / "published"
+    (index / "simple").mkdir(parents=True)
+    (index / "resolved.txt").write_text(pins)
+    (index / "runtime-packages.txt").write_text("uwsgi libxml2 libpcre3\n")
+    return index
+
+
+def index_section(index: Path) -> str:
+    return (
+        f"requirements: {{index: 'file://{index}/simple', pins: {index}/resolved.txt, "
+        f"runtime_packages: {index}/runtime-packages.txt}}\n"
+    )
+
+
+def test_a_published_index_fills_the_wheels_image_with_exactly_its_pins(
+    write_pipeline: WritePipeline, tmp_path: Path
+) -> None:
+    index = published(tmp_path)
+    plans = plans_of(write_pipeline(TWO + index_section(index)))
+    wheels = plans["requirements"]
+    names = [s.name for s in wheels.steps]
+    assert names[:6] == [
+        "from", "setup-venv", "copy-pins", "copy-runtime-packages", "fetch-wheels", "cleanup",
+    ]  # fmt: skip
+    fetch = " ".join(next(s for s in wheels.steps if s.name == "fetch-wheels").argv)
+    assert f"WHEELS_INDEX=file://{index}/simple" in fetch
+    assert f"type=bind,src={index},dst={index},ro" in fetch  # the file:// index, read-only
+    assert not any(s.name == "build-wheels" for s in wheels.steps)
+    # Other pins, another wheel set: other keys.
+    other = published(tmp_path / "o", "oslo.db==17.3.0\nflask==3.1.3\n")
+    again = plans_of(write_pipeline(TWO + index_section(other), name="o.yaml"))
+    assert again["requirements"].key != wheels.key
+    assert again["keystone"].key != plans["keystone"].key
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("{index: 'file:///x/simple'}", "a wheels index needs 'pins'"),
+        ("{index: 'ftp://x/simple', pins: p.txt}", "is not an http"),
+        ("{pins: p.txt}", "'pins' goes with 'index'"),
+    ],
+)
+def test_a_wheels_index_without_its_pins_is_refused(
+    write_pipeline: WritePipeline, section: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(write_pipeline(TWO + f"requirements: {section}\n"))
+
+
+def test_a_pins_file_with_a_range_is_refused_naming_the_line(
+    write_pipeline: WritePipeline, tmp_path: Path
+) -> None:
+    index = published(tmp_path, "oslo.db==17.4.0\nflask>=3\n")
+    with pytest.raises(ConfigError, match=r"resolved\.txt line 2: 'flask>=3' is not name==version"):
+        load(write_pipeline(TWO + index_section(index)))
