@@ -4,7 +4,10 @@
 # exact pins (WHEELS_DIR/resolved.txt) are fetched or built by parallel 'pip wheel --no-deps'
 # runs; without it, one 'pip wheel' resolves and builds sequentially.
 # Inputs: VENV, WHEELS_DIR, REQUIREMENTS (file), CONSTRAINTS (file); optional PIP_INDEX_URL,
-# PIP_EXTRA_INDEX_URL, WHEEL_JOBS (parallel pip runs, default 3 per CPU).
+# PIP_EXTRA_INDEX_URL, WHEEL_JOBS (parallel pip runs, default 3 per CPU), BINARY (any: binary
+# wheels where the index has them; none: every wheel built from its sdist; only-pinned: from
+# sdists except ONLY_BINARY, comma-separated names). pip checks every download against the
+# index's published sha256.
 # Fails naming the distributions that could not be resolved or built.
 set -euo pipefail
 
@@ -13,6 +16,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 resolved="$WHEELS_DIR/resolved.txt"
+binary_opts=()
+case "${BINARY:-any}" in
+    any) ;;
+    none) binary_opts=(--no-binary :all:) ;;
+    only-pinned) binary_opts=(--no-binary :all: --only-binary "${ONLY_BINARY:?}") ;;
+    *) echo "ERROR: BINARY=$BINARY is not any, none or only-pinned" >&2; exit 2 ;;
+esac
 if [ -x "$VENV/bin/uv" ]; then
     uv_opts=(--python "$VENV/bin/python" --no-header --no-annotate --quiet)
     if [ -n "${PIP_INDEX_URL:-}" ]; then uv_opts+=(--index-url "$PIP_INDEX_URL"); fi
@@ -24,12 +34,13 @@ if [ -x "$VENV/bin/uv" ]; then
         echo "resolved $(grep -c '==' "$resolved") distributions with uv"
         jobs=${WHEEL_JOBS:-$(( $(nproc) * 3 ))}
         grep -v -e '^#' -e '^$' "$resolved" \
-            | xargs -P "$jobs" -n 12 "$VENV/bin/pip" wheel --no-deps --wheel-dir "$WHEELS_DIR" \
+            | xargs -P "$jobs" -n 12 "$VENV/bin/pip" wheel --no-deps "${binary_opts[@]}" \
+                --wheel-dir "$WHEELS_DIR" \
             2>&1 | tee -a "$log" || status=$?
     fi
 else
-    "$VENV/bin/pip" wheel --wheel-dir "$WHEELS_DIR" --requirement "$REQUIREMENTS" \
-        --constraint "$CONSTRAINTS" 2>&1 | tee "$log" || status=$?
+    "$VENV/bin/pip" wheel "${binary_opts[@]}" --wheel-dir "$WHEELS_DIR" \
+        --requirement "$REQUIREMENTS" --constraint "$CONSTRAINTS" 2>&1 | tee "$log" || status=$?
 fi
 if [ "$status" -ne 0 ]; then
     failed=$(sed -n -e 's/.*Failed to build \(.*\)$/\1/p' \

@@ -162,6 +162,10 @@ class RequirementsSpec:
     index: str = ""
     pins: Path | None = None
     runtime_packages: Path | None = None
+    # any: binary wheels where the index has them; none: every wheel built from its sdist
+    # (for sites that trust no binary); only-pinned: from sdists except ``only_binary``.
+    binary: str = "any"
+    only_binary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -458,7 +462,17 @@ _BY_DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 
 def _requirements(node: Field, folder: Path) -> RequirementsSpec:
     m = node.mapping(
-        ("scope", "build_packages", "pip_packages", "from", "index", "pins", "runtime_packages")
+        (
+            "scope",
+            "build_packages",
+            "pip_packages",
+            "from",
+            "index",
+            "pins",
+            "runtime_packages",
+            "binary",
+            "only_binary",
+        )
     )
     if "index" in m:
         return _from_index(m, folder)
@@ -478,10 +492,18 @@ def _requirements(node: Field, folder: Path) -> RequirementsSpec:
     scope: WheelScope = "pipeline"
     if "scope" in m:
         scope = m["scope"].choice(("pipeline", "selected", "all"))  # type: ignore[assignment]
+    binary = m["binary"].choice(("any", "none", "only-pinned")) if "binary" in m else "any"
+    only_binary = m["only_binary"].strings() if "only_binary" in m else ()
+    if binary == "only-pinned" and not only_binary:
+        raise m["binary"].error("'only-pinned' needs 'only_binary': the names allowed as binaries")
+    if only_binary and binary != "only-pinned":
+        raise m["only_binary"].error("'only_binary' goes with 'binary: only-pinned'")
     return RequirementsSpec(
         scope=scope,
         build_packages=m["build_packages"].strings() if "build_packages" in m else (),
         pip_packages=m["pip_packages"].requirements() if "pip_packages" in m else (),
+        binary=binary,
+        only_binary=only_binary,
     )
 
 

@@ -98,16 +98,19 @@ def plan_requirements(
         "copy-constraints",
         buildah.copy(b.container, [str(req_file), *map(str, constraint_files)], WHEELS_DIR + "/"),
     )
-    b.script_step(
-        "build-wheels",
-        "build-wheels.sh",
-        {
-            "VENV": VENV,
-            "WHEELS_DIR": WHEELS_DIR,
-            "REQUIREMENTS": f"{WHEELS_DIR}/requirements.txt",
-            "CONSTRAINTS": f"{WHEELS_DIR}/{pipeline.constraints.upper.name}",
-        },
-    )
+    build_env = {
+        "VENV": VENV,
+        "WHEELS_DIR": WHEELS_DIR,
+        "REQUIREMENTS": f"{WHEELS_DIR}/requirements.txt",
+        "CONSTRAINTS": f"{WHEELS_DIR}/{pipeline.constraints.upper.name}",
+    }
+    spec = pipeline.requirements
+    if spec.binary != "any":  # a wheel set from sdists is another wheel set: another key
+        b.input("binary", [spec.binary, *spec.only_binary])
+        build_env["BINARY"] = spec.binary
+        if spec.only_binary:
+            build_env["ONLY_BINARY"] = ",".join(spec.only_binary)
+    b.script_step("build-wheels", "build-wheels.sh", build_env)
     b.script_step(
         "wheel-runtime-packages",
         "wheel-runtime-packages.sh",

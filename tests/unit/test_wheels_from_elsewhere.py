@@ -107,3 +107,38 @@ def test_a_pins_file_with_a_range_is_refused_naming_the_line(
     index = published(tmp_path, "oslo.db==17.4.0\nflask>=3\n")
     with pytest.raises(ConfigError, match=r"resolved\.txt line 2: 'flask>=3' is not name==version"):
         load(write_pipeline(TWO + index_section(index)))
+
+
+@pytest.mark.parametrize(
+    ("section", "env"),
+    [
+        ("{binary: none}", ["BINARY=none"]),
+        ("{binary: only-pinned, only_binary: [cryptography, PyNaCl]}",
+         ["BINARY=only-pinned", "ONLY_BINARY=cryptography,PyNaCl"]),
+    ],
+)  # fmt: skip
+def test_wheels_from_sources_only_are_another_wheel_set(
+    write_pipeline: WritePipeline, section: str, env: list[str]
+) -> None:
+    binaries = plans_of(write_pipeline(TWO))
+    sources = plans_of(write_pipeline(TWO + f"requirements: {section}\n", name="s.yaml"))
+    build = next(s for s in sources["requirements"].steps if s.name == "build-wheels")
+    for value in env:
+        assert value in build.argv
+    assert sources["requirements"].key != binaries["requirements"].key
+    assert sources["keystone"].key != binaries["keystone"].key
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("{binary: some}", "'some' is not one of: any, none, only-pinned"),
+        ("{binary: only-pinned}", "'only-pinned' needs 'only_binary'"),
+        ("{only_binary: [x]}", "'only_binary' goes with 'binary: only-pinned'"),
+    ],
+)
+def test_a_binary_policy_that_does_not_hold_together_is_refused(
+    write_pipeline: WritePipeline, section: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(write_pipeline(TWO + f"requirements: {section}\n"))
