@@ -6,9 +6,10 @@ Project defaults live here, in ``orchestrator/data/projects.yaml``, not scattere
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.model.profiles import read_release_names
 from orchestrator.model.yamlfile import Field, load_yaml
 
 CATALOG_PATH = Path(__file__).resolve().parents[1] / "data" / "projects.yaml"
@@ -45,6 +46,8 @@ class Catalog:
     common_dist_packages: tuple[str, ...]
     common_pip_packages: tuple[str, ...]
     common_build_packages: tuple[str, ...]
+    # {suite: {bookworm's name: that release's, or None}} (see profiles.read_release_names)
+    release_names: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
@@ -53,7 +56,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
     Raises:
         ConfigError: on the first bad field.
     """
-    top = load_yaml(path).mapping(("common", "projects"), required=("projects",))
+    top = load_yaml(path).mapping(("common", "projects", "release_names"), required=("projects",))
     common = (
         top["common"].mapping(("dist_packages", "pip_packages", "build_packages"))
         if ("common" in top)
@@ -69,6 +72,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         if "pip_packages" in common
         else (),
         common_build_packages=_strings(common.get("build_packages")),
+        release_names=read_release_names(top["release_names"]) if "release_names" in top else {},
     )
 
 

@@ -8,7 +8,7 @@ asking for it there is an error rather than a silent no-op.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.errors import ConfigError
@@ -33,6 +33,8 @@ class Profile:
     build_packages: tuple[str, ...]
     default: Packages | None
     projects: dict[str, Packages]
+    # {suite: {bookworm's name: this release's name, or None where it has none}}
+    release_names: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def for_project(self, project: str) -> Packages | None:
         """What this profile adds to ``project``, or ``None`` if it does not apply to it."""
@@ -60,7 +62,7 @@ def load_profile(path: Path, known_projects: frozenset[str]) -> Profile:
         ConfigError: on a bad field or a project that is not in the catalog.
     """
     root = load_yaml(path)
-    m = root.mapping(("description", "build_packages", "default", "projects"))
+    m = root.mapping(("description", "build_packages", "default", "projects", "release_names"))
     if "default" not in m and "projects" not in m:
         raise root.error("a profile needs 'default' (every project) or 'projects' (some)")
     projects: dict[str, Packages] = {}
@@ -78,7 +80,19 @@ def load_profile(path: Path, known_projects: frozenset[str]) -> Profile:
         build_packages=m["build_packages"].strings() if "build_packages" in m else (),
         default=_packages(m["default"]) if "default" in m else None,
         projects=projects,
+        release_names=read_release_names(m["release_names"]) if "release_names" in m else {},
     )
+
+
+def read_release_names(node: Field) -> dict[str, dict[str, str | None]]:
+    """``{suite: {name: name in that release, or null}}``: package names are bookworm's,
+    and a release that spells one differently (or lacks it) says so here."""
+    out: dict[str, dict[str, str | None]] = {}
+    for suite, names in node.entries():
+        out[suite] = {
+            name: None if new.value is None else new.string() for name, new in names.pairs()
+        }
+    return out
 
 
 def load_profiles(folder: Path, known_projects: frozenset[str]) -> dict[str, Profile]:

@@ -8,7 +8,7 @@ each naming the pipeline file and key path. Package lists are merged in a stable
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.errors import ConfigError
 from orchestrator.model.bindep import LoadedBindep
@@ -52,6 +52,12 @@ class ResolvedPipeline:
     children: dict[str, ChildSpec]
     # The pipeline's bindep files (None without a ``bindep:`` section).
     bindep: LoadedBindep | None = None
+    # Package names of the base's release where they differ from bookworm's (None: absent).
+    release_names: dict[str, str | None] = field(default_factory=dict)
+
+    def for_release(self, packages: Iterable[str]) -> tuple[str, ...]:
+        """``packages`` (bookworm's names) as the base's release spells them."""
+        return for_release(packages, self.release_names)
 
 
 def unique(*groups: Iterable[str]) -> tuple[str, ...]:
@@ -75,8 +81,9 @@ def resolve(
         ConfigError: an image names an unknown project or profile, or a profile that does not
             apply to its project.
     """
+    names = release_names(catalog, profiles, pipeline.base.suite)
     services = {
-        name: _service(pipeline, catalog, profiles, spec, bindep)
+        name: _service(pipeline, catalog, profiles, spec, bindep, names)
         for name, spec in pipeline.images.items()
     }
     return ResolvedPipeline(
@@ -86,7 +93,28 @@ def resolve(
         services=services,
         children=dict(pipeline.children),
         bindep=bindep,
+        release_names=names,
     )
+
+
+def release_names(
+    catalog: Catalog, profiles: dict[str, Profile], suite: str
+) -> dict[str, str | None]:
+    """The names ``suite`` spells differently: the catalog's, then every profile's."""
+    names = dict(catalog.release_names.get(suite, {}))
+    for profile in profiles.values():
+        names.update(profile.release_names.get(suite, {}))
+    return names
+
+
+def for_release(packages: Iterable[str], names: dict[str, str | None]) -> tuple[str, ...]:
+    """``packages`` renamed for a release; one it lacks (renamed to None) is left out."""
+    out = []
+    for package in packages:
+        new = names.get(package, package)
+        if new is not None:
+            out.append(new)
+    return unique(out)
 
 
 def _service(
@@ -95,6 +123,7 @@ def _service(
     profiles: dict[str, Profile],
     spec: ImageSpec,
     bindep: LoadedBindep | None,
+    names: dict[str, str | None],
 ) -> ServiceImage:
     source = str(pipeline.path)
     where = f"images.{spec.name}"
@@ -142,9 +171,9 @@ def _service(
         project=project,
         source=spec.source,
         profiles=tuple(chosen),
-        dist_packages=unique(dist, spec.dist_packages),
+        dist_packages=for_release(unique(dist, spec.dist_packages), names),
         pip_packages=unique(pip, spec.pip_packages),
-        build_packages=unique(build),
+        build_packages=for_release(unique(build), names),
         extras=spec.extras,
         user=project.user,
         uid=spec.uid if spec.uid is not None else project.uid,

@@ -44,9 +44,9 @@ def plan_requirements(
     from_bindep = resolved.bindep.packages(("requirements",)) if resolved.bindep else ()
     pip_from_bindep = resolved.bindep.pip_packages(("requirements",)) if resolved.bindep else ()
     build_packages = unique(
-        resolved.catalog.common_build_packages,
+        resolved.for_release(resolved.catalog.common_build_packages),
         *(s.build_packages for s in selected),
-        pipeline.requirements.build_packages,
+        resolved.for_release(pipeline.requirements.build_packages),
         (item.package for item in from_bindep),
     )
     requires = []

@@ -149,3 +149,21 @@ def test_every_release_has_its_platform_profiles() -> None:
 
 def test_fetched_sources_carry_no_bindep_by_default() -> None:
     assert FetchedSource.__dataclass_fields__["bindep"].default == ""
+
+
+def test_a_trixie_base_gets_its_own_package_names(write_pipeline: WritePipeline) -> None:
+    body = (
+        "base: {bootstrap: mmdebstrap, suite: trixie}\n"
+        "images:\n  keystone:\n    source: {pypi: keystone==29.1.0}\n"
+    )
+    trixie = load(write_pipeline(body))
+    keystone = trixie.services["keystone"]
+    assert "libldap2" in keystone.dist_packages and "libldap-2.5-0" not in keystone.dist_packages
+    assert "libpcre2-8-0" in keystone.dist_packages and "libpcre3" not in keystone.dist_packages
+    plans = plans_of(write_pipeline(body, name="t.yaml"), sources=SOURCES)
+    build = " ".join(
+        next(s for s in plans["requirements"].steps if s.name.startswith("install")).argv
+    )
+    assert "libpcre2-dev" in build and "libpcre3-dev" not in build
+    bookworm = load(write_pipeline(body.replace("trixie", "bookworm"), name="b.yaml"))
+    assert "libldap-2.5-0" in bookworm.services["keystone"].dist_packages
