@@ -34,6 +34,7 @@ def _pipeline(tmp_path: Path, services: list[str]) -> Path:
     return path
 
 
+@pytest.mark.full_stack  # a whole horizon build that must fail: the acceptance session's
 @pytest.mark.service("horizon")
 def test_a_horizon_that_cannot_render_its_login_page_is_not_tagged(
     images: dict[str, str], tmp_path: Path
