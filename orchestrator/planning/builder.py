@@ -103,6 +103,7 @@ class NodeBuilder:
         wheels: str = "",
         needs: tuple[str, ...] = (),
         background: bool = False,
+        mounts: Sequence[Mount] = (),
     ) -> None:
         """Run ``scripts/<script>`` in the working container with ``env`` as its inputs.
 
@@ -112,20 +113,22 @@ class NodeBuilder:
                 started earlier).
             background: run at low CPU priority (work done ahead of a parent on the critical
                 path).
+            mounts: more bind mounts for this step (a local package index).
         """
         self.scripts.add(script)
-        mounts = self.base_mounts()
+        step_mounts = [*self.base_mounts(), *mounts]
         if wheels:
-            mounts.append(Mount(image=wheels, source=WHEELS_DIR, target=WHEELS_IN_CTR))
+            step_mounts.append(Mount(image=wheels, source=WHEELS_DIR, target=WHEELS_IN_CTR))
             if self.resolved.pipeline.toolchain.uv:
                 # uv, the pinned installer, comes from the wheels image's builder venv, for
                 # the duration of the step: it is never installed into the service image.
-                mounts.append(Mount(image=wheels, source=f"{VENV}/bin/uv", target=UV_IN_CTR))
+                uv = Mount(image=wheels, source=f"{VENV}/bin/uv", target=UV_IN_CTR)
+                step_mounts.append(uv)
                 env = {**env, "UV": UV_IN_CTR}
         argv = self.run_in(
             self.container,
             ["/bin/bash", f"{SCRIPTS_IN_CTR}/{RUN_STEP}", script],
-            mounts=mounts,
+            mounts=step_mounts,
             env=tuple(env.items()),
         )
         self.step(name, argv, needs=needs, background=background)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import networkx as nx
@@ -14,14 +14,7 @@ from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
-from orchestrator.planning.builder import (
-    PATH_ENV,
-    RUN_STEP,
-    SCRIPTS_IN_CTR,
-    VENV,
-    WHEELS_DIR,
-    NodeBuilder,
-)
+from orchestrator.planning.builder import PATH_ENV, VENV, WHEELS_DIR, NodeBuilder
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext
 from orchestrator.planning.wheelset import constraint_names, plan_wheels
@@ -75,15 +68,7 @@ def plan_requirements(
     b.input("build_packages", build_packages)
     b.input("wheels", wheels)
     b.input("toolchain", pipeline.toolchain.builder())
-    constraint_files = [pipeline.constraints.upper]
-    if pipeline.constraints.global_requirements is not None:
-        constraint_files.append(pipeline.constraints.global_requirements)
-    b.input(
-        "constraints",
-        cachekey.combined_digest({p.name: ctx.inputs.files[p] for p in constraint_files}),
-    )
-    if pipeline.constraints.revision:  # taken from git: the commit, beside the content
-        b.input("constraints_revision", pipeline.constraints.revision)
+    constraint_files = _constraints(b)
 
     b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
     b.script_step(
@@ -117,6 +102,27 @@ def plan_requirements(
         {"VENV": VENV, "WHEELS_DIR": WHEELS_DIR},
     )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    return _finish(b, plans, [(i.package, i.origin) for i in (*from_bindep, *pip_from_bindep)])
+
+
+def _constraints(b: NodeBuilder) -> list[Path]:
+    """The constraint files the wheels image holds, their digest (and, taken from git, the
+    commit) as inputs of its key."""
+    constraints = b.resolved.pipeline.constraints
+    files = [constraints.upper]
+    if constraints.global_requirements is not None:
+        files.append(constraints.global_requirements)
+    digests = {path.name: b.ctx.inputs.files[path] for path in files}
+    b.input("constraints", cachekey.combined_digest(digests))
+    if constraints.revision:  # taken from git: the commit, beside the content
+        b.input("constraints_revision", constraints.revision)
+    return files
+
+
+def _finish(
+    b: NodeBuilder, plans: Mapping[str, NodePlan], origins: Sequence[tuple[str, str]] = ()
+) -> NodePlan:
+    """Every way to a wheels image ends the same: its environment, labels and commit."""
     config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
     b.input("config", config)
     return b.finish(
@@ -124,7 +130,7 @@ def plan_requirements(
         labels=b.labels(),
         produce=b.commit_working_container(config),
         plans=plans,
-        origins=[(i.package, i.origin) for i in (*from_bindep, *pip_from_bindep)],
+        origins=origins,
     )
 
 
@@ -142,14 +148,7 @@ def _from_elsewhere(b: NodeBuilder, image: str, plans: Mapping[str, NodePlan]) -
     the key), and labelled as this pipeline's wheels image; nothing is built."""
     b.input("from", image)
     b.step("from", buildah.from_image(b.container, image, pull="missing", registry=b.registry))
-    config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
-    b.input("config", config)
-    return b.finish(
-        parents=(BASE_NODE,),
-        labels=b.labels(),
-        produce=b.commit_working_container(config),
-        plans=plans,
-    )
+    return _finish(b, plans)
 
 
 def _from_index(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> NodePlan:
@@ -161,13 +160,7 @@ def _from_index(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> NodePlan:
     files = b.ctx.inputs.files
     b.input("index", spec.index)
     b.input("pins", files[spec.pins])
-    constraint_files = [pipeline.constraints.upper]
-    if pipeline.constraints.global_requirements is not None:
-        constraint_files.append(pipeline.constraints.global_requirements)
-    b.input(
-        "constraints",
-        cachekey.combined_digest({p.name: files[p] for p in constraint_files}),
-    )
+    constraint_files = _constraints(b)
     b.input("toolchain", pipeline.toolchain.builder())
     copied = [str(spec.pins), *map(str, constraint_files)]
     if spec.runtime_packages is not None:
@@ -186,31 +179,21 @@ def _from_index(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> NodePlan:
                 b.container, [str(spec.runtime_packages)], f"{WHEELS_DIR}/runtime-packages.txt"
             ),
         )
-    mounts = b.base_mounts()
+    index_mounts = []
     if spec.index.startswith("file://"):
         folder = spec.index.removeprefix("file://").rstrip("/")
         index_root = str(Path(folder).parent) if folder.endswith("/simple") else folder
-        mounts.append(Mount(source=index_root, target=index_root))
-    b.scripts.add("fetch-wheels.sh")
-    env = {
-        "VENV": VENV,
-        "WHEELS_DIR": WHEELS_DIR,
-        "WHEELS_INDEX": spec.index,
-        "PINS": f"{WHEELS_DIR}/{spec.pins.name}",
-    }
-    argv = b.run_in(
-        b.container,
-        ["/bin/bash", f"{SCRIPTS_IN_CTR}/{RUN_STEP}", "fetch-wheels.sh"],
-        mounts=mounts,
-        env=tuple(env.items()),
+        index_mounts.append(Mount(source=index_root, target=index_root))
+    b.script_step(
+        "fetch-wheels",
+        "fetch-wheels.sh",
+        {
+            "VENV": VENV,
+            "WHEELS_DIR": WHEELS_DIR,
+            "WHEELS_INDEX": spec.index,
+            "PINS": f"{WHEELS_DIR}/{spec.pins.name}",
+        },
+        mounts=index_mounts,
     )
-    b.step("fetch-wheels", argv)
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
-    config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
-    b.input("config", config)
-    return b.finish(
-        parents=(BASE_NODE,),
-        labels=b.labels(),
-        produce=b.commit_working_container(config),
-        plans=plans,
-    )
+    return _finish(b, plans)
