@@ -19,7 +19,7 @@ from orchestrator.exporting.spec import (
     dump,
     generated_by,
     k8s_name,
-    unique_names,
+    k8s_task_names,
 )
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -34,18 +34,6 @@ NODE_TEMPLATE = "node"
 DAG_TEMPLATE = "build"
 # Kubernetes adds five characters to a generated name.
 GENERATE_NAME_MAX = 57
-
-
-def task_names(spec: ExportSpec) -> dict[str, str]:
-    """Node -> DAG task name (an RFC 1123 label)."""
-    names = {node: k8s_name(node) for node in spec.nodes}
-    return unique_names(
-        names,
-        reserved=(PROMOTE,),
-        what="Argo task",
-        rule="its names are lower-case letters, digits and '-', at most 63",
-        source=spec.pipeline,
-    )
 
 
 def _container(args: list[str]) -> dict[str, Any]:
@@ -99,7 +87,7 @@ def _template(name: str, args: list[str], parameters: list[str]) -> dict[str, An
 
 def workflow(spec: ExportSpec) -> dict[str, Any]:
     """The Workflow as data."""
-    names = task_names(spec)
+    names = k8s_task_names(spec, "Argo task")
     tasks: list[dict[str, Any]] = []
     for node in spec.nodes:
         task: dict[str, Any] = {"name": names[node], "template": NODE_TEMPLATE}

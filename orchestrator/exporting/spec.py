@@ -220,6 +220,21 @@ def unique_names(
     return dict(names)
 
 
+def k8s_task_names(spec: ExportSpec, what: str) -> dict[str, str]:
+    """Node -> Kubernetes task name (an RFC 1123 label), for Tekton's and Argo's tasks.
+
+    Raises:
+        ConfigError: two nodes, or a node and the promote task, would share a name.
+    """
+    return unique_names(
+        {node: k8s_name(node) for node in spec.nodes},
+        reserved=(PROMOTE,),
+        what=what,
+        rule="its names are lower-case letters, digits and '-', at most 63",
+        source=spec.pipeline,
+    )
+
+
 class _Dumper(yaml.SafeDumper):
     """The safe dumper without anchors and with multi-line strings as literal blocks."""
 

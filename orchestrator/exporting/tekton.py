@@ -23,7 +23,7 @@ from orchestrator.exporting.spec import (
     dump,
     generated_by,
     k8s_name,
-    unique_names,
+    k8s_task_names,
 )
 
 API_VERSION = "tekton.dev/v1"
@@ -33,18 +33,6 @@ AUTH_KEY = ".dockerconfigjson"
 WORK = "/workspace/orchestrate"
 SOURCE = f"{WORK}/src"
 TIMEOUT = "3h0m0s"
-
-
-def task_names(spec: ExportSpec) -> dict[str, str]:
-    """Node -> task name (an RFC 1123 label)."""
-    names = {node: k8s_name(node) for node in spec.nodes}
-    return unique_names(
-        names,
-        reserved=(PROMOTE,),
-        what="Tekton task",
-        rule="its names are lower-case letters, digits and '-', at most 63",
-        source=spec.pipeline,
-    )
 
 
 def _params(spec: ExportSpec) -> list[dict[str, Any]]:
@@ -164,7 +152,7 @@ def _task(name: str, args: tuple[str, ...], run_after: list[str]) -> dict[str, A
 
 def pipeline(spec: ExportSpec) -> dict[str, Any]:
     """The Pipeline as data."""
-    names = task_names(spec)
+    names = k8s_task_names(spec, "Tekton task")
     tasks = [
         _task(names[node], spec.build_args(node), [names[p] for p in spec.parents(node)])
         for node in spec.nodes
