@@ -34,7 +34,6 @@ from orchestrator.errors import (
     ConfigError,
     FetchError,
     StateError,
-    StepFailedError,
     ToolMissingError,
 )
 from orchestrator.execution.buildah_executor import BuildahExecutor
@@ -61,7 +60,7 @@ from orchestrator.planning.graph import graph_for, order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
 from orchestrator.planning.requirements import wheeled_services
-from orchestrator.planning.reuse import Decision, decide, decide_all
+from orchestrator.planning.reuse import Decision
 from orchestrator.records import runs
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import clean_up_dead_runs
@@ -215,30 +214,23 @@ def explain(prepared: Prepared, storage: Storage) -> list[str]:
     request = prepared.request
     # Read-only: a dry run records nothing, not even an empty history.
     history = History.existing(prepared.settings.state_dir)
-    registry = registry_of(prepared.settings, storage.runner)
-
-    def lookup(ref: str) -> tuple[str, int] | None:
-        assert registry is not None
-        manifest = registry.manifest(ref)
-        return (manifest.digest, manifest.size) if manifest else None
-
-    def decide_one(plan: NodePlan) -> Decision:
-        return decide(
-            plan,
-            image_key=storage.image_key,
-            history=history,
-            no_cache=request.no_cache,
-            no_cache_for=request.no_cache_for,
-            remote=lookup if registry is not None else None,
-        )
-
+    # The executor's own decisions (local storage, then the registry), made the same way
+    # a build makes them, with nothing built.
+    deciding = BuildahExecutor(
+        runner=storage.runner,
+        host_env={},
+        no_cache=request.no_cache,
+        no_cache_for=request.no_cache_for,
+        history=history,
+        registry=registry_of(prepared.settings, storage.runner),
+    )
+    decisions: dict[str, Decision] = {}
+    missing = ""
     try:
-        decisions = decide_all(prepared.plans, children_of(prepared.graph), decide_one)
+        decisions = deciding.decide_run(prepared.plans, children_of(prepared.graph))
     except ToolMissingError as exc:
-        decisions = {}
         missing = f"{exc.tool} is not installed"
-    except StepFailedError as exc:
-        decisions = {}
+    except FetchError as exc:
         missing = f"registry lookup failed: {exc}"
     finally:
         if history is not None:
