@@ -118,14 +118,15 @@ class RegistryAccess:
     cert_dir: str = ""
     authfile: str = ""
 
-    def options(self) -> list[str]:
+    def options(self, prefix: str = "") -> list[str]:
+        """The flags; ``prefix`` names one side of a copy (skopeo's ``src-``, ``dest-``)."""
         argv = []
         if not self.tls_verify:
-            argv.append("--tls-verify=false")
+            argv.append(f"--{prefix}tls-verify=false")
         if self.cert_dir:
-            argv += ["--cert-dir", self.cert_dir]
+            argv += [f"--{prefix}cert-dir", self.cert_dir]
         if self.authfile:
-            argv += ["--authfile", self.authfile]
+            argv += [f"--{prefix}authfile", self.authfile]
         return argv
 
 

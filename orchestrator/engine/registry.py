@@ -25,17 +25,6 @@ class Manifest:
     size: int
 
 
-def _options(access: RegistryAccess, *, prefix: str = "") -> list[str]:
-    argv = []
-    if not access.tls_verify:
-        argv.append(f"--{prefix}tls-verify=false")
-    if access.cert_dir:
-        argv += [f"--{prefix}cert-dir", access.cert_dir]
-    if access.authfile:
-        argv += [f"--{prefix}authfile", access.authfile]
-    return argv
-
-
 def inspect_raw(ref: str, access: RegistryAccess) -> Argv:
     """``skopeo inspect --raw``: the manifest of ``ref`` only (no config, no layer)."""
     return (
@@ -44,7 +33,7 @@ def inspect_raw(ref: str, access: RegistryAccess) -> Argv:
         "--raw",
         "--retry-times",
         "2",
-        *_options(access),
+        *access.options(),
         f"docker://{ref}",
     )
 
@@ -58,8 +47,8 @@ def copy_tag(source: str, destination: str, access: RegistryAccess) -> Argv:
         "--preserve-digests",
         "--retry-times",
         "2",
-        *_options(access, prefix="src-"),
-        *_options(access, prefix="dest-"),
+        *access.options(prefix="src-"),
+        *access.options(prefix="dest-"),
         f"docker://{source}",
         f"docker://{destination}",
     )
