@@ -163,6 +163,34 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
     )
 
 
+def _start_run(
+    history: History,
+    request: Request,
+    path: Path,
+    graph: nx.DiGraph,
+    *,
+    run_id: str,
+    started: datetime,
+    resumed_from: str | None = None,
+) -> None:
+    """Record a run as started: its request (credentials withheld), command line and graph."""
+    stored, withheld = request.stored()
+    stored["pipeline"] = str(path.resolve())
+    history.start_run(
+        run_id=run_id,
+        pipeline=str(path.resolve()),
+        command=format_argv(["orchestrate", *sys.argv[1:]]),
+        options=stored,
+        withheld=withheld,
+        nodes=order(graph),
+        edges=sorted(graph.edges),
+        log_dir=history.state_dir / "runs" / run_id / "logs",
+        pid=os.getpid(),
+        resumed_from=resumed_from,
+        started=started.timestamp(),
+    )
+
+
 def _record_unstarted(
     request: Request,
     path: Path,
@@ -174,24 +202,11 @@ def _record_unstarted(
 ) -> bool:
     """Record a run that failed before its first node: a source could not be fetched. The
     history then shows it as failed (exit 3) with the reason, and it can be resumed."""
-    stored, withheld = request.stored()
-    stored["pipeline"] = str(path.resolve())
     log_dir = settings.state_dir / "runs" / run_id / "logs"
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
         with History(settings.state_dir) as history:
-            history.start_run(
-                run_id=run_id,
-                pipeline=str(path.resolve()),
-                command=format_argv(["orchestrate", *sys.argv[1:]]),
-                options=stored,
-                withheld=withheld,
-                nodes=order(graph),
-                edges=sorted(graph.edges),
-                log_dir=log_dir,
-                pid=os.getpid(),
-                started=started.timestamp(),
-            )
+            _start_run(history, request, path, graph, run_id=run_id, started=started)
             history.finish_run(
                 run_id,
                 result=RunState.FAILED,
@@ -260,25 +275,19 @@ def execute(
     log = structlog.get_logger()
     settings = prepared.settings
     run_id = prepared.run_id
-    stored, withheld = prepared.request.stored()
-    stored["pipeline"] = str(prepared.path.resolve())
     prepared.log_dir.mkdir(parents=True, exist_ok=True)
     pid_file = runs.mark_running(prepared.run_dir)
     storage = Storage(runner)
     with History(settings.state_dir) as history:
         clean_up_dead_runs(history, storage)
-        history.start_run(
+        _start_run(
+            history,
+            prepared.request,
+            prepared.path,
+            prepared.graph,
             run_id=run_id,
-            pipeline=str(prepared.path.resolve()),
-            command=format_argv(["orchestrate", *sys.argv[1:]]),
-            options=stored,
-            withheld=withheld,
-            nodes=prepared.nodes,
-            edges=sorted(prepared.graph.edges),
-            log_dir=prepared.log_dir,
-            pid=os.getpid(),
+            started=prepared.started,
             resumed_from=resumed_from,
-            started=prepared.started.timestamp(),
         )
         host_env = {k: settings.get_str(k) for k in ("http_proxy", "https_proxy", "no_proxy")}
         registry = registry_of(settings, runner)
