@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from orchestrator.engine import leftovers
 from orchestrator.engine.buildah import run_of
 from orchestrator.engine.process import ShRunner
+from tests.registry_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,13 +172,6 @@ def run_in(image: str, *argv: str, user: str = "root") -> subprocess.CompletedPr
         )
     finally:
         subprocess.run(["buildah", "rm", name], capture_output=True, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

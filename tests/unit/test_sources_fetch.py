@@ -17,6 +17,7 @@ import pytest
 from orchestrator.errors import EXIT_FETCH, EXIT_USAGE, FetchError, SourceError
 from orchestrator.loading.sources import Network, fetch
 from orchestrator.model.pipeline import Source
+from tests.registry_server import free_port
 from tests.unit.test_sources_wheelset import make_sdist
 
 
@@ -213,20 +214,11 @@ def test_a_damaged_cache_marker_is_asked_again(served: tuple[str, Path], tmp_pat
     assert json.loads(marker.read_text())["sha256"] == sha
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def test_an_index_nobody_answers_is_a_fetch_failure_exit_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("orchestrator.loading.sources.FETCH_BACKOFF_SECONDS", 0.0)
-    index = f"http://127.0.0.1:{_closed_port()}/simple"
+    index = f"http://127.0.0.1:{free_port()}/simple"
     with pytest.raises(FetchError) as raised:
         fetch(Source(kind="pypi", name="demo", version="1.0"), tmp_path, Network(index_url=index))
     assert raised.value.exit_code == EXIT_FETCH == 3
