@@ -103,6 +103,12 @@ class StepFailedError(OrchestrateError):
             said = (causes or lines or ["no output"])[0 if causes else -1]
             super().__init__(f"{step} exited {returncode}: {said}")
 
+    @property
+    def last_line(self) -> str:
+        """The last line the command printed (its likeliest reason), or the message."""
+        lines = self.tail.strip().splitlines()
+        return lines[-1] if lines else str(self)
+
 
 class LogWriteError(OrchestrateError):
     """A node's log could not be written (a full disk): the node fails, saying so."""

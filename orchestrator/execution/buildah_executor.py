@@ -153,7 +153,7 @@ class BuildahExecutor:
         try:
             manifest = self.registry.manifest(ref)
         except StepFailedError as exc:
-            raise FetchError(f"registry: cannot look up {ref}: {_said(exc)}") from None
+            raise FetchError(f"registry: cannot look up {ref}: {exc.last_line}") from None
         return (manifest.digest, manifest.size) if manifest else None
 
     def execute(self, plan: NodePlan, ctx: NodeContext) -> Outcome:
@@ -367,12 +367,6 @@ class _NodeLog:
             self.handle.close()
         except OSError as exc:
             self.error = self.error or exc.strerror or str(exc)
-
-
-def _said(exc: StepFailedError) -> str:
-    """The last line a failed query printed."""
-    lines = exc.tail.strip().splitlines()
-    return lines[-1] if lines else str(exc)
 
 
 def _log_failure(ctx: NodeContext, reason: str) -> LogWriteError:

@@ -81,7 +81,7 @@ def promote(plans: Mapping[str, NodePlan], registry: Registry, *, parallel: int)
                 return
             except StepFailedError as exc:
                 if attempt == COPY_TRIES:
-                    failures.append(f"{destination}: {_last_line(exc)}")
+                    failures.append(f"{destination}: {exc.last_line}")
                     return
                 time.sleep(COPY_BACKOFF_SECONDS * attempt)
 
@@ -101,9 +101,4 @@ def _lookup(registry: Registry, ref: str) -> Manifest | None:
     try:
         return registry.manifest(ref)
     except StepFailedError as exc:
-        raise PromotionError(f"registry: cannot look up {ref}: {_last_line(exc)}") from None
-
-
-def _last_line(exc: StepFailedError) -> str:
-    lines = exc.tail.strip().splitlines()
-    return lines[-1] if lines else str(exc)
+        raise PromotionError(f"registry: cannot look up {ref}: {exc.last_line}") from None
