@@ -25,7 +25,7 @@ from typing import IO
 import sh
 import structlog
 
-from orchestrator.engine import storageconf
+from orchestrator.engine import leftovers, storageconf
 from orchestrator.errors import (
     CAUSE_PREFIXES,
     CancelledError,
@@ -86,7 +86,7 @@ def space_notes(state_path: str = "") -> list[str]:
     directory (every buildah command needs it), image storage and the state directory (or
     the folder of ``state_path``, a node's log)."""
     places = {
-        "TMPDIR": os.environ.get("TMPDIR") or "/var/tmp",
+        "TMPDIR": str(leftovers.temporary_dir()),
         "image storage": storageconf.graphroot(),
         "state directory": state_path,
     }
