@@ -323,6 +323,10 @@ def images() -> Argv:
 # pages of the copy are still pinned.
 TRANSIENT_STARTUP_ERRORS = ("sealing memfd copy: Device or resource busy",)
 
+# ``buildah containers`` when a container it listed went away before it read it.
+CONTAINER_GONE = "container not known"
+LISTING_TRIES = 5
+
 
 def is_transient(error: StepFailedError) -> bool:
     """True if the command failed in buildah's start-up, before its payload ran."""
@@ -398,9 +402,19 @@ class Storage:
         return True
 
     def containers(self) -> list[str]:
-        """Names of orchestrate's working containers (``orch-...``) in storage."""
-        names = self.runner.capture(containers()).split()
-        return [n for n in names if n.startswith(CONTAINER_PREFIX)]
+        """Names of orchestrate's working containers (``orch-...``) in storage.
+
+        buildah lists containers, then reads each one: a container another node removes in
+        between fails the whole listing ("container not known"). That is asked again."""
+        for attempt in range(LISTING_TRIES):
+            try:
+                names = self.runner.capture(containers()).split()
+            except StepFailedError as exc:
+                if CONTAINER_GONE not in exc.tail or attempt == LISTING_TRIES - 1:
+                    raise
+                continue
+            return [n for n in names if n.startswith(CONTAINER_PREFIX)]
+        raise AssertionError("unreachable")
 
     def step_containers(self) -> list[str]:
         """Working containers that still have a step running without its ``buildah run``."""

@@ -905,3 +905,27 @@ def test_an_image_replaced_by_a_rebuild_of_its_key_is_removed() -> None:
     assert not storage.drop_replaced("sha256:new", IMAGE)
     runner.ids["elsewhere:tag"] = "sha256:old"
     assert not Storage(runner).drop_replaced("sha256:old", IMAGE)  # type: ignore[arg-type]
+
+
+class RacingListing:
+    """``buildah containers`` fails while another node's container goes away, then lists."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
+        assert argv[1] == "containers", argv
+        self.calls += 1
+        if self.calls <= self.failures:
+            tail = "Error: reading build containers: container not known"
+            raise StepFailedError("buildah containers", 125, tail, "")
+        return "orch-20261127-173238-35e8-ironic\nsomeone-elses\n"
+
+
+def test_a_container_removed_while_buildah_lists_them_is_asked_again() -> None:
+    runner = RacingListing(failures=2)
+    assert Storage(runner).containers() == ["orch-20261127-173238-35e8-ironic"]  # type: ignore[arg-type]
+    assert runner.calls == 3
+    with pytest.raises(StepFailedError):  # not forever
+        Storage(RacingListing(failures=99)).containers()  # type: ignore[arg-type]
