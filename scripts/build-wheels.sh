@@ -16,19 +16,48 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 resolved="$WHEELS_DIR/resolved.txt"
-binary_opts=()
+binary_opts=()  # pip's
+uv_binary_opts=()  # the same for uv's resolution: a version with no sdist is no candidate
 case "${BINARY:-any}" in
     any) ;;
-    none) binary_opts=(--no-binary :all:) ;;
-    only-pinned) binary_opts=(--no-binary :all: --only-binary "${ONLY_BINARY:?}") ;;
+    none)
+        binary_opts=(--no-binary :all:)
+        uv_binary_opts=(--no-binary :all:) ;;
+    only-pinned)
+        binary_opts=(--no-binary :all: --only-binary "${ONLY_BINARY:?}")
+        uv_binary_opts=(--no-binary :all:)
+        IFS=, read -r -a allowed <<< "$ONLY_BINARY"
+        for name in "${allowed[@]}"; do uv_binary_opts+=(--only-binary "$name"); done ;;
     *) echo "ERROR: BINARY=$BINARY is not any, none or only-pinned" >&2; exit 2 ;;
 esac
+if [ "${#binary_opts[@]}" -gt 0 ]; then
+    # From sources, every isolated build environment builds its backends (setuptools, pbr,
+    # wheel, flit-core, hatchling...) from their sdists too. pip's wheel cache (keyed by the
+    # sdist's URL and hash, and honoured with --no-binary since pip 23.1) builds each once
+    # per wheels build instead of once per distribution. It lives under /tmp: not in the image.
+    unset PIP_NO_CACHE_DIR
+    export PIP_CACHE_DIR=/tmp/pip-build-cache
+    trap 'rm -f "$log"; rm -rf "$PIP_CACHE_DIR"' EXIT
+    # Those environments get the toolchain's setuptools and wheel, not the index's newest:
+    # a setup.py that still imports pkg_resources (xstatic's) builds, and every build uses
+    # the same backend.
+    mkdir -p "$PIP_CACHE_DIR"
+    build_constraints="$PIP_CACHE_DIR/build-constraints.txt"
+    "$VENV/bin/pip" list --format=freeze | grep -i -E '^(setuptools|wheel)==' \
+        > "$build_constraints" || true
+    if "$VENV/bin/pip" wheel --help | grep -q -- --build-constraint; then
+        binary_opts+=(--build-constraint "$build_constraints")
+    else
+        echo "note: pip $("$VENV/bin/pip" --version | cut -d' ' -f2) has no --build-constraint" \
+            "(25.3 and later): build environments take the index's newest setuptools"
+    fi
+fi
 if [ -x "$VENV/bin/uv" ]; then
     uv_opts=(--python "$VENV/bin/python" --no-header --no-annotate --quiet)
     if [ -n "${PIP_INDEX_URL:-}" ]; then uv_opts+=(--index-url "$PIP_INDEX_URL"); fi
     for url in ${PIP_EXTRA_INDEX_URL:-}; do uv_opts+=(--extra-index-url "$url"); done
     export UV_CACHE_DIR=/tmp/uv-cache
-    "$VENV/bin/uv" pip compile "${uv_opts[@]}" --constraint "$CONSTRAINTS" \
+    "$VENV/bin/uv" pip compile "${uv_opts[@]}" "${uv_binary_opts[@]}" --constraint "$CONSTRAINTS" \
         --output-file "$resolved" "$REQUIREMENTS" 2>&1 | tee "$log" || status=$?
     if [ "$status" -eq 0 ]; then
         echo "resolved $(grep -c '==' "$resolved") distributions with uv"
@@ -51,6 +80,11 @@ if [ "$status" -ne 0 ]; then
         -e 's/.*Because there are no versions of \([^ ]*\) .*/\1/p' \
         "$log" | tr -d "'" | sort -u | tr '\n' ' ')
     echo "ERROR: could not build wheels for: ${failed:-see the output above}" >&2
+    if grep -q -e 'crates\.io' -e 'index\.crates' "$log"; then
+        echo "ERROR: building Rust code fetches crates from crates.io, which is unreachable:" \
+            "allow it (or a crates mirror), or list those distributions in" \
+            "requirements.only_binary with 'binary: only-pinned'" >&2
+    fi
     exit "$status"
 fi
 count=$(find "$WHEELS_DIR" -maxdepth 1 -name '*.whl' | wc -l)
