@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -106,4 +108,88 @@ def test_services_build_from_an_exported_wheels_index(
     assert re.search(r"^requirements\s+built", proc.stdout, re.M), proc.stdout
     assert re.search(r"^keystone\s+built", proc.stdout, re.M), proc.stdout
     check = run_in(f"{NAMESPACE}/keystone:2026.1", "keystone-manage", "--version")
+    assert check.returncode == 0, check.stderr
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+        "PATH": "/usr/bin:/bin",
+    }  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
+
+
+def test_constraints_and_a_service_from_git_repositories(
+    keystone_run: dict[str, object], state_dir: Path, tmp_path: Path
+) -> None:
+    # Local repositories stand in for openstack/requirements and openstack/keystone.
+    requirements = tmp_path / "requirements"
+    requirements.mkdir()
+    _git(requirements, "init", "-q", "-b", "master")
+    for name in ("upper-constraints.txt", "global-requirements.txt"):
+        shutil.copy(ROOT / "constraints" / "2026.1" / name, requirements / name)
+    _git(requirements, "add", ".")
+    _git(requirements, "commit", "-q", "-m", "2026.1 pins")
+    keystone = tmp_path / "keystone"
+    sdist = next((state_dir / "sources").rglob("keystone-29.1.0.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp_path, filter="data")
+    (tmp_path / "keystone-29.1.0").rename(keystone)
+    _git(keystone, "init", "-q", "-b", "master")
+    _git(keystone, "add", ".")
+    _git(keystone, "commit", "-q", "-m", "keystone")
+    _git(keystone, "tag", "29.1.0")
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    text = text.replace(
+        "  upper: ../constraints/2026.1/upper-constraints.txt\n"
+        "  global: ../constraints/2026.1/global-requirements.txt\n",
+        f"  git: file://{requirements}\n  ref: master\n"
+        "  upper: upper-constraints.txt\n  global: global-requirements.txt\n",
+    )
+    source = f"source: {{git: file://{keystone}, ref: master}}"
+    text = re.sub(r"source: \{pypi: [^}]*\}", source, text)
+    text = text.replace("name: keystone", "name: keystone-git")
+    path = tmp_path / "git.yaml"
+    path.write_text(text)
+    proc = orchestrate("build", str(path), state_dir=state_dir, timeout=3000)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # The constraints' commit is an input of the wheels image (same pins, new identity).
+    assert re.search(r"^requirements\s+built", proc.stdout, re.M), proc.stdout
+    check = run_in(f"{NAMESPACE}/keystone:2026.1", "keystone-manage", "--version")
+    assert check.returncode == 0 and "29.1.0" in check.stdout + check.stderr, check
+    again = orchestrate("plan", str(path), state_dir=state_dir)
+    assert re.search(r"^requirements\s.*reuse", again.stdout, re.M), again.stdout
+    # A new commit on the requirements branch, even with the same files, is a new key.
+    _git(requirements, "commit", "-q", "--allow-empty", "-m", "bump")
+    moved = orchestrate("plan", str(path), state_dir=state_dir)
+    assert moved.returncode == 0, moved.stderr
+    assert re.search(r"^requirements\s.*build.*constraints_revision", moved.stdout, re.M), (
+        moved.stdout
+    )
+    assert re.search(r"^keystone\s.*build", moved.stdout, re.M), moved.stdout
+
+
+def test_the_keystone_stack_builds_from_sources(state_dir: Path) -> None:
+    proc = orchestrate(
+        "build", "pipelines/keystone-from-sources.yaml", state_dir=state_dir, timeout=3000
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    logs = Path(re.findall(r"^logs: (\S+)", proc.stdout, re.M)[-1])
+    log = (logs / "requirements.log").read_text()
+    # Built here: pip says so, or takes a wheel it built for a build environment from its
+    # wheel cache ("Using cached NAME.whl"; a cached download would carry its size).
+    built = set(re.findall(r"Building wheel for (\S+) \(", log))
+    built |= {f.split("-")[0] for f in re.findall(r"Using cached (\S+\.whl)$", log, re.M)}
+    listing = run_in(f"{NAMESPACE}/requirements:2026.1-from-sources", "ls", "/wheels")
+    wheels = [w for w in listing.stdout.split() if w.endswith(".whl")]
+    assert len(wheels) > 90, wheels
+    # Every wheel but the three Rust ones allowed as binaries was built here from its sdist.
+    downloaded = {w.split("-")[0].lower() for w in wheels} - {
+        b.lower().replace("-", "_").replace(".", "_") for b in built
+    }
+    assert downloaded == {"cryptography", "bcrypt", "rpds_py"}, downloaded
+    check = run_in(f"{NAMESPACE}/keystone:2026.1-from-sources", "keystone-manage", "--version")
     assert check.returncode == 0, check.stderr
