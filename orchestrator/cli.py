@@ -9,6 +9,7 @@ catches errors.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from typing import Any
 
 import click
 
+from orchestrator.engine import signing
 from orchestrator.engine.buildah import RUN_ID_RE, Storage, new_run_id
 from orchestrator.engine.process import ShRunner, require_tool
 from orchestrator.errors import (
@@ -236,6 +238,39 @@ def promote_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> 
     require_tool("skopeo")
     for line in run.promote_release_tags(prepared, ShRunner()):
         click.echo(f"promoted: {line}")
+    return 0
+
+
+@cli.command("trust")
+@click.argument("dest", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--lookaside-url",
+    metavar="URL",
+    default=None,
+    help="Where pullers read the signatures: the lookaside folder served over https:// "
+    "(or file:// on a shared disk) [default: file:// of the lookaside folder].",
+)
+@options("registry", "sign_by", "lookaside", "state_dir")
+@click.pass_context
+def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **values: Any) -> int:
+    """Write what makes podman, buildah and skopeo pull only signed images from the registry:
+    DIR/policy.json (images under the registry prefix must be signed by the sign_by key;
+    others as before) and DIR/registries.d/orchestrate.yaml (where their signatures are).
+    Install them as /etc/containers/policy.json (merged with yours) and in
+    /etc/containers/registries.d/."""
+    settings = _request(ctx, values, None).settings({})
+    scope, fingerprint = settings.get_str("registry"), settings.get_str("sign_by")
+    if not scope or not fingerprint:
+        raise ConfigError("trust", "", "needs --registry and --sign-by (or their variables)")
+    lookaside = Path(settings.get_str("lookaside") or settings.state_dir / "sigstore")
+    url = lookaside_url or f"file://{lookaside.expanduser().resolve()}"
+    public_key = signing.public_key(ShRunner(), fingerprint)
+    write_atomically(dest / "policy.json", json.dumps(signing.policy(scope, public_key), indent=2))
+    write_atomically(dest / "registries.d" / "orchestrate.yaml", signing.registries_d(scope, url))
+    click.echo(
+        f"{dest}/policy.json: images under {scope} must be signed by {fingerprint}\n"
+        f"{dest}/registries.d/orchestrate.yaml: their signatures are read from {url}"
+    )
     return 0
 
 

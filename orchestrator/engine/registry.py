@@ -23,6 +23,7 @@ class Manifest:
     ref: str
     digest: str
     size: int
+    raw: bytes = b""  # the manifest's bytes, as signed
 
 
 def inspect_raw(ref: str, access: RegistryAccess) -> Argv:
@@ -79,7 +80,7 @@ class Registry:
             size = sum(int(layer.get("size", 0)) for layer in layers)
         except (ValueError, AttributeError, TypeError):
             size = 0
-        return Manifest(ref=ref, digest=digest, size=size)
+        return Manifest(ref=ref, digest=digest, size=size, raw=raw.encode())
 
     def copy_tag(self, source: str, destination: str) -> None:
         """Point ``destination`` at ``source``'s manifest. Raises StepFailedError."""

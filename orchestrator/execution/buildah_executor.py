@@ -23,6 +23,7 @@ import structlog
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Runner, Storage, is_transient
 from orchestrator.engine.registry import Registry
+from orchestrator.engine.signing import Signer
 from orchestrator.errors import (
     CancelledError,
     FetchError,
@@ -104,9 +105,11 @@ class BuildahExecutor:
         done_before: Mapping[str, str] | None = None,
         registry: Registry | None = None,
         push_parallel: int = 2,
+        signer: Signer | None = None,
     ) -> None:
         """``done_before`` maps keys a resumed run had already built to that run's id;
-        ``registry`` is where key tags are looked up (and pulled from)."""
+        ``registry`` is where key tags are looked up (and pulled from); ``signer`` signs
+        every key tag pushed (or found there unsigned)."""
         self.runner = runner
         self.storage = Storage(runner)
         self.isolation = IsolationFallback(runner)
@@ -117,6 +120,7 @@ class BuildahExecutor:
         self.done_before = dict(done_before or {})
         self.registry = registry
         self.push_slots = threading.Semaphore(push_parallel)
+        self.signer = signer
         # Decided for the whole run before it starts (decide_run), else node by node.
         self.decisions: dict[str, Decision] = {}
 
@@ -200,6 +204,8 @@ class BuildahExecutor:
             ctx.image_ready()
             if decision.remote_digest:
                 out.write(f"{plan.remote_key} is in the registry already: not pushed\n")
+                if plan.push:
+                    self._sign(plan, out)
             else:
                 self._push(plan, ctx, out)
             # Release tags follow the latest run, even back to an older key.
@@ -286,13 +292,31 @@ class BuildahExecutor:
             for attempt in range(1, PUSH_TRIES + 1):
                 try:
                     self._run_steps(plan.push, ctx, out, plan)
-                    return
+                    break
                 except StepFailedError:
                     if attempt == PUSH_TRIES or ctx.cancel.is_set():
                         raise
                     out.write(f"--- push failed; again in {PUSH_BACKOFF_SECONDS * attempt:.0f}s\n")
                     if ctx.cancel.wait(PUSH_BACKOFF_SECONDS * attempt):
                         raise CancelledError("cancelled while waiting to push again") from None
+        self._sign(plan, out)
+
+    def _sign(self, plan: NodePlan, out: IO[str]) -> None:
+        """Sign the key tag's manifest as the key tag (once: an identity signed already is
+        left alone).
+
+        Raises:
+            StepFailedError: the manifest could not be read back, or signing failed.
+        """
+        if self.signer is None or self.registry is None:
+            return
+        manifest = self.registry.manifest(plan.remote_key)
+        if manifest is None:
+            raise StepFailedError("sign", 1, f"{plan.remote_key} is not in the registry", "")
+        if self.signer.sign(manifest.raw, plan.remote_key):
+            out.write(f"signed {plan.remote_key} ({manifest.digest})\n")
+        else:
+            out.write(f"{plan.remote_key} ({manifest.digest}) was signed already\n")
 
     @contextlib.contextmanager
     def _workspace(self, plan: NodePlan, out: IO[str]) -> Iterator[None]:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from orchestrator.engine.registry import Manifest, Registry
+from orchestrator.engine.signing import Signer
 from orchestrator.errors import EXIT_NODE_FAILED, OrchestrateError, StepFailedError
 from orchestrator.planning.nodeplan import NodePlan
 
@@ -37,8 +38,15 @@ class Promotion:
     unchanged: list[str] = field(default_factory=list)
 
 
-def promote(plans: Mapping[str, NodePlan], registry: Registry, *, parallel: int) -> Promotion:
-    """Point every node's release tags at its key tag's digest, ``parallel`` at a time.
+def promote(
+    plans: Mapping[str, NodePlan],
+    registry: Registry,
+    *,
+    parallel: int,
+    signer: Signer | None = None,
+) -> Promotion:
+    """Point every node's release tags at its key tag's digest, ``parallel`` at a time; with a
+    ``signer``, sign each release tag's identity for that digest (once).
 
     Raises:
         PromotionError: a node's key tag is not in the registry (nothing is moved), or a
@@ -71,13 +79,15 @@ def promote(plans: Mapping[str, NodePlan], registry: Registry, *, parallel: int)
         manifest, destination = item
         current = _lookup(registry, destination)
         if current is not None and current.digest == manifest.digest:
-            done.unchanged.append(destination)
+            if _signed(signer, manifest, destination, failures):
+                done.unchanged.append(destination)
             return
         source = f"{manifest.ref.rsplit(':', 1)[0]}@{manifest.digest}"
         for attempt in range(1, COPY_TRIES + 1):
             try:
                 registry.copy_tag(source, destination)
-                done.promoted.append(destination)
+                if _signed(signer, manifest, destination, failures):
+                    done.promoted.append(destination)
                 return
             except StepFailedError as exc:
                 if attempt == COPY_TRIES:
@@ -95,6 +105,21 @@ def promote(plans: Mapping[str, NodePlan], registry: Registry, *, parallel: int)
             f"{', '.join(done.promoted) or 'none'}); run 'orchestrate promote' again"
         )
     return done
+
+
+def _signed(
+    signer: Signer | None, manifest: Manifest, destination: str, failures: list[str]
+) -> bool:
+    """Sign ``destination`` as a name of ``manifest`` (nothing without a signer); a failure
+    is one of the promotion's failures."""
+    if signer is None:
+        return True
+    try:
+        signer.sign(manifest.raw, destination)
+    except StepFailedError as exc:
+        failures.append(f"{destination}: not signed: {exc.last_line}")
+        return False
+    return True
 
 
 def _lookup(registry: Registry, ref: str) -> Manifest | None:

@@ -29,6 +29,7 @@ from orchestrator.engine import buildah
 from orchestrator.engine.buildah import RegistryAccess, Runner, Storage
 from orchestrator.engine.process import check_space, require_tool
 from orchestrator.engine.registry import Registry
+from orchestrator.engine.signing import Signer
 from orchestrator.engine.storageconf import use_storage_root
 from orchestrator.errors import (
     ConfigError,
@@ -300,6 +301,7 @@ def execute(
             done_before=done_before,
             registry=registry,
             push_parallel=settings.get_int("push_parallel"),
+            signer=signer_of(settings, runner) if settings.get_bool("push") else None,
         )
         try:
             executor.decide_run(prepared.plans, children_of(prepared.graph))
@@ -348,7 +350,7 @@ def execute(
             result = scheduler.run()
         promoting = settings.get_bool("push") and settings.get_bool("promote")
         if registry is not None and promoting and not result.interrupted:
-            _promote(prepared, registry, result, settings.get_int("push_parallel"))
+            _promote(prepared, registry, result, executor.signer)
         try:
             history.finish_run(
                 run_id,
@@ -376,11 +378,33 @@ def registry_of(settings: Settings, runner: Runner) -> Registry | None:
     return Registry(runner, access)
 
 
+def signer_of(settings: Settings, runner: Runner) -> Signer | None:
+    """The signer of the ``sign_by`` setting (its key checked), or None when signing is off.
+
+    Raises:
+        ConfigError: signing is on without a registry, or the key is not in the keyring.
+    """
+    fingerprint = settings.get_str("sign_by")
+    if not fingerprint:
+        return None
+    if not settings.get_str("registry"):
+        raise ConfigError(
+            "setting 'sign_by'", "", "signing is on but no registry is set: signatures are of "
+            "pushed images; pass --registry or set ORCHESTRATE_REGISTRY"
+        )  # fmt: skip
+    lookaside = settings.get_str("lookaside") or str(settings.state_dir / "sigstore")
+    signer = Signer(runner, fingerprint, Path(lookaside).expanduser())
+    signer.check_key()
+    return signer
+
+
 def children_of(graph: nx.DiGraph) -> dict[str, list[str]]:
     return {str(node): [str(c) for c in graph.successors(node)] for node in graph}
 
 
-def _promote(prepared: Prepared, registry: Registry, result: RunResult, parallel: int) -> None:
+def _promote(
+    prepared: Prepared, registry: Registry, result: RunResult, signer: Signer | None
+) -> None:
     """Release tags in the registry once every node succeeded; none otherwise."""
     log = structlog.get_logger()
     failed = sorted(n for n, r in result.results.items() if not r.status.ok)
@@ -392,7 +416,12 @@ def _promote(prepared: Prepared, registry: Registry, result: RunResult, parallel
         log.warning("release tags not promoted", failed=failed)
         return
     try:
-        done = promote(prepared.plans, registry, parallel=parallel)
+        done = promote(
+            prepared.plans,
+            registry,
+            parallel=prepared.settings.get_int("push_parallel"),
+            signer=signer,
+        )
     except PromotionError as exc:
         result.promotion_error = str(exc)
         log.error("release tags not promoted", error=str(exc))
@@ -416,7 +445,12 @@ def promote_release_tags(prepared: Prepared, runner: Runner) -> list[str]:
             "",
             "promote needs a registry: pass --registry or set ORCHESTRATE_REGISTRY",
         )
-    done = promote(prepared.plans, registry, parallel=prepared.settings.get_int("push_parallel"))
+    done = promote(
+        prepared.plans,
+        registry,
+        parallel=prepared.settings.get_int("push_parallel"),
+        signer=signer_of(prepared.settings, runner),
+    )
     return done.promoted + [f"{tag} (unchanged)" for tag in done.unchanged]
 
 

@@ -176,6 +176,23 @@ SETTINGS: tuple[Option, ...] = (
         help="At most this many pushes (and tag copies) at once.",
     ),
     Option(
+        name="sign_by",
+        section="settings",
+        kind="str",
+        default="",
+        help="Sign every pushed key tag and promoted release tag with this GPG key "
+        "(fingerprint, from GNUPGHOME): containers' simple signing, written to the lookaside "
+        "folder; see 'orchestrate trust' for the pullers' side.",
+    ),
+    Option(
+        name="lookaside",
+        section="settings",
+        kind="str",
+        default="",
+        help="Folder the signatures are written to, laid out as containers/image reads it "
+        "(serve it to pullers); default: sigstore/ in the state directory.",
+    ),
+    Option(
         name="storage_root",
         section="settings",
         kind="str",
