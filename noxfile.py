@@ -93,6 +93,15 @@ def scale_out_bench(session: nox.Session) -> None:
 
 
 @nox.session
+def wheels_elsewhere(session: nox.Session) -> None:
+    """The full stack's nine services built from another site's wheels: an exported index
+    (and every pin pip-installed from it) and the wheels image pulled from a registry by
+    digest; wall and CPU-seconds, each node's status."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/wheels_elsewhere.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check, ruff format --check, shellcheck on scripts/."""
     session.install(*LINT_DEPS)
