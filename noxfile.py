@@ -79,7 +79,8 @@ def scale_out(session: nox.Session) -> None:
 @nox.session
 def carry_over(session: nox.Session) -> None:
     """What LOCI users carry over, on real builds: LOCI's bindep and pydep files build keystone
-    and nova (minutes)."""
+    and nova; services from a wheels image pulled by digest and from an exported index;
+    constraints and keystone from git; the keystone stack from sources (minutes)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "carry_over", "tests", *session.posargs)
 

@@ -1,6 +1,8 @@
 """What LOCI users carry over, on real builds (marker ``carry_over``: minutes; `nox -s
 carry_over`): LOCI's bindep.txt and pydep.txt, unchanged, drive keystone's and nova's
-packages; services build from a wheels image pulled from a registry by digest."""
+packages; services build from a wheels image pulled from a registry by digest and from an
+exported index; constraints and keystone come from git repositories; the keystone stack
+builds from sources."""
 
 from __future__ import annotations
 
