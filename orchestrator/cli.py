@@ -32,7 +32,7 @@ from orchestrator.errors import (
     ConfigError,
     OrchestrateError,
 )
-from orchestrator.execution import run
+from orchestrator.execution import image_diff, run
 from orchestrator.execution.wheel_index import export_wheels
 from orchestrator.exporting import FORMATS
 from orchestrator.exporting import render as render_export
@@ -272,6 +272,31 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
         f"{dest}/registries.d/orchestrate.yaml: their signatures are read from {url}"
     )
     return 0
+
+
+@cli.command("diff")
+@click.argument("image_a", metavar="IMAGE_A")
+@click.argument("image_b", metavar="IMAGE_B")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Show at most this many lines per kind (0: all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def diff_cmd(image_a: str, image_b: str, limit: int, as_json: bool) -> int:
+    """Compare two local images: distro packages (versions), Python distributions (versions,
+    per site folder) and files (type, mode, owner, content; not times), e.g. yesterday's
+    nightly and today's. Exits 0 when they are the same, 1 when they differ (as diff does)."""
+    found = image_diff.diff_images(
+        image_a, image_b, ShRunner(), run_id=new_run_id(datetime.now(UTC))
+    )
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2))
+    else:
+        click.echo(image_diff.render(found, limit=limit))
+    return 0 if found.identical else 1
 
 
 @cli.command("resume")

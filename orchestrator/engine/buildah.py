@@ -18,9 +18,10 @@ import contextlib
 import re
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Protocol
 
 from orchestrator.engine import leftovers
@@ -400,6 +401,22 @@ class Storage:
         except StepFailedError:  # still named or used elsewhere: not ours to remove
             return False
         return True
+
+    @contextlib.contextmanager
+    def mounted(self, image: str, container: str) -> Iterator[Path]:
+        """``image``'s root on the host, through a throwaway working container named
+        ``container``; unmounted and removed on the way out, whatever happens.
+
+        Raises:
+            StepFailedError: buildah could not open or mount the image.
+        """
+        self.runner.capture(from_image(container, image))
+        try:
+            yield Path(self.runner.capture(mount(container)).strip())
+        finally:
+            with contextlib.suppress(OrchestrateError):
+                self.runner.capture(umount(container))
+            self.remove_containers([container])
 
     def containers(self) -> list[str]:
         """Names of orchestrate's working containers (``orch-...``) in storage.

@@ -17,14 +17,12 @@ written beside DIR and moved into place whole, so a failed export leaves no half
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html
 import os
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +56,8 @@ def export_wheels(image: str, dest: Path, runner: Runner, *, run_id: str) -> Exp
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ConfigError("DIR", "", f"{dest} exists and is not an empty folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with _mounted(image, runner, run_id) as root:
+    container = buildah.container_name(run_id, "wheels-export")
+    with Storage(runner).mounted(image, container) as root:
         wheels_dir = root / WHEELS_DIR.lstrip("/")
         wheels = sorted(p for p in wheels_dir.glob("*.whl") if p.is_file())
         if not wheels:
@@ -118,16 +117,3 @@ def _page(path: Path, title: str, body: str) -> None:
         f"{body}</body></html>\n",
         encoding="utf-8",
     )
-
-
-@contextlib.contextmanager
-def _mounted(image: str, runner: Runner, run_id: str) -> Iterator[Path]:
-    """A throwaway working container of ``image``, mounted; removed on the way out."""
-    container = buildah.container_name(run_id, "wheels-export")
-    runner.capture(buildah.from_image(container, image))
-    try:
-        yield Path(runner.capture(buildah.mount(container)).strip())
-    finally:
-        with contextlib.suppress(Exception):
-            runner.capture(buildah.umount(container))
-        Storage(runner).remove_containers([container])
