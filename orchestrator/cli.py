@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from orchestrator.engine import signing
+from orchestrator.engine import buildah, signing
 from orchestrator.engine.buildah import RUN_ID_RE, Storage, new_run_id
 from orchestrator.engine.process import ShRunner, require_tool
 from orchestrator.errors import (
@@ -32,7 +32,7 @@ from orchestrator.errors import (
     ConfigError,
     OrchestrateError,
 )
-from orchestrator.execution import image_diff, run
+from orchestrator.execution import image_diff, run, sbom
 from orchestrator.execution.wheel_index import export_wheels
 from orchestrator.exporting import FORMATS
 from orchestrator.exporting import render as render_export
@@ -297,6 +297,64 @@ def diff_cmd(image_a: str, image_b: str, limit: int, as_json: bool) -> int:
     else:
         click.echo(image_diff.render(found, limit=limit))
     return 0 if found.identical else 1
+
+
+@cli.command("sbom")
+@click.argument("image", required=False)
+@click.option("--container", metavar="NAME", help="A working container instead of an image.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to this file (atomically) instead of stdout.",
+)
+@click.option("--name", default=None, help="The image's name in the SBOM [default: IMAGE].")
+@click.option("--version", "version", default="", help="The image's version in the SBOM.")
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A property of the image (orchestrate:NAME), e.g. key=...; repeatable.",
+)
+def sbom_cmd(
+    image: str | None,
+    container: str | None,
+    output: Path | None,
+    name: str | None,
+    version: str,
+    properties: tuple[str, ...],
+) -> int:
+    """The CycloneDX 1.6 SBOM of a local IMAGE (or a working container): every dpkg package
+    and Python distribution with versions, licences where known and wheel hashes, the
+    project's source. Builds write it into every image at /etc/image_info/sbom.cdx.json."""
+    if (image is None) == (container is None):
+        raise ConfigError("sbom", "", "give an IMAGE or --container NAME, not both")
+    props = {}
+    for item in properties:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError("--property", "", f"expected NAME=VALUE, got {item!r}")
+        props[key] = value
+    runner = ShRunner()
+    storage = Storage(runner)
+    label = name or image or container or ""
+    if container is not None:
+        with storage.mounted_container(container) as root:
+            text = sbom.sbom_json(root, name=label, version=version, properties=props)
+    else:
+        assert image is not None
+        if storage.image_id(image) is None:
+            raise ConfigError("IMAGE", "", f"no image {image} in local storage")
+        throwaway = buildah.container_name(new_run_id(datetime.now(UTC)), "sbom")
+        with storage.mounted(image, throwaway) as root:
+            text = sbom.sbom_json(root, name=label, version=version, properties=props)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(output, text)
+    return 0
 
 
 @cli.command("resume")

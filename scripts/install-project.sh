@@ -84,3 +84,9 @@ if [ -s "$runtime" ]; then
         PACKAGES="$needed" bash "$(dirname "$0")/install-packages.sh"
     fi
 fi
+
+# The sha256 of every wheel it could install from: the image's SBOM gives each installed
+# distribution the hash of its wheel.
+install -d /etc/image_info
+(cd "$WHEELS_DIR" && find . -maxdepth 1 -name '*.whl' -printf '%f\n' | LC_ALL=C sort \
+    | xargs -r sha256sum --) > /etc/image_info/wheels.sha256

@@ -418,6 +418,20 @@ class Storage:
                 self.runner.capture(umount(container))
             self.remove_containers([container])
 
+    @contextlib.contextmanager
+    def mounted_container(self, container: str) -> Iterator[Path]:
+        """A working container's root on the host, unmounted on the way out.
+
+        Raises:
+            StepFailedError: buildah could not mount it (no such container).
+        """
+        root = Path(self.runner.capture(mount(container)).strip())
+        try:
+            yield root
+        finally:
+            with contextlib.suppress(OrchestrateError):
+                self.runner.capture(umount(container))
+
     def containers(self) -> list[str]:
         """Names of orchestrate's working containers (``orch-...``) in storage.
 

@@ -11,7 +11,6 @@ Each image is read through a throwaway working container mounted on the host:
 
 from __future__ import annotations
 
-import email.parser
 import hashlib
 import os
 import stat
@@ -19,11 +18,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Runner, Storage
 from orchestrator.errors import ConfigError
+from orchestrator.execution.image_contents import deb_packages, distributions
 
 # Kernel and runtime mount points: empty in an image, filled in a running container.
 SKIPPED_TOP = frozenset({"proc", "sys", "dev", "run"})
@@ -122,45 +120,23 @@ def diff_images(image_a: str, image_b: str, runner: Runner, *, run_id: str) -> I
 def inventory(root: Path) -> Inventory:
     """Packages, distributions and files under an image's root."""
     return Inventory(
-        packages=dpkg_packages(root / "var/lib/dpkg/status"),
+        packages=dpkg_packages(root),
         distributions=python_distributions(root),
         files=dict(_files(root)),
     )
 
 
-def dpkg_packages(status: Path) -> dict[str, str]:
-    """Installed packages (``Status: install ok installed``) of a dpkg status file."""
-    if not status.is_file():
-        return {}
-    packages = {}
-    for stanza in status.read_text(encoding="utf-8", errors="replace").split("\n\n"):
-        fields = {}
-        for line in stanza.splitlines():
-            if line and not line[0].isspace() and ":" in line:
-                key, _, value = line.partition(":")
-                fields[key] = value.strip()
-        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
-            name = fields["Package"]
-            if fields.get("Architecture") not in (None, "all", ""):
-                name = f"{name}:{fields['Architecture']}"
-            packages[name] = fields.get("Version", "")
-    return packages
+def dpkg_packages(root: Path) -> dict[str, str]:
+    """Installed packages (``name`` or ``name:arch``) and their versions."""
+    return {
+        p.name if p.architecture in ("", "all") else f"{p.name}:{p.architecture}": p.version
+        for p in deb_packages(root)
+    }
 
 
 def python_distributions(root: Path) -> dict[str, str]:
-    """``name (site folder)`` -> version for every installed distribution's METADATA."""
-    found = {}
-    parser = email.parser.HeaderParser()
-    for metadata in sorted(root.glob("**/*-packages/*.dist-info/METADATA")):
-        if metadata.is_symlink() or not metadata.is_file():
-            continue
-        headers = parser.parsestr(metadata.read_text(encoding="utf-8", errors="replace"))
-        name, version = headers.get("Name"), headers.get("Version")
-        if not name or not version:
-            continue
-        site = metadata.parent.parent.relative_to(root)
-        found[f"{canonicalize_name(name)} (/{site})"] = version
-    return found
+    """``name (site folder)`` -> version for every installed distribution."""
+    return {f"{d.name} ({d.site})": d.version for d in distributions(root)}
 
 
 def _files(root: Path) -> Iterator[tuple[str, str]]:

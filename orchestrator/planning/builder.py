@@ -4,6 +4,7 @@ labels, and :meth:`NodeBuilder.finish`, the one path from steps to a frozen plan
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +25,10 @@ SCRIPTS_IN_CTR = f"{IN_CTR}/scripts"
 NETWORK_ENV_IN_CTR = f"{IN_CTR}/network.env"
 CA_IN_CTR = f"{IN_CTR}/ca.crt"
 UV_IN_CTR = f"{IN_CTR}/uv"
+# Every image built in a working container carries a CycloneDX SBOM there (orchestrate sbom);
+# the format's version enters the keys of the images that carry it.
+SBOM_PATH = "/etc/image_info/sbom.cdx.json"
+SBOM_FORMAT = "cyclonedx-1.6/1"
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN_STEP = "run-step.sh"
 PROXY_SETTINGS = ("http_proxy", "https_proxy", "no_proxy")
@@ -201,11 +206,16 @@ class NodeBuilder:
         ]
         return labels
 
-    def commit_working_container(self, config: Sequence[str]) -> Producer:
-        """The usual producer: ``buildah config`` (labels, then ``config``) and commit."""
+    def commit_working_container(self, config: Sequence[str], *, sbom: bool = True) -> Producer:
+        """The usual producer: the SBOM of what the working container holds, written on the
+        host and copied in (unless ``sbom`` is false: an image taken as it is); then
+        ``buildah config`` (labels, then ``config``) and commit."""
+        if sbom:
+            self.input("sbom", SBOM_FORMAT)  # images made before carried none
 
         def produce(labels: Sequence[tuple[str, str]]) -> list[Step]:
             return [
+                *(self._sbom(labels) if sbom else ()),
                 Step(
                     name="config",
                     argv=buildah.config(self.container, labels=labels, options=config),
@@ -216,6 +226,31 @@ class NodeBuilder:
         return produce
 
     # the one way out ---------------------------------------------------------------------
+    def _sbom(self, labels: Sequence[tuple[str, str]]) -> list[Step]:
+        """``orchestrate sbom`` of the working container, then into ``SBOM_PATH``. Only what
+        does not change between two builds of the same key goes in (no run id or date)."""
+        written = self.node_dir / "sbom.cdx.json"
+        values = dict(labels)
+        properties = [f"key={values.get(KEY_LABEL, '')}", f"pipeline={self.resolved.pipeline.name}"]
+        if self.kind != NodeKind.BASE:
+            upper = self.resolved.pipeline.constraints.upper
+            properties.append(f"constraints={self.ctx.inputs.files.get(upper, '')}")
+            if self.resolved.pipeline.constraints.revision:
+                properties.append(
+                    f"constraints_revision={self.resolved.pipeline.constraints.revision}"
+                )
+        argv = [
+            sys.executable, "-m", "orchestrator", "sbom", "--container", self.container,
+            "--output", str(written), "--name", self.node,
+            "--version", values.get("org.opencontainers.image.version", ""),
+        ]  # fmt: skip
+        for prop in properties:
+            argv += ["--property", prop]
+        return [
+            Step(name="sbom", argv=tuple(argv)),
+            Step(name="copy-sbom", argv=buildah.copy(self.container, [str(written)], SBOM_PATH)),
+        ]
+
     def finish(
         self,
         *,

@@ -120,15 +120,20 @@ def _constraints(b: NodeBuilder) -> list[Path]:
 
 
 def _finish(
-    b: NodeBuilder, plans: Mapping[str, NodePlan], origins: Sequence[tuple[str, str]] = ()
+    b: NodeBuilder,
+    plans: Mapping[str, NodePlan],
+    origins: Sequence[tuple[str, str]] = (),
+    *,
+    sbom: bool = True,
 ) -> NodePlan:
-    """Every way to a wheels image ends the same: its environment, labels and commit."""
+    """Every way to a wheels image ends the same: its environment, labels and commit (and
+    its SBOM, but for an image taken as it is from elsewhere, whose layers stay its own)."""
     config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
     b.input("config", config)
     return b.finish(
         parents=(BASE_NODE,),
         labels=b.labels(),
-        produce=b.commit_working_container(config),
+        produce=b.commit_working_container(config, sbom=sbom),
         plans=plans,
         origins=origins,
     )
@@ -148,7 +153,7 @@ def _from_elsewhere(b: NodeBuilder, image: str, plans: Mapping[str, NodePlan]) -
     the key), and labelled as this pipeline's wheels image; nothing is built."""
     b.input("from", image)
     b.step("from", buildah.from_image(b.container, image, pull="missing", registry=b.registry))
-    return _finish(b, plans)
+    return _finish(b, plans, sbom=False)
 
 
 def _from_index(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> NodePlan:

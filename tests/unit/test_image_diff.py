@@ -49,8 +49,9 @@ def tree(root: Path, *, version: str, config: str) -> Path:
 
 
 def test_only_installed_packages_count_with_their_architecture(tmp_path: Path) -> None:
-    (tmp_path / "status").write_text(STATUS)
-    assert dpkg_packages(tmp_path / "status") == {
+    (tmp_path / "var/lib/dpkg").mkdir(parents=True)
+    (tmp_path / "var/lib/dpkg/status").write_text(STATUS)
+    assert dpkg_packages(tmp_path) == {
         "libc6:amd64": "2.36-9+deb12u14",
         "tzdata": "2025b-0+deb12u2",
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +92,10 @@ def test_every_step_is_an_exact_command(write_pipeline: WritePipeline) -> None:
     assert list(plans) == ["base", "requirements", "glance", "keystone"]
     for plan in plans.values():
         for step in plan.steps:
+            if step.name == "sbom":  # orchestrate itself, reading the working container
+                assert step.argv[:4] == (sys.executable, "-m", "orchestrator", "sbom"), step
+                assert step.argv[step.argv.index("--container") + 1] in plan.containers
+                continue
             assert step.argv[0] in ("buildah", "mmdebstrap"), step
             text = " ".join(step.argv)
             assert "None" not in text and "{" not in text.replace("{{", ""), step
@@ -443,3 +448,16 @@ def test_a_catalog_script_missing_from_scripts_is_a_config_error(
     resolved = load(write_pipeline(body))
     with pytest.raises(ConfigError, match=r"projects.horizon.acceptance: no script 'check-hor"):
         plan_inputs(resolved, {}, scripts_dir=scripts)
+
+
+def test_every_image_built_in_a_container_carries_its_sbom(write_pipeline: WritePipeline) -> None:
+    plans = plans_of(write_pipeline(TWO))
+    for plan in plans.values():
+        names = [s.name for s in plan.steps]
+        assert names.index("sbom") < names.index("copy-sbom") < names.index("commit"), names
+        assert plan.inputs["sbom"] == "cyclonedx-1.6/1"
+        sbom = next(s for s in plan.steps if s.name == "sbom")
+        assert f"key={plan.key}" in sbom.argv  # the key, never the run id or the date
+        assert not any(plan.run_dir.name in a or "created" in a for a in sbom.argv[4:] if "=" in a)
+        copy = next(s for s in plan.steps if s.name == "copy-sbom")
+        assert copy.argv[-1] == "/etc/image_info/sbom.cdx.json"
