@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import IO
 
 import structlog
 
-from orchestrator.engine import buildah
+from orchestrator.engine import attachments, buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Runner, Storage, is_transient
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.signing import Signer
@@ -34,6 +35,7 @@ from orchestrator.errors import (
 from orchestrator.execution.executor import NodeContext
 from orchestrator.model.results import Outcome
 from orchestrator.model.states import Status
+from orchestrator.planning.builder import SBOM_PATH
 from orchestrator.planning.nodeplan import NodePlan, Step
 from orchestrator.planning.reuse import BuildHistory, Decision, decide, decide_all
 
@@ -299,7 +301,37 @@ class BuildahExecutor:
                     out.write(f"--- push failed; again in {PUSH_BACKOFF_SECONDS * attempt:.0f}s\n")
                     if ctx.cancel.wait(PUSH_BACKOFF_SECONDS * attempt):
                         raise CancelledError("cancelled while waiting to push again") from None
+        self._attach_sbom(plan, ctx, out)
         self._sign(plan, out)
+
+    def _attach_sbom(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> None:
+        """Push the image's SBOM beside it (cosign's ``sha256-<hex>.sbom`` tag), unless the
+        registry has it or the image carries none.
+
+        Raises:
+            StepFailedError: the image could not be read, or the registry failed.
+        """
+        if self.registry is None:
+            return
+        pushed = self.registry.manifest(plan.remote_key)
+        if pushed is None:
+            raise StepFailedError("sbom", 1, f"{plan.remote_key} is not in the registry", "")
+        destination = f"{plan.remote}:{attachments.sbom_tag(pushed.digest)}"
+        if self.registry.manifest(destination) is not None:
+            return
+        container = buildah.container_name(ctx.run_id, f"{plan.node}-sbom")
+        with self.storage.mounted(plan.image, container) as root:
+            document = root / SBOM_PATH.lstrip("/")
+            if not document.is_file():
+                out.write(f"{plan.image} carries no SBOM: none pushed\n")
+                return
+            content = document.read_bytes()
+        with tempfile.TemporaryDirectory(prefix="orchestrate-sbom-") as folder:
+            attachments.write_layout(Path(folder), content)
+            self.runner.capture(
+                attachments.push_layout(Path(folder), destination, self.registry.access)
+            )
+        out.write(f"pushed its SBOM as {destination}\n")
 
     def _sign(self, plan: NodePlan, out: IO[str]) -> None:
         """Sign the key tag's manifest as the key tag (once: an identity signed already is

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import urllib.request
 from pathlib import Path
 
 from tests.integration.conftest import ROOT, orchestrate, tags
+
+OCI = "application/vnd.oci.image.manifest.v1+json"
+MANIFEST_TYPES = f"{OCI}, application/vnd.docker.distribution.manifest.v2+json"
+
+
+def fetch(address: str, path: str, accept: str) -> bytes:
+    """GET ``/v2/<path>`` from a plain-HTTP registry."""
+    request = urllib.request.Request(f"http://{address}/v2/{path}", headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body: bytes = response.read()
+        return body
 
 
 def test_push_sends_every_tag_of_every_node(registry: str, state_dir: Path) -> None:
@@ -21,7 +35,19 @@ def test_push_sends_every_tag_of_every_node(registry: str, state_dir: Path) -> N
     for node in ("base", "requirements", "keystone"):
         got = tags(registry, f"openstack/{node}")
         assert "2026.1" in got
-        assert any(len(tag) == 20 for tag in got), got  # the cache-key tag
+        (key_tag,) = [tag for tag in got if len(tag) == 20]  # the cache-key tag
+        # Its SBOM beside it: cosign's tag for the key tag's digest, one CycloneDX layer.
+        manifest = fetch(registry, f"openstack/{node}/manifests/{key_tag}", MANIFEST_TYPES)
+        digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+        assert f"sha256-{digest.split(':')[1]}.sbom" in got, got
+        artifact = json.loads(
+            fetch(registry, f"openstack/{node}/manifests/sha256-{digest[7:]}.sbom", OCI)
+        )
+        (layer,) = artifact["layers"]
+        assert layer["mediaType"] == "application/vnd.cyclonedx+json"
+        sbom = json.loads(fetch(registry, f"openstack/{node}/blobs/{layer['digest']}", "*/*"))
+        props = {p["name"]: p["value"] for p in sbom["metadata"]["component"]["properties"]}
+        assert props["orchestrate:key"].startswith(key_tag), (props, key_tag)
 
 
 def test_base_from_a_registry_image(registry: str, state_dir: Path, tmp_path: Path) -> None:

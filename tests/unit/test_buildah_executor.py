@@ -13,6 +13,7 @@ import json
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class RecordingRunner:
     payloads: dict[str, Path] = field(default_factory=dict)
     # the registry: reference (repository:tag) -> key label of the image it names
     remote: dict[str, str] = field(default_factory=dict)
+    # ``buildah mount``: a folder per container holding the image's SBOM
+    mounts: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fake-mounts-")))
+    artifacts: dict[str, bytes] = field(default_factory=dict)  # reference -> pushed document
 
     # scripting ------------------------------------------------------------------------------
     def fail(self, step: str, times: int = 1, tail: str = "boom") -> None:
@@ -134,6 +138,15 @@ class RecordingRunner:
                 raise StepFailedError("skopeo", 1, f"Error: {ref}: manifest unknown", "")
             return _manifest(ref, self.remote[ref])
         assert command == "copy", argv
+        if argv[-2].startswith("oci:"):  # an artifact: the one layer of the layout
+            layout = Path(argv[-2].removeprefix("oci:"))
+            index = json.loads((layout / "index.json").read_text())
+            digest = index["manifests"][0]["digest"].split(":")[1]
+            manifest = json.loads((layout / "blobs/sha256" / digest).read_text())
+            layer = manifest["layers"][0]["digest"].split(":")[1]
+            self.artifacts[ref] = (layout / "blobs/sha256" / layer).read_bytes()
+            self.remote[ref] = "artifact"
+            return ""
         source = argv[-2].removeprefix("docker://")
         digest = source.split("@")[1]
         tagged = next(r for r, k in self.remote.items() if _digest(r, k) == digest)
@@ -190,6 +203,15 @@ class RecordingRunner:
                 self.labels[name] = inherited
             case "run":
                 self._need_container(argv, rest[rest.index("--") - 1])
+            case "mount":
+                self._need_container(argv, rest[-1])
+                root = self.mounts / rest[-1]
+                (root / "etc/image_info").mkdir(parents=True, exist_ok=True)
+                sbom = {"bomFormat": "CycloneDX", "key": self.labels[rest[-1]].get(KEY_LABEL)}
+                (root / "etc/image_info/sbom.cdx.json").write_text(json.dumps(sbom))
+                return f"{root}\n"
+            case "umount":
+                self._need_container(argv, rest[-1])
             case "config":
                 container = rest[-1]
                 self._need_container(argv, container)
@@ -799,8 +821,12 @@ def test_a_push_that_fails_once_is_tried_again(
     outcome = registry_executor(runner).execute(plan, make_ctx(tmp_path))
 
     assert outcome.status is Status.BUILT
-    assert runner.remote == {plan.remote_key: KEY}
+    assert runner.remote[plan.remote_key] == KEY
     assert runner.images[f"{REPO}:2026.1"] == KEY
+    # Its SBOM beside it, under cosign's tag for the pushed digest; nothing else.
+    sbom_ref = f"{plan.remote}:sha256-{_digest(plan.remote_key, KEY).split(':')[1]}.sbom"
+    assert set(runner.remote) == {plan.remote_key, sbom_ref}
+    assert json.loads(runner.artifacts[sbom_ref])["key"] == KEY
 
 
 def test_a_key_in_the_registry_is_reused_without_download_when_nothing_builds_on_it(
@@ -861,11 +887,12 @@ def test_a_local_image_is_pushed_only_when_the_registry_lacks_its_key(
     runner.images[IMAGE] = KEY
     registry_executor(runner).execute(plan, make_ctx(tmp_path))
     assert len(runner.steps_named(plan.push[0].name)) == 1
-    assert runner.remote == {plan.remote_key: KEY}
+    assert runner.remote[plan.remote_key] == KEY and len(runner.remote) == 2  # and its SBOM
 
     again = RecordingRunner(images={BASE: "k0", IMAGE: KEY}, remote=dict(runner.remote))
     registry_executor(again).execute(plan, make_ctx(tmp_path))
     assert again.steps_named(plan.push[0].name) == []
+    assert not again.artifacts  # nor its SBOM again
 
 
 def test_an_unreachable_registry_is_a_fetch_failure(
