@@ -26,6 +26,7 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "-m",
         "not full_stack and not scale_out and not carry_over",
+        "--durations=12",  # the slowest tests, for keeping the run under 15 minutes
         "tests",
         *session.posargs,
     )

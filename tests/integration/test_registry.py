@@ -7,6 +7,8 @@ import json
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import ROOT, orchestrate, tags
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
@@ -50,8 +52,14 @@ def test_push_sends_every_tag_of_every_node(registry: str, state_dir: Path) -> N
         assert props["orchestrate:key"].startswith(key_tag), (props, key_tag)
 
 
+@pytest.mark.scale_out  # a whole wheels build on the pulled base: minutes, in nox -s scale_out
 def test_base_from_a_registry_image(registry: str, state_dir: Path, tmp_path: Path) -> None:
-    """A pipeline whose base is pulled (here: the base pushed above) builds keystone on it."""
+    """A pipeline whose base is pulled (keystone.yaml's, pushed here) builds its wheels on it."""
+    pushed = orchestrate(
+        "build", "pipelines/keystone.yaml", "--only", "base", "--push", "--registry",
+        f"{registry}/openstack", "--no-tls-verify", state_dir=state_dir,
+    )  # fmt: skip
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     text = (ROOT / "pipelines" / "keystone.yaml").read_text()
     text = text.replace("../constraints", str(ROOT / "constraints"))
     text = text.replace(
