@@ -32,7 +32,7 @@ from orchestrator.errors import (
     ConfigError,
     OrchestrateError,
 )
-from orchestrator.execution import image_diff, run, sbom
+from orchestrator.execution import image_contents, image_diff, run, sbom
 from orchestrator.execution.wheel_index import export_wheels
 from orchestrator.exporting import FORMATS
 from orchestrator.exporting import render as render_export
@@ -262,8 +262,7 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
     scope, fingerprint = settings.get_str("registry"), settings.get_str("sign_by")
     if not scope or not fingerprint:
         raise ConfigError("trust", "", "needs --registry and --sign-by (or their variables)")
-    lookaside = Path(settings.get_str("lookaside") or settings.state_dir / "sigstore")
-    url = lookaside_url or f"file://{lookaside.expanduser().resolve()}"
+    url = lookaside_url or f"file://{run.lookaside_of(settings).resolve()}"
     public_key = signing.public_key(ShRunner(), fingerprint)
     write_atomically(dest / "policy.json", json.dumps(signing.policy(scope, public_key), indent=2))
     write_atomically(dest / "registries.d" / "orchestrate.yaml", signing.registries_d(scope, url))
@@ -345,8 +344,7 @@ def sbom_cmd(
             text = sbom.sbom_json(root, name=label, version=version, properties=props)
     else:
         assert image is not None
-        if storage.image_id(image) is None:
-            raise ConfigError("IMAGE", "", f"no image {image} in local storage")
+        image_contents.require_local(storage, image, "IMAGE")
         throwaway = buildah.container_name(new_run_id(datetime.now(UTC)), "sbom")
         with storage.mounted(image, throwaway) as root:
             text = sbom.sbom_json(root, name=label, version=version, properties=props)

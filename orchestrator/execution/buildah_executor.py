@@ -23,7 +23,7 @@ import structlog
 
 from orchestrator.engine import attachments, buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Runner, Storage, is_transient
-from orchestrator.engine.registry import Registry
+from orchestrator.engine.registry import Manifest, Registry
 from orchestrator.engine.signing import Signer
 from orchestrator.errors import (
     CancelledError,
@@ -206,8 +206,8 @@ class BuildahExecutor:
             ctx.image_ready()
             if decision.remote_digest:
                 out.write(f"{plan.remote_key} is in the registry already: not pushed\n")
-                if plan.push:
-                    self._sign(plan, out)
+                if plan.push and self.signer is not None:
+                    self._sign(plan, self._pushed(plan), out)
             else:
                 self._push(plan, ctx, out)
             # Release tags follow the latest run, even back to an older key.
@@ -301,21 +301,32 @@ class BuildahExecutor:
                     out.write(f"--- push failed; again in {PUSH_BACKOFF_SECONDS * attempt:.0f}s\n")
                     if ctx.cancel.wait(PUSH_BACKOFF_SECONDS * attempt):
                         raise CancelledError("cancelled while waiting to push again") from None
-        self._attach_sbom(plan, ctx, out)
-        self._sign(plan, out)
+        pushed = self._pushed(plan)
+        self._attach_sbom(plan, pushed, ctx, out)
+        self._sign(plan, pushed, out)
 
-    def _attach_sbom(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> None:
+    def _pushed(self, plan: NodePlan) -> Manifest:
+        """The key tag's manifest, read back from the registry once for what follows a push.
+
+        Raises:
+            StepFailedError: the registry failed, or does not have it.
+        """
+        assert self.registry is not None
+        pushed = self.registry.manifest(plan.remote_key)
+        if pushed is None:
+            raise StepFailedError("push", 1, f"{plan.remote_key} is not in the registry", "")
+        return pushed
+
+    def _attach_sbom(
+        self, plan: NodePlan, pushed: Manifest, ctx: NodeContext, out: IO[str]
+    ) -> None:
         """Push the image's SBOM beside it (cosign's ``sha256-<hex>.sbom`` tag), unless the
         registry has it or the image carries none.
 
         Raises:
             StepFailedError: the image could not be read, or the registry failed.
         """
-        if self.registry is None:
-            return
-        pushed = self.registry.manifest(plan.remote_key)
-        if pushed is None:
-            raise StepFailedError("sbom", 1, f"{plan.remote_key} is not in the registry", "")
+        assert self.registry is not None
         destination = f"{plan.remote}:{attachments.sbom_tag(pushed.digest)}"
         if self.registry.manifest(destination) is not None:
             return
@@ -333,18 +344,15 @@ class BuildahExecutor:
             )
         out.write(f"pushed its SBOM as {destination}\n")
 
-    def _sign(self, plan: NodePlan, out: IO[str]) -> None:
+    def _sign(self, plan: NodePlan, manifest: Manifest, out: IO[str]) -> None:
         """Sign the key tag's manifest as the key tag (once: an identity signed already is
         left alone).
 
         Raises:
-            StepFailedError: the manifest could not be read back, or signing failed.
+            StepFailedError: signing failed.
         """
-        if self.signer is None or self.registry is None:
+        if self.signer is None:
             return
-        manifest = self.registry.manifest(plan.remote_key)
-        if manifest is None:
-            raise StepFailedError("sign", 1, f"{plan.remote_key} is not in the registry", "")
         if self.signer.sign(manifest.raw, plan.remote_key):
             out.write(f"signed {plan.remote_key} ({manifest.digest})\n")
         else:

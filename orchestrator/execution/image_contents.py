@@ -13,6 +13,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from orchestrator.engine.buildah import Storage
+from orchestrator.errors import ConfigError
+
 # DEP-5 copyright files (machine-readable) name each part's licence on a "License:" line.
 DEP5_FORMAT = "copyright-format/1.0"
 _LICENSE_LINE = re.compile(r"^License:[ \t]*(\S[^\n]*)$", re.M)
@@ -35,6 +38,13 @@ class Distribution:
     version: str
     site: str
     metadata: email.message.Message
+
+
+def require_local(storage: Storage, image: str, argument: str) -> None:
+    """Raises ConfigError (naming the command-line ``argument``) when ``image`` is not in
+    local storage."""
+    if storage.image_id(image) is None:
+        raise ConfigError(argument, "", f"no image {image} in local storage")
 
 
 def deb_packages(root: Path) -> list[DebPackage]:

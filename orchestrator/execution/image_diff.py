@@ -11,7 +11,6 @@ Each image is read through a throwaway working container mounted on the host:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterator, Mapping
@@ -20,8 +19,8 @@ from pathlib import Path
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Runner, Storage
-from orchestrator.errors import ConfigError
-from orchestrator.execution.image_contents import deb_packages, distributions
+from orchestrator.execution.image_contents import deb_packages, distributions, require_local
+from orchestrator.files import sha256_file
 
 # Kernel and runtime mount points: empty in an image, filled in a running container.
 SKIPPED_TOP = frozenset({"proc", "sys", "dev", "run"})
@@ -108,8 +107,7 @@ def diff_images(image_a: str, image_b: str, runner: Runner, *, run_id: str) -> I
     """
     storage = Storage(runner)
     for argument, image in (("IMAGE_A", image_a), ("IMAGE_B", image_b)):
-        if storage.image_id(image) is None:
-            raise ConfigError(argument, "", f"no image {image} in local storage")
+        require_local(storage, image, argument)
     inventories = []
     for side, image in (("a", image_a), ("b", image_b)):
         with storage.mounted(image, buildah.container_name(run_id, f"diff-{side}")) as root:
@@ -156,18 +154,10 @@ def _files(root: Path) -> Iterator[tuple[str, str]]:
             elif stat.S_ISDIR(info.st_mode):
                 kind, content = "dir", ""
             elif stat.S_ISREG(info.st_mode):
-                kind, content = "file", _sha256(path)
+                kind, content = "file", sha256_file(path)
             else:
                 kind, content = "special", str(info.st_rdev)
             yield f"/{path.relative_to(root)}", f"{kind} {mode:04o} {owner} {content}".rstrip()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def render(diff: ImageDiff, *, limit: int) -> str:

@@ -378,6 +378,11 @@ def registry_of(settings: Settings, runner: Runner) -> Registry | None:
     return Registry(runner, access)
 
 
+def lookaside_of(settings: Settings) -> Path:
+    """The folder signatures are written to: ``lookaside``, or sigstore/ in the state dir."""
+    return Path(settings.get_str("lookaside") or settings.state_dir / "sigstore").expanduser()
+
+
 def signer_of(settings: Settings, runner: Runner) -> Signer | None:
     """The signer of the ``sign_by`` setting (its key checked), or None when signing is off.
 
@@ -392,8 +397,7 @@ def signer_of(settings: Settings, runner: Runner) -> Signer | None:
             "setting 'sign_by'", "", "signing is on but no registry is set: signatures are of "
             "pushed images; pass --registry or set ORCHESTRATE_REGISTRY"
         )  # fmt: skip
-    lookaside = settings.get_str("lookaside") or str(settings.state_dir / "sigstore")
-    signer = Signer(runner, fingerprint, Path(lookaside).expanduser())
+    signer = Signer(runner, fingerprint, lookaside_of(settings))
     signer.check_key()
     return signer
 

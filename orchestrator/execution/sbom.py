@@ -42,6 +42,7 @@ from orchestrator.execution.image_contents import (
     distributions,
     python_license,
 )
+from orchestrator.files import sha256_file
 
 SBOM_PATH = "/etc/image_info/sbom.cdx.json"
 # sha256 and file name of every wheel a service was installed from (install-project.sh).
@@ -183,7 +184,7 @@ def _wheels(root: Path) -> list[Component]:
         purl = PackageURL(
             type="pypi", name=name, version=version, qualifiers={"file_name": wheel.name}
         )
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        digest = sha256_file(wheel)
         out.append(
             Component(
                 name=name,
