@@ -84,7 +84,6 @@ class Signer:
                 existing = sorted(folder.glob("signature-*"), key=_index)
                 if any(self._signs(manifest_file, identity, sig) for sig in existing):
                     return False
-                folder.mkdir(parents=True, exist_ok=True)
                 target = folder / f"signature-{len(existing) + 1}"
                 partial = Path(tmp) / "signature"
                 self.runner.capture(
@@ -93,7 +92,13 @@ class Signer:
                         self.fingerprint, "--output", str(partial),
                     )
                 )  # fmt: skip
-                target.write_bytes(partial.read_bytes())
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(partial.read_bytes())
+                except OSError as exc:  # an unwritable or full lookaside: the node fails
+                    raise StepFailedError(
+                        "sign", 1, f"cannot write {target}: {exc.strerror or exc}", ""
+                    ) from None
         return True
 
     def _signs(self, manifest_file: Path, identity: str, signature: Path) -> bool:
