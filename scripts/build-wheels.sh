@@ -30,6 +30,12 @@ case "${BINARY:-any}" in
         for name in "${allowed[@]}"; do uv_binary_opts+=(--only-binary "$name"); done ;;
     *) echo "ERROR: BINARY=$BINARY is not any, none or only-pinned" >&2; exit 2 ;;
 esac
+# Wheels compiled here come out the same in every build: no debug info, which names the
+# random folder pip builds in (-g0, and the linker drops what a build adding its own -g
+# after ours, as uwsgi's does, still produced), and build dates from SOURCE_DATE_EPOCH (set
+# by orchestrate; uwsgi embeds its build date, bdist_wheel dates the archive's entries).
+export CFLAGS="${CFLAGS:-} -g0" CXXFLAGS="${CXXFLAGS:-} -g0"
+export LDFLAGS="${LDFLAGS:-} -Wl,--strip-debug"
 if [ "${#binary_opts[@]}" -gt 0 ]; then
     # From sources, every isolated build environment builds its backends (setuptools, pbr,
     # wheel, flit-core, hatchling...) from their sdists too. pip's wheel cache (keyed by the

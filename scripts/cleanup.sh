@@ -1,6 +1,6 @@
 #!/bin/bash
 # Remove what a build leaves behind: apt lists and caches, pip caches, byte-code, sources,
-# temporary files.
+# temporary files, and what would make two builds of the same files differ.
 # Inputs: optional VENV.
 set -euo pipefail
 
@@ -9,5 +9,16 @@ rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.lo
     /root/.cache /tmp/* /var/tmp/*
 if [ -n "${VENV:-}" ] && [ -d "$VENV" ]; then
     find "$VENV" -name __pycache__ -type d -prune -exec rm -rf {} +
+    # uv records in each installed distribution when and from which cache entry it came
+    # (uv_cache.json): different in every build, and hashed in RECORD. Both go.
+    find "$VENV" -path '*.dist-info/uv_cache.json' -type f -print0 \
+        | while IFS= read -r -d '' cache_info; do
+            rm -f "$cache_info"
+            record="$(dirname "$cache_info")/RECORD"
+            if [ -f "$record" ]; then sed -i '/\.dist-info\/uv_cache\.json,/d' "$record"; fi
+        done
 fi
+# What two builds of the same files would still differ by: ldconfig's cache of inode numbers
+# and times, and logs of when things ran (the image is dated by its build's epoch instead).
+rm -f /var/cache/ldconfig/aux-cache /var/log/alternatives.log /var/log/bootstrap.log
 find /usr/lib/python3* -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true

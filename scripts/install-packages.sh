@@ -1,7 +1,8 @@
 #!/bin/bash
 # Install distro packages with apt, without recommends.
 # Inputs: PACKAGES (space-separated; may be empty), optional APT_MIRROR and APT_MIRROR_REPLACES
-# (a build-time mirror substituted for the image's own, in a temporary sources list).
+# (a build-time mirror substituted for the image's own, in a temporary sources list); with
+# /run/orchestrate/apt-pins mounted (setting apt_pins), the recorded versions, held.
 set -euo pipefail
 
 if [ -z "${PACKAGES:-}" ]; then
@@ -10,11 +11,17 @@ if [ -z "${PACKAGES:-}" ]; then
 fi
 # force-unsafe-io: no fsync per file; a half-written build container is thrown away anyway.
 apt_opts=(-o Acquire::Retries=3 -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-unsafe-io)
+# Under /run, the step's own tmpfs: never in the image.
 if [ -n "${APT_MIRROR:-}" ] && [ -n "${APT_MIRROR_REPLACES:-}" ]; then
-    tmp_sources=$(mktemp /tmp/orchestrate-sources.XXXXXX)
+    tmp_sources=/run/orchestrate-sources.list
     sed "s|${APT_MIRROR_REPLACES%/}|${APT_MIRROR%/}|g" /etc/apt/sources.list > "$tmp_sources"
     apt_opts+=(-o "Dir::Etc::SourceList=$tmp_sources")
-    trap 'rm -f "$tmp_sources"' EXIT
+fi
+# A rebuild held to the versions a build recorded (setting apt_pins).
+pins=/run/orchestrate/apt-pins
+if [ -r "$pins" ]; then
+    bash "$(dirname "$0")/apt-pins.sh" preferences "$pins" > /run/orchestrate-preferences
+    apt_opts+=(-o "Dir::Etc::Preferences=/run/orchestrate-preferences")
 fi
 if [ -r /run/orchestrate/ca.crt ]; then
     apt_opts+=(-o "Acquire::https::CaInfo=/run/orchestrate/ca.crt")
@@ -48,3 +55,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # shellcheck disable=SC2086
 apt-get "${apt_opts[@]}" install -y --no-install-recommends $PACKAGES
+if [ -r "$pins" ]; then
+    bash "$(dirname "$0")/apt-pins.sh" check "$pins"
+fi

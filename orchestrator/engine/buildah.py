@@ -202,9 +202,21 @@ def config(container: str, *, labels: Sequence[tuple[str, str]], options: Sequen
     return (*argv, *options, container)
 
 
-def commit(container: str, image: str) -> Argv:
-    """``buildah commit`` a working container to ``image``, removing the container."""
-    return ("buildah", "commit", "--rm", "--quiet", container, image)
+def commit(container: str, image: str, *, timestamp: int | None = None) -> Argv:
+    """``buildah commit`` a working container to ``image``, removing the container.
+
+    With ``timestamp`` (seconds since the epoch), the commit is reproducible: the image's
+    dates and every file time in the new layer are set to it, and the history is left out
+    (buildah writes the parent's local name into it, ``FROM localhost/x/base:...``, which
+    differs between hosts), so two commits of the same files give the same image.
+    """
+    stamp = ("--timestamp", str(timestamp), "--omit-history") if timestamp is not None else ()
+    return ("buildah", "commit", "--rm", "--quiet", *stamp, container, image)
+
+
+# The parent's local name, which buildah records in the manifest of the image committed from
+# it: not the same on two hosts (the parent's digest, which is, stays).
+FORGET_BASE_NAME = ("--annotation", "org.opencontainers.image.base.name-")
 
 
 def add(container: str, source: str, dest: str) -> Argv:
@@ -233,8 +245,11 @@ def build(
     isolation: Isolation,
     build_args: Sequence[tuple[str, str]] = (),
     labels: Sequence[tuple[str, str]] = (),
+    timestamp: int | None = None,
 ) -> Argv:
-    """``buildah build`` of a Containerfile FROM ``parent_image`` (never pulled)."""
+    """``buildah build`` of a Containerfile FROM ``parent_image`` (never pulled); with
+    ``timestamp``, dated by it (image, files, and SOURCE_DATE_EPOCH as a build argument) and
+    without history, as :func:`commit` does."""
     argv = [
         "buildah",
         "build",
@@ -248,6 +263,9 @@ def build(
         "--build-arg",
         f"PARENT_IMAGE={parent_image}",
     ]
+    if timestamp is not None:
+        argv += ["--timestamp", str(timestamp), "--omit-history"]
+        argv += ["--build-arg", f"SOURCE_DATE_EPOCH={timestamp}"]
     for key, value in build_args:
         argv += ["--build-arg", f"{key}={value}"]
     for name, value in labels:
@@ -294,6 +312,11 @@ def inspect_label(image: str, label: str) -> Argv:
     """``buildah inspect`` printing one label of a local image."""
     template = f'{{{{index .OCIv1.Config.Labels "{label}"}}}}'
     return ("buildah", "inspect", "--type", "image", "--format", template, image)
+
+
+def inspect_image(image: str) -> Argv:
+    """``buildah inspect`` of a local image, as JSON (its OCI config under ``OCIv1``)."""
+    return ("buildah", "inspect", "--type", "image", image)
 
 
 def inspect_image_id(image: str) -> Argv:
@@ -463,6 +486,12 @@ class Storage:
         gone = [name for name in names if name in present]
         if gone:
             self.runner.capture(rm(*gone))
+
+    def empty(self) -> None:
+        """Remove every container and image: for a scratch storage of orchestrate's own
+        (``orchestrate verify``), never the host's. Raises StepFailedError."""
+        self.runner.capture(("buildah", "rm", "--all"))
+        self.runner.capture(("buildah", "rmi", "--all", "--force"))
 
     def remove_images(self, names: Sequence[str]) -> None:
         """Remove image names in one ``buildah rmi``. Raises StepFailedError."""

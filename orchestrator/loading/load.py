@@ -119,6 +119,11 @@ def check_settings(settings: Settings, nodes: Iterable[str], *, writes: bool) ->
     ca = settings.get_str("ca_bundle")
     if ca and not Path(ca).is_file():
         raise error("ca_bundle", f"{ca} is not a file (a PEM bundle of CA certificates)")
+    pins = settings.get_str("apt_pins")
+    if pins:
+        lacking = [node for node in nodes if not (Path(pins) / f"{node}.txt").is_file()]
+        if lacking:
+            raise error("apt_pins", f"{pins} has no {lacking[0]}.txt (package=version lines)")
     state = settings.state_dir
     if state.exists() and not state.is_dir():
         raise error("state_dir", f"{state} is not a folder")

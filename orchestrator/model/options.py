@@ -272,6 +272,15 @@ SETTINGS: tuple[Option, ...] = (
         help="Debian/Ubuntu mirror used during builds instead of the image's own.",
     ),
     Option(
+        name="apt_pins",
+        section="network",
+        kind="str",
+        default="",
+        help="Folder of <node>.txt files (package=version lines): each node's apt installs "
+        "exactly those versions or fails naming what the mirror no longer serves (set by "
+        "'orchestrate verify' from the images it rebuilds).",
+    ),
+    Option(
         name="ca_bundle",
         section="network",
         kind="str",

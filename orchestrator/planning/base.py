@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from datetime import datetime
 
 from orchestrator.engine import buildah
 from orchestrator.model.pipeline import BASE_NODE, BaseSpec
@@ -11,6 +10,7 @@ from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import NodeBuilder
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
+from orchestrator.planning.refresh import refresh_period
 
 DPKG_EXCLUDES = (
     "path-exclude=/usr/share/doc/*",
@@ -48,19 +48,6 @@ def plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
     )
 
 
-def refresh_period(refresh: str, now: datetime) -> str:
-    """The current period of a base's refresh policy, e.g. ``weekly:2026-W48``."""
-    match refresh:
-        case "daily":
-            return f"daily:{now:%Y-%m-%d}"
-        case "weekly":
-            year, week, _ = now.isocalendar()
-            return f"weekly:{year}-W{week:02d}"
-        case "monthly":
-            return f"monthly:{now:%Y-%m}"
-    return "never"
-
-
 def apt_sources(spec: BaseSpec, mirror: str) -> list[str]:
     """sources.list lines: the suite, its -updates and, with a security mirror, -security."""
     components = " ".join(spec.components)
@@ -78,6 +65,9 @@ def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
     mirror = b.settings.get_str("apt_mirror") or spec.mirror
     public = apt_sources(spec, spec.mirror)
     argv = [
+        # mmdebstrap makes its tarball reproducible (file times, machine-id, logs) with it.
+        "env",
+        f"SOURCE_DATE_EPOCH={b.epoch}",
         "mmdebstrap",
         f"--variant={spec.variant}",
         f"--components={','.join(spec.components)}",
@@ -90,6 +80,7 @@ def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
         + " ".join(shlex.quote(line) for line in public)
         + ' > "$1/etc/apt/sources.list"',
         '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin',
+        *_pin_hooks(b),
         spec.suite,
         str(rootfs),
         *apt_sources(spec, mirror),
@@ -99,3 +90,17 @@ def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
     b.step("bootstrap", argv, host_env=b.host_network_env())
     b.step("from", buildah.from_image(b.container, "scratch"))
     b.step("add-rootfs", buildah.add(b.container, str(rootfs), "/"))
+
+
+def _pin_hooks(b: NodeBuilder) -> list[str]:
+    """With ``apt_pins``: the recorded versions held while bootstrapping, then checked."""
+    pins = b.apt_pins()
+    if not pins:
+        return []
+    script = shlex.quote(str(b.ctx.inputs.scripts_dir / "apt-pins.sh"))
+    prefs = '"$1/etc/apt/preferences.d/orchestrate-pins"'
+    return [
+        f'--setup-hook=mkdir -p "$1/etc/apt/preferences.d" && '
+        f"bash {script} preferences {shlex.quote(pins)} > {prefs}",
+        f'--customize-hook=rm -f {prefs} && bash {script} check {shlex.quote(pins)} "$1"',
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.engine import buildah
@@ -14,6 +15,7 @@ from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
+from orchestrator.planning.refresh import source_date_epoch
 
 VENV = "/var/lib/openstack"
 WHEELS_DIR = "/wheels"
@@ -25,10 +27,14 @@ SCRIPTS_IN_CTR = f"{IN_CTR}/scripts"
 NETWORK_ENV_IN_CTR = f"{IN_CTR}/network.env"
 CA_IN_CTR = f"{IN_CTR}/ca.crt"
 UV_IN_CTR = f"{IN_CTR}/uv"
+APT_PINS_IN_CTR = f"{IN_CTR}/apt-pins"
 # Every image built in a working container carries a CycloneDX SBOM there (orchestrate sbom);
 # the format's version enters the keys of the images that carry it.
 SBOM_PATH = "/etc/image_info/sbom.cdx.json"
 SBOM_FORMAT = "cyclonedx-1.6/1"
+# The version of what makes two builds of one key identical (bump it when that changes).
+REPRODUCIBLE = "reproducible/1"
+SETTLE_RUN = ("/bin/touch", "-c", "/run")
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN_STEP = "run-step.sh"
 PROXY_SETTINGS = ("http_proxy", "https_proxy", "no_proxy")
@@ -49,7 +55,16 @@ class NodeBuilder:
         self.container = buildah.container_name(ctx.run_id, node)
         self.node_dir = ctx.run_dir / node
         self.steps: list[Step] = []
-        self.inputs: dict[str, str] = {"kind": kind.value}
+        # Every image of the run is dated at the start of the base's refresh period: file
+        # times, the commit's timestamp, the created label and SOURCE_DATE_EPOCH of builds.
+        self.epoch = source_date_epoch(resolved.pipeline.base.refresh, ctx.now)
+        # Every image is committed with its times set to the epoch, from a layer scrubbed of
+        # what differs between two builds (cleanup.sh): images made before were dated by the
+        # build, so the epoch and the version of that recipe are inputs of every key.
+        self.inputs: dict[str, str] = {
+            "kind": kind.value,
+            "reproducible": f"{REPRODUCIBLE}@{self.epoch}",
+        }
         self.files: list[GeneratedFile] = []
         self.scratch: list[Path] = []
         self.containers: list[str] = [self.container]
@@ -121,6 +136,7 @@ class NodeBuilder:
             mounts: more bind mounts for this step (a local package index).
         """
         self.scripts.add(script)
+        env = {"SOURCE_DATE_EPOCH": str(self.epoch), **env}
         step_mounts = [*self.base_mounts(), *mounts]
         if wheels:
             step_mounts.append(Mount(image=wheels, source=WHEELS_DIR, target=WHEELS_IN_CTR))
@@ -149,7 +165,15 @@ class NodeBuilder:
         ca = self.settings.get_str("ca_bundle")
         if ca:
             mounts.append(Mount(source=ca, target=CA_IN_CTR))
+        pins = self.apt_pins()
+        if pins:
+            mounts.append(Mount(source=pins, target=APT_PINS_IN_CTR))
         return mounts
+
+    def apt_pins(self) -> str:
+        """The file of package versions this node's apt must install (setting apt_pins)."""
+        folder = self.settings.get_str("apt_pins")
+        return str(Path(folder) / f"{self.node}.txt") if folder else ""
 
     def network_env_path(self) -> Path:
         return self.node_dir / "network.env"
@@ -193,7 +217,10 @@ class NodeBuilder:
         labels = [
             ("org.opencontainers.image.title", self.node),
             ("org.opencontainers.image.version", version or pipeline.release),
-            ("org.opencontainers.image.created", self.ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            (
+                "org.opencontainers.image.created",
+                f"{datetime.fromtimestamp(self.epoch, UTC):%Y-%m-%dT%H:%M:%SZ}",
+            ),
         ]
         if source:
             labels.append(("org.opencontainers.image.source", source))
@@ -202,30 +229,44 @@ class NodeBuilder:
         labels += [
             ("io.orchestrate.node", self.node),
             ("io.orchestrate.pipeline", pipeline.name),
-            ("io.orchestrate.run", self.ctx.run_id),
         ]
         return labels
 
     def commit_working_container(self, config: Sequence[str], *, sbom: bool = True) -> Producer:
-        """The usual producer: the SBOM of what the working container holds, written on the
-        host and copied in (unless ``sbom`` is false: an image taken as it is); then
-        ``buildah config`` (labels, then ``config``) and commit."""
+        """The usual producer: /run settled and the SBOM of what the working container holds,
+        written on the host and copied in (unless ``sbom`` is false: an image taken as it
+        is); then ``buildah config`` (labels, then ``config``) and commit."""
         if sbom:
             self.input("sbom", SBOM_FORMAT)  # images made before carried none
 
         def produce(labels: Sequence[tuple[str, str]]) -> list[Step]:
             return [
+                *(self._settle_run() if sbom else ()),
                 *(self._sbom(labels) if sbom else ()),
                 Step(
                     name="config",
-                    argv=buildah.config(self.container, labels=labels, options=config),
+                    argv=buildah.config(
+                        self.container,
+                        labels=labels,
+                        options=[*config, *buildah.FORGET_BASE_NAME],
+                    ),
                 ),
-                Step(name="commit", argv=buildah.commit(self.container, self.candidate)),
+                Step(
+                    name="commit",
+                    argv=buildah.commit(self.container, self.candidate, timestamp=self.epoch),
+                ),
             ]
 
         return produce
 
     # the one way out ---------------------------------------------------------------------
+    def _settle_run(self) -> list[Step]:
+        """Each step mounts a tmpfs on /run, yet some builds leave /run itself changed in the
+        layer and others not (seen: one build in two, the same steps): touched here, it is in
+        every layer, dated by the commit like every other entry."""
+        env = (("SOURCE_DATE_EPOCH", str(self.epoch)),)
+        return [Step(name="settle-run", argv=self.run_in(self.container, SETTLE_RUN, env=env))]
+
     def _sbom(self, labels: Sequence[tuple[str, str]]) -> list[Step]:
         """``orchestrate sbom`` of the working container, then into ``SBOM_PATH``. Only what
         does not change between two builds of the same key goes in (no run id or date)."""

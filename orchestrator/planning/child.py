@@ -33,6 +33,7 @@ def plan_child(
             isolation=b.isolation,
             build_args=child.build_args,
             labels=labels,
+            timestamp=b.epoch,
         )
         return [Step(name="build", argv=argv)]
 

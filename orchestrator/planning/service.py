@@ -216,7 +216,8 @@ def _extra_step(b: NodeBuilder, extra: ExtraStep) -> None:
     else:
         b.input(f"extra:{extra.name}", extra.run)
         command = ["/bin/bash", "-euo", "pipefail", "-c", extra.run]
-    b.step(extra.name, b.run_in(b.container, command, mounts=mounts))
+    env = (("SOURCE_DATE_EPOCH", str(b.epoch)),)
+    b.step(extra.name, b.run_in(b.container, command, mounts=mounts, env=env))
 
 
 def _source_input(service: ServiceImage, fetched: FetchedSource | None) -> str:
