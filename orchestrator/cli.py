@@ -32,7 +32,7 @@ from orchestrator.errors import (
     ConfigError,
     OrchestrateError,
 )
-from orchestrator.execution import image_contents, image_diff, run, sbom
+from orchestrator.execution import image_contents, image_diff, run, sbom, verify
 from orchestrator.execution.wheel_index import export_wheels
 from orchestrator.exporting import FORMATS
 from orchestrator.exporting import render as render_export
@@ -296,6 +296,50 @@ def diff_cmd(image_a: str, image_b: str, limit: int, as_json: bool) -> int:
     else:
         click.echo(image_diff.render(found, limit=limit))
     return 0 if found.identical else 1
+
+
+@cli.command("verify")
+@click.argument("target", metavar="[RUN|IMAGE]", required=False)
+@options("state_dir")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Show at most this many differing items per kind and node (0: all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+@click.option("--keep", is_flag=True, help="Keep the scratch storage and state (path printed).")
+@click.pass_context
+def verify_cmd(
+    ctx: click.Context, /, target: str | None, limit: int, as_json: bool, keep: bool, **values: Any
+) -> int:
+    """Rebuild a run's images (RUN, `latest`, or the run that built IMAGE; default: the newest
+    run) from nothing in a scratch storage, as of the run's date and with apt held to the
+    package versions each image holds, and compare: `identical` when the rebuilt image has
+    the same id (config digest, hence every layer's), else the files, packages, Python
+    distributions and config fields that differ. Exits 0 when every node is identical, 1
+    when one differs or could not be rebuilt."""
+    require_tool("buildah")
+    state_dir = _state_dir(ctx, values)
+    runner = ShRunner()
+    with History(state_dir) as history:
+        found = verify.find_target(history, Storage(runner), target)
+    click.echo(
+        f"verifying run {found.record.id}: rebuilding {', '.join(found.originals)} "
+        "from nothing in a scratch storage",
+        err=True,
+    )
+    verdicts, _, scratch = verify.verify(
+        found, runner, state_dir=state_dir, environ=os.environ, keep=keep
+    )
+    if as_json:
+        click.echo(json.dumps([v.as_dict() for v in verdicts], indent=2))
+    else:
+        click.echo(verify.render(verdicts, limit=limit))
+    if keep:
+        click.echo(f"scratch storage and state kept in {scratch}", err=True)
+    return 0 if all(v.result == verify.IDENTICAL for v in verdicts) else 1
 
 
 @cli.command("sbom")

@@ -93,8 +93,9 @@ class Prepared:
         return self.run_dir / "logs"
 
 
-def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
-    """Load and check the pipeline, fetch its sources and plan every selected node.
+def prepare(request: Request, *, check_tools: bool = True, now: datetime | None = None) -> Prepared:
+    """Load and check the pipeline, fetch its sources and plan every selected node, as of
+    ``now`` (default: the present; ``verify`` plans as of the run it rebuilds).
 
     Raises:
         OrchestrateError: bad config, a missing tool (when ``check_tools``), a source that
@@ -127,8 +128,8 @@ def prepare(request: Request, *, check_tools: bool = True) -> Prepared:
         check_space(str(settings.state_dir))
         if "base" in graph and resolved.pipeline.base.kind == "mmdebstrap":
             require_tool("mmdebstrap")
-    now = datetime.now(UTC)
-    run_id = buildah.new_run_id(now)
+    run_id = buildah.new_run_id(datetime.now(UTC))
+    now = now or datetime.now(UTC)
     try:
         # The wheels image needs the requirements of every service it is made for, built
         # in this run or not.

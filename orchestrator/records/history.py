@@ -356,6 +356,19 @@ class History:
         )
         return [NodeRecord(**{**dict(row), "status": Status(row["status"])}) for row in rows]
 
+    def newest_with_key(self, key: str) -> NodeRecord | None:
+        """The newest node of any run that ended with the image of ``key`` (built or
+        reused), or None."""
+        rows = self._query(
+            "SELECT nodes.* FROM nodes JOIN runs ON runs.id = nodes.run_id "
+            "WHERE nodes.key = ? AND nodes.status IN (?, ?) AND nodes.image_id != '' "
+            "ORDER BY runs.started DESC LIMIT 1",
+            (key, Status.BUILT.value, Status.REUSED.value),
+        )
+        return (
+            NodeRecord(**{**dict(rows[0]), "status": Status(rows[0]["status"])}) if rows else None
+        )
+
     # builds -----------------------------------------------------------------------------------
     def record_build(
         self,
