@@ -1,6 +1,7 @@
 """Sessions: tests (unit, integration, keystone and horizon acceptance), unit, integration,
 acceptance (all nine services served), scale_out (registry hand-off between build hosts, the
-GitLab export under gitlab-ci-local), lint, typecheck, full_stack, rebuilds, bench."""
+GitLab export under gitlab-ci-local), carry_over, reproducible (bit-identical rebuilds), lint,
+typecheck, full_stack, rebuilds, bench."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def tests(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-m",
-        "not full_stack and not scale_out and not carry_over",
+        "not full_stack and not scale_out and not carry_over and not reproducible",
         "--durations=12",  # the slowest tests, for keeping the run under 15 minutes
         "tests",
         *session.posargs,
@@ -46,7 +47,7 @@ def integration(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-m",
-        "integration and not scale_out and not carry_over",
+        "integration and not scale_out and not carry_over and not reproducible",
         "tests/integration",
         *session.posargs,
     )
@@ -101,6 +102,17 @@ def wheels_elsewhere(session: nox.Session) -> None:
     digest; wall and CPU-seconds, each node's status."""
     session.install("-e", ".")
     session.run("python", "benchmarks/wheels_elsewhere.py", *session.posargs)
+
+
+@nox.session
+def reproducible(session: nox.Session) -> None:
+    """Bit-identical rebuilds: the keystone run verified node by node and a deliberately
+    unreproducible build's file named (pytest -m reproducible), then two cold builds of the
+    full stack compared by orchestrate verify (benchmarks/reproducible.py; --pipeline to
+    choose another)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "reproducible", "tests/integration", "--durations=5")
+    session.run("python", "benchmarks/reproducible.py", *session.posargs)
 
 
 @nox.session

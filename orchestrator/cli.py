@@ -321,6 +321,7 @@ def verify_cmd(
     distributions and config fields that differ. Exits 0 when every node is identical, 1
     when one differs or could not be rebuilt."""
     require_tool("buildah")
+    require_tool("skopeo")  # reads layer archives where two images differ
     state_dir = _state_dir(ctx, values)
     runner = ShRunner()
     with History(state_dir) as history:
