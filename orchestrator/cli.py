@@ -318,8 +318,8 @@ def verify_cmd(
     run) from nothing in a scratch storage, as of the run's date and with apt held to the
     package versions each image holds, and compare: `identical` when the rebuilt image has
     the same id (config digest, hence every layer's), else the files, packages, Python
-    distributions and config fields that differ. Exits 0 when every node is identical, 1
-    when one differs or could not be rebuilt."""
+    distributions, config fields and layer entries that differ. Exits 0 when every node is
+    identical, 1 when one differs or could not be rebuilt, 130 when interrupted."""
     require_tool("buildah")
     require_tool("skopeo")  # reads layer archives where two images differ
     state_dir = _state_dir(ctx, values)
@@ -331,7 +331,7 @@ def verify_cmd(
         "from nothing in a scratch storage",
         err=True,
     )
-    verdicts, _, scratch = verify.verify(
+    verdicts, rebuild, scratch = verify.verify(
         found, runner, state_dir=state_dir, environ=os.environ, keep=keep
     )
     if as_json:
@@ -340,6 +340,8 @@ def verify_cmd(
         click.echo(verify.render(verdicts, limit=limit))
     if keep:
         click.echo(f"scratch storage and state kept in {scratch}", err=True)
+    if rebuild is not None and rebuild.interrupted:
+        return EXIT_INTERRUPTED
     return 0 if all(v.result == verify.IDENTICAL for v in verdicts) else 1
 
 
