@@ -19,6 +19,9 @@ if [ -n "${VENV:-}" ] && [ -d "$VENV" ]; then
         done
 fi
 # What two builds of the same files would still differ by: ldconfig's cache of inode numbers
-# and times, and logs of when things ran (the image is dated by its build's epoch instead).
+# and times, logs of when things ran (the image is dated by its build's epoch instead).
 rm -f /var/cache/ldconfig/aux-cache /var/log/alternatives.log /var/log/bootstrap.log
+# A machine id a package's postinst generated (dbus's, seen in nova): random, and the base
+# has none; a running container gets its own.
+rm -f /etc/machine-id /var/lib/dbus/machine-id
 find /usr/lib/python3* -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
