@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +37,7 @@ from orchestrator.errors import (
     StepTimeoutError,
 )
 from orchestrator.execution.executor import Executor, NodeContext
-from orchestrator.model.results import Attempt, NodeResult, RunResult
+from orchestrator.model.results import Attempt, NodeResult, RunResult, StepTime
 from orchestrator.model.states import Status
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import NodePlan
@@ -131,13 +131,19 @@ class Scheduler:
                 started = time.time()
                 timeout = self.limits.timeout
                 deadline = time.monotonic() + timeout if timeout else None
+                marks: list[tuple[str, float]] = []
+
+                def on_step(step: str, marks: list[tuple[str, float]] = marks) -> None:
+                    marks.append((step, time.time()))
+                    self.on_event(node, "step", {"step": step})
+
                 ctx = NodeContext(
                     run_id=self.run_id,
                     attempt=number,
                     cancel=self.cancel,
                     deadline=deadline,
                     log_path=log_path,
-                    on_step=lambda step: self.on_event(node, "step", {"step": step}),
+                    on_step=on_step,
                     wait_for=functools.partial(self._wait_for, deadline=deadline),
                     image_ready=functools.partial(self._image_ready, node),
                 )
@@ -162,6 +168,7 @@ class Scheduler:
                         node=node,
                         status=status,
                         attempts=tuple(attempts),
+                        steps=step_times(marks, attempts[-1].finished),
                         reason=reason,
                         image=plan.image,
                         log_path=str(log_path),
@@ -179,6 +186,7 @@ class Scheduler:
                     node=node,
                     status=outcome.status,
                     attempts=tuple(attempts),
+                    steps=step_times(marks, attempts[-1].finished),
                     reason=outcome.detail,
                     image=plan.image,
                     image_id=outcome.image_id,
@@ -360,3 +368,11 @@ class Scheduler:
             for future in done:
                 running.pop(future)
                 self._record(future.result())
+
+
+def step_times(marks: Sequence[tuple[str, float]], finished: float) -> tuple[StepTime, ...]:
+    """Each step from its start mark to the next one (the last to the attempt's end)."""
+    ends = [t for _, t in marks[1:]] + ([finished] if marks else [])
+    return tuple(
+        StepTime(name, started, end) for (name, started), end in zip(marks, ends, strict=True)
+    )

@@ -32,6 +32,20 @@ class Attempt:
         return self.finished - self.started
 
 
+@dataclass(frozen=True)
+class StepTime:
+    """One step of a node's last attempt: its name (``waiting for requirements`` while a
+    late parent is awaited) and when it ran (epoch seconds)."""
+
+    name: str
+    started: float
+    finished: float
+
+    @property
+    def duration(self) -> float:
+        return self.finished - self.started
+
+
 @dataclass(frozen=True, kw_only=True)
 class NodeResult:
     """The end state of one node in a run."""
@@ -48,6 +62,8 @@ class NodeResult:
     error_tail: str = ""
     # The node failed on a bug in orchestrate rather than in a build step.
     internal: bool = False
+    # The steps of the last attempt, in order (none for a node that never started).
+    steps: tuple[StepTime, ...] = ()
 
     @property
     def duration(self) -> float:

@@ -29,13 +29,16 @@ from orchestrator.errors import StateError
 from orchestrator.model.results import NodeResult
 from orchestrator.model.states import RunState, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FILENAME = "history.sqlite3"
 
 # From schema N to the current one: the statements run before _SCHEMA.
 _UPGRADES = {
     # 2: why a run failed before any node ran (a source that could not be fetched).
-    1: "ALTER TABLE runs ADD COLUMN error TEXT NOT NULL DEFAULT '';",
+    1: "ALTER TABLE runs ADD COLUMN error TEXT NOT NULL DEFAULT '';"
+    " ALTER TABLE nodes ADD COLUMN steps TEXT NOT NULL DEFAULT '[]';",
+    # 3: each node's steps and their times.
+    2: "ALTER TABLE nodes ADD COLUMN steps TEXT NOT NULL DEFAULT '[]';",
 }
 
 _SCHEMA = """
@@ -72,6 +75,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     attempts  INTEGER NOT NULL,
     log_path  TEXT NOT NULL,
     error     TEXT NOT NULL,
+    steps     TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (run_id, node)
 );
 CREATE TABLE IF NOT EXISTS builds (
@@ -128,6 +132,8 @@ class NodeRecord:
     attempts: int
     log_path: str
     error: str
+    # (name, started, finished) of each step of the last attempt.
+    steps: tuple[tuple[str, float, float], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,8 +322,8 @@ class History:
         """Write one node's end state (called as each node ends)."""
         self._write(
             "INSERT OR REPLACE INTO nodes (run_id, node, status, reason, key, image, image_id,"
-            " size, started, finished, duration, attempts, log_path, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " size, started, finished, duration, attempts, log_path, error, steps)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 result.node,
@@ -333,6 +339,9 @@ class History:
                 len(result.attempts),
                 result.log_path,
                 result.error,
+                json.dumps(
+                    [[t.name, round(t.started, 3), round(t.finished, 3)] for t in result.steps]
+                ),
             ),
         )
 
@@ -354,7 +363,7 @@ class History:
             "SELECT * FROM nodes WHERE run_id = ? ORDER BY started IS NULL, started, node",
             (run_id,),
         )
-        return [NodeRecord(**{**dict(row), "status": Status(row["status"])}) for row in rows]
+        return [_node(row) for row in rows]
 
     def newest_with_key(self, key: str) -> NodeRecord | None:
         """The newest node of any run that ended with the image of ``key`` (built or
@@ -435,6 +444,11 @@ class History:
             "DELETE FROM builds WHERE repository = ? AND key = ?",
             *((b.repository, b.key) for b in builds),
         )
+
+
+def _node(row: sqlite3.Row) -> NodeRecord:
+    steps = tuple((str(n), float(a), float(b)) for n, a, b in json.loads(row["steps"]))
+    return NodeRecord(**{**dict(row), "status": Status(row["status"]), "steps": steps})
 
 
 def _run(row: sqlite3.Row) -> RunRecord:

@@ -78,7 +78,20 @@ def run_detail(record: RunRecord, nodes: Sequence[NodeRecord]) -> str:
         if node not in seen:
             rows.append((node, "not finished", "-", "-", "-", "-", "-"))
     lines.extend(columns(rows))
+    lines += step_lines(nodes)
     for n in nodes:
         if n.error:
             lines += ["", f"{n.node}: {n.error}", f"    log: {n.log_path}"]
     return "\n".join(lines)
+
+
+def step_lines(nodes: Sequence[NodeRecord]) -> list[str]:
+    """Where each node's time went: its steps (last attempt) and their durations."""
+    timed = [n for n in nodes if n.steps]
+    if not timed:
+        return []
+    lines = ["", "Steps (seconds, last attempt):"]
+    for n in timed:
+        parts = [f"{name} {finished - started:.1f}" for name, started, finished in n.steps]
+        lines.append(f"  {n.node}: " + ", ".join(parts))
+    return lines

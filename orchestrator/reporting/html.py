@@ -2,7 +2,8 @@
 
 The page needs nothing from the network: styles are inline and the pictures are inline SVG,
 drawn here. It shows the DAG (nodes coloured by status, left to right by depth), a timeline of
-the nodes over wall time with the critical path marked and, below it, how many nodes ran at
+the nodes over wall time with the critical path marked and each node's steps as coloured
+segments (waiting, packages, install, commit, checks, push), and below it how many nodes ran at
 each moment against the parallel limit (idle workers are the gap), then a table with status,
 reason, tries, duration, image and size, and a link to each node's log.
 """
@@ -30,6 +31,34 @@ COLOURS = {
     Status.CANCELLED: "#9e9e9e",
     "not finished": "#cfd8dc",
 }
+# A node's steps, drawn as segments under its bar, by what they spend time on.
+STEP_COLOURS = {
+    "waiting": "#b0bec5",
+    "packages": "#6a1b9a",
+    "install": "#1565c0",
+    "commit": "#ef6c00",
+    "checks": "#00838f",
+    "push": "#4e342e",
+    "other": "#757575",
+}
+_STEP_KINDS = (
+    ("waiting", ("waiting",)),
+    ("packages", ("bootstrap", "install-packages", "build-packages", "bindep")),
+    ("install", ("install-", "build-wheels", "fetch-wheels", "setup-venv", "project-", "pip")),
+    ("commit", ("commit", "config", "sbom", "copy-sbom", "settle-run", "tag", "untag")),
+    ("checks", ("smoke", "check", "acceptance", "verify")),
+    ("push", ("push", "pull", "sign")),
+)
+
+
+def step_kind(name: str) -> str:
+    """What a step spends its time on, for the timeline's colours."""
+    for kind, prefixes in _STEP_KINDS:
+        if name.startswith(prefixes):
+            return kind
+    return "other"
+
+
 ROW = 26
 LABEL_W = 130
 CHART_W = 760
@@ -148,6 +177,14 @@ def _timeline_svg(
             f'<rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{ROW - 8}" rx="3" '
             f'fill="{COLOURS.get(r.status, "#cfd8dc")}"/></g>'
         )
+        for name, begun, ended in r.steps:
+            kind = step_kind(name)
+            sx, sw = LABEL_W + (begun - start) * scale, max((ended - begun) * scale, 1.0)
+            parts.append(
+                f'<rect class="step {kind}" data-step="{_esc(name)}" x="{sx:.1f}" '
+                f'y="{y + ROW - 9}" width="{sw:.1f}" height="5" fill="{STEP_COLOURS[kind]}">'
+                f"<title>{_esc(node)}: {_esc(name)} {_seconds(ended - begun)}</title></rect>"
+            )
     # Concurrency: how many nodes ran at each moment (a step curve), against the limit.
     top = rows * ROW + 30
     events = sorted(
@@ -174,6 +211,13 @@ def _timeline_svg(
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _legend() -> str:
+    return " ".join(
+        f'<span class="dot" style="background:{colour}"></span>{kind}'
+        for kind, colour in STEP_COLOURS.items()
+    )
 
 
 def _table(nodes: Sequence[NodeRecord], missing: Sequence[str], out_dir: Path) -> str:
@@ -249,6 +293,7 @@ wall {_seconds(max(wall, 0.0))} · {_esc(tally)}</p>
 <h2>Timeline</h2>
 <p class="meta">Critical path (outlined): {_esc(path_text) or "-"}</p>
 {_timeline_svg(record, by_node, set(critical), int(parallel) if parallel else None)}
+<p class="meta">Steps under each bar: {_legend()}</p>
 <h2>Nodes</h2>
 {_table(nodes, missing, out_dir)}
 </body></html>

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.engine.buildah import repository_of
 from orchestrator.errors import StateError
-from orchestrator.model.results import Attempt, NodeResult
+from orchestrator.model.results import Attempt, NodeResult, StepTime
 from orchestrator.model.states import Status
 from orchestrator.records.history import History
 
@@ -120,9 +120,10 @@ def test_a_schema_1_history_is_upgraded_keeping_its_runs(tmp_path: Path) -> None
     with History(tmp_path) as history:
         start(history, "r1")
         history.finish_run("r1", result="succeeded", exit_code=0, finished=3.0)
-    # Back to what schema 1 wrote: no error column.
+    # Back to what schema 1 wrote: no error column, no step times.
     db = sqlite3.connect(tmp_path / "history.sqlite3")
     db.execute("ALTER TABLE runs DROP COLUMN error")
+    db.execute("ALTER TABLE nodes DROP COLUMN steps")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
@@ -132,8 +133,27 @@ def test_a_schema_1_history_is_upgraded_keeping_its_runs(tmp_path: Path) -> None
         got = [(r.id, r.result, r.exit_code, r.error) for r in history.runs()]
     assert got == [("r2", "failed", 3, "no index"), ("r1", "succeeded", 0, "")]
     db = sqlite3.connect(tmp_path / "history.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     db.close()
+
+
+def test_a_schema_2_history_gains_step_times(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        start(history, "r1")
+        history.record_node("r1", node("base", Status.BUILT), "k0")
+    db = sqlite3.connect(tmp_path / "history.sqlite3")
+    db.execute("ALTER TABLE nodes DROP COLUMN steps")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    with History(tmp_path) as history:
+        (old,) = history.nodes("r1")
+        assert old.steps == ()
+        steps = (StepTime("from", 100.0, 100.5), StepTime("install-project", 100.5, 130.25))
+        timed = node("keystone", Status.BUILT, steps=steps)
+        history.record_node("r1", timed, "k1")
+        got = {n.node: n.steps for n in history.nodes("r1")}
+    assert got["keystone"] == (("from", 100.0, 100.5), ("install-project", 100.5, 130.25))
 
 
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -84,3 +84,25 @@ def test_a_killed_run_shows_its_unfinished_nodes() -> None:
     page = render(rec, nodes()[:2], Path("/tmp"))
     assert '<tr data-node="nova"><td>nova</td><td>not finished</td>' in page
     assert "2 not finished" in page
+
+
+def test_each_node_shows_its_steps_as_segments_by_kind(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from orchestrator.reporting.history_view import step_lines
+    from orchestrator.reporting.html import step_kind
+
+    steps = (("waiting for requirements", 1010.0, 1090.0), ("install-project", 1090.0, 1100.0),
+             ("commit", 1100.0, 1110.0), ("smoke", 1110.0, 1120.0))  # fmt: skip
+    timed = [replace(n, steps=steps) if n.node == "keystone" else n for n in nodes()]
+    page = render(record(), timed, tmp_path)
+    segments = re.findall(r'<rect class="step (\w+)" data-step="([^"]+)"', page)
+    assert segments == [("waiting", "waiting for requirements"), ("install", "install-project"),
+                        ("commit", "commit"), ("checks", "smoke")]  # fmt: skip
+    assert "keystone: install-project 10.0s" in page
+    assert [step_kind(n) for n in ("bootstrap", "install-packages", "push:abc", "tag")] == [
+        "packages", "packages", "push", "commit"]  # fmt: skip
+    lines = step_lines(timed)
+    assert lines[2:] == [
+        "  keystone: waiting for requirements 80.0, install-project 10.0, commit 10.0, smoke 10.0"
+    ]

@@ -273,3 +273,12 @@ def test_late_edges_cannot_deadlock_a_small_pool(tmp_path: Path, parallel: int) 
     result = run(late_stack(), executor, tmp_path, parallel=parallel)
     assert result.exit_code == EXIT_OK
     assert executor.peak <= parallel
+
+
+def test_step_times_run_from_one_mark_to_the_next() -> None:
+    from orchestrator.execution.scheduler import step_times
+
+    got = step_times([("from", 10.0), ("waiting for requirements", 11.0), ("install", 40.0)], 55.0)
+    assert [(t.name, t.duration) for t in got] == [
+        ("from", 1.0), ("waiting for requirements", 29.0), ("install", 15.0)]  # fmt: skip
+    assert step_times([], 5.0) == ()
