@@ -9,7 +9,13 @@ Three builds in a row, with the figures of each:
 3. one service's version changed (keystone 29.1.0 -> 29.0.2 in a copy of the pipeline;
    same wheel set): target exactly 1 node built, in <= 60 s;
 4. the pinned pipeline again, which reuses keystone 29.1.0 and points its tags back at it;
-   the 29.0.2 image is then removed, so the next run measures the same thing.
+   the 29.0.2 image is then removed, so the next run measures the same thing;
+5. one upper-constraints line changed (oslo.utils 10.0.1 -> 10.0.0, a nightly's typical
+   change): the wheels node takes every other wheel from the previous wheels image, and the
+   nine services rebuild on the new one (targets: wheels node <= 20 s, all <= 120 s); its
+   images are removed afterwards, and the pinned pipeline reuses everything again.
+
+Each row gives wall time and CPU-seconds (user + sys of every process the build waited for).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -29,26 +36,40 @@ PIPELINE = ROOT / "pipelines" / "full-stack.yaml"
 DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing answers
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def build(pipeline: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[float, dict]:
-    """Run one build; return its wall time and its summary document."""
+    """Run one build; return its wall time and its summary document (with ``cpu_seconds``)."""
     with tempfile.TemporaryDirectory() as tmp:
         summary_path = Path(tmp) / "summary.json"
         argv = [sys.executable, "-m", "orchestrator", "build", str(pipeline), "--parallel", "9"]
         argv += ["--summary-json", str(summary_path), *extra]
-        started = time.monotonic()
+        started, cpu = time.monotonic(), cpu_seconds()
         proc = subprocess.run(argv, cwd=ROOT, env=env, check=False)
         wall = time.monotonic() - started
         if proc.returncode != 0:
             sys.exit(f"build of {pipeline} failed (exit {proc.returncode})")
-        return wall, json.loads(summary_path.read_text())
+        summary = json.loads(summary_path.read_text())
+        summary["cpu_seconds"] = cpu_seconds() - cpu
+        return wall, summary
 
 
 def report(label: str, wall: float, summary: dict, target: str) -> None:
     built = [n["node"] for n in summary["nodes"] if n["status"] == "built"]
     reused = [n["node"] for n in summary["nodes"] if n["status"] == "reused"]
+    wheels = next((n for n in summary["nodes"] if n["node"] == "requirements"), None)
+    wheels_s = (
+        f"wheels {wheels['duration_seconds']:.1f} s"
+        if wheels and wheels["status"] == "built"
+        else ""
+    )
     print(
-        f"{label:<22}{wall:>8.1f} s  built {len(built):>2} {','.join(built) or '-':<28}"
-        f" reused {len(reused):>2}   {target}"
+        f"{label:<22}{wall:>8.1f} s {summary['cpu_seconds']:>7.1f} CPU-s  built {len(built):>2}"
+        f" {','.join(built) if len(built) < 4 else f'{len(built)} nodes':<28} reused"
+        f" {len(reused):>2}  {wheels_s:<16} {target}"
     )
 
 
@@ -81,6 +102,18 @@ def main() -> int:
     # Leave storage as it was, so the next run of this benchmark builds 29.0.2 again.
     changed_image = next(n["image"] for n in rows[-2][2]["nodes"] if n["node"] == "keystone")
     subprocess.run(["buildah", "rmi", changed_image], check=False, capture_output=True)
+    upper = ROOT / "constraints" / "2026.1" / "upper-constraints.txt"
+    bumped, n = re.subn(r"^oslo\.utils===10\.0\.1$", "oslo.utils===10.0.0", upper.read_text(),
+                        flags=re.M)  # fmt: skip
+    assert n == 1, "constraints/2026.1/upper-constraints.txt no longer pins oslo.utils 10.0.1"
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "upper-constraints.txt").write_text(bumped)
+        copy = Path(tmp) / "full-stack-oslo-utils-10.0.0.yaml"
+        copy.write_text(text.replace(str(upper), str(Path(tmp) / "upper-constraints.txt")))
+        rows.append(("one constraint bumped", *build(copy), "target wheels <= 20 s, <= 120 s"))
+    bumped_images = [n["image"] for n in rows[-1][2]["nodes"] if n["status"] == "built"]
+    rows.append(("back to 10.0.1", *build(PIPELINE), "0 built"))
+    subprocess.run(["buildah", "rmi", *bumped_images], check=False, capture_output=True)
     print(f"\n{PIPELINE.relative_to(ROOT)}, --parallel 9, on {os.cpu_count()} cores")
     for label, wall, summary, target in rows:
         report(label, wall, summary, target)

@@ -6,8 +6,9 @@
 # Inputs: VENV, WHEELS_DIR, REQUIREMENTS (file), CONSTRAINTS (file); optional PIP_INDEX_URL,
 # PIP_EXTRA_INDEX_URL, WHEEL_JOBS (parallel pip runs, default 3 per CPU), BINARY (any: binary
 # wheels where the index has them; none: every wheel built from its sdist; only-pinned: from
-# sdists except ONLY_BINARY, comma-separated names). pip checks every download against the
-# index's published sha256.
+# sdists except ONLY_BINARY, comma-separated names), PREVIOUS_WHEELS (a wheelhouse to take the
+# wheels of unchanged pins from). pip checks every download against the index's published
+# sha256.
 # Fails naming the distributions that could not be resolved or built.
 set -euo pipefail
 
@@ -58,6 +59,42 @@ if [ "${#binary_opts[@]}" -gt 0 ]; then
             "(25.3 and later): build environments take the index's newest setuptools"
     fi
 fi
+# PREVIOUS_WHEELS: the wheelhouse of the previous wheels image, built on the same base with
+# the same toolchain and binary policy. A pin whose wheel is there is copied, not downloaded
+# or built again; the pins file ($1) keeps only the others. Names and versions are compared
+# as wheel file names write them (PEP 427: lower case, runs of -_. as one _).
+reuse_previous() {
+    "$VENV/bin/python" - "$1" "$PREVIOUS_WHEELS" "$WHEELS_DIR" <<'PY'
+import re
+import shutil
+import sys
+from pathlib import Path
+
+pins, previous, wheels = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+
+
+def norm(text: str) -> str:
+    return re.sub(r"[-_.]+", "_", text).lower()
+
+
+have = {}
+for wheel in previous.glob("*.whl"):
+    name, version = wheel.name.split("-")[:2]
+    have.setdefault((norm(name), version.replace("-", "_")), wheel)
+left, reused = [], 0
+for pin in pins.read_text().splitlines():
+    name, _, version = pin.partition("==")
+    version = version.split(";")[0].strip().replace("-", "_")
+    wheel = have.get((norm(name), version)) if version else None
+    if wheel is None:
+        left.append(pin)
+        continue
+    shutil.copy2(wheel, wheels / wheel.name)
+    reused += 1
+pins.write_text("".join(f"{pin}\n" for pin in left))
+print(f"reused {reused} wheels of the previous wheels image; {len(left)} to fetch or build")
+PY
+}
 if [ -x "$VENV/bin/uv" ]; then
     uv_opts=(--python "$VENV/bin/python" --no-header --no-annotate --quiet)
     if [ -n "${PIP_INDEX_URL:-}" ]; then uv_opts+=(--index-url "$PIP_INDEX_URL"); fi
@@ -67,10 +104,14 @@ if [ -x "$VENV/bin/uv" ]; then
         --output-file "$resolved" "$REQUIREMENTS" 2>&1 | tee "$log" || status=$?
     if [ "$status" -eq 0 ]; then
         echo "resolved $(grep -c '==' "$resolved") distributions with uv"
+        todo=$(mktemp)
+        grep -v -e '^#' -e '^$' "$resolved" > "$todo"
+        if [ -n "${PREVIOUS_WHEELS:-}" ] && [ -d "$PREVIOUS_WHEELS" ]; then
+            reuse_previous "$todo"
+        fi
         jobs=${WHEEL_JOBS:-$(( $(nproc) * 3 ))}
-        grep -v -e '^#' -e '^$' "$resolved" \
-            | xargs -P "$jobs" -n 12 "$VENV/bin/pip" wheel --no-deps "${binary_opts[@]}" \
-                --wheel-dir "$WHEELS_DIR" \
+        xargs -r -P "$jobs" -n 12 "$VENV/bin/pip" wheel --no-deps "${binary_opts[@]}" \
+                --wheel-dir "$WHEELS_DIR" < "$todo" \
             2>&1 | tee -a "$log" || status=$?
     fi
 else

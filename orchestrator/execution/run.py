@@ -27,13 +27,14 @@ import structlog
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import RegistryAccess, Runner, Storage
-from orchestrator.engine.process import check_space, require_tool
+from orchestrator.engine.process import ShRunner, check_space, require_tool
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.signing import Signer
 from orchestrator.engine.storageconf import use_storage_root
 from orchestrator.errors import (
     ConfigError,
     FetchError,
+    OrchestrateError,
     StateError,
     ToolMissingError,
 )
@@ -58,7 +59,7 @@ from orchestrator.model.results import NodeResult, RunResult
 from orchestrator.model.states import RunState, Status
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for, order
-from orchestrator.planning.nodeplan import NodePlan, PlanContext
+from orchestrator.planning.nodeplan import NodePlan, PlanContext, PreviousBuild
 from orchestrator.planning.plan import plan_all
 from orchestrator.planning.requirements import wheeled_services
 from orchestrator.planning.reuse import Decision
@@ -151,6 +152,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         settings=settings,
         inputs=plan_inputs(resolved, sources),
         now=now,
+        previous=previous_builds(settings) if REQUIREMENTS_NODE in graph else {},
     )
     return Prepared(
         request=request,
@@ -163,6 +165,24 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         run_id=run_id,
         started=now,
     )
+
+
+def previous_builds(settings: Settings) -> dict[str, PreviousBuild]:
+    """The newest wheels image this state directory built that is still in local storage:
+    the wheels node takes the wheels of unchanged pins from it (when its base, toolchain
+    and binary policy are the same)."""
+    try:
+        history = History.existing(settings.state_dir)
+        if history is None:
+            return {}
+        with history:
+            namespace = settings.get_str("namespace").rstrip("/")
+            last = history.last_build(f"{namespace}/{REQUIREMENTS_NODE}")
+        if last is None or Storage(ShRunner()).image_id(last.image) is None:
+            return {}
+    except OrchestrateError:  # no readable history, no buildah: a cold build
+        return {}
+    return {REQUIREMENTS_NODE: PreviousBuild(image=last.image, inputs=dict(last.inputs))}
 
 
 def _start_run(

@@ -101,6 +101,15 @@ def empty_plan(node: str, kind: NodeKind = NodeKind.SERVICE) -> NodePlan:
     )
 
 
+@dataclass(frozen=True)
+class PreviousBuild:
+    """The newest image built for a node's repository that is still in local storage, and
+    the inputs of its key: a cache a node may draw on when those inputs allow it."""
+
+    image: str
+    inputs: Mapping[str, str]
+
+
 @dataclass(frozen=True, kw_only=True)
 class PlanContext:
     """What planning needs beyond the pipeline: run identity, folders, settings, inputs."""
@@ -110,6 +119,7 @@ class PlanContext:
     settings: Settings
     inputs: PlanInputs
     now: datetime
+    previous: Mapping[str, PreviousBuild] = field(default_factory=dict)
 
     @property
     def date(self) -> str:

@@ -14,10 +14,13 @@ from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
-from orchestrator.planning.builder import PATH_ENV, VENV, WHEELS_DIR, NodeBuilder
+from orchestrator.planning.builder import IN_CTR, PATH_ENV, VENV, WHEELS_DIR, NodeBuilder
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext
 from orchestrator.planning.wheelset import constraint_names, plan_wheels
+
+# Where build-wheels.sh finds the previous wheels image's wheels (PREVIOUS_WHEELS).
+PREVIOUS_WHEELS_IN_CTR = f"{IN_CTR}/previous-wheels"
 
 
 def plan_requirements(
@@ -95,7 +98,10 @@ def plan_requirements(
         build_env["BINARY"] = spec.binary
         if spec.only_binary:
             build_env["ONLY_BINARY"] = ",".join(spec.only_binary)
-    b.script_step("build-wheels", "build-wheels.sh", build_env)
+    previous = _previous_wheels(b, plans)
+    if previous:
+        build_env["PREVIOUS_WHEELS"] = PREVIOUS_WHEELS_IN_CTR
+    b.script_step("build-wheels", "build-wheels.sh", build_env, mounts=previous)
     b.script_step(
         "wheel-runtime-packages",
         "wheel-runtime-packages.sh",
@@ -103,6 +109,20 @@ def plan_requirements(
     )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
     return _finish(b, plans, [(i.package, i.origin) for i in (*from_bindep, *pip_from_bindep)])
+
+
+def _previous_wheels(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> list[Mount]:
+    """The previous wheels image's wheelhouse, read-only, where a wheel of the same pin is
+    taken instead of downloaded or built: only from an image built on the same base with
+    the same toolchain and binary policy, whose wheels are the ones this build would make
+    (a wheel built here is reproducible), so the image is the same as a cold build's. Not
+    an input of the key: a cache."""
+    previous = b.ctx.previous.get(REQUIREMENTS_NODE)
+    if previous is None or previous.inputs.get(f"parent:{BASE_NODE}") != plans[BASE_NODE].key:
+        return []
+    if any(previous.inputs.get(name) != b.inputs.get(name) for name in ("toolchain", "binary")):
+        return []
+    return [Mount(image=previous.image, source=WHEELS_DIR, target=PREVIOUS_WHEELS_IN_CTR)]
 
 
 def _constraints(b: NodeBuilder) -> list[Path]:

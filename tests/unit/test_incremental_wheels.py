@@ -1,0 +1,87 @@
+"""The wheels node takes the wheels of unchanged pins from the previous wheels image, only
+where that image's wheels are the ones a cold build would make; and build-wheels.sh's reuse."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+from orchestrator.loading.load import load, plan_inputs
+from orchestrator.model.options import resolve_settings
+from orchestrator.planning.graph import graph_for
+from orchestrator.planning.nodeplan import NodePlan, PlanContext, PreviousBuild
+from orchestrator.planning.plan import plan_all
+from tests.conftest import ROOT, WritePipeline
+from tests.unit.test_plan import NOW, SOURCES, TWO
+
+MOUNT = "dst=/run/orchestrate/previous-wheels"
+
+
+def plan(path: Path, previous: dict[str, PreviousBuild]) -> dict[str, NodePlan]:
+    resolved = load(path)
+    settings = resolve_settings({}, {"state_dir": str(path.parent / "s")}, environ={})
+    ctx = PlanContext(
+        run_id="r1",
+        run_dir=path.parent / "s" / "runs" / "r1",
+        settings=settings,
+        inputs=plan_inputs(resolved, SOURCES),
+        now=NOW,
+        previous=previous,
+    )
+    return plan_all(resolved, graph_for(resolved), ctx)
+
+
+def build_wheels(p: dict[str, NodePlan]) -> tuple[str, ...]:
+    return next(s.argv for s in p["requirements"].steps if s.name == "build-wheels")
+
+
+def test_the_previous_wheels_are_mounted_only_when_they_are_what_a_cold_build_makes(
+    write_pipeline: WritePipeline,
+) -> None:
+    path = write_pipeline(TWO)
+    cold = plan(path, {})
+    assert not any(MOUNT in a for a in build_wheels(cold))
+    same = PreviousBuild(image="ns/requirements:old", inputs=cold["requirements"].inputs)
+    warm = plan(path, {"requirements": same})
+    argv = build_wheels(warm)
+    assert f"type=bind,from=ns/requirements:old,src=/wheels,{MOUNT},ro" in argv
+    assert "PREVIOUS_WHEELS=/run/orchestrate/previous-wheels" in argv
+    # A cache, not an input: the key is a cold build's.
+    assert warm["requirements"].key == cold["requirements"].key
+    for changed in ("parent:base", "toolchain"):
+        other = replace(same, inputs={**same.inputs, changed: "something else"})
+        assert not any(MOUNT in a for a in build_wheels(plan(path, {"requirements": other})))
+    sources = write_pipeline(TWO + "requirements: {binary: none}\n", name="sources.yaml")
+    assert not any(MOUNT in a for a in build_wheels(plan(sources, {"requirements": same})))
+
+
+def test_build_wheels_copies_the_wheels_of_unchanged_pins(tmp_path: Path) -> None:
+    previous, wheels = tmp_path / "previous", tmp_path / "wheels"
+    previous.mkdir()
+    wheels.mkdir()
+    for name in ("oslo.utils-7.3.0-py3-none-any.whl", "PyYAML-6.0.2-cp311-cp311-linux_x86_64.whl",
+                 "eventlet-0.36.1-py3-none-any.whl"):  # fmt: skip
+        (previous / name).write_bytes(name.encode())
+    pins = tmp_path / "todo.txt"
+    pins.write_text("oslo-utils==7.4.0\npyyaml==6.0.2\neventlet==0.36.1\nnew-one==1.0\n")
+    script = (ROOT / "scripts" / "build-wheels.sh").read_text()
+    function = script[script.index("reuse_previous() {") : script.index("\n}\n") + 3]
+    proc = subprocess.run(
+        ["bash", "-c", textwrap.dedent(f"""
+            set -euo pipefail
+            VENV={Path(sys.executable).parent.parent} PREVIOUS_WHEELS={previous} WHEELS_DIR={wheels}
+            {function}
+            reuse_previous {pins}
+        """)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "reused 2 wheels of the previous wheels image; 2 to fetch or build" in proc.stdout
+    assert sorted(p.name for p in wheels.iterdir()) == [
+        "PyYAML-6.0.2-cp311-cp311-linux_x86_64.whl",
+        "eventlet-0.36.1-py3-none-any.whl",
+    ]
+    assert pins.read_text() == "oslo-utils==7.4.0\nnew-one==1.0\n"
