@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -29,7 +31,9 @@ def test_image_labels_user_and_metadata(keystone_run: dict[str, object]) -> None
     assert labels["org.opencontainers.image.revision"] == (
         "9090a34976c48b518dec21d73260d3af76029c05bd40bfe2cb097dfd7d343bc1"
     )
-    assert labels["org.opencontainers.image.created"]
+    # Dated by the run's epoch (a Monday, 00:00 UTC, for the weekly base), not the build.
+    assert labels["org.opencontainers.image.created"].endswith("T00:00:00Z")
+    assert "io.orchestrate.run" not in labels
     assert len(labels["io.orchestrate.key"]) == 64
     assert config["User"] == "keystone"
     ids = run_in(image, "id", "keystone")
@@ -37,6 +41,17 @@ def test_image_labels_user_and_metadata(keystone_run: dict[str, object]) -> None
     info = run_in(image, "cat", "/etc/image_info/project.txt", "/etc/image_info/pip.txt")
     assert "name=keystone\nversion=29.1.0\n" in info.stdout
     assert "keystone==29.1.0" in info.stdout
+
+
+def test_show_lists_each_built_nodes_steps(
+    keystone_run: dict[str, object], state_dir: Path
+) -> None:
+    show = orchestrate("show", str(keystone_run["run_id"]), state_dir=state_dir)
+    assert show.returncode == 0, show.stderr
+    for n in keystone_run["nodes"]:  # type: ignore[attr-defined]
+        if n["status"] == "built":
+            line = next(x for x in show.stdout.splitlines() if x.startswith(f"  {n['node']}: "))
+            assert " commit " in line and line.split()[-1].replace(".", "").isdigit(), line
 
 
 def test_no_compiler_and_no_build_leftovers(keystone_run: dict[str, object]) -> None:
@@ -144,3 +159,38 @@ def test_proxy_with_credentials_is_used_and_never_kept(
         + " /etc /root /var/lib /tmp 2>/dev/null; true",
     )
     assert found.stdout.strip() == ""
+
+
+def test_the_package_cache_never_uses_a_corrupt_file(
+    keystone_run: dict[str, object], state_dir: Path
+) -> None:
+    """A package keystone installs, corrupted in the host's cache: the rebuild downloads it
+    again (apt checks the download), puts a good copy back, and makes the same image."""
+    cache = state_dir / "apt-cache" / "bookworm"
+    if not list(cache.glob("libapache2-mod-wsgi-py3_*.deb")):  # keystone was reused: fill it
+        filled = orchestrate(
+            "build", "pipelines/keystone.yaml", "--no-cache-for", "keystone", state_dir=state_dir
+        )
+        assert filled.returncode == 0, filled.stdout[-2000:] + filled.stderr[-2000:]
+    (deb,) = cache.glob("libapache2-mod-wsgi-py3_*.deb")
+    data = bytearray(deb.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    deb.write_bytes(bytes(data))
+    out = state_dir.parent / "corrupt-summary.json"
+    proc = orchestrate(
+        "build", "pipelines/keystone.yaml", "--no-cache-for", "keystone",
+        "--summary-json", str(out), state_dir=state_dir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads(out.read_text())
+    keystone = next(n for n in summary["nodes"] if n["node"] == "keystone")
+    log = Path(keystone["log"]).read_text()
+    first = re.search(r"package cache: (\d+) of (\d+) packages taken, (\d+) downloaded", log)
+    assert first is not None, log[-2000:]
+    taken, wanted, downloaded = map(int, first.groups())
+    assert downloaded >= 1 and taken + downloaded == wanted, first.group(0)
+    assert deb.read_bytes() != bytes(data)
+    check = subprocess.run(["dpkg-deb", "--info", str(deb)], capture_output=True, check=False)
+    assert check.returncode == 0, check.stderr
+    before = next(n for n in keystone_run["nodes"] if n["node"] == "keystone")  # type: ignore[attr-defined]
+    assert keystone["image_id"] == before["image_id"]  # the cache changes nothing in the image

@@ -42,6 +42,10 @@ def test_report_renders_every_node_in_chromium(
     for node in nodes:
         assert f'data-node="{node}"' in dom.stdout  # the DAG box, the timeline bar, the row
         assert f'<tr data-node="{node}"><td>{node}</td>' in dom.stdout
+    # Each built node's steps, as segments under its bar (reused nodes run none).
+    built = [n["node"] for n in keystone_run["nodes"] if n["status"] == "built"]  # type: ignore[attr-defined]
+    if built:
+        assert 'class="step commit" data-step="commit"' in dom.stdout
 
     shot = tmp_path / "report.png"
     proc = _chromium(f"--screenshot={shot}", "--window-size=1280,1400", report.as_uri())
