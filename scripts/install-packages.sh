@@ -2,7 +2,8 @@
 # Install distro packages with apt, without recommends.
 # Inputs: PACKAGES (space-separated; may be empty), optional APT_MIRROR and APT_MIRROR_REPLACES
 # (a build-time mirror substituted for the image's own, in a temporary sources list); with
-# /run/orchestrate/apt-pins mounted (setting apt_pins), the recorded versions, held.
+# /run/orchestrate/apt-pins mounted (setting apt_pins), the recorded versions, held; with
+# /run/orchestrate/apt-cache mounted (writable), the host's package cache.
 set -euo pipefail
 
 if [ -z "${PACKAGES:-}" ]; then
@@ -52,6 +53,38 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "install-packages: not in ${ID} ${VERSION_CODENAME:-}: ${missing[*]}" \
         "(a bindep rename file maps or drops names written for another distro)" >&2
     exit 100
+fi
+# The host's package cache (/run/orchestrate/apt-cache, shared by every node and run): the
+# .debs it has are taken after checking their sha256 against the (signed) package index, the
+# others downloaded once, by one node at a time, and added. A corrupt or foreign file is
+# never used; it is replaced by the download.
+cache=/run/orchestrate/apt-cache
+if [ -d "$cache" ] && [ -w "$cache" ]; then
+    archives=/var/cache/apt/archives
+    (
+        flock 9
+        taken=0 fetched=0
+        # shellcheck disable=SC2086
+        apt-get "${apt_opts[@]}" install -y --no-install-recommends --print-uris -qq $PACKAGES \
+            | sed -n "s/^'[^']*' \([^ ]*\) [0-9]* SHA256:\([0-9a-f]*\)$/\2  \1/p" > /run/orchestrate-debs
+        while read -r sha file; do
+            if [ -f "$cache/$file" ] && echo "$sha  $cache/$file" | sha256sum --check --status; then
+                cp "$cache/$file" "$archives/$file"
+                taken=$((taken + 1))
+            fi
+        done < /run/orchestrate-debs
+        # shellcheck disable=SC2086
+        apt-get "${apt_opts[@]}" install -y --no-install-recommends --download-only -qq $PACKAGES
+        while read -r sha file; do
+            if [ -f "$archives/$file" ] \
+                    && ! echo "$sha  $cache/$file" | sha256sum --check --status 2>/dev/null; then
+                cp "$archives/$file" "$cache/.$file.part" && mv -f "$cache/.$file.part" "$cache/$file"
+                fetched=$((fetched + 1))
+            fi
+        done < /run/orchestrate-debs
+        echo "package cache: $taken of $(wc -l < /run/orchestrate-debs) packages taken," \
+            "$fetched downloaded and added"
+    ) 9> "$cache/.lock"
 fi
 # shellcheck disable=SC2086
 apt-get "${apt_opts[@]}" install -y --no-install-recommends $PACKAGES

@@ -57,6 +57,7 @@ from orchestrator.model.request import Request
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.results import NodeResult, RunResult
 from orchestrator.model.states import RunState, Status
+from orchestrator.planning.builder import apt_cache_dir
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for, order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext, PreviousBuild
@@ -146,6 +147,16 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
             f"{exc} (run {run_id} recorded as failed; the same command, or "
             f"'orchestrate resume {run_id}', tries again)"
         ) from None
+    if not request.dry_run:
+        try:
+            apt_cache_dir(settings.state_dir, resolved.pipeline.base).mkdir(
+                parents=True, exist_ok=True
+            )
+        except OSError as exc:
+            raise StateError(
+                f"state directory {settings.state_dir}: cannot create the package cache "
+                f"({exc.strerror})"
+            ) from None
     ctx = PlanContext(
         run_id=run_id,
         run_dir=settings.state_dir / "runs" / run_id / "work",

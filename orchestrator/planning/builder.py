@@ -3,6 +3,7 @@ labels, and :meth:`NodeBuilder.finish`, the one path from steps to a frozen plan
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, RegistryAccess
+from orchestrator.model.pipeline import BaseSpec
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
@@ -28,6 +30,7 @@ NETWORK_ENV_IN_CTR = f"{IN_CTR}/network.env"
 CA_IN_CTR = f"{IN_CTR}/ca.crt"
 UV_IN_CTR = f"{IN_CTR}/uv"
 APT_PINS_IN_CTR = f"{IN_CTR}/apt-pins"
+APT_CACHE_IN_CTR = f"{IN_CTR}/apt-cache"
 # Every image built in a working container carries a CycloneDX SBOM there (orchestrate sbom);
 # the format's version enters the keys of the images that carry it.
 SBOM_PATH = "/etc/image_info/sbom.cdx.json"
@@ -41,6 +44,13 @@ PROXY_SETTINGS = ("http_proxy", "https_proxy", "no_proxy")
 
 # Turns the labels (the key label included) into the steps that produce the candidate image.
 Producer = Callable[[Sequence[tuple[str, str]]], Sequence[Step]]
+
+
+def apt_cache_dir(state_dir: Path, base: BaseSpec) -> Path:
+    """The host's package cache for images on ``base`` (one per suite or base image): the
+    .debs install-packages.sh takes after checking them against the package index."""
+    name = base.suite if base.kind == "mmdebstrap" else base.image
+    return state_dir / "apt-cache" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 class NodeBuilder:
@@ -156,7 +166,8 @@ class NodeBuilder:
 
     def base_mounts(self) -> list[Mount]:
         """/run as a tmpfs (bind-mount points land there and vanish with the step instead of
-        in the image), the scripts, the network file and the CA bundle."""
+        in the image), the scripts, the network file, the CA bundle, the recorded package
+        versions (apt_pins) and the host's package cache (writable)."""
         mounts = [
             Mount(target="/run", tmpfs=True),
             Mount(source=str(self.ctx.inputs.scripts_dir), target=SCRIPTS_IN_CTR),
@@ -168,6 +179,8 @@ class NodeBuilder:
         pins = self.apt_pins()
         if pins:
             mounts.append(Mount(source=pins, target=APT_PINS_IN_CTR))
+        cache = apt_cache_dir(self.settings.state_dir, self.resolved.pipeline.base)
+        mounts.append(Mount(source=str(cache), target=APT_CACHE_IN_CTR, readonly=False))
         return mounts
 
     def apt_pins(self) -> str:

@@ -465,3 +465,23 @@ def test_every_image_built_in_a_container_carries_its_sbom(write_pipeline: Write
         assert not any(plan.run_dir.name in a or "created" in a for a in sbom.argv[4:] if "=" in a)
         copy = next(s for s in plan.steps if s.name == "copy-sbom")
         assert copy.argv[-1] == "/etc/image_info/sbom.cdx.json"
+
+
+def test_every_build_step_sees_the_hosts_package_cache_writable(
+    write_pipeline: WritePipeline,
+) -> None:
+    from orchestrator.model.pipeline import BaseSpec
+    from orchestrator.planning.builder import apt_cache_dir
+
+    path = write_pipeline(TWO)
+    plans = plans_of(path)
+    cache = path.parent / "state" / "apt-cache" / "bookworm"
+    mount = f"type=bind,src={cache},dst=/run/orchestrate/apt-cache"
+    for p in plans.values():
+        for step in p.steps:
+            if "/run/orchestrate/scripts/run-step.sh" in step.argv and p.containers[0] in step.argv:
+                assert mount in step.argv, step  # no ",ro": install-packages.sh adds to it
+    image_base = BaseSpec(kind="image", image="registry.example/ubuntu:24.04")
+    assert apt_cache_dir(Path("/s"), image_base) == Path(
+        "/s/apt-cache/registry.example_ubuntu_24.04"
+    )
