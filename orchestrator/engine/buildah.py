@@ -91,8 +91,8 @@ class Mount:
         if self.image:
             parts.append(f"from={self.image}")
         parts += [f"src={self.source}", f"dst={self.target}"]
-        if self.readonly:
-            parts.append("ro")
+        # buildah's bind mounts are read-only unless told otherwise: say it either way.
+        parts.append("ro" if self.readonly else "rw")
         return ",".join(parts)
 
 

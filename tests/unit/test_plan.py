@@ -476,11 +476,11 @@ def test_every_build_step_sees_the_hosts_package_cache_writable(
     path = write_pipeline(TWO)
     plans = plans_of(path)
     cache = path.parent / "state" / "apt-cache" / "bookworm"
-    mount = f"type=bind,src={cache},dst=/run/orchestrate/apt-cache"
+    mount = f"type=bind,src={cache},dst=/run/orchestrate/apt-cache,rw"
     for p in plans.values():
         for step in p.steps:
             if "/run/orchestrate/scripts/run-step.sh" in step.argv and p.containers[0] in step.argv:
-                assert mount in step.argv, step  # no ",ro": install-packages.sh adds to it
+                assert mount in step.argv, step  # writable: install-packages.sh adds to it
     image_base = BaseSpec(kind="image", image="registry.example/ubuntu:24.04")
     assert apt_cache_dir(Path("/s"), image_base) == Path(
         "/s/apt-cache/registry.example_ubuntu_24.04"
