@@ -65,7 +65,9 @@ if [ -d "$cache" ] && [ -w "$cache" ]; then
         flock 9
         taken=0 fetched=0
         # shellcheck disable=SC2086
-        apt-get "${apt_opts[@]}" install -y --no-install-recommends --print-uris -qq $PACKAGES \
+        # (apt prints MD5Sum here unless asked for SHA256.)
+        apt-get "${apt_opts[@]}" install -y --no-install-recommends --print-uris -qq \
+                -o Acquire::ForceHash=SHA256 $PACKAGES \
             | sed -n "s/^'[^']*' \([^ ]*\) [0-9]* SHA256:\([0-9a-f]*\)$/\2  \1/p" > /run/orchestrate-debs
         while read -r sha file; do
             if [ -f "$cache/$file" ] && echo "$sha  $cache/$file" | sha256sum --check --status; then
