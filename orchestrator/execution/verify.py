@@ -88,7 +88,8 @@ class Verdict:
 
 
 def find_target(history: History, storage: Storage, what: str | None) -> Target:
-    """The newest run, a run by id (or ``latest``), or the run that built a local image.
+    """The newest run, a run by id (or ``latest``), or the run that built a local image (else
+    the newest run that reused it).
 
     Raises:
         ConfigError: no such run or image, the image was not built by orchestrate here, or
@@ -103,15 +104,19 @@ def find_target(history: History, storage: Storage, what: str | None) -> Target:
             raise ConfigError(
                 "RUN|IMAGE", "", f"{what} is no run in {history.path} and no local image"
             )
-        made = history.newest_with_key(key) if key else None
-        if made is None:
+        # The run that built it (its date dates the image), else the newest that reused it.
+        built = history.build_of(key) if key else None
+        found = history.run(built.run_id) if built is not None else None
+        node = built.node if built is not None else ""
+        if found is None:
+            reused = history.newest_with_key(key) if key else None
+            found = history.run(reused.run_id) if reused is not None else None
+            node = reused.node if reused is not None else ""
+        if found is None:
             raise ConfigError(
                 "RUN|IMAGE", "", f"{what} was not built by orchestrate with this state directory"
             )
-        found = history.run(made.run_id)
-        if found is None:
-            raise ConfigError("RUN|IMAGE", "", f"the run that made {what} is no longer recorded")
-        record, only = found, (made.node,)
+        record, only = found, (node,)
     originals = {
         n.node: n
         for n in history.nodes(record.id)

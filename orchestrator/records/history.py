@@ -413,6 +413,11 @@ class History:
         )
         return _build(rows[0]) if rows else None
 
+    def build_of(self, key: str) -> BuildRecord | None:
+        """The newest build of the image of ``key`` (in any repository), or None."""
+        rows = self._query("SELECT * FROM builds WHERE key = ? ORDER BY built DESC LIMIT 1", (key,))
+        return _build(rows[0]) if rows else None
+
     def estimates(self, images: Mapping[str, tuple[str, str]]) -> dict[str, float]:
         """Expected seconds per node from ``{node: (image, key)}``: about nothing if an image
         with the key was built before, else the repository's last build time. Nodes without

@@ -2,8 +2,9 @@
 
 The default run verifies the session's keystone run's base (one cold mmdebstrap in a scratch
 storage). The ``reproducible`` marker (``nox -s reproducible``) verifies the whole keystone
-run (base, wheels and keystone rebuilt from nothing), and a build made deliberately
-unreproducible, whose differing file verify must name.
+run (base, wheels and keystone rebuilt from nothing), a build made deliberately
+unreproducible, whose differing file verify must name, and a rebuild held to a package
+version no mirror serves.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def test_verify_names_what_an_unreproducible_step_changed(
     assert_nothing_left(state_dir, {run_id})
 
 
+@pytest.mark.reproducible
 def test_a_mirror_that_moved_on_fails_the_rebuild_by_name(state_dir: Path, tmp_path: Path) -> None:
     """apt_pins holding bash at a version no mirror serves: the base fails naming bash, with
     no image made and nothing left behind."""

@@ -165,3 +165,20 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_repository_of_an_image() -> None:
     assert repository_of("localhost:5000/os/keystone:abc") == "localhost:5000/os/keystone"
     assert repository_of("localhost:5000/os/keystone") == "localhost:5000/os/keystone"
+
+
+def test_an_image_is_found_by_the_run_that_built_it_before_those_that_reused_it(
+    tmp_path: Path,
+) -> None:
+    with History(tmp_path) as history:
+        for run_id, started in (("r1", 1.0), ("r2", 2.0)):
+            start(history, run_id, started=started)
+        history.record_node("r1", node("base", Status.BUILT, image_id="sha256:b"), "kb")
+        history.record_build(key="kb", node="base", image="r/base:k", image_id="sha256:b",
+                             inputs={}, run_id="r1", built=1.5)  # fmt: skip
+        history.record_node("r2", node("base", Status.REUSED, image_id="sha256:b"), "kb")
+        built = history.build_of("kb")
+        assert built is not None and (built.run_id, built.node) == ("r1", "base")
+        newest = history.newest_with_key("kb")
+        assert newest is not None and newest.run_id == "r2"
+        assert history.build_of("other") is None and history.newest_with_key("other") is None
