@@ -241,7 +241,6 @@ class NodeBuilder:
             labels.append(("org.opencontainers.image.revision", revision))
         labels += [
             ("io.orchestrate.node", self.node),
-            ("io.orchestrate.pipeline", pipeline.name),
         ]
         return labels
 
@@ -282,10 +281,11 @@ class NodeBuilder:
 
     def _sbom(self, labels: Sequence[tuple[str, str]]) -> list[Step]:
         """``orchestrate sbom`` of the working container, then into ``SBOM_PATH``. Only what
-        does not change between two builds of the same key goes in (no run id or date)."""
+        does not change between two builds of the same key goes in (no run id, date or
+        pipeline name: pipelines that share a node share its image)."""
         written = self.node_dir / "sbom.cdx.json"
         values = dict(labels)
-        properties = [f"key={values.get(KEY_LABEL, '')}", f"pipeline={self.resolved.pipeline.name}"]
+        properties = [f"key={values.get(KEY_LABEL, '')}"]
         if self.kind != NodeKind.BASE:
             upper = self.resolved.pipeline.constraints.upper
             properties.append(f"constraints={self.ctx.inputs.files.get(upper, '')}")
@@ -332,6 +332,9 @@ class NodeBuilder:
             self.inputs[f"script:{script}"] = scripts.get(script, "missing")
         for parent in parents:
             self.inputs[f"parent:{parent}"] = plans[parent].key
+        # Everything the image holds is a function of its key, its labels too: two pipelines
+        # that share a node share its image only where they would label it the same.
+        self.inputs["labels"] = "\n".join(f"{name}={value}" for name, value in labels)
         key = cachekey.cache_key(self.inputs)
         image = f"{self.repository}:{key[:20]}"
         tags = self._tags(extra_tags)
