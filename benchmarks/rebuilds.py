@@ -24,21 +24,17 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from measure import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "full-stack.yaml"
 DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing answers
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def build(pipeline: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[float, dict]:

@@ -16,28 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(label: str, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    cpu, started = cpu_seconds(), time.monotonic()
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
-    print(f"{label:<44}{wall:>8.1f} s{cpu:>9.1f} CPU-s  exit {proc.returncode}", flush=True)
-    return proc
+from measure import remove_with_storage, timed
 
 
 def main() -> int:
@@ -60,16 +43,14 @@ def main() -> int:
                  "--storage-root", str(work / "storage"),
                  "--namespace", "localhost/orchestrate-reproducible",
                  "--parallel", str(args.parallel), "--summary-json", str(summary)]  # fmt: skip
-        first = timed(f"cold build of {args.pipeline}", build, env)
+        first = timed(f"cold build of {args.pipeline}", build, env, width=44)
         if first.returncode != 0:
-            print(first.stdout[-3000:] + first.stderr[-3000:])
             return first.returncode
         run_id = json.loads(summary.read_text())["run_id"]
         second = timed("orchestrate verify (a second cold build)", [
             *orchestrate, "verify", run_id, "--json", "--limit", "20",
             *(["--keep"] if args.keep else [])], env)  # fmt: skip
-        if second.returncode not in (0, 1):
-            print(second.stdout[-3000:] + second.stderr[-3000:])
+        if second.returncode not in (0, 1):  # (its output was printed)
             return second.returncode
         verdicts = json.loads(second.stdout)
         print(f"\n{'node':<14}{'verdict':<16}image id (first build -> rebuild)")
@@ -86,12 +67,7 @@ def main() -> int:
         return second.returncode
     finally:
         if not args.keep:
-            conf = work / "storage" / "storage.conf"
-            if conf.is_file():
-                clean = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf))
-                for argv in (["buildah", "rm", "--all"], ["buildah", "rmi", "--all", "-f"]):
-                    subprocess.run(argv, env=clean, capture_output=True, check=False)
-            shutil.rmtree(work, ignore_errors=True)
+            remove_with_storage(work)
         else:
             print(f"kept: {work}")
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,12 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from measure import cpu_seconds, remove_with_storage  # noqa: E402
+
 from tests.registry_server import TlsRegistry  # noqa: E402
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def downloaded_bytes(registry: TlsRegistry, since: int) -> int:
@@ -118,12 +113,7 @@ def main() -> int:
         finally:
             registry.stop()
             for host in hosts:
-                conf = host / "storage" / "storage.conf"
-                if conf.exists():
-                    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf))
-                    for argv in (["buildah", "rm", "--all"], ["buildah", "rmi", "-a", "-f"]):
-                        subprocess.run(argv, env=env, capture_output=True, check=False)
-                shutil.rmtree(host, ignore_errors=True)
+                remove_with_storage(host)
     return 0
 
 

@@ -21,35 +21,20 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from measure import timed  # noqa: E402
+
 from tests.registry_server import TlsRegistry  # noqa: E402
 
 NAMESPACE = "localhost/orchestrate-elsewhere"
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(label: str, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    cpu, started = cpu_seconds(), time.monotonic()
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
-    print(f"{label:<52}{wall:>8.1f} s{cpu:>9.1f} CPU-s  exit {proc.returncode}", flush=True)
-    if proc.returncode != 0:
-        print(proc.stdout[-3000:] + proc.stderr[-3000:])
-    return proc
 
 
 def variant(pipeline: Path, requirements: str, dest: Path, name: str) -> Path:
