@@ -273,16 +273,21 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
     return 0
 
 
+def _limit_option(per: str) -> Callable[[F], F]:
+    """``--limit``: how many differing items ``diff`` and ``verify`` show."""
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=0),
+        default=50,
+        show_default=True,
+        help=f"Show at most this many differing items {per} (0: all).",
+    )
+
+
 @cli.command("diff")
 @click.argument("image_a", metavar="IMAGE_A")
 @click.argument("image_b", metavar="IMAGE_B")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=0),
-    default=50,
-    show_default=True,
-    help="Show at most this many lines per kind (0: all).",
-)
+@_limit_option("per kind")
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
 def diff_cmd(image_a: str, image_b: str, limit: int, as_json: bool) -> int:
     """Compare two local images: distro packages (versions), Python distributions (versions,
@@ -301,13 +306,7 @@ def diff_cmd(image_a: str, image_b: str, limit: int, as_json: bool) -> int:
 @cli.command("verify")
 @click.argument("target", metavar="[RUN|IMAGE]", required=False)
 @options("state_dir")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=0),
-    default=50,
-    show_default=True,
-    help="Show at most this many differing items per kind and node (0: all).",
-)
+@_limit_option("per kind and node")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 @click.option("--keep", is_flag=True, help="Keep the scratch storage and state (path printed).")
 @click.pass_context

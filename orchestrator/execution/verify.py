@@ -249,10 +249,7 @@ def verify(
                     confs=(original_conf, scratch_conf), scratch=scratch,
                 )  # fmt: skip
         return [verdicts[n] for n in target.originals], result, scratch
-    finally:
-        os.environ.pop(STORAGE_CONF_ENV, None)
-        if host_conf is not None:
-            os.environ[STORAGE_CONF_ENV] = host_conf
+    finally:  # (each storage_conf block has put the environment back)
         if not keep:
             remove_scratch(scratch, runner)
 
