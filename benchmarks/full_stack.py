@@ -1,8 +1,14 @@
 """Benchmark: build pipelines/full-stack.yaml with --parallel 9 and print the figures.
 
 By default every node is rebuilt (--no-cache), so this is the cold time; pass --warm to let
-the cache work (then it measures a no-op rebuild). Prints each node's status and duration,
-the wall time, and each image's size against the targets.
+the cache work (then it measures a no-op rebuild). ``--layering flat`` builds a copy of the
+pipeline without the shared node (every service on the base), ``--layering shared`` one
+with it: run both, one after the other, for the before/after pair.
+
+Prints each node's status, duration, size and own layer, then the wall time, the
+CPU-seconds (user + sys of every process the build waited for) and the distinct layers of
+base plus the services (what a registry stores and a host pulls for all of them), against
+the goals.
 """
 
 from __future__ import annotations
@@ -15,9 +21,48 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+from measure import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS_MB = {"keystone": 400, "nova": 700}
-WALL_TARGET_S = 240
+WALL_TARGET_S = 200
+CPU_TARGET_S = 330
+DISTINCT_TARGET_MB = 1900
+# Half of each one's own layer in the flat design as the issue measured it (341 MB and
+# 644 MB images on a 178 MB base).
+OWN_TARGET_MB = {"keystone": (341 - 178) / 2, "nova": (644 - 178) / 2}
+NOT_SERVED = ("requirements",)  # the wheels image: built from, never run or pulled by hosts
+
+
+def layers(image: str) -> list[tuple[str, int]]:
+    """(digest, bytes) of each layer of a local image, from its stored manifest."""
+    out = subprocess.run(
+        ["skopeo", "inspect", "--raw", f"containers-storage:{image}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [(layer["digest"], int(layer["size"])) for layer in json.loads(out)["layers"]]
+
+
+def own_layers(name: str, layered: dict[str, list[tuple[str, int]]]) -> list[tuple[str, int]]:
+    """The layers of ``name`` above its parent: the longest other image of the run whose
+    layers start its own."""
+    mine = layered.get(name, [])
+    below = max(
+        (len(ls) for other, ls in layered.items() if other != name and mine[: len(ls)] == ls),
+        default=0,
+    )
+    return mine[below:]
+
+
+def pipeline_copy(source: Path, layering: str, folder: Path) -> Path:
+    """``source`` with ``layering`` set, beside it (its relative paths stay valid)."""
+    document = yaml.safe_load(source.read_text())
+    document["layering"] = layering
+    copy = source.with_name(f".{source.stem}-{layering}-{folder.name}.yaml")
+    copy.write_text(yaml.safe_dump(document, sort_keys=False))
+    return copy
 
 
 def main() -> int:
@@ -25,39 +70,47 @@ def main() -> int:
     parser.add_argument("--warm", action="store_true", help="keep the cache (no-op rebuild)")
     parser.add_argument("--parallel", type=int, default=9)
     parser.add_argument("--pipeline", default="pipelines/full-stack.yaml")
+    parser.add_argument("--layering", choices=("shared", "flat"), help="override the file's")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        pipeline = ROOT / args.pipeline
+        if args.layering:
+            pipeline = pipeline_copy(pipeline, args.layering, Path(tmp))
         summary_path = Path(tmp) / "summary.json"
-        argv = [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "build",
-            args.pipeline,
-            "--parallel",
-            str(args.parallel),
-            "--summary-json",
-            str(summary_path),
-        ]
+        argv = [sys.executable, "-m", "orchestrator", "build", str(pipeline)]
+        argv += ["--parallel", str(args.parallel), "--summary-json", str(summary_path)]
         if not args.warm:
             argv.append("--no-cache")
-        started = time.monotonic()
-        proc = subprocess.run(argv, cwd=ROOT, check=False)
-        wall = time.monotonic() - started
+        started, cpu = time.monotonic(), cpu_seconds()
+        try:
+            proc = subprocess.run(argv, cwd=ROOT, check=False)
+        finally:
+            if args.layering:
+                pipeline.unlink()
+        wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
         summary = json.loads(summary_path.read_text())
-    print(f"\nfull stack ({'warm' if args.warm else 'cold'}), --parallel {args.parallel}")
-    print(f"{'node':<14}{'status':<10}{'seconds':>9}{'size MB':>10}")
-    for node in summary["nodes"]:
-        size = node["size_bytes"] / 1e6
-        target = TARGETS_MB.get(node["node"])
-        mark = f"  (target <= {target})" if target else ""
+    nodes = {n["node"]: n for n in summary["nodes"]}
+    layered = {name: layers(n["image"]) for name, n in nodes.items() if n["image_id"]}
+    label = f"{'warm' if args.warm else 'cold'}, layering {args.layering or 'as in the file'}"
+    print(f"\nfull stack ({label}), --parallel {args.parallel}")
+    print(f"{'node':<16}{'status':<10}{'seconds':>9}{'size MB':>10}{'own MB':>9}")
+    for name, node in nodes.items():
+        own = sum(s for _, s in own_layers(name, layered))
+        target = OWN_TARGET_MB.get(name)
+        mark = f"  (own target <= {target:.0f})" if target else ""
         print(
-            f"{node['node']:<14}{node['status']:<10}{node['duration_seconds']:>9.1f}"
-            f"{size:>10.0f}{mark}"
+            f"{name:<16}{node['status']:<10}{node['duration_seconds']:>9.1f}"
+            f"{node['size_bytes'] / 1e6:>10.0f}{own / 1e6:>9.0f}{mark}"
         )
+    distinct = {d: s for name, ls in layered.items() if name not in NOT_SERVED for d, s in ls}
     print(
-        f"wall: {wall:.1f} s including source checks (target <= {WALL_TARGET_S} s cold); "
-        f"scheduler wall {summary['wall_seconds']:.1f} s; exit {proc.returncode}"
+        f"wall: {wall:.1f} s (target <= {WALL_TARGET_S} s cold); CPU: {cpu:.1f} CPU-s "
+        f"(target <= {CPU_TARGET_S}); scheduler wall {summary['wall_seconds']:.1f} s; "
+        f"exit {proc.returncode}"
+    )
+    print(
+        f"distinct layers of base and services: {sum(distinct.values()) / 1e6:.0f} MB in "
+        f"{len(distinct)} layers (target <= {DISTINCT_TARGET_MB} MB)"
     )
     return proc.returncode
 

@@ -42,7 +42,12 @@ from orchestrator.loading.load import DEFAULT_PIPELINE, check_output, find_pipel
 from orchestrator.logsetup import configure_logging
 from orchestrator.model.catalog import load_catalog
 from orchestrator.model.options import OPTIONS, SETTINGS, Option, default_state_dir, given
-from orchestrator.model.pipeline import REQUIREMENTS_NODE, load_pipeline
+from orchestrator.model.pipeline import (
+    BUILDER_NODE,
+    REQUIREMENTS_NODE,
+    SHARED_NODE,
+    load_pipeline,
+)
 from orchestrator.model.profiles import load_profile, looks_like_profile
 from orchestrator.model.references import prefix_problem
 from orchestrator.model.request import Request
@@ -733,12 +738,16 @@ def list_cmd(pipeline: Path | None, profiles_dir: Path | None) -> int:
             )
         elif node == REQUIREMENTS_NODE:
             detail = f"wheels ({resolved.pipeline.requirements.scope})"
+        elif node == BUILDER_NODE:
+            detail = "compilers, -dev packages and the builder venv of the wheels"
+        elif node == SHARED_NODE:
+            detail = "what two services or more install (layering: shared)"
         elif node in resolved.children:
             detail = f"FROM {resolved.children[node].parent}"
         else:
             base = resolved.pipeline.base
             detail = base.image if base.kind == "image" else f"mmdebstrap {base.suite}"
-        click.echo(f"{node:<14} {kind:<13} {detail}")
+        click.echo(f"{node:<15} {kind:<13} {detail}")
     return 0
 
 

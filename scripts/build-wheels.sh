@@ -136,3 +136,6 @@ if [ "$status" -ne 0 ]; then
 fi
 count=$(find "$WHEELS_DIR" -maxdepth 1 -name '*.whl' | wc -l)
 echo "wheelhouse: $count wheels in $WHEELS_DIR"
+# The sha256 of every wheel, once, for each service's SBOM (install-project.sh copies it).
+(cd "$WHEELS_DIR" && find . -maxdepth 1 -name '*.whl' -printf '%f\n' | LC_ALL=C sort \
+    | xargs -r sha256sum --) > "$WHEELS_DIR/SHA256SUMS"

@@ -11,3 +11,6 @@ set -euo pipefail
     --index-url "$WHEELS_INDEX" --dest "$WHEELS_DIR" --requirement "$PINS"
 count=$(find "$WHEELS_DIR" -maxdepth 1 -name '*.whl' | wc -l)
 echo "fetch-wheels: $count wheels from $WHEELS_INDEX"
+# The sha256 of every wheel, once, for each service's SBOM (install-project.sh copies it).
+(cd "$WHEELS_DIR" && find . -maxdepth 1 -name '*.whl' -printf '%f\n' | LC_ALL=C sort \
+    | xargs -r sha256sum --) > "$WHEELS_DIR/SHA256SUMS"

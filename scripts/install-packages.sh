@@ -11,7 +11,9 @@ if [ -z "${PACKAGES:-}" ]; then
     exit 0
 fi
 # force-unsafe-io: no fsync per file; a half-written build container is thrown away anyway.
-apt_opts=(-o Acquire::Retries=3 -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-unsafe-io)
+# Languages=none: no Translation-en index (6 MB of the 16 MB bookworm's update fetches).
+apt_opts=(-o Acquire::Retries=3 -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-unsafe-io
+    -o Acquire::Languages=none)
 # Under /run, the step's own tmpfs: never in the image.
 if [ -n "${APT_MIRROR:-}" ] && [ -n "${APT_MIRROR_REPLACES:-}" ]; then
     tmp_sources=/run/orchestrate-sources.list

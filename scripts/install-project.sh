@@ -4,21 +4,31 @@
 # wheelhouse); every dependency is a binary wheel from WHEELS_DIR: no index is ever contacted.
 # Then installs the distro packages that the installed compiled wheels need at runtime
 # (WHEELS_DIR/runtime-packages.txt, derived in the wheels image).
-# Inputs: VENV, WHEELS_DIR, CONSTRAINTS, PROJECT, PROJECT_SRC (may be empty: install PROJECT
-# from the wheelhouse), PIP_PACKAGES; optional PBR_VERSION for git sources; optional UV: the
+# Inputs: VENV, WHEELS_DIR, CONSTRAINTS, PROJECT (empty for the shared node: PIP_PACKAGES
+# only), PROJECT_SRC (may be empty: install PROJECT from the wheelhouse), PIP_PACKAGES;
+# optional PBR_VERSION for git sources; optional UV: the
 # uv binary, which installs the same wheels several times faster than pip; optional
 # PROJECT_ETC and ETC_DIR: copy the source's PROJECT_ETC folder (the project's default
 # api-paste.ini, rootwrap files) to ETC_DIR, where the service looks for them.
 set -euo pipefail
 
-: "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}" "${PROJECT:?}"
+: "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}"
+PROJECT=${PROJECT:-}
+if [ -z "$PROJECT" ] && [ -z "${PIP_PACKAGES// /}" ]; then
+    echo "install-project: nothing to install" >&2
+    exit 1
+fi
 # Also seen by the pip that installs the build backend (pbr) into the isolated build env.
 export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS_DIR"
 links=(--find-links "$WHEELS_DIR")
 # The project's own pin in upper-constraints (horizon has one) would refuse any other version
 # of it, e.g. a git master build: drop that line, as LOCI does.
 constraints=$(mktemp)
-grep -v -i -E "^${PROJECT//[-_.]/[-_.]}(===|==)" "$CONSTRAINTS" > "$constraints" || true
+if [ -n "$PROJECT" ]; then
+    grep -v -i -E "^${PROJECT//[-_.]/[-_.]}(===|==)" "$CONSTRAINTS" > "$constraints" || true
+else
+    cp "$CONSTRAINTS" "$constraints"
+fi
 if [ -n "${PROJECT_SRC:-}" ]; then
     built=$(mktemp -d)
     "$VENV/bin/pip" wheel --no-deps --wheel-dir "$built" "$PROJECT_SRC"
@@ -30,7 +40,7 @@ if [ -n "${UV:-}" ]; then
     uv_install() {
         # shellcheck disable=SC2086
         "$UV" pip install --python "$VENV/bin/python" --no-index "${links[@]}" \
-            --only-binary :all: --constraint "$constraints" "$PROJECT" ${PIP_PACKAGES:-}
+            --only-binary :all: --constraint "$constraints" $PROJECT ${PIP_PACKAGES:-}
     }
     # uv 0.13.9 was seen to crash (SIGSEGV) once on its way out after a complete install; an
     # install from local wheels is idempotent, so a crash (not a failure) is tried once more.
@@ -45,7 +55,7 @@ if [ -n "${UV:-}" ]; then
 else
     # shellcheck disable=SC2086
     "$VENV/bin/pip" install --no-compile --no-index "${links[@]}" --only-binary :all: \
-        --constraint "$constraints" "$PROJECT" ${PIP_PACKAGES:-}
+        --constraint "$constraints" $PROJECT ${PIP_PACKAGES:-}
 fi
 
 if [ -n "${PROJECT_ETC:-}" ] && [ -n "${PROJECT_SRC:-}" ]; then
@@ -79,14 +89,26 @@ if [ -s "$runtime" ]; then
             needed="$needed $packages"
         fi
     done < "$runtime"
-    if [ -n "${needed// /}" ]; then
-        echo "runtime packages for compiled wheels:$needed"
-        PACKAGES="$needed" bash "$(dirname "$0")/install-packages.sh"
+    # Those the parent image (the shared node) has already are not asked for again.
+    missing=""
+    for package in $needed; do
+        if ! dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q ' installed$'; then
+            missing="$missing $package"
+        fi
+    done
+    if [ -n "${missing// /}" ]; then
+        echo "runtime packages for compiled wheels:$missing"
+        PACKAGES="$missing" bash "$(dirname "$0")/install-packages.sh"
     fi
 fi
 
 # The sha256 of every wheel it could install from: the image's SBOM gives each installed
 # distribution the hash of its wheel.
+# (computed once by the wheels image, or here from a wheels image that has no SHA256SUMS).
 install -d /etc/image_info
-(cd "$WHEELS_DIR" && find . -maxdepth 1 -name '*.whl' -printf '%f\n' | LC_ALL=C sort \
-    | xargs -r sha256sum --) > /etc/image_info/wheels.sha256
+if [ -f "$WHEELS_DIR/SHA256SUMS" ]; then
+    cp "$WHEELS_DIR/SHA256SUMS" /etc/image_info/wheels.sha256
+else
+    (cd "$WHEELS_DIR" && find . -maxdepth 1 -name '*.whl' -printf '%f\n' | LC_ALL=C sort \
+        | xargs -r sha256sum --) > /etc/image_info/wheels.sha256
+fi

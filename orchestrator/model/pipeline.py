@@ -19,11 +19,18 @@ from orchestrator.model.yamlfile import Field, load_yaml
 
 BASE_NODE = "base"
 REQUIREMENTS_NODE = "requirements"
-RESERVED_NODES = frozenset({BASE_NODE, REQUIREMENTS_NODE})
+# The wheels image's build environment (compilers, -dev packages, the builder venv), kept
+# apart so a changed constraint rebuilds the wheels only.
+BUILDER_NODE = "wheel-builder"
+# The layer the services share (kolla's openstack-base): the distro packages and Python
+# distributions that two services or more install, once (``layering: shared``).
+SHARED_NODE = "openstack-base"
+RESERVED_NODES = frozenset({BASE_NODE, REQUIREMENTS_NODE, BUILDER_NODE, SHARED_NODE})
 
 SourceKind = Literal["pypi", "git", "url", "local"]
 WheelScope = Literal["pipeline", "selected", "all"]
 Refresh = Literal["daily", "weekly", "monthly", "never"]
+Layering = Literal["shared", "flat"]
 REFRESH_CHOICES: tuple[Refresh, ...] = ("daily", "weekly", "monthly", "never")
 # What makes a folder a Python project a local source may point at.
 PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
@@ -203,6 +210,7 @@ class Pipeline:
     children: dict[str, ChildSpec]
     settings: dict[str, Field] = field(default_factory=dict)
     bindep: BindepSpec = field(default_factory=BindepSpec)
+    layering: Layering = "shared"
 
 
 PIPELINE_KEYS = (
@@ -218,6 +226,7 @@ PIPELINE_KEYS = (
     "images",
     "children",
     "bindep",
+    "layering",
 )
 
 
@@ -259,6 +268,7 @@ def load_pipeline(path: Path) -> Pipeline:
         children=children,
         settings=settings,
         bindep=_bindep(top["bindep"], folder) if "bindep" in top else BindepSpec(),
+        layering=top["layering"].choice(("shared", "flat")) if "layering" in top else "shared",  # type: ignore[arg-type]
     )
 
 
@@ -296,7 +306,7 @@ def _check_tags(
     children: dict[str, ChildSpec],
 ) -> None:
     """Every tag template gives a valid tag for every node it applies to."""
-    nodes = (BASE_NODE, REQUIREMENTS_NODE, *images, *children)
+    nodes = (BASE_NODE, REQUIREMENTS_NODE, BUILDER_NODE, SHARED_NODE, *images, *children)
     if "tags" in top:
         for item in top["tags"].items():
             for node in nodes:

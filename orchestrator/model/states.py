@@ -9,7 +9,9 @@ class NodeKind(StrEnum):
     """What a node of the image graph builds."""
 
     BASE = "base"
+    BUILDER = "builder"
     REQUIREMENTS = "requirements"
+    SHARED = "shared"
     SERVICE = "service"
     CHILD = "child"
 

@@ -1,6 +1,11 @@
-"""The image DAG: base → requirements → services (→ plugins, children), as a networkx DiGraph.
+"""The image DAG: base → wheel-builder → requirements → openstack-base → services (→ plugins,
+children), as a networkx DiGraph.
 
-Nodes carry a ``kind`` attribute (base, requirements, service, child). Selections pull in
+Nodes carry a ``kind`` attribute (base, builder, requirements, shared, service, child). The
+wheel-builder node (compilers, -dev packages, the builder venv) is there when the wheels are
+built here, not taken from an image or an index. The shared
+node (``layering: shared``, the default, with two services or more) holds what the services
+have in common; with ``layering: flat`` each service starts from the base. Selections pull in
 ancestors (a service cannot be built without its parents) and ``--skip`` drops a node with
 everything that depends on it.
 """
@@ -15,7 +20,7 @@ import networkx as nx
 
 from orchestrator.errors import GraphError
 from orchestrator.model.options import split_names
-from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
+from orchestrator.model.pipeline import BASE_NODE, BUILDER_NODE, REQUIREMENTS_NODE, SHARED_NODE
 from orchestrator.model.request import Selection
 from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
@@ -31,7 +36,20 @@ def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_node(BASE_NODE, kind=NodeKind.BASE)
     graph.add_node(REQUIREMENTS_NODE, kind=NodeKind.REQUIREMENTS)
-    graph.add_edge(BASE_NODE, REQUIREMENTS_NODE)
+    if builds_wheels(resolved):
+        graph.add_node(BUILDER_NODE, kind=NodeKind.BUILDER)
+        graph.add_edge(BASE_NODE, BUILDER_NODE)
+        graph.add_edge(BUILDER_NODE, REQUIREMENTS_NODE)
+    else:
+        graph.add_edge(BASE_NODE, REQUIREMENTS_NODE)
+    root = BASE_NODE
+    if has_shared_node(resolved):
+        # Its distro packages are installed while the wheels image is built; its Python
+        # distributions need the wheels.
+        graph.add_node(SHARED_NODE, kind=NodeKind.SHARED)
+        graph.add_edge(BASE_NODE, SHARED_NODE)
+        graph.add_edge(REQUIREMENTS_NODE, SHARED_NODE, late=True)
+        root = SHARED_NODE
     for name in resolved.services:
         graph.add_node(name, kind=NodeKind.SERVICE)
     for name, service in resolved.services.items():
@@ -42,7 +60,7 @@ def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
             _check_parent(resolved, graph, name, service.parent, "images")
             graph.add_edge(service.parent, name)
         else:
-            graph.add_edge(BASE_NODE, name)
+            graph.add_edge(root, name)
     for name in resolved.children:
         graph.add_node(name, kind=NodeKind.CHILD)
     for name, child in resolved.children.items():
@@ -54,6 +72,20 @@ def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
         return graph
     path = " -> ".join([str(edge[0]) for edge in cycle] + [str(cycle[0][0])])
     raise GraphError(f"{resolved.pipeline.path}: the image graph has a cycle: {path}")
+
+
+def builds_wheels(resolved: ResolvedPipeline) -> bool:
+    """The wheels image is built here (``requirements.image`` takes one built elsewhere,
+    ``requirements.index`` fetches published wheels: neither needs a build environment)."""
+    spec = resolved.pipeline.requirements
+    return not spec.image and not spec.index
+
+
+def has_shared_node(resolved: ResolvedPipeline) -> bool:
+    """``layering: shared`` and two services or more that start from the base (plugins
+    start from their parent service): only then is there something to share."""
+    services = [s for s in resolved.services.values() if not s.plugin]
+    return resolved.pipeline.layering == "shared" and len(services) >= 2
 
 
 def _check_parent(

@@ -16,8 +16,9 @@ from orchestrator.planning.base import plan_base
 from orchestrator.planning.child import plan_child
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
-from orchestrator.planning.requirements import plan_requirements
+from orchestrator.planning.requirements import plan_requirements, plan_wheel_builder
 from orchestrator.planning.service import plan_service
+from orchestrator.planning.shared import plan_shared
 
 
 def plan_all(
@@ -30,8 +31,12 @@ def plan_all(
         match kind:
             case NodeKind.BASE:
                 plans[node] = plan_base(resolved, ctx)
+            case NodeKind.BUILDER:
+                plans[node] = plan_wheel_builder(resolved, graph, ctx, plans)
             case NodeKind.REQUIREMENTS:
                 plans[node] = plan_requirements(resolved, graph, ctx, plans)
+            case NodeKind.SHARED:
+                plans[node] = plan_shared(resolved, graph, ctx, plans)
             case NodeKind.SERVICE:
                 parents = tuple(sorted(graph.predecessors(node)))
                 plans[node] = plan_service(resolved, resolved.services[node], ctx, plans, parents)

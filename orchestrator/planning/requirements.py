@@ -1,4 +1,5 @@
-"""Plan the requirements node: the wheels image every service installs from."""
+"""Plan the requirements node, the wheels image every service installs from, and the
+wheel-builder node it is built on."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import networkx as nx
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Mount
 from orchestrator.errors import ConfigError
-from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE
+from orchestrator.model.pipeline import BASE_NODE, BUILDER_NODE, REQUIREMENTS_NODE
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
@@ -35,16 +36,7 @@ def plan_requirements(
     if pipeline.requirements.index:
         return _from_index(b, plans)
     selected = [resolved.services[n] for n in wheeled_services(resolved, graph)]
-    # LOCI's bindep and pydep entries for the ``requirements`` profile: build packages and
-    # wheels of the wheels image.
-    from_bindep = resolved.bindep.packages(("requirements",)) if resolved.bindep else ()
     pip_from_bindep = resolved.bindep.pip_packages(("requirements",)) if resolved.bindep else ()
-    build_packages = unique(
-        resolved.for_release(resolved.catalog.common_build_packages),
-        *(s.build_packages for s in selected),
-        resolved.for_release(pipeline.requirements.build_packages),
-        (item.package for item in from_bindep),
-    )
     requires = []
     pip_packages: list[str] = list(pipeline.requirements.pip_packages)
     pip_packages += [item.package for item in pip_from_bindep]
@@ -68,20 +60,12 @@ def plan_requirements(
         raise ConfigError(str(pipeline.path), "requirements", str(exc)) from None
     req_file = b.node_dir / "requirements.txt"
     b.files.append(GeneratedFile(path=req_file, content="\n".join(wheels) + "\n"))
-    b.input("build_packages", build_packages)
     b.input("wheels", wheels)
     b.input("toolchain", pipeline.toolchain.builder())
     constraint_files = _constraints(b)
 
-    b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
-    b.script_step(
-        "install-build-packages", "install-packages.sh", {"PACKAGES": " ".join(build_packages)}
-    )
-    b.script_step(
-        "setup-venv",
-        "setup-venv.sh",
-        {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.builder())},
-    )
+    # The build packages and the builder venv are the wheel-builder's.
+    b.step("from", buildah.from_image(b.container, plans[BUILDER_NODE].image))
     b.step(
         "copy-constraints",
         buildah.copy(b.container, [str(req_file), *map(str, constraint_files)], WHEELS_DIR + "/"),
@@ -108,7 +92,48 @@ def plan_requirements(
         {"VENV": VENV, "WHEELS_DIR": WHEELS_DIR},
     )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
-    return _finish(b, plans, [(i.package, i.origin) for i in (*from_bindep, *pip_from_bindep)])
+    return _finish(b, plans, [(i.package, i.origin) for i in pip_from_bindep], parent=BUILDER_NODE)
+
+
+def plan_wheel_builder(
+    resolved: ResolvedPipeline, graph: nx.DiGraph, ctx: PlanContext, plans: Mapping[str, NodePlan]
+) -> NodePlan:
+    """The wheels image's build environment: compilers and -dev packages (the catalog's, the
+    wheeled services', the pipeline's, bindep's ``requirements`` profile) and the builder
+    venv with the pinned toolchain. A changed constraint or service leaves it as it is: only
+    the wheels are built again."""
+    pipeline = resolved.pipeline
+    b = NodeBuilder(BUILDER_NODE, NodeKind.BUILDER, resolved, ctx)
+    b.network_env(pip_index=True)
+    selected = [resolved.services[n] for n in wheeled_services(resolved, graph)]
+    from_bindep = resolved.bindep.packages(("requirements",)) if resolved.bindep else ()
+    build_packages = unique(
+        resolved.for_release(resolved.catalog.common_build_packages),
+        *(s.build_packages for s in selected),
+        resolved.for_release(pipeline.requirements.build_packages),
+        (item.package for item in from_bindep),
+    )
+    b.input("build_packages", build_packages)
+    b.input("toolchain", pipeline.toolchain.builder())
+    b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+    b.script_step(
+        "install-build-packages", "install-packages.sh", {"PACKAGES": " ".join(build_packages)}
+    )
+    b.script_step(
+        "setup-venv",
+        "setup-venv.sh",
+        {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.builder())},
+    )
+    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    config = ["--env", PATH_ENV]
+    b.input("config", config)
+    return b.finish(
+        parents=(BASE_NODE,),
+        labels=b.labels(),
+        produce=b.commit_working_container(config),
+        plans=plans,
+        origins=[(i.package, i.origin) for i in from_bindep],
+    )
 
 
 def _previous_wheels(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> list[Mount]:
@@ -118,7 +143,8 @@ def _previous_wheels(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> list[Moun
     (a wheel built here is reproducible), so the image is the same as a cold build's. Not
     an input of the key: a cache."""
     previous = b.ctx.previous.get(REQUIREMENTS_NODE)
-    if previous is None or previous.inputs.get(f"parent:{BASE_NODE}") != plans[BASE_NODE].key:
+    builder = f"parent:{BUILDER_NODE}"
+    if previous is None or previous.inputs.get(builder) != plans[BUILDER_NODE].key:
         return []
     if any(previous.inputs.get(name) != b.inputs.get(name) for name in ("toolchain", "binary")):
         return []
@@ -145,13 +171,14 @@ def _finish(
     origins: Sequence[tuple[str, str]] = (),
     *,
     sbom: bool = True,
+    parent: str = BASE_NODE,
 ) -> NodePlan:
     """Every way to a wheels image ends the same: its environment, labels and commit (and
     its SBOM, but for an image taken as it is from elsewhere, whose layers stay its own)."""
     config = ["--env", PATH_ENV, "--env", f"WHEELS_DIR={WHEELS_DIR}"]
     b.input("config", config)
     return b.finish(
-        parents=(BASE_NODE,),
+        parents=(parent,),
         labels=b.labels(),
         produce=b.commit_working_container(config, sbom=sbom),
         plans=plans,

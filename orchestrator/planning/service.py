@@ -1,8 +1,11 @@
-"""Plan a service node: the project installed from the wheels image into a venv on the base.
+"""Plan a service node: the project installed from the wheels image into a venv, on the
+shared node (``layering: shared``) or on the base.
 
-A service starts once base is built and the wheels build is running: its distro packages and
-service user are set up meanwhile, at low priority (``background``), and its first step that
-mounts the wheels image waits for it (``needs``).
+On the shared node, a service adds its own distro packages, its user and its project to the
+venv there. On the base (``layering: flat``, or a pipeline of one service), it starts once
+base is built and the wheels build is running: its distro packages and service user are set
+up meanwhile, at low priority (``background``), and its first step that mounts the wheels
+image waits for it (``needs``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from orchestrator.engine.buildah import Mount
 from orchestrator.errors import ConfigError
 from orchestrator.model import bindep
 from orchestrator.model.inputs import FetchedSource, tree_ignorefile
-from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, ExtraStep
+from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, SHARED_NODE, ExtraStep
 from orchestrator.model.resolve import ResolvedPipeline, ServiceImage, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import (
@@ -56,12 +59,21 @@ def plan_service(
     own = _own_bindep(resolved, service, fetched)
     if own:
         b.input("own_bindep_packages", [item.package for item in own])
+    own_packages = tuple(item.package for item in own)
     if service.plugin:
         b.step("from", buildah.from_image(b.container, plans[service.parent].image))
         install_needs: tuple[str, ...] = WAIT_FOR_WHEELS
+    elif SHARED_NODE in parents:
+        # The shared node has the venv and what services have in common: only the rest here.
+        shared = plans[SHARED_NODE]
+        b.step("from", buildah.from_image(b.container, shared.image))
+        common = set(shared.inputs["dist_packages"].split("\n"))
+        packages = [p for p in unique(service.dist_packages, own_packages) if p not in common]
+        _user_and_packages(b, service, packages, background=False)
+        install_needs = ()
     else:
         b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
-        _runtime(b, service, wheels, tuple(item.package for item in own))
+        _runtime(b, service, wheels, own_packages)
         install_needs = ()
     version = fetched.version if fetched else service.source.version
     _install(b, service, fetched, version, wheels=wheels, needs=install_needs)
@@ -132,22 +144,8 @@ def _runtime(
 ) -> None:
     """Distro packages and the service user, in the background while the wheels build runs,
     then the venv, which needs the wheels image."""
-    b.script_step(
-        "install-packages",
-        "install-packages.sh",
-        {"PACKAGES": " ".join(unique(service.dist_packages, more_packages))},
-        background=True,
-    )
-    b.script_step(
-        "create-user",
-        "create-user.sh",
-        {
-            "SERVICE_USER": service.user,
-            "SERVICE_UID": str(service.uid),
-            "SERVICE_GID": str(service.gid),
-        },
-        background=True,
-    )
+    packages = unique(service.dist_packages, more_packages)
+    _user_and_packages(b, service, packages, background=True)
     b.script_step(
         "setup-venv",
         "setup-venv.sh",
@@ -158,6 +156,27 @@ def _runtime(
         },
         wheels=wheels,
         needs=WAIT_FOR_WHEELS,
+    )
+
+
+def _user_and_packages(
+    b: NodeBuilder, service: ServiceImage, packages: Sequence[str], *, background: bool
+) -> None:
+    b.script_step(
+        "install-packages",
+        "install-packages.sh",
+        {"PACKAGES": " ".join(packages)},
+        background=background,
+    )
+    b.script_step(
+        "create-user",
+        "create-user.sh",
+        {
+            "SERVICE_USER": service.user,
+            "SERVICE_UID": str(service.uid),
+            "SERVICE_GID": str(service.gid),
+        },
+        background=background,
     )
 
 

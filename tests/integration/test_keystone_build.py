@@ -16,7 +16,7 @@ NS = "localhost/orchestrate-test"
 
 def test_every_node_built_or_reused(keystone_run: dict[str, object]) -> None:
     nodes = {n["node"]: n for n in keystone_run["nodes"]}  # type: ignore[attr-defined]
-    assert set(nodes) == {"base", "requirements", "keystone"}
+    assert set(nodes) == {"base", "wheel-builder", "requirements", "keystone"}
     assert all(n["status"] in ("built", "reused") for n in nodes.values())
     assert keystone_run["exit_code"] == 0
 

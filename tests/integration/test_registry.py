@@ -34,7 +34,7 @@ def test_push_sends_every_tag_of_every_node(registry: str, state_dir: Path) -> N
         state_dir=state_dir,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for node in ("base", "requirements", "keystone"):
+    for node in ("base", "wheel-builder", "requirements", "keystone"):
         got = tags(registry, f"openstack/{node}")
         assert "2026.1" in got
         (key_tag,) = [tag for tag in got if len(tag) == 20]  # the cache-key tag

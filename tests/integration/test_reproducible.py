@@ -71,7 +71,7 @@ def test_the_keystone_run_rebuilds_bit_for_bit(
     proc = _verify(str(keystone_run["run_id"]), state_dir)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     verdicts = _verdicts(proc)
-    assert list(verdicts) == ["base", "requirements", "keystone"]
+    assert list(verdicts) == ["base", "wheel-builder", "requirements", "keystone"]
     for node in keystone_run["nodes"]:  # type: ignore[attr-defined]
         assert verdicts[node["node"]]["result"] == "identical", verdicts[node["node"]]
         assert verdicts[node["node"]]["rebuilt"] == node["image_id"].removeprefix("sha256:")

@@ -160,6 +160,7 @@ def test_three_hosts_share_their_work_through_the_registry(
     assert broken.returncode == 1, broken.stdout[-3000:] + broken.stderr[-3000:]
     assert statuses(broken.stdout) == {
         "base": "reused",
+        "wheel-builder": "reused",
         "requirements": "reused",
         "keystone": "built",
         "site": "failed",

@@ -82,7 +82,7 @@ def test_plan_shows_where_each_bindep_package_came_from(write_pipeline: WritePip
     assert origins["apache2"] == "bindep.txt: [platform:dpkg apache]"
     install = next(s for s in plans["keystone"].steps if s.name == "install-packages")
     assert "libldap-2.5-0" in " ".join(install.argv)
-    assert dict(plans["requirements"].origins)["build-essential"] == (
+    assert dict(plans["wheel-builder"].origins)["build-essential"] == (
         "bindep.txt: [platform:dpkg requirements]"
     )
 
@@ -162,7 +162,7 @@ def test_a_trixie_base_gets_its_own_package_names(write_pipeline: WritePipeline)
     assert "libpcre2-8-0" in keystone.dist_packages and "libpcre3" not in keystone.dist_packages
     plans = plans_of(write_pipeline(body, name="t.yaml"), sources=SOURCES)
     build = " ".join(
-        next(s for s in plans["requirements"].steps if s.name.startswith("install")).argv
+        next(s for s in plans["wheel-builder"].steps if s.name.startswith("install")).argv
     )
     assert "libpcre2-dev" in build and "libpcre3-dev" not in build
     bookworm = load(write_pipeline(body.replace("trixie", "bookworm"), name="b.yaml"))

@@ -32,7 +32,8 @@ def invoke(*args: str) -> subprocess.CompletedProcess[str]:
 def test_graph_json_of_full_stack() -> None:
     result = CliRunner().invoke(cli, ["graph", "--format", "json", "pipelines/full-stack.yaml"])
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.output)["nodes"]) == 11
+    # base, wheel-builder, requirements, openstack-base and the nine services
+    assert len(json.loads(result.output)["nodes"]) == 13
 
 
 def test_validate_reports_each_file(write_pipeline: WritePipeline) -> None:
@@ -82,7 +83,7 @@ def test_plan_of_a_local_source_prints_every_command(
     )
     result = CliRunner().invoke(cli, ["plan", str(path), "--state-dir", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output
-    assert result.output.count("== ") == 3
+    assert result.output.count("== ") == 4  # base, wheel-builder, requirements, keystone
     assert "mmdebstrap --variant=minbase" in result.output
     assert "buildah copy" in result.output and str(src) in result.output
     assert "keystone-manage --version" in result.output

@@ -193,14 +193,18 @@ def test_promote_runs_after_every_node_job(fmt: str) -> None:
     assert jobs.args[jobs.promote] == ["promote", FULL_STACK, "--skip", "horizon"]
 
 
+# What every service of the full stack is built on.
+ROOTS = ("base", "wheel-builder", "requirements", "openstack-base")
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(
     ("flags", "nodes"),
     [
         # --only pulls in the ancestors, as `orchestrate build --only` does.
-        (["--only", "keystone"], {"base", "requirements", "keystone"}),
-        (["--match", "^(nova|glance)$"], {"base", "requirements", "nova", "glance"}),
-        (["--skip", "requirements"], {"base"}),
+        (["--only", "keystone"], {*ROOTS, "keystone"}),
+        (["--match", "^(nova|glance)$"], {*ROOTS, "nova", "glance"}),
+        (["--skip", "requirements"], {"base", "wheel-builder"}),
     ],
 )
 def test_exports_exactly_the_selected_graph(fmt: str, flags: list[str], nodes: set[str]) -> None:

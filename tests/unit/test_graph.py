@@ -22,8 +22,13 @@ def full() -> nx.DiGraph:
 
 
 def test_full_stack_shape(full: nx.DiGraph) -> None:
-    assert full.number_of_nodes() == 11
-    assert set(full.successors("requirements")) == set(SERVICES)
+    assert full.number_of_nodes() == 13
+    assert list(full.successors("wheel-builder")) == ["requirements"]
+    assert full.nodes["wheel-builder"]["kind"] == "builder"
+    assert set(full.successors("requirements")) == {*SERVICES, "openstack-base"}
+    assert set(full.successors("openstack-base")) == set(SERVICES)
+    assert full.nodes["openstack-base"]["kind"] == "shared"
+    assert full.edges["requirements", "openstack-base"]["late"]
     for node in full:
         if node != "base":
             assert "base" in nx.ancestors(full, node)
@@ -31,20 +36,29 @@ def test_full_stack_shape(full: nx.DiGraph) -> None:
 
 
 def test_only_pulls_in_ancestors(full: nx.DiGraph) -> None:
-    assert set(select(full, only=["keystone,nova"])) == {"base", "requirements", "keystone", "nova"}
+    assert set(select(full, only=["keystone,nova"])) == {
+        "base",
+        "wheel-builder",
+        "requirements",
+        "openstack-base",
+        "keystone",
+        "nova",
+    }
 
 
 def test_match_selects_by_pattern(full: nx.DiGraph) -> None:
     assert set(select(full, match="^(nova|neutron)$")) == {
         "base",
+        "wheel-builder",
         "requirements",
+        "openstack-base",
         "nova",
         "neutron",
     }
 
 
 def test_skip_drops_descendants(full: nx.DiGraph) -> None:
-    assert set(select(full, skip=["requirements"])) == {"base"}
+    assert set(select(full, skip=["requirements"])) == {"base", "wheel-builder"}
     assert set(select(full, skip=["nova", "heat"])) == set(full) - {"nova", "heat"}
 
 
@@ -65,11 +79,12 @@ def test_bad_regex_is_an_error(full: nx.DiGraph) -> None:
 
 def test_renderings(full: nx.DiGraph) -> None:
     data = json.loads(render(full, "json"))
-    assert len(data["nodes"]) == 11
-    assert {n["name"]: n["parents"] for n in data["nodes"]}["nova"] == ["base", "requirements"]
+    assert len(data["nodes"]) == 13
+    parents = {n["name"]: n["parents"] for n in data["nodes"]}
+    assert parents["nova"] == ["openstack-base", "requirements"]
     assert '"requirements" -> "nova" [style=dashed];' in render(full, "dot")
-    assert '"base" -> "nova";' in render(full, "dot")
+    assert '"openstack-base" -> "nova";' in render(full, "dot")
     assert "requirements -.-> nova" in render(full, "mermaid")
     assert {"from": "requirements", "to": "nova", "late": True} in data["edges"]
-    assert {"from": "base", "to": "nova", "late": False} in data["edges"]
-    assert "nova (service)  <- base, requirements" in render(full, "text")
+    assert {"from": "openstack-base", "to": "nova", "late": False} in data["edges"]
+    assert "nova (service)  <- openstack-base, requirements" in render(full, "text")

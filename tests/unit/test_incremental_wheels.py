@@ -51,7 +51,7 @@ def test_the_previous_wheels_are_mounted_only_when_they_are_what_a_cold_build_ma
     assert "PREVIOUS_WHEELS=/run/orchestrate/previous-wheels" in argv
     # A cache, not an input: the key is a cold build's.
     assert warm["requirements"].key == cold["requirements"].key
-    for changed in ("parent:base", "toolchain"):
+    for changed in ("parent:wheel-builder", "toolchain"):
         other = replace(same, inputs={**same.inputs, changed: "something else"})
         assert not any(MOUNT in a for a in build_wheels(plan(path, {"requirements": other})))
     sources = write_pipeline(TWO + "requirements: {binary: none}\n", name="sources.yaml")

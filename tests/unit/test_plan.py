@@ -89,7 +89,14 @@ def plans_of(
 
 def test_every_step_is_an_exact_command(write_pipeline: WritePipeline) -> None:
     plans = plans_of(write_pipeline(TWO))
-    assert list(plans) == ["base", "requirements", "glance", "keystone"]
+    assert list(plans) == [
+        "base",
+        "wheel-builder",
+        "requirements",
+        "openstack-base",
+        "glance",
+        "keystone",
+    ]
     for plan in plans.values():
         for step in plan.steps:
             if step.name == "sbom":  # orchestrate itself, reading the working container
@@ -112,7 +119,7 @@ def test_service_installs_from_the_wheels_image_read_only(write_pipeline: WriteP
     install = next(s for s in plans["keystone"].steps if s.name == "install-project")
     assert f"type=bind,from={wheels},src=/wheels,dst=/run/orchestrate/wheels,ro" in install.argv
     assert "type=tmpfs,dst=/run" in install.argv
-    assert plans["keystone"].steps[0].argv[-1] == plans["base"].image
+    assert plans["keystone"].steps[0].argv[-1] == plans["openstack-base"].image
     assert "--pull=never" in plans["keystone"].steps[0].argv
 
 
@@ -159,7 +166,7 @@ def test_no_key_depends_on_what_a_run_selects(write_pipeline: WritePipeline) -> 
         return {node: plan.key for node, plan in plans.items()}
 
     everything, keystone = keys(path, ""), keys(path, "keystone")
-    assert set(keystone) == {"base", "requirements", "keystone"}
+    assert set(keystone) == {"base", "wheel-builder", "requirements", "openstack-base", "keystone"}
     assert all(keystone[node] == everything[node] for node in keystone)
     selected = write_pipeline(TWO + "requirements: {scope: selected}\n", name="sel.yaml")
     assert keys(selected, "keystone")["requirements"] != keys(selected, "")["requirements"]
@@ -195,7 +202,8 @@ def test_a_new_pip_package_rebuilds_wheels_and_all_services(write_pipeline: Writ
     before = plans_of(write_pipeline(TWO))
     after = plans_of(write_pipeline(TWO.replace("profiles: []", "pip_packages: [osprofiler]")))
     changed = {n for n in before if before[n].key != after[n].key}
-    assert changed == {"requirements", "glance", "keystone"}
+    # The shared node installs from the new wheels image: it too.
+    assert changed == {"requirements", "openstack-base", "glance", "keystone"}
     assert before["requirements"].inputs["wheels"] != after["requirements"].inputs["wheels"]
 
 
@@ -336,7 +344,7 @@ def test_uv_comes_from_the_wheels_image_for_the_step_only(write_pipeline: WriteP
         install.argv
     )
     assert "UV=/run/orchestrate/uv" in install.argv
-    setup = next(s for s in plans["requirements"].steps if s.name == "setup-venv")
+    setup = next(s for s in plans["wheel-builder"].steps if s.name == "setup-venv")
     assert "TOOLCHAIN=pip==25.3 setuptools==80.9.0 wheel==0.45.1 uv==0.13.9" in setup.argv
     before = plans_of(write_pipeline(TWO, name="nouv.yaml"))
     assert before["keystone"].key != plans["keystone"].key
@@ -380,12 +388,18 @@ def test_registry_options_reach_pulls_and_pushes(write_pipeline: WritePipeline) 
 def test_only_the_first_wheel_step_waits_for_the_wheels_image(
     write_pipeline: WritePipeline,
 ) -> None:
-    steps = plans_of(write_pipeline(TWO))["keystone"].steps
+    # On the base (layering: flat), a service's packages and user are set up meanwhile.
+    steps = plans_of(write_pipeline(TWO + "layering: flat\n"))["keystone"].steps
     needs = {s.name: s.needs for s in steps if s.needs}
     assert needs == {"setup-venv": ("requirements",)}
     names = [s.name for s in steps]
     assert names.index("install-packages") < names.index("setup-venv")
     assert "[after: requirements]" in next(s for s in steps if s.name == "setup-venv").display()
+    # Shared: the shared node's packages are installed meanwhile; the services start on it.
+    plans = plans_of(write_pipeline(TWO, name="shared.yaml"))
+    shared = {s.name: s.needs for s in plans["openstack-base"].steps if s.needs}
+    assert shared == {"setup-venv": ("requirements",)}
+    assert not any(s.needs for s in plans["keystone"].steps)
 
 
 def test_base_refresh_period_rebuilds_the_base_and_everything_on_it(

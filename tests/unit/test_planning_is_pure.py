@@ -91,8 +91,8 @@ def test_planning_modules_import_and_plan_the_full_stack_without_io(
     finally:
         monkeypatch.undo()
     assert failure == ""
-    assert list(plans)[:2] == ["base", "requirements"]
-    assert set(plans) == {"base", "requirements", *SERVICES}
+    assert list(plans)[:3] == ["base", "wheel-builder", "requirements"]
+    assert set(plans) == {"base", "wheel-builder", "requirements", "openstack-base", *SERVICES}
     assert all(plan.key and plan.steps for plan in plans.values())
 
 

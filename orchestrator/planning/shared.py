@@ -1,0 +1,128 @@
+"""Plan the shared node (``openstack-base``): what two services or more install, once.
+
+Like kolla's openstack-base: the distro packages and the Python distributions (with what they
+pull in) that at least two of the wheels image's services ask for, in the venv the services
+then add their own to. Each service layer holds only what is its own, so the common part is
+stored, pushed and pulled once, and installed once per build instead of once per service.
+
+What is shared is decided here, from the services' declared requirements and packages: it is
+in the plan and the key, never found out at build time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+import networkx as nx
+
+from orchestrator.engine import buildah
+from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, SHARED_NODE
+from orchestrator.model.resolve import ResolvedPipeline, ServiceImage
+from orchestrator.model.states import NodeKind
+from orchestrator.planning.builder import PATH_ENV, VENV, WHEELS_IN_CTR, NodeBuilder
+from orchestrator.planning.nodeplan import NodePlan, PlanContext
+from orchestrator.planning.requirements import wheeled_services
+from orchestrator.planning.wheelset import parse_requirement, requirement_name
+
+# A Python distribution goes into the shared node when this many services require it.
+SHARED_BY = 2
+
+
+def shared_services(resolved: ResolvedPipeline, graph: nx.DiGraph) -> list[ServiceImage]:
+    """The services whose needs decide the shared node: those the wheels image is built for
+    (its ``scope``), plugins left out (they start from their parent service)."""
+    return [
+        resolved.services[n]
+        for n in wheeled_services(resolved, graph)
+        if not resolved.services[n].plugin
+    ]
+
+
+def common_packages(services: Sequence[ServiceImage]) -> tuple[str, ...]:
+    """The distro packages at least half the services install (and two or more), sorted.
+
+    Half, not two: a distro package can be large and brings its own binaries (ceph-common,
+    openvswitch, qemu-utils are each asked for by two or three services of nine), which
+    the other services' images should not carry. Python distributions are smaller and
+    mostly libraries: those go in from two services on.
+    """
+    counts = Counter(p for s in services for p in set(s.dist_packages))
+    needed = max(SHARED_BY, (len(services) + 1) // 2)
+    return tuple(sorted(p for p, n in counts.items() if n >= needed))
+
+
+def common_distributions(requirements: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    """The distributions at least ``SHARED_BY`` services require outright (no marker, no
+    extras), by normalised name, sorted. Each service's ``requirements`` are its declared
+    requirements and pip packages; versions come from upper-constraints at install time."""
+    counts: Counter[str] = Counter()
+    for specs in requirements:
+        names = set()
+        for spec in specs:
+            parsed = parse_requirement(spec)
+            if parsed.marker is None and not parsed.extras:
+                names.add(requirement_name(spec))
+        counts.update(names)
+    return tuple(sorted(name for name, n in counts.items() if n >= SHARED_BY))
+
+
+def plan_shared(
+    resolved: ResolvedPipeline, graph: nx.DiGraph, ctx: PlanContext, plans: Mapping[str, NodePlan]
+) -> NodePlan:
+    """The common distro packages (while the wheels build), then the venv with the common
+    distributions, from the wheels image under upper-constraints."""
+    pipeline = resolved.pipeline
+    services = shared_services(resolved, graph)
+    packages = common_packages(services)
+    distributions = common_distributions(
+        (
+            *(ctx.inputs.sources[s.name].requires if s.name in ctx.inputs.sources else ()),
+            *s.pip_packages,
+        )
+        for s in services
+    )
+    wheels = plans[REQUIREMENTS_NODE].image
+    b = NodeBuilder(SHARED_NODE, NodeKind.SHARED, resolved, ctx)
+    b.network_env(pip_index=False)
+    b.input("dist_packages", packages)
+    b.input("distributions", distributions)
+    b.input("toolchain", pipeline.toolchain.requirements())
+    b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+    b.script_step(
+        "install-packages",
+        "install-packages.sh",
+        {"PACKAGES": " ".join(packages)},
+        background=True,
+    )
+    b.script_step(
+        "setup-venv",
+        "setup-venv.sh",
+        {
+            "VENV": VENV,
+            "TOOLCHAIN": " ".join(pipeline.toolchain.requirements()),
+            "WHEELS_DIR": WHEELS_IN_CTR,
+        },
+        wheels=wheels,
+        needs=(REQUIREMENTS_NODE,),
+    )
+    b.script_step(
+        "install-shared",
+        "install-project.sh",
+        {
+            "VENV": VENV,
+            "WHEELS_DIR": WHEELS_IN_CTR,
+            "CONSTRAINTS": f"{WHEELS_IN_CTR}/{pipeline.constraints.upper.name}",
+            "PIP_PACKAGES": " ".join(distributions),
+        },
+        wheels=wheels,
+    )
+    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    config = ["--env", PATH_ENV]
+    b.input("config", config)
+    return b.finish(
+        parents=(BASE_NODE, REQUIREMENTS_NODE),
+        labels=b.labels(),
+        produce=b.commit_working_container(config),
+        plans=plans,
+    )
