@@ -33,6 +33,7 @@ from orchestrator.errors import (
     StepFailedError,
 )
 from orchestrator.execution.executor import NodeContext
+from orchestrator.execution.slots import SLOT_WAIT, BuildSlots
 from orchestrator.model.results import Outcome
 from orchestrator.model.states import Status
 from orchestrator.planning.builder import SBOM_PATH
@@ -108,10 +109,12 @@ class BuildahExecutor:
         registry: Registry | None = None,
         push_parallel: int = 2,
         signer: Signer | None = None,
+        step_slots: int = 0,
     ) -> None:
         """``done_before`` maps keys a resumed run had already built to that run's id;
         ``registry`` is where key tags are looked up (and pulled from); ``signer`` signs
-        every key tag pushed (or found there unsigned)."""
+        every key tag pushed (or found there unsigned); ``step_slots`` bounds the build steps
+        running at once across nodes (0: no bound)."""
         self.runner = runner
         self.storage = Storage(runner)
         self.isolation = IsolationFallback(runner)
@@ -122,6 +125,7 @@ class BuildahExecutor:
         self.done_before = dict(done_before or {})
         self.registry = registry
         self.push_slots = threading.Semaphore(push_parallel)
+        self.step_slots = BuildSlots(step_slots) if step_slots else None
         self.signer = signer
         # Decided for the whole run before it starts (decide_run), else node by node.
         self.decisions: dict[str, Decision] = {}
@@ -211,7 +215,7 @@ class BuildahExecutor:
             else:
                 self._push(plan, ctx, out)
             # Release tags follow the latest run, even back to an older key.
-            self._run_steps(plan.release, ctx, out, plan)
+            self._run_steps(plan.release, ctx, out, plan, slot=False)
             image_id, size = self.storage.image_facts(plan.image)
             detail = f"done in run {done_in}" if done_in else decision.why
             return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
@@ -221,7 +225,7 @@ class BuildahExecutor:
             self._run_steps(plan.steps, ctx, out, plan)
             ctx.image_ready()
             self._push(plan, ctx, out)
-            self._run_steps(plan.release, ctx, out, plan)
+            self._run_steps(plan.release, ctx, out, plan, slot=False)
         if previous and self.storage.drop_replaced(previous, plan.image):
             out.write(f"removed {previous[:19]}, the image this rebuild replaced\n")
         image_id, size = self.storage.image_facts(plan.image)
@@ -229,8 +233,16 @@ class BuildahExecutor:
         return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)
 
     def _run_steps(
-        self, steps: tuple[Step, ...], ctx: NodeContext, out: IO[str], plan: NodePlan
+        self,
+        steps: tuple[Step, ...],
+        ctx: NodeContext,
+        out: IO[str],
+        plan: NodePlan,
+        *,
+        slot: bool = True,
     ) -> None:
+        """Run ``steps`` in order, each in a build slot (``slot``; pushes and pulls wait on
+        the network, not the cores, and take none)."""
         for step in steps:
             if step.needs:
                 ctx.on_step(f"waiting for {', '.join(step.needs)}")
@@ -238,37 +250,51 @@ class BuildahExecutor:
                     f"--- waiting for {', '.join(step.needs)} at {time.strftime('%H:%M:%S')}\n"
                 )
                 ctx.wait_for(step.needs)
-            ctx.on_step(step.name)
-            started = time.monotonic()
-            out.write(f"--- step {step.name} at {time.strftime('%H:%M:%S')}\n")
-            env = None
-            if step.host_env:
-                env = dict(os.environ)
-                env.update({k: self.host_env[k] for k in step.host_env if k in self.host_env})
-            for tries_left in range(STARTUP_RETRIES, -1, -1):
-                try:
-                    self.runner.run(
-                        self.isolation.argv(step.argv, out),
-                        step=step.name,
-                        log=out,
-                        log_path=str(ctx.log_path),
-                        env=env,
-                        cancel=ctx.cancel,
-                        deadline=ctx.deadline,
-                        niceness=BACKGROUND_NICENESS if step.background else 0,
-                    )
-                    break
-                except OrchestrateError as exc:
-                    if tries_left and isinstance(exc, StepFailedError) and is_transient(exc):
-                        out.write(f"--- buildah failed to start step {step.name}; again\n")
-                        time.sleep(1)
-                        continue
-                    out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
-                    raise
-            out.write(f"--- step {step.name} done in {time.monotonic() - started:.1f}s\n")
-            if isinstance(out, _NodeLog) and out.error:
-                # The step's output is lost: stop before the image is tagged as good.
-                raise _log_failure(ctx, out.error)
+            slots = self.step_slots if slot else None
+            with (
+                slots.held(
+                    background=step.background,
+                    cancel=ctx.cancel,
+                    deadline=ctx.deadline,
+                    on_wait=lambda: ctx.on_step(SLOT_WAIT),
+                )
+                if slots
+                else contextlib.nullcontext()
+            ):
+                self._run_step(step, ctx, out, plan)
+
+    def _run_step(self, step: Step, ctx: NodeContext, out: IO[str], plan: NodePlan) -> None:
+        ctx.on_step(step.name)
+        started = time.monotonic()
+        out.write(f"--- step {step.name} at {time.strftime('%H:%M:%S')}\n")
+        env = None
+        if step.host_env:
+            env = dict(os.environ)
+            env.update({k: self.host_env[k] for k in step.host_env if k in self.host_env})
+        for tries_left in range(STARTUP_RETRIES, -1, -1):
+            try:
+                self.runner.run(
+                    self.isolation.argv(step.argv, out),
+                    step=step.name,
+                    log=out,
+                    log_path=str(ctx.log_path),
+                    env=env,
+                    cancel=ctx.cancel,
+                    deadline=ctx.deadline,
+                    niceness=BACKGROUND_NICENESS if step.background else 0,
+                )
+                break
+            except OrchestrateError as exc:
+                if tries_left and isinstance(exc, StepFailedError) and is_transient(exc):
+                    out.write(f"--- buildah failed to start step {step.name}; again\n")
+                    time.sleep(1)
+                    continue
+                out.write(f"!!! {plan.node}: step {step.name} failed: {exc}\n")
+                raise
+        out.write(f"--- step {step.name} done in {time.monotonic() - started:.1f}s\n")
+        if isinstance(out, _NodeLog) and out.error:
+            # The step's output is lost: stop before the image is tagged as good.
+            raise _log_failure(ctx, out.error)
 
     def _pull(self, plan: NodePlan, decision: Decision, ctx: NodeContext, out: IO[str]) -> None:
         """Pull the registry's image of this key by digest, check its key label, and name
@@ -279,7 +305,7 @@ class BuildahExecutor:
             Step(name="pull", argv=buildah.pull(ref, registry=self.registry.access)),
             Step(name="tag", argv=buildah.tag(ref, plan.image)),
         )
-        self._run_steps(steps, ctx, out, plan)
+        self._run_steps(steps, ctx, out, plan, slot=False)
         if self.storage.image_key(plan.image) != plan.key:
             raise StepFailedError(
                 "pull", 1, f"{ref} does not carry the key label {plan.key}", str(ctx.log_path)
@@ -293,7 +319,7 @@ class BuildahExecutor:
         with self.push_slots:
             for attempt in range(1, PUSH_TRIES + 1):
                 try:
-                    self._run_steps(plan.push, ctx, out, plan)
+                    self._run_steps(plan.push, ctx, out, plan, slot=False)
                     break
                 except StepFailedError:
                     if attempt == PUSH_TRIES or ctx.cancel.is_set():

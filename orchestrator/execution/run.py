@@ -163,7 +163,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         settings=settings,
         inputs=plan_inputs(resolved, sources),
         now=now,
-        previous=previous_builds(settings) if REQUIREMENTS_NODE in graph else {},
+        previous=previous_builds(settings) if _takes_previous_wheels(request, graph) else {},
     )
     return Prepared(
         request=request,
@@ -176,6 +176,15 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         run_id=run_id,
         started=now,
     )
+
+
+def _takes_previous_wheels(request: Request, graph: nx.DiGraph) -> bool:
+    """A wheels node is built, and may take what it can from the previous wheels image:
+    not under ``--no-cache`` (or ``--no-cache-for requirements``), which builds from
+    nothing."""
+    if REQUIREMENTS_NODE not in graph or request.no_cache:
+        return False
+    return REQUIREMENTS_NODE not in request.no_cache_for
 
 
 def previous_builds(settings: Settings) -> dict[str, PreviousBuild]:
@@ -334,6 +343,7 @@ def execute(
             registry=registry,
             push_parallel=settings.get_int("push_parallel"),
             signer=signer_of(settings, runner) if settings.get_bool("push") else None,
+            step_slots=settings.get_int("build_slots"),
         )
         try:
             executor.decide_run(prepared.plans, children_of(prepared.graph))

@@ -11,6 +11,7 @@ The other scopes (selection, build, output) are options of one command line only
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,11 @@ def given(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and v != () and v != []}
 
 
+def host_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
 def default_state_dir(environ: Mapping[str, str]) -> str:
     """``$XDG_STATE_HOME/orchestrate``, else ``~/.local/state/orchestrate``."""
     home = environ.get("HOME") or str(Path.home())
@@ -93,6 +99,16 @@ SETTINGS: tuple[Option, ...] = (
         default=2,
         minimum=1,
         help="Build at most this many nodes at once.",
+    ),
+    Option(
+        name="build_slots",
+        section="settings",
+        kind="int",
+        default=lambda environ: host_cores() + 1,
+        minimum=1,
+        help="Run at most this many build steps at once, across nodes (default: the host's "
+        "cores + 1). --parallel bounds the nodes in flight, this the work: more steps than "
+        "cores at once finish no sooner and cost more CPU.",
     ),
     Option(
         name="retries",

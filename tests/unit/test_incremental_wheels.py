@@ -85,3 +85,14 @@ def test_build_wheels_copies_the_wheels_of_unchanged_pins(tmp_path: Path) -> Non
         "eventlet-0.36.1-py3-none-any.whl",
     ]
     assert pins.read_text() == "oslo-utils==7.4.0\nnew-one==1.0\n"
+
+
+def test_no_cache_builds_the_wheels_from_nothing(write_pipeline: WritePipeline) -> None:
+    from orchestrator.execution.run import _takes_previous_wheels
+    from orchestrator.model.request import Request
+
+    graph = graph_for(load(write_pipeline(TWO)))
+    assert _takes_previous_wheels(Request(), graph)
+    assert not _takes_previous_wheels(Request(no_cache=True), graph)
+    assert not _takes_previous_wheels(Request(no_cache_for=frozenset({"requirements"})), graph)
+    assert _takes_previous_wheels(Request(no_cache_for=frozenset({"keystone"})), graph)
