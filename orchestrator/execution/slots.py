@@ -2,10 +2,11 @@
 
 ``--parallel`` bounds the nodes in flight; the slots bound the work. On a host of few cores,
 nine nodes that each run a command at once do not finish sooner than three: they share the
-cores and pay for it (the full stack on 2 cores, measured one after the other: 851
-CPU-seconds at ``--parallel 9`` against 449 at ``--parallel 3``). A step that waits for its
-parents' images holds no slot, and a waiting step of the critical path goes before a waiting
-``background`` step (work done ahead of a parent, at low priority).
+cores and pay for the contention (the full stack cold on 2 cores, ``--parallel 9``, one
+build after the other: 568 CPU-seconds and 331 s unbounded, 522 and 313 s with three
+slots). A step that waits for its parents' images holds no slot, and a waiting step of the
+critical path goes before a waiting ``background`` step (work done ahead of a parent, at
+low priority).
 """
 
 from __future__ import annotations
