@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -73,5 +74,5 @@ def test_base_from_a_registry_image(registry: str, state_dir: Path, tmp_path: Pa
         "build", str(path), "--no-tls-verify", "--only", "requirements", state_dir=state_dir
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "base          built" in proc.stdout
-    assert "requirements  built" in proc.stdout
+    assert re.search(r"^base +built", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^requirements +built", proc.stdout, re.M), proc.stdout
