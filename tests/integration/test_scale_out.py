@@ -135,7 +135,7 @@ def pipeline(tmp_path: Path, site_run: str, marker: str) -> Path:
 
 def statuses(stdout: str) -> dict[str, str]:
     """node -> status word, from the summary table."""
-    found = re.findall(r"^(base|requirements|keystone|site)\s+(\w+)", stdout, re.M)
+    found = re.findall(r"^(base|wheel-builder|requirements|keystone|site)\s+(\w+)", stdout, re.M)
     return dict(found)
 
 
