@@ -164,6 +164,21 @@ class NodeBuilder:
         )
         self.step(name, argv, needs=needs, background=background)
 
+    def venv_from_wheels(self, wheels: str, needs: tuple[str, ...]) -> None:
+        """``setup-venv``: the runtime venv at VENV with the pinned toolchain, from the wheels
+        image ``wheels`` (a step that waits for ``needs``)."""
+        self.script_step(
+            "setup-venv",
+            "setup-venv.sh",
+            {
+                "VENV": VENV,
+                "TOOLCHAIN": " ".join(self.resolved.pipeline.toolchain.requirements()),
+                "WHEELS_DIR": WHEELS_IN_CTR,
+            },
+            wheels=wheels,
+            needs=needs,
+        )
+
     def base_mounts(self) -> list[Mount]:
         """/run as a tmpfs (bind-mount points land there and vanish with the step instead of
         in the image), the scripts, the network file, the CA bundle, the recorded package

@@ -146,17 +146,7 @@ def _runtime(
     then the venv, which needs the wheels image."""
     packages = unique(service.dist_packages, more_packages)
     _user_and_packages(b, service, packages, background=True)
-    b.script_step(
-        "setup-venv",
-        "setup-venv.sh",
-        {
-            "VENV": VENV,
-            "TOOLCHAIN": " ".join(b.resolved.pipeline.toolchain.requirements()),
-            "WHEELS_DIR": WHEELS_IN_CTR,
-        },
-        wheels=wheels,
-        needs=WAIT_FOR_WHEELS,
-    )
+    b.venv_from_wheels(wheels, needs=WAIT_FOR_WHEELS)
 
 
 def _user_and_packages(

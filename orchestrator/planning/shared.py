@@ -95,17 +95,7 @@ def plan_shared(
         {"PACKAGES": " ".join(packages)},
         background=True,
     )
-    b.script_step(
-        "setup-venv",
-        "setup-venv.sh",
-        {
-            "VENV": VENV,
-            "TOOLCHAIN": " ".join(pipeline.toolchain.requirements()),
-            "WHEELS_DIR": WHEELS_IN_CTR,
-        },
-        wheels=wheels,
-        needs=(REQUIREMENTS_NODE,),
-    )
+    b.venv_from_wheels(wheels, needs=(REQUIREMENTS_NODE,))
     b.script_step(
         "install-shared",
         "install-project.sh",
