@@ -36,10 +36,19 @@ if [ ! -e /var/lib/apt/lists/orchestrate.stamp ]; then
 fi
 # Every name must be installable in this release (a version, or a package providing it):
 # name all that are not at once, where apt would stop at the first.
-missing=()
+# One apt-cache call for all names (each call loads the whole package cache).
+names=()
 for pkg in $PACKAGES; do
-    name=${pkg%%=*}
-    candidate=$(apt-cache "${apt_opts[@]}" policy "$name" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    names+=("${pkg%%=*}")
+done
+declare -A candidates=()
+while read -r name candidate; do
+    candidates[$name]=$candidate
+done < <(apt-cache "${apt_opts[@]}" policy "${names[@]}" 2>/dev/null \
+    | awk '/^[^ ].*:$/ {name = substr($0, 1, length($0) - 1)} /^  Candidate:/ {print name, $2}')
+missing=()
+for name in "${names[@]}"; do
+    candidate=${candidates[$name]:-}
     if [ -n "$candidate" ] && [ "$candidate" != "(none)" ]; then
         continue
     fi
