@@ -31,7 +31,15 @@ else
 fi
 if [ -n "${PROJECT_SRC:-}" ]; then
     built=$(mktemp -d)
-    "$VENV/bin/pip" wheel --no-deps --wheel-dir "$built" "$PROJECT_SRC"
+    if [ -n "${UV:-}" ]; then
+        # uv sets up the isolated build environment (pbr, setuptools from the wheelhouse)
+        # without a pip run: half the CPU of pip wheel for the same wheel.
+        UV_CACHE_DIR=/tmp/uv-cache UV_NO_PROGRESS=1 "$UV" build --wheel --no-index \
+            --find-links "$WHEELS_DIR" --python "$VENV/bin/python" --out-dir "$built" \
+            "$PROJECT_SRC"
+    else
+        "$VENV/bin/pip" wheel --no-deps --wheel-dir "$built" "$PROJECT_SRC"
+    fi
     # Installed by name from this folder, so pip freeze records PROJECT==VERSION, not a path.
     links+=(--find-links "$built")
 fi
