@@ -742,6 +742,9 @@ def list_cmd(pipeline: Path | None, profiles_dir: Path | None) -> int:
             detail = "compilers, -dev packages and the builder venv of the wheels"
         elif node == SHARED_NODE:
             detail = "what two services or more install (layering: shared)"
+        elif node in resolved.pipeline.shared_nodes:
+            members = ", ".join(resolved.pipeline.shared_nodes[node])
+            detail = f"distro packages two or more of {members} install"
         elif node in resolved.children:
             detail = f"FROM {resolved.children[node].parent}"
         else:

@@ -211,6 +211,9 @@ class Pipeline:
     settings: dict[str, Field] = field(default_factory=dict)
     bindep: BindepSpec = field(default_factory=BindepSpec)
     layering: Layering = "shared"
+    # {node: its member services}: a shared node between openstack-base and a group of
+    # services, holding the distro packages two members or more install (``shared_nodes``).
+    shared_nodes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 PIPELINE_KEYS = (
@@ -227,6 +230,7 @@ PIPELINE_KEYS = (
     "children",
     "bindep",
     "layering",
+    "shared_nodes",
 )
 
 
@@ -252,7 +256,13 @@ def load_pipeline(path: Path) -> Pipeline:
         if name in images:
             raise top["children"].error(f"child image {name!r} has the same name as an image")
     release = top["release"].string() if "release" in top else ""
-    _check_tags(top, release, images, children)
+    layering = top["layering"].choice(("shared", "flat")) if "layering" in top else "shared"
+    shared_nodes = (
+        _shared_nodes(top["shared_nodes"], layering, images, children)
+        if "shared_nodes" in top
+        else {}
+    )
+    _check_tags(top, release, images, children, shared_nodes)
     return Pipeline(
         path=path,
         name=top["name"].name() if "name" in top else path.stem,
@@ -268,8 +278,41 @@ def load_pipeline(path: Path) -> Pipeline:
         children=children,
         settings=settings,
         bindep=_bindep(top["bindep"], folder) if "bindep" in top else BindepSpec(),
-        layering=top["layering"].choice(("shared", "flat")) if "layering" in top else "shared",  # type: ignore[arg-type]
+        layering=layering,  # type: ignore[arg-type]
+        shared_nodes=shared_nodes,
     )
+
+
+def _shared_nodes(
+    node: Field, layering: str, images: dict[str, ImageSpec], children: dict[str, ChildSpec]
+) -> dict[str, tuple[str, ...]]:
+    """``shared_nodes: {name: [service, ...]}``: each a node of its own between
+    openstack-base and its members (two or more services, none a plugin, each in one node)."""
+    if layering != "shared":
+        raise node.error("shared nodes need 'layering: shared' (this pipeline is flat)")
+    out: dict[str, tuple[str, ...]] = {}
+    member_of: dict[str, str] = {}
+    for name, entry in node.entries():
+        if name in RESERVED_NODES:
+            raise entry.error(f"{name!r} is reserved for the {name} node; pick another name")
+        if name in images or name in children:
+            raise entry.error(f"shared node {name!r} has the same name as an image")
+        _check_image_name(name, entry)
+        members = entry.names()
+        for item, member in zip(entry.items(), members, strict=True):
+            spec = images.get(member)
+            if spec is None:
+                known = ", ".join(sorted(images))
+                raise item.error(f"{member!r} is not an image of this pipeline (images: {known})")
+            if spec.plugin:
+                raise item.error(f"{member!r} is a plugin: it starts from {spec.parent}")
+            if member in member_of:
+                raise item.error(f"{member!r} is already a member of {member_of[member]!r}")
+            member_of[member] = name
+        if len(members) < 2:
+            raise entry.error("a shared node needs two member services or more")
+        out[name] = members
+    return out
 
 
 def _bindep(node: Field, folder: Path) -> BindepSpec:
@@ -304,9 +347,18 @@ def _check_tags(
     release: str,
     images: dict[str, ImageSpec],
     children: dict[str, ChildSpec],
+    shared_nodes: dict[str, tuple[str, ...]],
 ) -> None:
     """Every tag template gives a valid tag for every node it applies to."""
-    nodes = (BASE_NODE, REQUIREMENTS_NODE, BUILDER_NODE, SHARED_NODE, *images, *children)
+    nodes = (
+        BASE_NODE,
+        REQUIREMENTS_NODE,
+        BUILDER_NODE,
+        SHARED_NODE,
+        *shared_nodes,
+        *images,
+        *children,
+    )
     if "tags" in top:
         for item in top["tags"].items():
             for node in nodes:

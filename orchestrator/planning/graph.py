@@ -1,11 +1,13 @@
-"""The image DAG: base → wheel-builder → requirements → openstack-base → services (→ plugins,
-children), as a networkx DiGraph.
+"""The image DAG: base → wheel-builder → requirements → openstack-base (→ shared nodes) →
+services (→ plugins, children), as a networkx DiGraph.
 
 Nodes carry a ``kind`` attribute (base, builder, requirements, shared, service, child). The
 wheel-builder node (compilers, -dev packages, the builder venv) is there when the wheels are
 built here, not taken from an image or an index. The shared
 node (``layering: shared``, the default, with two services or more) holds what the services
-have in common; with ``layering: flat`` each service starts from the base. Selections pull in
+have in common; a pipeline's ``shared_nodes`` add, under it, one node per group of services
+(the storage services' ceph-common and qemu-utils); with ``layering: flat`` each service
+starts from the base. Selections pull in
 ancestors (a service cannot be built without its parents) and ``--skip`` drops a node with
 everything that depends on it.
 """
@@ -43,6 +45,8 @@ def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
     else:
         graph.add_edge(BASE_NODE, REQUIREMENTS_NODE)
     root = BASE_NODE
+    # The node each service starts from (plugins: their parent service).
+    roots: dict[str, str] = {}
     if has_shared_node(resolved):
         # Its distro packages are installed while the wheels image is built; its Python
         # distributions need the wheels.
@@ -50,6 +54,10 @@ def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
         graph.add_edge(BASE_NODE, SHARED_NODE)
         graph.add_edge(REQUIREMENTS_NODE, SHARED_NODE, late=True)
         root = SHARED_NODE
+        for group, members in resolved.pipeline.shared_nodes.items():
+            graph.add_node(group, kind=NodeKind.SHARED)
+            graph.add_edge(SHARED_NODE, group)
+            roots.update(dict.fromkeys(members, group))
     for name in resolved.services:
         graph.add_node(name, kind=NodeKind.SERVICE)
     for name, service in resolved.services.items():
@@ -60,7 +68,7 @@ def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
             _check_parent(resolved, graph, name, service.parent, "images")
             graph.add_edge(service.parent, name)
         else:
-            graph.add_edge(root, name)
+            graph.add_edge(roots.get(name, root), name)
     for name in resolved.children:
         graph.add_node(name, kind=NodeKind.CHILD)
     for name, child in resolved.children.items():

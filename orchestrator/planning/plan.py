@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import networkx as nx
 
+from orchestrator.model.pipeline import SHARED_NODE
 from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.base import plan_base
@@ -18,7 +19,7 @@ from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.requirements import plan_requirements, plan_wheel_builder
 from orchestrator.planning.service import plan_service
-from orchestrator.planning.shared import plan_shared
+from orchestrator.planning.shared import plan_shared, plan_shared_group
 
 
 def plan_all(
@@ -35,8 +36,10 @@ def plan_all(
                 plans[node] = plan_wheel_builder(resolved, graph, ctx, plans)
             case NodeKind.REQUIREMENTS:
                 plans[node] = plan_requirements(resolved, graph, ctx, plans)
-            case NodeKind.SHARED:
+            case NodeKind.SHARED if node == SHARED_NODE:
                 plans[node] = plan_shared(resolved, graph, ctx, plans)
+            case NodeKind.SHARED:
+                plans[node] = plan_shared_group(resolved, node, ctx, plans)
             case NodeKind.SERVICE:
                 parents = tuple(sorted(graph.predecessors(node)))
                 plans[node] = plan_service(resolved, resolved.services[node], ctx, plans, parents)

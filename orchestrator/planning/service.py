@@ -29,6 +29,7 @@ from orchestrator.planning.builder import (
     NodeBuilder,
 )
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
+from orchestrator.planning.shared import shared_packages
 
 SRC_IN_CTR = "/tmp/orchestrate-src"
 WAIT_FOR_WHEELS = (REQUIREMENTS_NODE,)
@@ -43,6 +44,7 @@ def plan_service(
 ) -> NodePlan:
     """A service (or plugin) image: runtime, project install, project steps, checks."""
     pipeline = resolved.pipeline
+    shared_nodes = pipeline.shared_nodes
     b = NodeBuilder(service.name, NodeKind.SERVICE, resolved, ctx)
     b.network_env(pip_index=False)
     fetched = ctx.inputs.sources.get(service.name)
@@ -60,14 +62,14 @@ def plan_service(
     if own:
         b.input("own_bindep_packages", [item.package for item in own])
     own_packages = tuple(item.package for item in own)
+    shared_parent = next((p for p in parents if p == SHARED_NODE or p in shared_nodes), "")
     if service.plugin:
         b.step("from", buildah.from_image(b.container, plans[service.parent].image))
         install_needs: tuple[str, ...] = WAIT_FOR_WHEELS
-    elif SHARED_NODE in parents:
+    elif shared_parent:
         # The shared node has the venv and what services have in common: only the rest here.
-        shared = plans[SHARED_NODE]
-        b.step("from", buildah.from_image(b.container, shared.image))
-        common = set(shared.inputs["dist_packages"].split("\n"))
+        b.step("from", buildah.from_image(b.container, plans[shared_parent].image))
+        common = shared_packages(plans, shared_parent)
         packages = [p for p in unique(service.dist_packages, own_packages) if p not in common]
         _user_and_packages(b, service, packages, background=False)
         install_needs = ()

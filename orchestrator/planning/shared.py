@@ -5,6 +5,11 @@ pull in) that at least two of the wheels image's services ask for, in the venv t
 then add their own to. Each service layer holds only what is its own, so the common part is
 stored, pushed and pulled once, and installed once per build instead of once per service.
 
+A pipeline's ``shared_nodes`` add a node under openstack-base per group of services (cinder,
+glance and nova: ceph-common and qemu-utils, too big for every image but stored three times
+without it): the distro packages two members or more install. Its Python distributions are
+already in openstack-base, which takes every one two services require.
+
 What is shared is decided here, from the services' declared requirements and packages: it is
 in the plan and the key, never found out at build time.
 """
@@ -67,6 +72,23 @@ def common_distributions(requirements: Iterable[Iterable[str]]) -> tuple[str, ..
     return tuple(sorted(name for name, n in counts.items() if n >= SHARED_BY))
 
 
+def group_packages(members: Sequence[ServiceImage], shared: Iterable[str]) -> tuple[str, ...]:
+    """The distro packages two members of a shared node or more install that the shared
+    node above it (``shared``) does not have, sorted."""
+    counts = Counter(p for s in members for p in set(s.dist_packages))
+    have = set(shared)
+    return tuple(sorted(p for p, n in counts.items() if n >= SHARED_BY and p not in have))
+
+
+def shared_packages(plans: Mapping[str, NodePlan], node: str) -> frozenset[str]:
+    """The distro packages the image of shared node ``node`` holds: its own and, for a node
+    of ``shared_nodes``, openstack-base's."""
+    names = {node, SHARED_NODE}
+    return frozenset(
+        p for n in names for p in plans[n].inputs.get("dist_packages", "").split("\n") if p
+    )
+
+
 def plan_shared(
     resolved: ResolvedPipeline, graph: nx.DiGraph, ctx: PlanContext, plans: Mapping[str, NodePlan]
 ) -> NodePlan:
@@ -112,6 +134,29 @@ def plan_shared(
     b.input("config", config)
     return b.finish(
         parents=(BASE_NODE, REQUIREMENTS_NODE),
+        labels=b.labels(),
+        produce=b.commit_working_container(config),
+        plans=plans,
+    )
+
+
+def plan_shared_group(
+    resolved: ResolvedPipeline, name: str, ctx: PlanContext, plans: Mapping[str, NodePlan]
+) -> NodePlan:
+    """A node of ``shared_nodes``: FROM openstack-base, the distro packages two of its member
+    services or more install (and that openstack-base has not), nothing else."""
+    members = [resolved.services[m] for m in resolved.pipeline.shared_nodes[name]]
+    packages = group_packages(members, shared_packages(plans, SHARED_NODE))
+    b = NodeBuilder(name, NodeKind.SHARED, resolved, ctx)
+    b.network_env(pip_index=False)
+    b.input("dist_packages", packages)
+    b.step("from", buildah.from_image(b.container, plans[SHARED_NODE].image))
+    b.script_step("install-packages", "install-packages.sh", {"PACKAGES": " ".join(packages)})
+    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    config = ["--env", PATH_ENV]
+    b.input("config", config)
+    return b.finish(
+        parents=(SHARED_NODE,),
         labels=b.labels(),
         produce=b.commit_working_container(config),
         plans=plans,

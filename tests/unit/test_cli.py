@@ -32,8 +32,8 @@ def invoke(*args: str) -> subprocess.CompletedProcess[str]:
 def test_graph_json_of_full_stack() -> None:
     result = CliRunner().invoke(cli, ["graph", "--format", "json", "pipelines/full-stack.yaml"])
     assert result.exit_code == 0, result.output
-    # base, wheel-builder, requirements, openstack-base and the nine services
-    assert len(json.loads(result.output)["nodes"]) == 13
+    # base, wheel-builder, requirements, openstack-base, storage-base and the nine services
+    assert len(json.loads(result.output)["nodes"]) == 14
 
 
 def test_validate_reports_each_file(write_pipeline: WritePipeline) -> None:

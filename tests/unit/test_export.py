@@ -203,7 +203,7 @@ ROOTS = ("base", "wheel-builder", "requirements", "openstack-base")
     [
         # --only pulls in the ancestors, as `orchestrate build --only` does.
         (["--only", "keystone"], {*ROOTS, "keystone"}),
-        (["--match", "^(nova|glance)$"], {*ROOTS, "nova", "glance"}),
+        (["--match", "^(nova|glance)$"], {*ROOTS, "storage-base", "nova", "glance"}),
         (["--skip", "requirements"], {"base", "wheel-builder"}),
     ],
 )

@@ -22,12 +22,16 @@ def full() -> nx.DiGraph:
 
 
 def test_full_stack_shape(full: nx.DiGraph) -> None:
-    assert full.number_of_nodes() == 13
+    assert full.number_of_nodes() == 14
     assert list(full.successors("wheel-builder")) == ["requirements"]
     assert full.nodes["wheel-builder"]["kind"] == "builder"
     assert set(full.successors("requirements")) == {*SERVICES, "openstack-base"}
-    assert set(full.successors("openstack-base")) == set(SERVICES)
+    storage = {"cinder", "glance", "nova"}
+    assert set(full.successors("openstack-base")) == {*(set(SERVICES) - storage), "storage-base"}
+    assert set(full.successors("storage-base")) == storage
     assert full.nodes["openstack-base"]["kind"] == "shared"
+    assert full.nodes["storage-base"]["kind"] == "shared"
+    assert not full.edges["openstack-base", "storage-base"].get("late")
     assert full.edges["requirements", "openstack-base"]["late"]
     for node in full:
         if node != "base":
@@ -41,6 +45,7 @@ def test_only_pulls_in_ancestors(full: nx.DiGraph) -> None:
         "wheel-builder",
         "requirements",
         "openstack-base",
+        "storage-base",
         "keystone",
         "nova",
     }
@@ -52,6 +57,7 @@ def test_match_selects_by_pattern(full: nx.DiGraph) -> None:
         "wheel-builder",
         "requirements",
         "openstack-base",
+        "storage-base",
         "nova",
         "neutron",
     }
@@ -79,12 +85,13 @@ def test_bad_regex_is_an_error(full: nx.DiGraph) -> None:
 
 def test_renderings(full: nx.DiGraph) -> None:
     data = json.loads(render(full, "json"))
-    assert len(data["nodes"]) == 13
+    assert len(data["nodes"]) == 14
     parents = {n["name"]: n["parents"] for n in data["nodes"]}
-    assert parents["nova"] == ["openstack-base", "requirements"]
+    assert parents["nova"] == ["requirements", "storage-base"]
+    assert parents["keystone"] == ["openstack-base", "requirements"]
     assert '"requirements" -> "nova" [style=dashed];' in render(full, "dot")
-    assert '"openstack-base" -> "nova";' in render(full, "dot")
+    assert '"storage-base" -> "nova";' in render(full, "dot")
     assert "requirements -.-> nova" in render(full, "mermaid")
     assert {"from": "requirements", "to": "nova", "late": True} in data["edges"]
-    assert {"from": "openstack-base", "to": "nova", "late": False} in data["edges"]
+    assert {"from": "storage-base", "to": "nova", "late": False} in data["edges"]
     assert "nova (service)  <- openstack-base, requirements" in render(full, "text")

@@ -9,9 +9,9 @@ import pytest
 from orchestrator.errors import ConfigError
 from orchestrator.loading.load import load
 from orchestrator.planning.graph import build_graph
-from orchestrator.planning.shared import common_distributions, common_packages
+from orchestrator.planning.shared import common_distributions, common_packages, group_packages
 from tests.conftest import WritePipeline
-from tests.unit.test_plan import TWO, plans_of
+from tests.unit.test_plan import SOURCES, TWO, fetched, plans_of
 
 
 def step(plan, name):  # type: ignore[no-untyped-def]
@@ -78,3 +78,86 @@ def test_layering_is_checked_and_the_node_name_reserved(write_pipeline: WritePip
     reserved = TWO + "  openstack-base:\n    source: {pypi: glance==32.0.0}\n"
     with pytest.raises(ConfigError, match=r"'openstack-base' is reserved"):
         load(write_pipeline(reserved, name="reserved.yaml"))
+
+
+FIVE = """\
+images:
+  keystone:
+    source: {pypi: keystone==29.1.0}
+    profiles: []
+  glance:
+    source: {pypi: glance==32.0.0}
+    profiles: []
+    dist_packages: [ceph-common, qemu-utils]
+  nova:
+    source: {pypi: nova==33.0.2}
+    profiles: []
+    dist_packages: [ceph-common, qemu-utils, libvirt0]
+  heat:
+    source: {pypi: openstack-heat==26.0.2}
+    profiles: []
+  octavia:
+    source: {pypi: octavia==18.0.1}
+    profiles: []
+"""
+STORAGE = "shared_nodes:\n  storage-base: [glance, nova]\n"
+FIVE_SOURCES = {
+    **SOURCES,
+    "nova": fetched("nova", "33.0.2", "c", ("oslo.db>=6",)),
+    "heat": fetched("openstack-heat", "26.0.2", "d", ()),
+    "octavia": fetched("octavia", "18.0.1", "e", ()),
+}
+
+
+def test_group_packages_are_those_two_members_install_beyond_the_shared_node() -> None:
+    class S:
+        def __init__(self, *packages: str) -> None:
+            self.dist_packages = packages
+
+    members = [S("ceph-common", "sudo", "lvm2"), S("ceph-common", "sudo"), S("qemu-utils")]
+    assert group_packages(members, shared=("sudo",)) == ("ceph-common",)  # type: ignore[arg-type]
+
+
+def test_a_shared_node_holds_what_its_members_share_and_only_they_start_from_it(
+    write_pipeline: WritePipeline,
+) -> None:
+    plans = plans_of(write_pipeline(FIVE + STORAGE), sources=FIVE_SOURCES)
+    storage = plans["storage-base"]
+    assert storage.parents == ("openstack-base",)
+    assert plans["openstack-base"].image in step(storage, "from").argv
+    packages = env_of(step(storage, "install-packages").argv, "PACKAGES").split()
+    # Two of five services install them: not half, so not in openstack-base.
+    assert packages == ["ceph-common", "qemu-utils"]
+    assert "ceph-common" not in plans["openstack-base"].inputs["dist_packages"]
+    # No Python of its own: openstack-base has every distribution two services require.
+    assert not any(s.name in ("setup-venv", "install-shared") for s in storage.steps)
+    nova = plans["nova"]
+    assert nova.parents == ("requirements", "storage-base")
+    assert storage.image in step(nova, "from").argv
+    own = env_of(step(nova, "install-packages").argv, "PACKAGES").split()
+    assert "libvirt0" in own and "ceph-common" not in own and "qemu-utils" not in own
+    assert plans["keystone"].parents == ("openstack-base", "requirements")
+    # Without it, nova installs its storage packages itself and the other keys hold.
+    without = plans_of(write_pipeline(FIVE, name="five.yaml"), sources=FIVE_SOURCES)
+    assert "ceph-common" in env_of(step(without["nova"], "install-packages").argv, "PACKAGES")
+    assert without["keystone"].key == plans["keystone"].key
+    assert without["nova"].key != nova.key
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (STORAGE + "layering: flat\n", r"shared_nodes: shared nodes need 'layering: shared'"),
+        ("shared_nodes:\n  storage: [glance]\n", r"shared_nodes\.storage: .*two member"),
+        ("shared_nodes:\n  storage: [glance, cinder]\n", r"storage\[1\]: 'cinder' is not an"),
+        ("shared_nodes:\n  nova: [glance, keystone]\n", r"same name as an image"),
+        ("shared_nodes:\n  openstack-base: [glance, nova]\n", r"'openstack-base' is reserved"),
+        (
+            "shared_nodes:\n  a: [glance, nova]\n  b: [nova, heat]\n",
+            r"shared_nodes\.b\[0\]: 'nova' is already a member of 'a'",
+        ),
+    ],
+)
+def test_shared_nodes_are_checked(write_pipeline: WritePipeline, extra: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(write_pipeline(FIVE + extra))
