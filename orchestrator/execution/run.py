@@ -59,7 +59,7 @@ from orchestrator.model.results import NodeResult, RunResult
 from orchestrator.model.states import RunState, Status
 from orchestrator.planning.builder import apt_cache_dir
 from orchestrator.planning.describe import describe_plan
-from orchestrator.planning.graph import graph_for, order
+from orchestrator.planning.graph import dependents_of, graph_for, order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext, PreviousBuild
 from orchestrator.planning.plan import plan_all
 from orchestrator.planning.requirements import wheeled_services
@@ -344,6 +344,7 @@ def execute(
             push_parallel=settings.get_int("push_parallel"),
             signer=signer_of(settings, runner) if settings.get_bool("push") else None,
             step_slots=settings.get_int("build_slots"),
+            dependents=dependents_of(prepared.graph),
         )
         try:
             executor.decide_run(prepared.plans, children_of(prepared.graph))

@@ -161,6 +161,12 @@ def graph_for(resolved: ResolvedPipeline, selection: Selection | None = None) ->
     return select(graph, only=selection.only, skip=selection.skip, match=selection.match)
 
 
+def dependents_of(graph: nx.DiGraph) -> dict[str, int]:
+    """How many nodes wait for each node, directly or not: the build slots serve a node
+    that more nodes wait for first."""
+    return {str(node): len(nx.descendants(graph, node)) for node in graph}
+
+
 def order(graph: nx.DiGraph) -> list[str]:
     """Nodes in a stable topological order (ties broken by name)."""
     return list(nx.lexicographical_topological_sort(graph))

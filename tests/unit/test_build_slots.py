@@ -85,3 +85,25 @@ def test_the_default_is_one_more_than_the_cores() -> None:
     settings = resolve_settings({}, {}, environ={})
     assert settings.get_int("build_slots") == host_cores() + 1
     assert resolve_settings({}, {"build_slots": 1}, environ={}).get_int("build_slots") == 1
+
+
+def test_a_node_more_nodes_wait_for_goes_first() -> None:
+    slots = BuildSlots(1)
+    cancel = threading.Event()
+    order: list[str] = []
+    slots.acquire(background=False, cancel=cancel)  # the slot is taken
+
+    def take(name: str, priority: int) -> None:
+        with slots.held(background=False, cancel=cancel, priority=priority):
+            order.append(name)
+
+    threads = []
+    for name, priority in (("heat", 0), ("keystone", 0), ("storage-base", 3)):
+        threads.append(threading.Thread(target=take, args=(name, priority)))
+        threads[-1].start()
+        time.sleep(0.15)  # they arrive in this order
+    slots.release()
+    for t in threads:
+        t.join(5)
+    # The shared node three services wait for, then the others as they came.
+    assert order == ["storage-base", "heat", "keystone"], order

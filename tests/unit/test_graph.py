@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import GraphError
 from orchestrator.loading.load import load
-from orchestrator.planning.graph import build_graph, render, select
+from orchestrator.planning.graph import build_graph, dependents_of, render, select
 from tests.conftest import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,4 +94,11 @@ def test_renderings(full: nx.DiGraph) -> None:
     assert "requirements -.-> nova" in render(full, "mermaid")
     assert {"from": "requirements", "to": "nova", "late": True} in data["edges"]
     assert {"from": "storage-base", "to": "nova", "late": False} in data["edges"]
-    assert "nova (service)  <- openstack-base, requirements" in render(full, "text")
+    assert "nova (service)  <- requirements, storage-base" in render(full, "text")
+
+
+def test_dependents_count_every_node_waiting(full: nx.DiGraph) -> None:
+    counts = dependents_of(full)
+    assert counts["storage-base"] == 3 and counts["keystone"] == 0
+    assert counts["openstack-base"] == 10  # the nine services and storage-base
+    assert counts["base"] == full.number_of_nodes() - 1
