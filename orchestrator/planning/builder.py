@@ -320,6 +320,26 @@ class NodeBuilder:
             Step(name="copy-sbom", argv=buildah.copy(self.container, [str(written)], SBOM_PATH)),
         ]
 
+    def clean_and_finish(
+        self,
+        *,
+        parents: Sequence[str],
+        plans: Mapping[str, NodePlan],
+        origins: Sequence[tuple[str, str]] = (),
+    ) -> NodePlan:
+        """The end of a node that images are built FROM and no host runs (wheel-builder, the
+        shared nodes): ``cleanup``, the venv on PATH, then :meth:`finish`."""
+        self.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+        config = ["--env", PATH_ENV]
+        self.input("config", config)
+        return self.finish(
+            parents=parents,
+            labels=self.labels(),
+            produce=self.commit_working_container(config),
+            plans=plans,
+            origins=origins,
+        )
+
     def finish(
         self,
         *,

@@ -124,15 +124,8 @@ def plan_wheel_builder(
         "setup-venv.sh",
         {"VENV": VENV, "TOOLCHAIN": " ".join(pipeline.toolchain.builder())},
     )
-    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
-    config = ["--env", PATH_ENV]
-    b.input("config", config)
-    return b.finish(
-        parents=(BASE_NODE,),
-        labels=b.labels(),
-        produce=b.commit_working_container(config),
-        plans=plans,
-        origins=[(i.package, i.origin) for i in from_bindep],
+    return b.clean_and_finish(
+        parents=(BASE_NODE,), plans=plans, origins=[(i.package, i.origin) for i in from_bindep]
     )
 
 

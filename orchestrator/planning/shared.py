@@ -25,7 +25,7 @@ from orchestrator.engine import buildah
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, SHARED_NODE
 from orchestrator.model.resolve import ResolvedPipeline, ServiceImage
 from orchestrator.model.states import NodeKind
-from orchestrator.planning.builder import PATH_ENV, VENV, WHEELS_IN_CTR, NodeBuilder
+from orchestrator.planning.builder import VENV, WHEELS_IN_CTR, NodeBuilder
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.requirements import wheeled_services
 from orchestrator.planning.wheelset import parse_requirement, requirement_name
@@ -129,15 +129,7 @@ def plan_shared(
         },
         wheels=wheels,
     )
-    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
-    config = ["--env", PATH_ENV]
-    b.input("config", config)
-    return b.finish(
-        parents=(BASE_NODE, REQUIREMENTS_NODE),
-        labels=b.labels(),
-        produce=b.commit_working_container(config),
-        plans=plans,
-    )
+    return b.clean_and_finish(parents=(BASE_NODE, REQUIREMENTS_NODE), plans=plans)
 
 
 def plan_shared_group(
@@ -152,12 +144,4 @@ def plan_shared_group(
     b.input("dist_packages", packages)
     b.step("from", buildah.from_image(b.container, plans[SHARED_NODE].image))
     b.script_step("install-packages", "install-packages.sh", {"PACKAGES": " ".join(packages)})
-    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
-    config = ["--env", PATH_ENV]
-    b.input("config", config)
-    return b.finish(
-        parents=(SHARED_NODE,),
-        labels=b.labels(),
-        produce=b.commit_working_container(config),
-        plans=plans,
-    )
+    return b.clean_and_finish(parents=(SHARED_NODE,), plans=plans)
