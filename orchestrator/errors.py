@@ -14,6 +14,9 @@ EXIT_USAGE = 2
 # A source, index or mirror could not be reached (or the download not stored): the input
 # is fine and the same command may work later. The run is recorded as failed.
 EXIT_FETCH = 3
+# A platform the pipeline asks for cannot run on this host (no qemu binfmt handler): nothing
+# was started; set the host up for emulation (setup-host) or build elsewhere.
+EXIT_PLATFORM = 4
 # A bug in orchestrate (an exception it did not expect): never reported as a failed node
 # (1) or bad input (2). 70 is EX_SOFTWARE in sysexits.h.
 EXIT_INTERNAL = 70
@@ -75,6 +78,12 @@ class StateError(OrchestrateError):
 
 class HostError(OrchestrateError):
     """The host cannot build at all (no space where buildah works): fix it, then run again."""
+
+
+class PlatformError(OrchestrateError):
+    """A requested platform is neither the host's nor emulated here."""
+
+    exit_code = EXIT_PLATFORM
 
 
 class ToolMissingError(OrchestrateError):

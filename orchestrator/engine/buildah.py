@@ -43,8 +43,9 @@ def new_run_id(now: datetime) -> str:
 
 
 def container_name(run_id: str, node: str) -> str:
-    """The working container a node's steps run in."""
-    return f"{CONTAINER_PREFIX}{run_id}-{node}"
+    """The working container a node's steps run in (``keystone@arm64``'s: ``...-keystone.arm64``:
+    container names take no ``@``)."""
+    return f"{CONTAINER_PREFIX}{run_id}-{node.replace('@', '.')}"
 
 
 def check_container_name(run_id: str, node: str) -> str:
@@ -135,11 +136,29 @@ Argv = tuple[str, ...]
 
 
 def from_image(
-    container: str, image: str, *, pull: str = "never", registry: RegistryAccess | None = None
+    container: str,
+    image: str,
+    *,
+    pull: str = "never",
+    registry: RegistryAccess | None = None,
+    platform: str = "",
 ) -> Argv:
-    """``buildah from``: a named working container of ``image`` (``scratch`` for none)."""
+    """``buildah from``: a named working container of ``image`` (``scratch`` for none); with
+    ``platform`` (``linux/arm64``), of that platform: the variant pulled from a manifest
+    list, the architecture of a scratch image's config."""
     access = registry.options() if registry is not None else []
-    return ("buildah", "from", "--name", container, f"--pull={pull}", *access, image)
+    return (
+        "buildah", "from", "--name", container, f"--pull={pull}", *access,
+        *platform_options(platform), image,
+    )  # fmt: skip
+
+
+def platform_options(platform: str) -> list[str]:
+    """``--os``/``--arch`` of ``linux/arm64``; none for ""."""
+    if not platform:
+        return []
+    os_name, _, arch = platform.partition("/")
+    return ["--os", os_name, "--arch", arch]
 
 
 def run(
@@ -246,8 +265,10 @@ def build(
     build_args: Sequence[tuple[str, str]] = (),
     labels: Sequence[tuple[str, str]] = (),
     timestamp: int | None = None,
+    platform: str = "",
 ) -> Argv:
-    """``buildah build`` of a Containerfile FROM ``parent_image`` (never pulled); with
+    """``buildah build`` of a Containerfile FROM ``parent_image`` (never pulled), for
+    ``platform`` when given; with
     ``timestamp``, dated by it (image, files, and SOURCE_DATE_EPOCH as a build argument) and
     without history, as :func:`commit` does."""
     argv = [
@@ -258,6 +279,7 @@ def build(
         "host",
         "--layers=false",
         "--pull=never",
+        *(["--platform", platform] if platform else []),
         "--from",
         parent_image,
         "--build-arg",
@@ -286,6 +308,36 @@ def tag(image: str, *names: str) -> Argv:
 def rmi(*images: str) -> Argv:
     """``buildah rmi``: remove image names (the image goes with its last name)."""
     return ("buildah", "rmi", *images)
+
+
+def manifest_create(name: str) -> Argv:
+    """``buildah manifest create``: an empty manifest list named ``name``."""
+    return ("buildah", "manifest", "create", name)
+
+
+def manifest_add(name: str, image: str) -> Argv:
+    """``buildah manifest add`` of a local image (its platform from its config)."""
+    return ("buildah", "manifest", "add", name, f"containers-storage:{image}")
+
+
+def manifest_rm(name: str) -> Argv:
+    """``buildah manifest rm``: a name of a manifest list (the list goes with its last
+    name). Never ``rmi``: on a list, buildah 1.28 removes the host platform's image."""
+    return ("buildah", "manifest", "rm", name)
+
+
+def manifest_inspect(name: str) -> Argv:
+    """``buildah manifest inspect`` of a local manifest list, as JSON."""
+    return ("buildah", "manifest", "inspect", name)
+
+
+def manifest_push(name: str, destination: str, *, registry: RegistryAccess) -> Argv:
+    """``buildah manifest push --all``: the list and every image it names, as they are
+    (``--format`` unset: the members' OCI manifests keep their digests)."""
+    return (
+        "buildah", "manifest", "push", "--all", *registry.options(), name,
+        f"docker://{destination}",
+    )  # fmt: skip
 
 
 def mount(container: str) -> Argv:
@@ -395,6 +447,14 @@ class Storage:
         except StepFailedError:
             return None
 
+    def is_manifest_list(self, name: str) -> bool:
+        """Whether ``name`` names a manifest list in local storage."""
+        try:
+            self.runner.capture(manifest_inspect(name))
+        except StepFailedError:
+            return False
+        return True
+
     def image_facts(self, image: str) -> tuple[str, int]:
         """(image id, size in bytes) of a local image; size 0 where podman is missing."""
         try:
@@ -494,12 +554,21 @@ class Storage:
         self.runner.capture(("buildah", "rmi", "--all", "--force"))
 
     def remove_images(self, names: Sequence[str]) -> None:
-        """Remove image names in one ``buildah rmi``. Raises StepFailedError."""
-        if names:
-            self.runner.capture(rmi(*names))
+        """Remove image names in one ``buildah rmi``, those of manifest lists with
+        ``manifest rm`` (``rmi`` of a list removes an image it names). Raises
+        StepFailedError."""
+        lists = [name for name in names if self.is_manifest_list(name)]
+        for name in lists:
+            self.runner.capture(manifest_rm(name))
+        images = [name for name in names if name not in lists]
+        if images:
+            self.runner.capture(rmi(*images))
 
     def drop_candidate(self, candidate: str) -> None:
-        """Remove an unverified image's candidate name, if it exists."""
+        """Remove an unverified image's (or manifest list's) candidate name, if it exists."""
         if self.image_key(candidate) is not None:
             with contextlib.suppress(StepFailedError):
                 self.runner.capture(rmi(candidate))
+        elif self.is_manifest_list(candidate):
+            with contextlib.suppress(StepFailedError):
+                self.runner.capture(manifest_rm(candidate))

@@ -41,10 +41,12 @@ def inspect_raw(ref: str, access: RegistryAccess) -> Argv:
 
 def copy_tag(source: str, destination: str, access: RegistryAccess) -> Argv:
     """``skopeo copy`` of ``source`` (by digest) to ``destination`` in the same registry: the
-    blobs are there already, so only the manifest is written, digest unchanged."""
+    blobs are there already, so only the manifest is written, digest unchanged. ``--all``:
+    a manifest list keeps every platform (without it, skopeo copies the host's image only)."""
     return (
         "skopeo",
         "copy",
+        "--all",
         "--preserve-digests",
         "--retry-times",
         "2",

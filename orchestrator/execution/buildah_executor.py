@@ -9,6 +9,7 @@ and scratch files are deleted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -35,7 +36,7 @@ from orchestrator.errors import (
 from orchestrator.execution.executor import NodeContext
 from orchestrator.execution.slots import SLOT_WAIT, BuildSlots
 from orchestrator.model.results import Outcome
-from orchestrator.model.states import Status
+from orchestrator.model.states import NodeKind, Status
 from orchestrator.planning.builder import SBOM_PATH
 from orchestrator.planning.nodeplan import NodePlan, Step
 from orchestrator.planning.reuse import BuildHistory, Decision, decide, decide_all
@@ -140,7 +141,9 @@ class BuildahExecutor:
             return self.decisions[plan.node]
         return decide(
             plan,
-            image_key=self.storage.image_key,
+            image_key=self.storage.image_key
+            if plan.kind != NodeKind.MANIFEST
+            else functools.partial(self._list_key, plan),
             history=self.history,
             no_cache=self.no_cache,
             no_cache_for=self.no_cache_for,
@@ -160,6 +163,11 @@ class BuildahExecutor:
             found = dict(zip(plans, pool.map(self.decide, plans.values()), strict=True))
         self.decisions = decide_all(plans, children, lambda plan: found[plan.node])
         return self.decisions
+
+    def _list_key(self, plan: NodePlan, image: str) -> str | None:
+        """A manifest list carries no label: named by its key tag, it has the key that tag
+        is made of, when it is there (a rebuilt member has it listed anew: decide_all)."""
+        return plan.key if self.storage.is_manifest_list(image) else None
 
     def _remote(self, ref: str) -> tuple[str, int] | None:
         assert self.registry is not None
@@ -332,7 +340,8 @@ class BuildahExecutor:
                     if ctx.cancel.wait(PUSH_BACKOFF_SECONDS * attempt):
                         raise CancelledError("cancelled while waiting to push again") from None
         pushed = self._pushed(plan)
-        self._attach_sbom(plan, pushed, ctx, out)
+        if plan.kind != NodeKind.MANIFEST:  # each platform's image carries its own
+            self._attach_sbom(plan, pushed, ctx, out)
         self._sign(plan, pushed, out)
 
     def _pushed(self, plan: NodePlan) -> Manifest:

@@ -27,6 +27,7 @@ import structlog
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import RegistryAccess, Runner, Storage
+from orchestrator.engine.emulation import check_runnable
 from orchestrator.engine.process import ShRunner, check_space, require_tool
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.signing import Signer
@@ -56,7 +57,7 @@ from orchestrator.model.pipeline import REQUIREMENTS_NODE
 from orchestrator.model.request import Request
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.results import NodeResult, RunResult
-from orchestrator.model.states import RunState, Status
+from orchestrator.model.states import NodeKind, RunState, Status
 from orchestrator.planning.builder import apt_cache_dir
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import dependents_of, graph_for, order
@@ -130,6 +131,13 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         check_space(str(settings.state_dir))
         if "base" in graph and resolved.pipeline.base.kind == "mmdebstrap":
             require_tool("mmdebstrap")
+        # Before anything starts: not at the first arm64 step, minutes in.
+        wanted = {graph.nodes[node]["platform"] for node in graph}
+        check_runnable(
+            (p for p in resolved.platforms if p.name in wanted),
+            native=resolved.native,
+            where=f"{path}: platforms",
+        )
     run_id = buildah.new_run_id(datetime.now(UTC))
     now = now or datetime.now(UTC)
     try:
@@ -137,7 +145,8 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         # in this run or not.
         wheeled = wheeled_services(resolved, graph) if REQUIREMENTS_NODE in graph else []
         resolved = fetch_constraints(resolved, settings)
-        sources = fetch_sources(resolved, unique(nodes, wheeled), settings)
+        images = [str(graph.nodes[node]["image"]) for node in nodes]
+        sources = fetch_sources(resolved, unique(images, wheeled), settings)
     except FetchError as exc:
         if request.dry_run or not _record_unstarted(
             request, path, settings, graph, run_id, now, exc
@@ -163,7 +172,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         settings=settings,
         inputs=plan_inputs(resolved, sources),
         now=now,
-        previous=previous_builds(settings) if _takes_previous_wheels(request, graph) else {},
+        previous=previous_builds(settings, _previous_wheels_for(request, graph)),
     )
     return Prepared(
         request=request,
@@ -178,31 +187,45 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
     )
 
 
-def _takes_previous_wheels(request: Request, graph: nx.DiGraph) -> bool:
-    """A wheels node is built, and may take what it can from the previous wheels image:
-    not under ``--no-cache`` (or ``--no-cache-for requirements``), which builds from
-    nothing."""
-    if REQUIREMENTS_NODE not in graph or request.no_cache:
-        return False
-    return REQUIREMENTS_NODE not in request.no_cache_for
+def _previous_wheels_for(request: Request, graph: nx.DiGraph) -> dict[str, str]:
+    """{wheels node: its platform} for the wheels nodes that may take what they can from the
+    previous wheels image: not under ``--no-cache`` (or ``--no-cache-for`` the node), which
+    builds from nothing."""
+    if request.no_cache:
+        return {}
+    return {
+        str(node): str(graph.nodes[node]["platform"])
+        for node in graph
+        if graph.nodes[node]["kind"] == NodeKind.REQUIREMENTS
+        and node not in request.no_cache_for
+        and REQUIREMENTS_NODE not in request.no_cache_for
+    }
 
 
-def previous_builds(settings: Settings) -> dict[str, PreviousBuild]:
-    """The newest wheels image this state directory built that is still in local storage:
-    the wheels node takes the wheels of unchanged pins from it (when its base, toolchain
-    and binary policy are the same)."""
+def previous_builds(settings: Settings, nodes: Mapping[str, str]) -> dict[str, PreviousBuild]:
+    """For each wheels node of ``nodes`` ({node: platform}), the newest wheels image of its
+    platform this state directory built that is still in local storage: the node takes the
+    wheels of unchanged pins from it (when its builder, toolchain and binary policy are the
+    same)."""
+    if not nodes:
+        return {}
+    out: dict[str, PreviousBuild] = {}
     try:
         history = History.existing(settings.state_dir)
         if history is None:
             return {}
+        storage = Storage(ShRunner())
+        namespace = settings.get_str("namespace").rstrip("/")
         with history:
-            namespace = settings.get_str("namespace").rstrip("/")
-            last = history.last_build(f"{namespace}/{REQUIREMENTS_NODE}")
-        if last is None or Storage(ShRunner()).image_id(last.image) is None:
-            return {}
+            for node, platform in nodes.items():
+                last = history.last_build(
+                    f"{namespace}/{REQUIREMENTS_NODE}", {"platform": platform}
+                )
+                if last is not None and storage.image_id(last.image) is not None:
+                    out[node] = PreviousBuild(image=last.image, inputs=dict(last.inputs))
     except OrchestrateError:  # no readable history, no buildah: a cold build
         return {}
-    return {REQUIREMENTS_NODE: PreviousBuild(image=last.image, inputs=dict(last.inputs))}
+    return out
 
 
 def _start_run(

@@ -39,7 +39,7 @@ from orchestrator.errors import (
 from orchestrator.execution.executor import Executor, NodeContext
 from orchestrator.model.results import Attempt, NodeResult, RunResult, StepTime
 from orchestrator.model.states import Status
-from orchestrator.planning.graph import order
+from orchestrator.planning.graph import dependents_of, order
 from orchestrator.planning.nodeplan import NodePlan
 
 EventHook = Callable[[str, str, Mapping[str, object]], None]
@@ -114,7 +114,12 @@ class Scheduler:
         # readiness a worker reported that the scheduling thread has not seen yet.
         self._ready = {node: threading.Event() for node in graph}
         self._newly_ready: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._rank = {node: index for index, node in enumerate(self._order)}
+        # Ready nodes start in this order: the most work waiting on them first (an emulated
+        # chain before a native one), then the stable topological order.
+        self._topo = {node: index for index, node in enumerate(self._order)}
+        work = dependents_of(graph)
+        ranked = sorted(enumerate(self._order), key=lambda item: (-work[item[1]], item[0]))
+        self._rank = {node: rank for rank, (_, node) in enumerate(ranked)}
         # Nodes whose readiness may have changed: checking only these keeps a 1,000-node
         # run linear instead of rescanning every pending node at each start.
         self._candidates = {node for node in graph if graph.in_degree(node) == 0}
@@ -245,7 +250,7 @@ class Scheduler:
         changed = True
         while changed:
             changed = False
-            for node in sorted(self._candidates & pending, key=self._rank.__getitem__):
+            for node in sorted(self._candidates & pending, key=self._topo.__getitem__):
                 bad = sorted(
                     p for p in self.graph.predecessors(node) if p in done and not self._usable(p)
                 )

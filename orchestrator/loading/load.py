@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 from packaging.requirements import InvalidRequirement, Requirement
 
+from orchestrator.engine.emulation import host_platform
 from orchestrator.errors import ConfigError, FetchError, SourceError
 from orchestrator.files import file_digest
 from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch, tree_hash
@@ -52,7 +53,7 @@ def load(path: Path, profiles_dir: Path | None = None) -> ResolvedPipeline:
     profiles = load_profiles(profiles_dir or PROFILES_DIR, frozenset(catalog.projects))
     pipeline = load_pipeline(path)
     bindep = load_bindep(pipeline) if pipeline.bindep.files or pipeline.bindep.pydep else None
-    return resolve(pipeline, catalog, profiles, bindep)
+    return resolve(pipeline, catalog, profiles, bindep, native=host_platform())
 
 
 def load_bindep(pipeline: Pipeline) -> LoadedBindep:

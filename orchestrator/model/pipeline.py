@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from orchestrator.model.options import OPTION_BY_NAME, OPTIONS, field_value
+from orchestrator.model.platforms import platform_problem
 from orchestrator.model.references import component_problem, tag_template_problem
 from orchestrator.model.yamlfile import Field, load_yaml
 
@@ -214,6 +215,8 @@ class Pipeline:
     # {node: its member services}: a shared node between openstack-base and a group of
     # services, holding the distro packages two members or more install (``shared_nodes``).
     shared_nodes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The platforms built (``linux/amd64``, ``linux/arm64``); empty: the host's.
+    platforms: tuple[str, ...] = ()
 
 
 PIPELINE_KEYS = (
@@ -231,6 +234,7 @@ PIPELINE_KEYS = (
     "bindep",
     "layering",
     "shared_nodes",
+    "platforms",
 )
 
 
@@ -280,7 +284,20 @@ def load_pipeline(path: Path) -> Pipeline:
         bindep=_bindep(top["bindep"], folder) if "bindep" in top else BindepSpec(),
         layering=layering,  # type: ignore[arg-type]
         shared_nodes=shared_nodes,
+        platforms=_platforms(top["platforms"]) if "platforms" in top else (),
     )
+
+
+def _platforms(node: Field) -> tuple[str, ...]:
+    """``platforms: [linux/amd64, linux/arm64]``: known platforms, each once."""
+    names = node.strings()
+    if not names:
+        raise node.error("an empty list: leave 'platforms' out to build for this host")
+    for item, name in zip(node.items(), names, strict=True):
+        problem = platform_problem(name)
+        if problem:
+            raise item.error(problem)
+    return names
 
 
 def _shared_nodes(

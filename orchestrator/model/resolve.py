@@ -14,6 +14,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.model.bindep import LoadedBindep
 from orchestrator.model.catalog import Catalog, Project
 from orchestrator.model.pipeline import ChildSpec, ExtraStep, ImageSpec, Pipeline, Source
+from orchestrator.model.platforms import SUPPORTED, Platform, parse
 from orchestrator.model.profiles import Profile
 
 
@@ -54,6 +55,23 @@ class ResolvedPipeline:
     bindep: LoadedBindep | None = None
     # Package names of the base's release where they differ from bookworm's (None: absent).
     release_names: dict[str, str | None] = field(default_factory=dict)
+    # The platform of the host that plans (the loader asks ``uname -m``): the default target,
+    # and the one that runs without emulation.
+    native: Platform = SUPPORTED["linux/amd64"]
+
+    @property
+    def platforms(self) -> tuple[Platform, ...]:
+        """The platforms built: the pipeline's ``platforms``, else the host's."""
+        named = self.pipeline.platforms
+        return tuple(parse(name) for name in named) if named else (self.native,)
+
+    @property
+    def multi_platform(self) -> bool:
+        """Several platforms: nodes named ``<node>@<arch>``, a manifest list per image."""
+        return len(self.platforms) > 1
+
+    def emulated(self, platform: Platform) -> bool:
+        return platform != self.native
 
     def for_release(self, packages: Iterable[str]) -> tuple[str, ...]:
         """``packages`` (bookworm's names) as the base's release spells them."""
@@ -74,6 +92,7 @@ def resolve(
     catalog: Catalog,
     profiles: dict[str, Profile],
     bindep: LoadedBindep | None = None,
+    native: Platform = SUPPORTED["linux/amd64"],
 ) -> ResolvedPipeline:
     """Resolve every image of ``pipeline`` (with the packages its bindep files select).
 
@@ -94,6 +113,7 @@ def resolve(
         children=dict(pipeline.children),
         bindep=bindep,
         release_names=names,
+        native=native,
     )
 
 

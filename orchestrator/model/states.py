@@ -14,6 +14,8 @@ class NodeKind(StrEnum):
     SHARED = "shared"
     SERVICE = "service"
     CHILD = "child"
+    # A manifest list joining one image's platforms under its name (several platforms).
+    MANIFEST = "manifest"
 
 
 class Status(StrEnum):

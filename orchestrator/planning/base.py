@@ -33,9 +33,7 @@ def plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
         _bootstrap(b, spec)
     else:
         b.input("from", spec.image)
-        b.step(
-            "from", buildah.from_image(b.container, spec.image, pull="missing", registry=b.registry)
-        )
+        b.from_step(spec.image, pull="missing")
         b.input("packages", spec.packages)
         b.script_step(
             "install-packages", "install-packages.sh", {"PACKAGES": " ".join(spec.packages)}
@@ -70,6 +68,7 @@ def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
         f"SOURCE_DATE_EPOCH={b.epoch}",
         "mmdebstrap",
         f"--variant={spec.variant}",
+        f"--architectures={b.platform.debian_arch}",
         f"--components={','.join(spec.components)}",
         f"--include={','.join(spec.include)}",
         '--aptopt=APT::Install-Recommends "false"',
@@ -85,10 +84,11 @@ def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
         str(rootfs),
         *apt_sources(spec, mirror),
     ]
+    # The platform is in every key already; the bootstrap input names it as mmdebstrap does.
     b.input("bootstrap", [spec.variant, *public, *spec.include, *DPKG_EXCLUDES])
     b.scratch.append(rootfs)
     b.step("bootstrap", argv, host_env=b.host_network_env())
-    b.step("from", buildah.from_image(b.container, "scratch"))
+    b.from_step("scratch")
     b.step("add-rootfs", buildah.add(b.container, str(rootfs), "/"))
 
 

@@ -62,8 +62,11 @@ class NodeBuilder:
         self.resolved = resolved
         self.ctx = ctx
         self.settings = ctx.settings
-        self.container = buildah.container_name(ctx.run_id, node)
-        self.node_dir = ctx.run_dir / node
+        self.platform = ctx.platform
+        # The node's name in the graph (``keystone@arm64``); ``node`` names its image.
+        self.qualified = ctx.qualify(node)
+        self.container = buildah.container_name(ctx.run_id, self.qualified)
+        self.node_dir = ctx.run_dir / self.qualified
         self.steps: list[Step] = []
         # Every image of the run is dated at the start of the base's refresh period: file
         # times, the commit's timestamp, the created label and SOURCE_DATE_EPOCH of builds.
@@ -74,6 +77,8 @@ class NodeBuilder:
         self.inputs: dict[str, str] = {
             "kind": kind.value,
             "reproducible": f"{REPRODUCIBLE}@{self.epoch}",
+            # An image of one platform is never another's, whatever else they share.
+            "platform": self.platform.name,
         }
         self.files: list[GeneratedFile] = []
         self.scratch: list[Path] = []
@@ -105,10 +110,20 @@ class NodeBuilder:
         background: bool = False,
         host_env: tuple[str, ...] = (),
     ) -> None:
-        """Add a step; see :class:`Step` for ``needs``, ``background`` and ``host_env``."""
+        """Add a step; see :class:`Step` for ``needs`` (parents by image name),
+        ``background`` and ``host_env``."""
+        needs = tuple(self.ctx.qualify(parent) for parent in needs)
         self.steps.append(
             Step(name=name, argv=tuple(argv), needs=needs, background=background, host_env=host_env)
         )
+
+    def from_step(self, image: str, *, pull: str = "never") -> None:
+        """``from``: the working container, of ``image`` for this node's platform."""
+        registry = self.registry if pull != "never" else None
+        argv = buildah.from_image(
+            self.container, image, pull=pull, registry=registry, platform=self.platform.name
+        )
+        self.step("from", argv)
 
     def run_in(
         self,
@@ -372,7 +387,8 @@ class NodeBuilder:
         self.inputs["labels"] = "\n".join(f"{name}={value}" for name, value in labels)
         key = cachekey.cache_key(self.inputs)
         image = f"{self.repository}:{key[:20]}"
-        tags = self._tags(extra_tags)
+        # Of several platforms, the release tags name the manifest list (its own node).
+        tags = [] if self.ctx.qualified else self.release_tags(extra_tags)
         remote = self.remote_repository()
         steps = [
             *self.steps,
@@ -385,9 +401,9 @@ class NodeBuilder:
         ]
         release = (Step(name="tag-release", argv=buildah.tag(image, *tags)),) if tags else ()
         return NodePlan(
-            node=self.node,
+            node=self.qualified,
             kind=self.kind,
-            parents=tuple(parents),
+            parents=tuple(self.ctx.qualify(parent) for parent in parents),
             image=image,
             candidate=self.candidate,
             tags=tuple(tags),
@@ -405,7 +421,8 @@ class NodeBuilder:
             origins=tuple(origins),
         )
 
-    def _tags(self, extra: Sequence[str]) -> list[str]:
+    def release_tags(self, extra: Sequence[str] = ()) -> list[str]:
+        """The pipeline's tag templates, then ``extra``, made tags of this node's image."""
         pipeline = self.resolved.pipeline
         values = {"release": pipeline.release, "date": self.ctx.date, "node": self.node}
         out = []

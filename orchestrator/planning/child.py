@@ -34,6 +34,7 @@ def plan_child(
             build_args=child.build_args,
             labels=labels,
             timestamp=b.epoch,
+            platform=b.platform.name,
         )
         return [Step(name="build", argv=argv)]
 

@@ -7,7 +7,9 @@ built here, not taken from an image or an index. The shared
 node (``layering: shared``, the default, with two services or more) holds what the services
 have in common; a pipeline's ``shared_nodes`` add, under it, one node per group of services
 (the storage services' ceph-common and qemu-utils); with ``layering: flat`` each service
-starts from the base. Selections pull in
+starts from the base. A pipeline of several platforms has that graph once per platform, its
+nodes named ``<node>@<arch>``, and one ``manifest`` node per image, named as the image,
+after its platforms' nodes: one platform's failure stops no other's chain. Selections pull in
 ancestors (a service cannot be built without its parents) and ``--skip`` drops a node with
 everything that depends on it.
 """
@@ -23,18 +25,47 @@ import networkx as nx
 from orchestrator.errors import GraphError
 from orchestrator.model.options import split_names
 from orchestrator.model.pipeline import BASE_NODE, BUILDER_NODE, REQUIREMENTS_NODE, SHARED_NODE
+from orchestrator.model.platforms import EMULATION_COST
 from orchestrator.model.request import Selection
 from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 
 
 def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
-    """Build and check the image graph of a resolved pipeline.
+    """Build and check the image graph of a resolved pipeline, for each of its platforms.
+
+    Every node carries ``kind``, ``image`` (the image it makes: ``keystone`` for
+    ``keystone@arm64``), ``platform`` ("" for a manifest list) and ``cost`` (1 for a native
+    node, :data:`EMULATION_COST` for an emulated one, 0 for a manifest list).
 
     Raises:
         GraphError: a plugin or child names a parent that does not exist, or the graph has a
             cycle (the message lists it).
     """
+    one = _image_graph(resolved)
+    if not resolved.multi_platform:
+        (platform,) = resolved.platforms
+        cost = EMULATION_COST if resolved.emulated(platform) else 1.0
+        for node in one:
+            one.nodes[node].update(image=node, platform=platform.name, cost=cost)
+        return one
+    graph = nx.DiGraph()
+    for platform in resolved.platforms:
+        names = {node: f"{node}{platform.suffix}" for node in one}
+        chain = nx.relabel_nodes(one, names, copy=True)
+        cost = EMULATION_COST if resolved.emulated(platform) else 1.0
+        for node, name in names.items():
+            chain.nodes[name].update(image=node, platform=platform.name, cost=cost)
+        graph.update(chain)
+    for node in order(one):
+        graph.add_node(node, kind=NodeKind.MANIFEST, image=node, platform="", cost=0.0)
+        for platform in resolved.platforms:
+            graph.add_edge(f"{node}{platform.suffix}", node)
+    return graph
+
+
+def _image_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
+    """The graph of one platform, nodes named as their images."""
     graph = nx.DiGraph()
     graph.add_node(BASE_NODE, kind=NodeKind.BASE)
     graph.add_node(REQUIREMENTS_NODE, kind=NodeKind.REQUIREMENTS)
@@ -162,9 +193,27 @@ def graph_for(resolved: ResolvedPipeline, selection: Selection | None = None) ->
 
 
 def dependents_of(graph: nx.DiGraph) -> dict[str, int]:
-    """How many nodes wait for each node, directly or not: the build slots serve a node
-    that more nodes wait for first."""
-    return {str(node): len(nx.descendants(graph, node)) for node in graph}
+    """The work that waits on each node: its own cost and that of every node after it,
+    directly or not (an emulated node counts :data:`EMULATION_COST` times). The build slots
+    and the scheduler serve the node with more first: the arm64 chain, the long pole of a
+    two-platform run, before native work that can fill the gaps."""
+
+    def cost(node: str) -> float:
+        return float(graph.nodes[node].get("cost", 1.0))
+
+    return {
+        str(node): round(cost(node) + sum(cost(after) for after in nx.descendants(graph, node)))
+        for node in graph
+    }
+
+
+def platform_nodes(graph: nx.DiGraph, platform: str) -> dict[str, str]:
+    """{image name: node name} of the nodes of one platform (``linux/arm64``)."""
+    return {
+        str(graph.nodes[node]["image"]): str(node)
+        for node in graph
+        if graph.nodes[node].get("platform") == platform
+    }
 
 
 def order(graph: nx.DiGraph) -> list[str]:

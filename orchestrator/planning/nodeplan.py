@@ -10,6 +10,7 @@ from pathlib import Path
 
 from orchestrator.model.inputs import PlanInputs
 from orchestrator.model.options import Settings
+from orchestrator.model.platforms import SUPPORTED, Platform
 from orchestrator.model.states import NodeKind
 
 
@@ -120,6 +121,14 @@ class PlanContext:
     inputs: PlanInputs
     now: datetime
     previous: Mapping[str, PreviousBuild] = field(default_factory=dict)
+    # The platform planned for, and whether the graph names its nodes after it
+    # (``keystone@arm64``: a pipeline of several platforms).
+    platform: Platform = SUPPORTED["linux/amd64"]
+    qualified: bool = False
+
+    def qualify(self, node: str) -> str:
+        """``node``'s name in the image graph: ``keystone``, or ``keystone@arm64``."""
+        return f"{node}{self.platform.suffix}" if self.qualified else node
 
     @property
     def date(self) -> str:

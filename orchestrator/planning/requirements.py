@@ -65,7 +65,7 @@ def plan_requirements(
     constraint_files = _constraints(b)
 
     # The build packages and the builder venv are the wheel-builder's.
-    b.step("from", buildah.from_image(b.container, plans[BUILDER_NODE].image))
+    b.from_step(plans[BUILDER_NODE].image)
     b.step(
         "copy-constraints",
         buildah.copy(b.container, [str(req_file), *map(str, constraint_files)], WHEELS_DIR + "/"),
@@ -115,7 +115,7 @@ def plan_wheel_builder(
     )
     b.input("build_packages", build_packages)
     b.input("toolchain", pipeline.toolchain.builder())
-    b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+    b.from_step(plans[BASE_NODE].image)
     b.script_step(
         "install-build-packages", "install-packages.sh", {"PACKAGES": " ".join(build_packages)}
     )
@@ -135,7 +135,7 @@ def _previous_wheels(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> list[Moun
     the same toolchain and binary policy, whose wheels are the ones this build would make
     (a wheel built here is reproducible), so the image is the same as a cold build's. Not
     an input of the key: a cache."""
-    previous = b.ctx.previous.get(REQUIREMENTS_NODE)
+    previous = b.ctx.previous.get(b.qualified)
     builder = f"parent:{BUILDER_NODE}"
     if previous is None or previous.inputs.get(builder) != plans[BUILDER_NODE].key:
         return []
@@ -184,7 +184,8 @@ def wheeled_services(resolved: ResolvedPipeline, graph: nx.DiGraph) -> list[str]
     (``scope: pipeline``, the default: the key does not depend on what a run selects), or
     the run's selected ones (``scope: selected``)."""
     if resolved.pipeline.requirements.scope == "selected":
-        return [n for n in order(graph) if n in resolved.services]
+        images = (str(graph.nodes[n].get("image", n)) for n in order(graph))
+        return list(dict.fromkeys(name for name in images if name in resolved.services))
     return list(resolved.services)
 
 
@@ -192,7 +193,7 @@ def _from_elsewhere(b: NodeBuilder, image: str, plans: Mapping[str, NodePlan]) -
     """A wheels image built elsewhere, pulled by its digest (the wheel set's identity, so
     the key), and labelled as this pipeline's wheels image; nothing is built."""
     b.input("from", image)
-    b.step("from", buildah.from_image(b.container, image, pull="missing", registry=b.registry))
+    b.from_step(image, pull="missing")
     return _finish(b, plans, sbom=False)
 
 
@@ -210,7 +211,7 @@ def _from_index(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> NodePlan:
     copied = [str(spec.pins), *map(str, constraint_files)]
     if spec.runtime_packages is not None:
         b.input("runtime_packages", files[spec.runtime_packages])
-    b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+    b.from_step(plans[BASE_NODE].image)
     b.script_step(
         "setup-venv",
         "setup-venv.sh",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from orchestrator.engine.buildah import repository_of
+from orchestrator.model.states import NodeKind
 from orchestrator.planning.nodeplan import NodePlan
 
 _SHORT = 60
@@ -34,7 +35,9 @@ class LastBuild(Protocol):
 class BuildHistory(Protocol):
     """Where past builds are looked up (:class:`orchestrator.records.history.History`)."""
 
-    def last_build(self, repository: str) -> LastBuild | None: ...
+    def last_build(
+        self, repository: str, like: Mapping[str, str] | None = None
+    ) -> LastBuild | None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +111,13 @@ def decide_all(
     """Every node's decision; a node reused from the registry is pulled (by digest) when one
     of its children in this run is built on it, and left there otherwise."""
     decisions = {node: decide_one(plan) for node, plan in plans.items()}
+    for node, plan in plans.items():
+        built = [p for p in plan.parents if p in decisions and not decisions[p].reuse]
+        if plan.kind == NodeKind.MANIFEST and decisions[node].reuse and built:
+            # The list names its members' digests: a rebuilt member is listed anew.
+            decisions[node] = Decision(
+                reuse=False, why=f"a platform's image is built: {', '.join(sorted(built))}"
+            )
     for node, decision in decisions.items():
         if decision.where == "registry" and any(
             not decisions[child].reuse for child in children.get(node, ()) if child in decisions
@@ -120,11 +130,19 @@ def decide_all(
 
 def why_build(plan: NodePlan, history: BuildHistory | None) -> str:
     """What changed since the repository's last recorded build."""
-    last = history.last_build(repository_of(plan.image)) if history is not None else None
+    # The last build of the same platform (or of a manifest list), else of the repository.
+    like = {name: plan.inputs[name] for name in ("platform", "kind") if name in plan.inputs}
+    last = history.last_build(repository_of(plan.image), like) if history is not None else None
     if last is None:
         return "no earlier build"
     if last.key == plan.key:
         return f"the image built in run {last.run_id} is no longer in local storage"
+    kind, last_kind = plan.inputs.get("kind"), last.inputs.get("kind")
+    if kind != last_kind and NodeKind.MANIFEST in (kind, last_kind):
+        # An image's and a list's inputs have nothing to compare.
+        return (
+            f"no earlier {kind} build (the repository's last was a {last_kind}, run {last.run_id})"
+        )
     changes = changed_inputs(last.inputs, plan.inputs)
     return f"changed since run {last.run_id}: {'; '.join(changes) or 'key scheme'}"
 

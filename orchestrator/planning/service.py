@@ -64,17 +64,17 @@ def plan_service(
     own_packages = tuple(item.package for item in own)
     shared_parent = next((p for p in parents if p == SHARED_NODE or p in shared_nodes), "")
     if service.plugin:
-        b.step("from", buildah.from_image(b.container, plans[service.parent].image))
+        b.from_step(plans[service.parent].image)
         install_needs: tuple[str, ...] = WAIT_FOR_WHEELS
     elif shared_parent:
         # The shared node has the venv and what services have in common: only the rest here.
-        b.step("from", buildah.from_image(b.container, plans[shared_parent].image))
+        b.from_step(plans[shared_parent].image)
         common = shared_packages(plans, shared_parent)
         packages = [p for p in unique(service.dist_packages, own_packages) if p not in common]
         _user_and_packages(b, service, packages, background=False)
         install_needs = ()
     else:
-        b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+        b.from_step(plans[BASE_NODE].image)
         _runtime(b, service, wheels, own_packages)
         install_needs = ()
     version = fetched.version if fetched else service.source.version
@@ -256,13 +256,13 @@ def _source_url(service: ServiceImage, fetched: FetchedSource | None) -> str:
 def _verify_steps(b: NodeBuilder, service: ServiceImage) -> list[Step]:
     """Smoke-test the committed image in a throwaway container (never the working one, which
     would leave __pycache__ behind), as the service user, and check its shared libraries."""
-    check = buildah.check_container_name(b.ctx.run_id, b.node)
+    check = buildah.check_container_name(b.ctx.run_id, b.qualified)
     b.containers.append(check)
     b.input("smoke", service.project.smoke)
     b.scripts.add("check-libs.sh")
     scripts = Mount(source=str(b.ctx.inputs.scripts_dir), target=SCRIPTS_IN_CTR)
     return [
-        Step(name="from", argv=buildah.from_image(check, b.candidate)),
+        Step(name="from", argv=buildah.from_image(check, b.candidate, platform=b.platform.name)),
         Step(
             name="smoke",
             argv=b.run_in(

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 
-from orchestrator.engine import buildah
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, SHARED_NODE
 from orchestrator.model.resolve import ResolvedPipeline, ServiceImage
 from orchestrator.model.states import NodeKind
@@ -110,7 +109,7 @@ def plan_shared(
     b.input("dist_packages", packages)
     b.input("distributions", distributions)
     b.input("toolchain", pipeline.toolchain.requirements())
-    b.step("from", buildah.from_image(b.container, plans[BASE_NODE].image))
+    b.from_step(plans[BASE_NODE].image)
     b.script_step(
         "install-packages",
         "install-packages.sh",
@@ -142,6 +141,6 @@ def plan_shared_group(
     b = NodeBuilder(name, NodeKind.SHARED, resolved, ctx)
     b.network_env(pip_index=False)
     b.input("dist_packages", packages)
-    b.step("from", buildah.from_image(b.container, plans[SHARED_NODE].image))
+    b.from_step(plans[SHARED_NODE].image)
     b.script_step("install-packages", "install-packages.sh", {"PACKAGES": " ".join(packages)})
     return b.clean_and_finish(parents=(SHARED_NODE,), plans=plans)

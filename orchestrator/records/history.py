@@ -405,8 +405,20 @@ class History:
             ),
         )
 
-    def last_build(self, repository: str) -> BuildRecord | None:
-        """The most recent build of an image repository, or None."""
+    def last_build(
+        self, repository: str, like: Mapping[str, str] | None = None
+    ) -> BuildRecord | None:
+        """The most recent build of an image repository, or None; with ``like``, the most
+        recent whose inputs have those values (``{"platform": "linux/arm64"}``: a
+        repository holds an image per platform, and a manifest list), if there is one."""
+        for name, value in (like or {}).items():
+            rows = self._query(
+                "SELECT * FROM builds WHERE repository = ? AND json_extract(inputs, ?) = ?"
+                " ORDER BY built DESC LIMIT 1",
+                (repository, f'$."{name}"', value),
+            )
+            if rows:
+                return _build(rows[0])
         rows = self._query(
             "SELECT * FROM builds WHERE repository = ? ORDER BY built DESC LIMIT 1",
             (repository,),

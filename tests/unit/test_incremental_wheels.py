@@ -88,11 +88,26 @@ def test_build_wheels_copies_the_wheels_of_unchanged_pins(tmp_path: Path) -> Non
 
 
 def test_no_cache_builds_the_wheels_from_nothing(write_pipeline: WritePipeline) -> None:
-    from orchestrator.execution.run import _takes_previous_wheels
+    from orchestrator.execution.run import _previous_wheels_for
     from orchestrator.model.request import Request
 
     graph = graph_for(load(write_pipeline(TWO)))
-    assert _takes_previous_wheels(Request(), graph)
-    assert not _takes_previous_wheels(Request(no_cache=True), graph)
-    assert not _takes_previous_wheels(Request(no_cache_for=frozenset({"requirements"})), graph)
-    assert _takes_previous_wheels(Request(no_cache_for=frozenset({"keystone"})), graph)
+    host = {"requirements": "linux/amd64"}
+    assert _previous_wheels_for(Request(), graph) == host
+    assert not _previous_wheels_for(Request(no_cache=True), graph)
+    assert not _previous_wheels_for(Request(no_cache_for=frozenset({"requirements"})), graph)
+    assert _previous_wheels_for(Request(no_cache_for=frozenset({"keystone"})), graph) == host
+
+
+def test_each_platform_takes_its_own_previous_wheels(write_pipeline: WritePipeline) -> None:
+    from orchestrator.execution.run import _previous_wheels_for
+    from orchestrator.model.request import Request
+
+    both = TWO.replace("images:", "platforms: [linux/amd64, linux/arm64]\nimages:", 1)
+    graph = graph_for(load(write_pipeline(both)))
+    assert _previous_wheels_for(Request(), graph) == {
+        "requirements@amd64": "linux/amd64",
+        "requirements@arm64": "linux/arm64",
+    }
+    no_arm = Request(no_cache_for=frozenset({"requirements@arm64"}))
+    assert _previous_wheels_for(no_arm, graph) == {"requirements@amd64": "linux/amd64"}

@@ -374,6 +374,10 @@ def test_registry_options_reach_pulls_and_pushes(write_pipeline: WritePipeline) 
         "/certs",
         "--authfile",
         "/auth.json",
+        "--os",
+        "linux",
+        "--arch",
+        "amd64",
         "r.example/debian:12",
     )
     assert plans["keystone"].push[0].argv[2:7] == (
