@@ -35,8 +35,9 @@ def host_platform(machine: str | None = None) -> Platform:
     return found
 
 
-def handler_problem(target: Platform, binfmt_dir: Path = BINFMT_DIR) -> str:
+def handler_problem(target: Platform, binfmt_dir: Path | None = None) -> str:
     """Why ``target``'s binaries cannot run here under emulation ("" when they can)."""
+    binfmt_dir = binfmt_dir or BINFMT_DIR
     if not (binfmt_dir / "register").exists():
         return f"binfmt_misc is not mounted at {binfmt_dir}"
     handler = binfmt_dir / f"qemu-{target.qemu}"
@@ -59,7 +60,7 @@ def check_runnable(
     *,
     native: Platform,
     where: str,
-    binfmt_dir: Path = BINFMT_DIR,
+    binfmt_dir: Path | None = None,
 ) -> None:
     """Every platform of ``targets`` runs here, natively or emulated.
 

@@ -546,7 +546,10 @@ def _progress(prepared: Prepared, history: History) -> LiveProgress | PlainProgr
     if not live:
         return PlainProgress(prepared.graph)
     images = {node: (plan.image, plan.key) for node, plan in prepared.plans.items()}
-    return LiveProgress(prepared.graph, run_id=prepared.run_id, estimates=history.estimates(images))
+    graph = prepared.graph
+    cost = {str(node): float(graph.nodes[node].get("cost", 1.0)) for node in graph}
+    estimates = history.estimates(images, cost)
+    return LiveProgress(graph, run_id=prepared.run_id, estimates=estimates)
 
 
 @contextmanager

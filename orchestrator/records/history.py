@@ -430,10 +430,14 @@ class History:
         rows = self._query("SELECT * FROM builds WHERE key = ? ORDER BY built DESC LIMIT 1", (key,))
         return _build(rows[0]) if rows else None
 
-    def estimates(self, images: Mapping[str, tuple[str, str]]) -> dict[str, float]:
+    def estimates(
+        self, images: Mapping[str, tuple[str, str]], cost: Mapping[str, float] | None = None
+    ) -> dict[str, float]:
         """Expected seconds per node from ``{node: (image, key)}``: about nothing if an image
-        with the key was built before, else the repository's last build time. Nodes without
-        history are left out."""
+        with the key was built before, else the node's last build time, else the
+        repository's times the node's ``cost`` (an emulated node's: several times a native
+        build's; a manifest list's, 0: a second). Nodes without history are left out."""
+        cost = cost or {}
         out: dict[str, float] = {}
         for node, (image, key) in images.items():
             if self._query(
@@ -442,13 +446,25 @@ class History:
             ):
                 out[node] = 0.5
                 continue
+            factor = cost.get(node, 1.0)
+            if not factor:
+                out[node] = 1.0
+                continue
+            rows = self._query(
+                "SELECT duration FROM nodes WHERE status = 'built' AND node = ?"
+                " ORDER BY finished DESC LIMIT 1",
+                (node,),
+            )
+            if rows:
+                out[node] = float(rows[0]["duration"])
+                continue
             rows = self._query(
                 "SELECT duration FROM nodes WHERE status = 'built' AND substr(image, 1, ?) = ?"
                 " ORDER BY finished DESC LIMIT 1",
                 (len(prefix := repository_of(image) + ":"), prefix),
             )
             if rows:
-                out[node] = float(rows[0]["duration"])
+                out[node] = float(rows[0]["duration"]) * factor
         return out
 
     def builds(self) -> Iterator[BuildRecord]:

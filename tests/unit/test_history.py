@@ -182,3 +182,44 @@ def test_an_image_is_found_by_the_run_that_built_it_before_those_that_reused_it(
         newest = history.newest_with_key("kb")
         assert newest is not None and newest.run_id == "r2"
         assert history.build_of("other") is None and history.newest_with_key("other") is None
+
+
+def test_last_build_of_a_platform(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        for key, platform, built in (("amd", "linux/amd64", 1.0), ("arm", "linux/arm64", 2.0)):
+            history.record_build(
+                key=key,
+                node=f"requirements@{key}64",
+                image=f"localhost/os/requirements:{key}",
+                image_id="",
+                inputs={"platform": platform},
+                run_id="r1",
+                built=built,
+            )
+        repo = "localhost/os/requirements"
+        assert history.last_build(repo).key == "arm"  # type: ignore[union-attr]
+        assert history.last_build(repo, {"platform": "linux/amd64"}).key == "amd"  # type: ignore[union-attr]
+        # None of that platform: the repository's last.
+        assert history.last_build(repo, {"platform": "linux/s390x"}).key == "arm"  # type: ignore[union-attr]
+
+
+def test_an_emulated_node_is_estimated_from_its_own_builds_or_at_its_cost(
+    tmp_path: Path,
+) -> None:
+    with History(tmp_path) as history:
+        start(history, "r1")
+        # keystone built natively in 12.5 s (the node helper's attempt).
+        history.record_node("r1", node("keystone"), "k1")
+        images = {
+            "keystone": ("r/keystone:new", "k2"),
+            "keystone@arm64": ("r/keystone:arm", "k3"),
+            "keystone-list": ("r/keystone:list", "k4"),
+        }
+        cost = {"keystone": 1.0, "keystone@arm64": 5.0, "keystone-list": 0.0}
+        assert history.estimates(images, cost) == {
+            "keystone": 12.5,
+            "keystone@arm64": 62.5,
+            "keystone-list": 1.0,
+        }
+        history.record_node("r1", node("keystone@arm64"), "k3x")
+        assert history.estimates(images, cost)["keystone@arm64"] == 12.5  # its own, measured

@@ -189,3 +189,28 @@ def test_the_host_platform_from_its_machine_type() -> None:
     assert host_platform("aarch64") == ARM64
     with pytest.raises(PlatformError, match="'mips' is not a supported platform"):
         host_platform("mips")
+
+
+def test_a_build_for_a_platform_this_host_cannot_run_starts_nothing(
+    write_pipeline: WritePipeline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from orchestrator import cli
+    from orchestrator.engine import emulation
+    from orchestrator.execution import run
+
+    monkeypatch.setattr(emulation, "BINFMT_DIR", tmp_path / "no-binfmt")
+    monkeypatch.setattr(run, "require_tool", lambda name: None)  # no buildah needed here
+    monkeypatch.setattr(run, "check_space", lambda folder: None)
+    path = write_pipeline("platforms: [linux/amd64, linux/s390x]\n" + TWO)
+    state = tmp_path / "state"
+    monkeypatch.setattr("sys.argv", ["orchestrate", "--state-dir", str(state), "build", str(path)])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == EXIT_PLATFORM
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}: platforms: linux/s390x cannot run on this" in err[0]
+    assert "binfmt_misc is not mounted" in err[0]
+    assert not (state / "runs").exists()  # no run started, nothing recorded
