@@ -1,7 +1,8 @@
 """Sessions: tests (unit, integration, keystone and horizon acceptance), unit, integration,
-acceptance (all nine services served), scale_out (registry hand-off between build hosts, the
-GitLab export under gitlab-ci-local), carry_over, reproducible (bit-identical rebuilds), lint,
-typecheck, full_stack, rebuilds, bench."""
+acceptance (all nine services served), multiarch (amd64 and arm64 behind one tag, served),
+scale_out (registry hand-off between build hosts, the GitLab export under gitlab-ci-local),
+carry_over, reproducible (bit-identical rebuilds), lint, typecheck, full_stack, rebuilds,
+bench."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def tests(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-m",
-        "not full_stack and not scale_out and not carry_over and not reproducible",
+        "not full_stack and not scale_out and not carry_over and not reproducible"
+        " and not multiarch",
         "--durations=12",  # the slowest tests, for keeping the run under 15 minutes
         "tests",
         *session.posargs,
@@ -47,7 +49,7 @@ def integration(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-m",
-        "integration and not scale_out and not carry_over and not reproducible",
+        "integration and not scale_out and not carry_over and not reproducible and not multiarch",
         "tests/integration",
         *session.posargs,
     )
@@ -59,7 +61,9 @@ def acceptance(session: nox.Session) -> None:
     full_stack, whose images it reuses; else it builds them)."""
     session.install("-e", ".[test]")
     session.env.setdefault("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
-    session.run("pytest", "-m", "acceptance", "tests/acceptance", *session.posargs)
+    session.run(
+        "pytest", "-m", "acceptance and not multiarch", "tests/acceptance", *session.posargs
+    )
 
 
 @nox.session
@@ -76,6 +80,16 @@ def scale_out(session: nox.Session) -> None:
         GITLAB_CI_LOCAL, external=True, env=env,
     )  # fmt: skip
     session.run("pytest", "-m", "scale_out", "tests", *session.posargs)
+
+
+@nox.session
+def multiarch(session: nox.Session) -> None:
+    """keystone for linux/amd64 and linux/arm64 (emulated here) from nothing, pushed to a TLS
+    docker-registry on 127.0.0.1 as manifest lists, with its figures per node and platform;
+    then each architecture pulled from the one tag and served (half an hour and more)."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/multiarch.py", *session.posargs)
+    session.run("pytest", "-m", "multiarch", "tests/acceptance/test_multiarch.py")
 
 
 @nox.session

@@ -214,9 +214,10 @@ class NodeBuilder:
         return mounts
 
     def apt_pins(self) -> str:
-        """The file of package versions this node's apt must install (setting apt_pins)."""
+        """The file of package versions this node's apt must install (setting apt_pins),
+        named after the node (``keystone@arm64.txt``: each platform its own)."""
         folder = self.settings.get_str("apt_pins")
-        return str(Path(folder) / f"{self.node}.txt") if folder else ""
+        return str(Path(folder) / f"{self.qualified}.txt") if folder else ""
 
     def network_env_path(self) -> Path:
         return self.node_dir / "network.env"

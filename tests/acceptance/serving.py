@@ -94,8 +94,11 @@ def _render(text: str, port: int) -> str:
 
 
 @contextlib.contextmanager
-def serve(service: Service, image: str, workdir: Path) -> Iterator[Served]:
-    """Run ``service`` from ``image`` until the block ends; yield once it answers HTTP."""
+def serve(
+    service: Service, image: str, workdir: Path, *, ready_seconds: int = READY_SECONDS
+) -> Iterator[Served]:
+    """Run ``service`` from ``image`` until the block ends; yield once it answers HTTP
+    (within ``ready_seconds``: more for an image run under emulation)."""
     port = free_port()
     conf = workdir / "etc"
     state = workdir / "state"
@@ -162,7 +165,7 @@ def serve(service: Service, image: str, workdir: Path) -> Iterator[Served]:
         started = subprocess.run(argv, capture_output=True, text=True, check=False)
         if started.returncode != 0:
             raise AssertionError(f"podman run {service.name}: {started.stderr.strip()}")
-        _wait_until_ready(served, service.ready_path)
+        _wait_until_ready(served, service.ready_path, ready_seconds)
         yield served
     finally:
         subprocess.run(
@@ -180,8 +183,8 @@ def _running(container: str) -> bool:
     return out.stdout.strip() == "true"
 
 
-def _wait_until_ready(served: Served, path: str) -> None:
-    deadline = time.monotonic() + READY_SECONDS
+def _wait_until_ready(served: Served, path: str, seconds: int = READY_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not _running(served.container):
             raise AssertionError(f"{served.name} exited before serving:\n{served.logs()}")
@@ -189,4 +192,4 @@ def _wait_until_ready(served: Served, path: str) -> None:
             requests.get(served.url + path, timeout=5)
             return
         time.sleep(1)
-    raise AssertionError(f"{served.name} did not answer in {READY_SECONDS} s:\n{served.logs()}")
+    raise AssertionError(f"{served.name} did not answer in {seconds} s:\n{served.logs()}")

@@ -107,7 +107,7 @@ def test_one_tag_serves_each_platform(registry: str, namespace: str, tmp_path: P
             assert facts == arch
             assert image_id == storage.image_id(members[arch].image)  # that platform's image
     finally:
-        subprocess.run(["podman", "rmi", "--force", pulled], capture_output=True, check=False)
+        subprocess.run(["podman", "untag", pulled, pulled], capture_output=True, check=False)
     # Removing the list by name leaves its members.
     storage.remove_images([listed.image])
     assert not storage.is_manifest_list(listed.image)
