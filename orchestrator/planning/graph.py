@@ -232,6 +232,8 @@ def render(graph: nx.DiGraph, fmt: str) -> str:
                     {
                         "name": n,
                         "kind": graph.nodes[n]["kind"].value,
+                        "image": graph.nodes[n].get("image", n),
+                        "platform": graph.nodes[n].get("platform", ""),
                         "parents": sorted(graph.predecessors(n)),
                     }
                     for n in nodes
