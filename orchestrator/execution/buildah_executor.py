@@ -164,6 +164,13 @@ class BuildahExecutor:
         self.decisions = decide_all(plans, children, lambda plan: found[plan.node])
         return self.decisions
 
+    def _facts(self, plan: NodePlan) -> tuple[str, int]:
+        """(image id, size) of the node's image; none for a manifest list (podman would
+        answer with the host platform's image: its members have their own)."""
+        if plan.kind == NodeKind.MANIFEST:
+            return "", 0
+        return self.storage.image_facts(plan.image)
+
     def _list_key(self, plan: NodePlan, image: str) -> str | None:
         """A manifest list carries no label: named by its key tag, it has the key that tag
         is made of, when it is there (a rebuilt member has it listed anew: decide_all)."""
@@ -227,7 +234,7 @@ class BuildahExecutor:
                 self._push(plan, ctx, out)
             # Release tags follow the latest run, even back to an older key.
             self._run_steps(plan.release, ctx, out, plan, slot=False)
-            image_id, size = self.storage.image_facts(plan.image)
+            image_id, size = self._facts(plan)
             detail = f"done in run {done_in}" if done_in else decision.why
             return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
         out.write(f"building {plan.image} (key {plan.key}): {decision.why}\n")
@@ -239,7 +246,7 @@ class BuildahExecutor:
             self._run_steps(plan.release, ctx, out, plan, slot=False)
         if previous and self.storage.drop_replaced(previous, plan.image):
             out.write(f"removed {previous[:19]}, the image this rebuild replaced\n")
-        image_id, size = self.storage.image_facts(plan.image)
+        image_id, size = self._facts(plan)
         log.debug("image committed", image=plan.image, image_id=image_id, size=size)
         return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)
 
