@@ -119,7 +119,7 @@ def main() -> int:
             ).stdout  # fmt: skip
             listed = json.loads(raw)
             print(f"keystone:2026.1 in the registry: {listed['mediaType']}")
-            for entry in listed["manifests"]:
+            for entry in listed.get("manifests", []):  # an image of one platform has none
                 platform = entry["platform"]
                 print(f"  {platform['os']}/{platform['architecture']}  {entry['digest']}")
         finally:

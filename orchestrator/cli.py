@@ -24,6 +24,7 @@ import click
 
 from orchestrator.engine import buildah, signing
 from orchestrator.engine.buildah import RUN_ID_RE, Storage, new_run_id
+from orchestrator.engine.emulation import host_platform
 from orchestrator.engine.process import ShRunner, require_tool
 from orchestrator.errors import (
     EXIT_INTERNAL,
@@ -482,7 +483,9 @@ def wheels_export_cmd(ctx: click.Context, /, source: str, dest: Path, **values: 
         with History(_state_dir(ctx, values)) as history:
             record = find_record(history, source)
             nodes = {n.node: n for n in history.nodes(record.id)}
-        node = nodes.get(REQUIREMENTS_NODE)
+        # Of a run of several platforms, this host's wheels (another's: pass its IMAGE).
+        native = f"{REQUIREMENTS_NODE}{host_platform().suffix}"
+        node = nodes.get(native) or nodes.get(REQUIREMENTS_NODE)
         if node is None or not node.image:
             raise ConfigError("RUN", "", f"run {record.id} has no wheels image (requirements)")
         image = node.image
@@ -602,7 +605,13 @@ def prune_cmd(
     )
     storage = _storage()
     with History(_state_dir(ctx, values)) as history:
-        plan = plan_prune(history, policy, now=time.time(), image_key=storage.image_key)
+        plan = plan_prune(
+            history,
+            policy,
+            now=time.time(),
+            image_key=storage.key_of,
+            host=host_platform().name,
+        )
         if plan.live_runs:
             click.echo(f"run in progress ({', '.join(plan.live_runs)}): images are kept")
         if dry_run:
@@ -728,29 +737,34 @@ def list_cmd(pipeline: Path | None, profiles_dir: Path | None) -> int:
     """List the nodes of PIPELINE with their project, source and profiles."""
     resolved = load(find_pipeline(pipeline), profiles_dir)
     graph = graph_for(resolved)
+    width = max(15, *(len(str(node)) for node in graph))
     for node in order(graph):
         kind = graph.nodes[node]["kind"].value
-        service = resolved.services.get(node)
+        image = str(graph.nodes[node]["image"])  # keystone@arm64's and the list's: keystone
+        service = resolved.services.get(image)
         if service is not None:
             detail = (
                 f"{service.project.pypi} from {service.source.describe()}; profiles: "
                 f"{', '.join(service.profiles) or '-'}"
             )
-        elif node == REQUIREMENTS_NODE:
+        elif image == REQUIREMENTS_NODE:
             detail = f"wheels ({resolved.pipeline.requirements.scope})"
-        elif node == BUILDER_NODE:
+        elif image == BUILDER_NODE:
             detail = "compilers, -dev packages and the builder venv of the wheels"
-        elif node == SHARED_NODE:
+        elif image == SHARED_NODE:
             detail = "what two services or more install (layering: shared)"
-        elif node in resolved.pipeline.shared_nodes:
-            members = ", ".join(resolved.pipeline.shared_nodes[node])
+        elif image in resolved.pipeline.shared_nodes:
+            members = ", ".join(resolved.pipeline.shared_nodes[image])
             detail = f"distro packages two or more of {members} install"
-        elif node in resolved.children:
-            detail = f"FROM {resolved.children[node].parent}"
+        elif image in resolved.children:
+            detail = f"FROM {resolved.children[image].parent}"
         else:
             base = resolved.pipeline.base
             detail = base.image if base.kind == "image" else f"mmdebstrap {base.suite}"
-        click.echo(f"{node:<15} {kind:<13} {detail}")
+        platform = graph.nodes[node]["platform"]
+        if resolved.multi_platform:
+            detail = f"{platform}: {detail}" if platform else f"manifest list: {detail}"
+        click.echo(f"{node:<{width}} {kind:<13} {detail}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Everything orchestrate says to buildah and podman, and what it names things there.
 
 - **Names**: run ids, working containers (``orch-<run id>-<node>``, ``...-check``) and the
-  tag an image carries until its checks pass (``<repository>:candidate-<run id>``). The
+  tag an image carries until its checks pass (``<repository>:candidate-<run id>``, with
+  ``-<arch>`` or ``-list`` after it in a run of several platforms). The
   dead-run cleanup finds leftovers by these names, so they are made and matched only here.
 - **Argv builders**: one pure function per buildah/podman command orchestrate uses. Planning
   calls them to write a node's steps; :class:`Storage` calls them to query and tidy storage.
@@ -34,7 +35,7 @@ CONTAINER_PREFIX = "orch-"
 _RUN_ID = r"\d{8}-\d{6}-[0-9a-f]{4}"
 RUN_ID_RE = re.compile(rf"^{_RUN_ID}$")
 CONTAINER_RE = re.compile(rf"^{CONTAINER_PREFIX}(?P<run>{_RUN_ID})-")
-CANDIDATE_RE = re.compile(rf":candidate-(?P<run>{_RUN_ID})$")
+CANDIDATE_RE = re.compile(rf":candidate-(?P<run>{_RUN_ID})(-[a-z0-9]+)?$")
 
 
 def new_run_id(now: datetime) -> str:
@@ -53,9 +54,10 @@ def check_container_name(run_id: str, node: str) -> str:
     return f"{container_name(run_id, node)}-smoke"
 
 
-def candidate_name(repository: str, run_id: str) -> str:
-    """The name a commit gets until its checks pass."""
-    return f"{repository}:candidate-{run_id}"
+def candidate_name(repository: str, run_id: str, variant: str = "") -> str:
+    """The name a commit gets until its checks pass; ``variant`` tells apart the candidates
+    of one repository in one run (``arm64``, ``list``: each platform's image, and the list)."""
+    return f"{repository}:candidate-{run_id}{f'-{variant}' if variant else ''}"
 
 
 def repository_of(image: str) -> str:
@@ -326,9 +328,10 @@ def manifest_rm(name: str) -> Argv:
     return ("buildah", "manifest", "rm", name)
 
 
-def manifest_inspect(name: str) -> Argv:
-    """``buildah manifest inspect`` of a local manifest list, as JSON."""
-    return ("buildah", "manifest", "inspect", name)
+def manifest_exists(name: str) -> Argv:
+    """``podman manifest exists``: exit 0 when local storage has a manifest list of that
+    name (``buildah manifest inspect`` would ask the registry the name points at)."""
+    return ("podman", "manifest", "exists", name)
 
 
 def manifest_push(name: str, destination: str, *, registry: RegistryAccess) -> Argv:
@@ -448,12 +451,19 @@ class Storage:
             return None
 
     def is_manifest_list(self, name: str) -> bool:
-        """Whether ``name`` names a manifest list in local storage."""
+        """Whether ``name`` names a manifest list in local storage (never asks a registry)."""
         try:
-            self.runner.capture(manifest_inspect(name))
-        except StepFailedError:
+            self.runner.capture(manifest_exists(name))
+        except OrchestrateError:  # not a list, no such name, or no podman
             return False
         return True
+
+    def key_of(self, name: str) -> str | None:
+        """The key a local image carries, or a manifest list is named by (its tag: a list
+        carries no label), or None."""
+        if self.is_manifest_list(name):
+            return name.rpartition(":")[2] or None
+        return self.image_key(name)
 
     def image_facts(self, image: str) -> tuple[str, int]:
         """(image id, size in bytes) of a local image; size 0 where podman is missing."""
@@ -565,10 +575,11 @@ class Storage:
             self.runner.capture(rmi(*images))
 
     def drop_candidate(self, candidate: str) -> None:
-        """Remove an unverified image's (or manifest list's) candidate name, if it exists."""
-        if self.image_key(candidate) is not None:
-            with contextlib.suppress(StepFailedError):
-                self.runner.capture(rmi(candidate))
-        elif self.is_manifest_list(candidate):
+        """Remove an unverified image's (or manifest list's) candidate name, if it exists.
+        A list first: ``inspect`` of a list answers with the host platform's image."""
+        if self.is_manifest_list(candidate):
             with contextlib.suppress(StepFailedError):
                 self.runner.capture(manifest_rm(candidate))
+        elif self.image_key(candidate) is not None:
+            with contextlib.suppress(StepFailedError):
+                self.runner.capture(rmi(candidate))

@@ -238,7 +238,8 @@ class BuildahExecutor:
             detail = f"done in run {done_in}" if done_in else decision.why
             return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
         out.write(f"building {plan.image} (key {plan.key}): {decision.why}\n")
-        previous = self.storage.image_id(plan.image)  # an image of this key, rebuilt anyway
+        # An image of this key, rebuilt anyway (a list's name moves to the new list).
+        previous = None if plan.kind == NodeKind.MANIFEST else self.storage.image_id(plan.image)
         with self._workspace(plan, out):
             self._run_steps(plan.steps, ctx, out, plan)
             ctx.image_ready()

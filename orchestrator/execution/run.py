@@ -129,7 +129,8 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         if settings.get_str("registry"):
             require_tool("skopeo")
         check_space(str(settings.state_dir))
-        if "base" in graph and resolved.pipeline.base.kind == "mmdebstrap":
+        kinds = {graph.nodes[node]["kind"] for node in graph}
+        if NodeKind.BASE in kinds and resolved.pipeline.base.kind == "mmdebstrap":
             require_tool("mmdebstrap")
         # Before anything starts: not at the first arm64 step, minutes in.
         wanted = {graph.nodes[node]["platform"] for node in graph}
@@ -143,7 +144,8 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
     try:
         # The wheels image needs the requirements of every service it is made for, built
         # in this run or not.
-        wheeled = wheeled_services(resolved, graph) if REQUIREMENTS_NODE in graph else []
+        wheels = any(graph.nodes[node]["kind"] == NodeKind.REQUIREMENTS for node in graph)
+        wheeled = wheeled_services(resolved, graph) if wheels else []
         resolved = fetch_constraints(resolved, settings)
         images = [str(graph.nodes[node]["image"]) for node in nodes]
         sources = fetch_sources(resolved, unique(images, wheeled), settings)

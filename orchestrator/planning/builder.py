@@ -86,7 +86,10 @@ class NodeBuilder:
         self.scripts: set[str] = {RUN_STEP}
         namespace = self.settings.get_str("namespace").rstrip("/")
         self.repository = f"{namespace}/{node}"
-        self.candidate = buildah.candidate_name(self.repository, ctx.run_id)
+        variant = self.platform.arch if ctx.qualified else ""
+        if kind == NodeKind.MANIFEST:
+            variant = "list"
+        self.candidate = buildah.candidate_name(self.repository, ctx.run_id, variant)
         self.isolation = Isolation(
             isolation=self.settings.get_str("isolation"), runtime=self.settings.get_str("runtime")
         )

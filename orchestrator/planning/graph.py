@@ -149,7 +149,8 @@ def select(
     Args:
         graph: the full image graph.
         only: node names (comma-separated allowed); these and their ancestors are kept.
-        skip: node names; these and their descendants are dropped.
+        skip: node names; these and their descendants are dropped (an image's name, of a
+            pipeline of several platforms: on every platform).
         match: a regular expression; nodes whose name it matches (re.search) and their
             ancestors are kept, as with ``only``.
 
@@ -178,7 +179,10 @@ def select(
         for name in wanted:
             keep |= nx.ancestors(graph, name)
     for name in skip_names:
-        keep -= {name} | nx.descendants(graph, name)
+        # An image's name skips it on every platform (its list and the nodes it lists).
+        listed = graph.nodes[name]["kind"] == NodeKind.MANIFEST
+        for node in {name, *(graph.predecessors(name) if listed else ())}:
+            keep -= {node} | nx.descendants(graph, node)
     if not keep:
         raise GraphError("the selection leaves no node to build")
     return graph.subgraph(keep).copy()

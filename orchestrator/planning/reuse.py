@@ -86,7 +86,7 @@ def decide(
     """
     if no_cache:
         return Decision(reuse=False, why="--no-cache")
-    if plan.node in no_cache_for:
+    if plan.node in no_cache_for or plan.node.partition("@")[0] in no_cache_for:
         return Decision(reuse=False, why="--no-cache-for")
     found = remote(plan.remote_key) if remote is not None and plan.remote_key else None
     digest, size = found if found else ("", 0)

@@ -458,8 +458,10 @@ class History:
             if rows:
                 out[node] = float(rows[0]["duration"])
                 continue
-            rows = self._query(
+            rows = self._query(  # not a manifest list's second
                 "SELECT duration FROM nodes WHERE status = 'built' AND substr(image, 1, ?) = ?"
+                " AND image NOT IN (SELECT image FROM builds WHERE"
+                " json_extract(inputs, '$.kind') = 'manifest')"
                 " ORDER BY finished DESC LIMIT 1",
                 (len(prefix := repository_of(image) + ":"), prefix),
             )

@@ -1,7 +1,9 @@
 """``orchestrate prune``: remove superseded images and old run folders (logs, summaries).
 
 Only images orchestrate recorded building are candidates, named by their key tag. An image
-is kept if it is the newest build of its repository, or a node of one of the latest
+is kept if it is the newest build of its repository for its platform (a repository holds
+one image per platform and, of several platforms, their manifest list: each has its newest),
+or a node of one of the latest
 successful runs of any pipeline (``keep_runs``, default 1), or younger than ``older_than``.
 Run folders go when they are beyond the newest ``keep_logs`` or older than
 ``logs_older_than``, except a live run's and the latest successful run's of each pipeline.
@@ -58,8 +60,10 @@ def plan_prune(
     *,
     now: float,
     image_key: Callable[[str], str | None],
+    host: str = "linux/amd64",
 ) -> PrunePlan:
-    """Decide what to remove; changes nothing."""
+    """Decide what to remove; changes nothing. ``image_key`` gives the key a local image or
+    manifest list is of; ``host`` is the platform of builds recorded before keys named one."""
     out = PrunePlan()
     state_dir = history.state_dir
     records = history.runs()
@@ -73,13 +77,14 @@ def plan_prune(
     }
     if not out.live_runs:
         builds = list(history.builds())  # oldest first
-        newest = {b.repository: b.key for b in builds}
+        newest = {_slot(b, host): b.key for b in builds}
         for b in builds:
-            if (b.repository, b.key) in kept or newest[b.repository] == b.key:
+            if (b.repository, b.key) in kept or newest[_slot(b, host)] == b.key:
                 continue
             if policy.older_than_days is not None and b.built > now - policy.older_than_days * DAY:
                 continue
-            if image_key(b.image) == b.key:
+            found = image_key(b.image)  # a list's: its key tag, the key's first digits
+            if found and b.key.startswith(found):
                 out.images.append(b)
     protected = set(out.live_runs) | {r.id for r in kept_runs}
     run_root = state_dir / "runs"
@@ -100,6 +105,14 @@ def plan_prune(
         if rank >= policy.keep_logs or too_old:
             out.run_dirs.append(folder)
     return out
+
+
+def _slot(build: BuildRecord, host: str) -> tuple[str, str]:
+    """What a newer build supersedes: the same repository's image of the same platform, or
+    its manifest list."""
+    if build.inputs.get("kind") == "manifest":
+        return build.repository, "manifest"
+    return build.repository, build.inputs.get("platform", host)
 
 
 def apply_prune(

@@ -179,15 +179,15 @@ class RecordingRunner:
             assert command == "delete" and rest[0] == "--force", argv
             del self.payloads[rest[-1]]
             return ""
+        if tool == "podman" and command == "manifest":
+            # No manifest list in this model: every name is an image's.
+            assert rest[0] == "exists", argv
+            raise self._error(argv, f"{rest[-1]}: image is not a manifest list")
         if tool == "podman" and command == "image" and rest[0] == "inspect":
             self._need_image(argv, rest[-1])
             return "sha256:abc 123\n"
         assert tool == "buildah", f"unexpected command {argv}"
         match command:
-            case "manifest":
-                # No manifest list in this model: every name is an image's.
-                assert rest[0] == "inspect", argv
-                raise self._error(argv, f"{rest[-1]}: not a manifest list")
             case "inspect":
                 self._need_image(argv, rest[-1])
                 return f"{self.images[rest[-1]]}\n" if KEY_LABEL in rest[-2] else "sha256:abc\n"

@@ -29,7 +29,7 @@ def test_the_default_is_the_host_platform_with_names_unchanged(
 ) -> None:
     graph = build_graph(load(write_pipeline(TWO)))
     assert "keystone" in graph and "keystone@amd64" not in graph
-    assert {graph.nodes[n]["platform"] for n in graph} == {host_platform().name}
+    assert {graph.nodes[n]["platform"] for n in graph} == {"linux/amd64"}  # the host (conftest)
     assert all(graph.nodes[n]["cost"] == 1.0 for n in graph)
 
 
@@ -214,3 +214,27 @@ def test_a_build_for_a_platform_this_host_cannot_run_starts_nothing(
     assert len(err) == 1 and f"{path}: platforms: linux/s390x cannot run on this" in err[0]
     assert "binfmt_misc is not mounted" in err[0]
     assert not (state / "runs").exists()  # no run started, nothing recorded
+
+
+def test_an_image_name_skips_or_rebuilds_it_on_every_platform(
+    write_pipeline: WritePipeline,
+) -> None:
+    from orchestrator.planning.reuse import decide
+
+    graph = build_graph(load(write_pipeline(BOTH)))
+    kept = select(graph, skip=["keystone"])
+    assert not {"keystone", "keystone@amd64", "keystone@arm64"} & set(kept)
+    assert {"glance@amd64", "glance@arm64", "glance"} <= set(kept)
+    plans = plans_of(write_pipeline(BOTH, name="again.yaml"))
+
+    def why(node: str) -> str:
+        found = decide(
+            plans[node],
+            image_key=lambda image: plans[node].key,
+            history=None,
+            no_cache_for=frozenset({"keystone"}),
+        )
+        return "" if found.reuse else found.why
+
+    assert why("keystone@arm64") == why("keystone@amd64") == "--no-cache-for"
+    assert why("glance@arm64") == ""

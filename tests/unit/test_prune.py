@@ -159,3 +159,34 @@ def test_two_repositories_with_one_key_are_two_builds(tmp_path: Path) -> None:
             "localhost/os/a:k1",
             "localhost/os/b:k1",
         ]
+
+
+def test_each_platform_and_the_list_keep_their_newest(tmp_path: Path) -> None:
+    with History(tmp_path) as history:
+        builds = [  # (key, inputs, built day), one repository
+            ("old-amd", {"platform": "linux/amd64"}, 10),
+            ("new-amd", {"platform": "linux/amd64"}, 20),
+            ("new-arm", {"platform": "linux/arm64"}, 15),  # older than new-amd: still newest
+            ("old-list", {"kind": "manifest"}, 12),
+            ("new-list", {"kind": "manifest"}, 21),
+            ("pre-platforms", {}, 5),  # recorded before keys named a platform: the host's
+        ]
+        for key, inputs, day in builds:
+            history.record_build(
+                key=key,
+                node="keystone",
+                image=f"localhost/os/keystone:{key}",
+                image_id="",
+                inputs=inputs,
+                run_id="20261101-000000-0001",
+                built=day * DAY,
+            )
+        plan = plan_prune(
+            history, Policy(), now=NOW, image_key=lambda image: image.rsplit(":", 1)[1]
+        )
+        assert sorted(b.key for b in plan.images) == ["old-amd", "old-list", "pre-platforms"]
+        # A list answers with its key tag, the key's first digits.
+        short = plan_prune(
+            history, Policy(), now=NOW, image_key=lambda image: image.rsplit(":", 1)[1][:5]
+        )
+        assert sorted(b.key for b in short.images) == ["old-amd", "old-list", "pre-platforms"]
