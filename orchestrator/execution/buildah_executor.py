@@ -111,13 +111,12 @@ class BuildahExecutor:
         push_parallel: int = 2,
         signer: Signer | None = None,
         step_slots: int = 0,
-        dependents: Mapping[str, int] | None = None,
     ) -> None:
         """``done_before`` maps keys a resumed run had already built to that run's id;
         ``registry`` is where key tags are looked up (and pulled from); ``signer`` signs
         every key tag pushed (or found there unsigned); ``step_slots`` bounds the build steps
         running at once across nodes (0: no bound), and a waiting step of a node with more
-        ``dependents`` (nodes that wait for it) goes first."""
+        work waiting on it (``NodeContext.priority``) goes first."""
         self.runner = runner
         self.storage = Storage(runner)
         self.isolation = IsolationFallback(runner)
@@ -129,7 +128,6 @@ class BuildahExecutor:
         self.registry = registry
         self.push_slots = threading.Semaphore(push_parallel)
         self.step_slots = BuildSlots(step_slots) if step_slots else None
-        self.dependents = dict(dependents or {})
         self.signer = signer
         # Decided for the whole run before it starts (decide_run), else node by node.
         self.decisions: dict[str, Decision] = {}
@@ -276,7 +274,7 @@ class BuildahExecutor:
                     cancel=ctx.cancel,
                     deadline=ctx.deadline,
                     on_wait=lambda: ctx.on_step(SLOT_WAIT),
-                    priority=self.dependents.get(plan.node, 0),
+                    priority=ctx.priority,
                 )
                 if slots
                 else contextlib.nullcontext()

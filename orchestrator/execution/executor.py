@@ -32,6 +32,9 @@ class NodeContext:
     # Says the node's image is built and verified (or reused): its children may use it while
     # it is pushed, and a failed push does not fail them.
     image_ready: Callable[[], None] = field(default=lambda: None)
+    # The work waiting on this node (graph.dependents_of): its steps go first for a build
+    # slot over a node with less.
+    priority: int = 0
 
 
 class Executor(Protocol):

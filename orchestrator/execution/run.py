@@ -54,13 +54,14 @@ from orchestrator.loading.load import (
 from orchestrator.logsetup import redirected
 from orchestrator.model.options import Settings
 from orchestrator.model.pipeline import REQUIREMENTS_NODE
+from orchestrator.model.platforms import named_in
 from orchestrator.model.request import Request
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.results import NodeResult, RunResult
 from orchestrator.model.states import NodeKind, RunState, Status
 from orchestrator.planning.builder import apt_cache_dir
 from orchestrator.planning.describe import describe_plan
-from orchestrator.planning.graph import dependents_of, graph_for, order
+from orchestrator.planning.graph import graph_for, order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext, PreviousBuild
 from orchestrator.planning.plan import plan_all
 from orchestrator.planning.requirements import wheeled_services
@@ -118,6 +119,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
             "pushing is on but no registry is set: pass --registry, set ORCHESTRATE_REGISTRY "
             "or settings.registry, or --no-push",
         )
+    kinds = {graph.nodes[node]["kind"] for node in graph}
     check_settings(settings, nodes, writes=not request.dry_run)
     check_output("--summary-json", request.outputs.summary_json)
     check_output("--junit", request.outputs.junit)
@@ -129,7 +131,6 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         if settings.get_str("registry"):
             require_tool("skopeo")
         check_space(str(settings.state_dir))
-        kinds = {graph.nodes[node]["kind"] for node in graph}
         if NodeKind.BASE in kinds and resolved.pipeline.base.kind == "mmdebstrap":
             require_tool("mmdebstrap")
         # Before anything starts: not at the first arm64 step, minutes in.
@@ -144,8 +145,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
     try:
         # The wheels image needs the requirements of every service it is made for, built
         # in this run or not.
-        wheels = any(graph.nodes[node]["kind"] == NodeKind.REQUIREMENTS for node in graph)
-        wheeled = wheeled_services(resolved, graph) if wheels else []
+        wheeled = wheeled_services(resolved, graph) if NodeKind.REQUIREMENTS in kinds else []
         resolved = fetch_constraints(resolved, settings)
         images = [str(graph.nodes[node]["image"]) for node in nodes]
         sources = fetch_sources(resolved, unique(images, wheeled), settings)
@@ -199,8 +199,7 @@ def _previous_wheels_for(request: Request, graph: nx.DiGraph) -> dict[str, str]:
         str(node): str(graph.nodes[node]["platform"])
         for node in graph
         if graph.nodes[node]["kind"] == NodeKind.REQUIREMENTS
-        and node not in request.no_cache_for
-        and REQUIREMENTS_NODE not in request.no_cache_for
+        and not named_in(node, request.no_cache_for)
     }
 
 
@@ -369,7 +368,6 @@ def execute(
             push_parallel=settings.get_int("push_parallel"),
             signer=signer_of(settings, runner) if settings.get_bool("push") else None,
             step_slots=settings.get_int("build_slots"),
-            dependents=dependents_of(prepared.graph),
         )
         try:
             executor.decide_run(prepared.plans, children_of(prepared.graph))

@@ -117,8 +117,8 @@ class Scheduler:
         # Ready nodes start in this order: the most work waiting on them first (an emulated
         # chain before a native one), then the stable topological order.
         self._topo = {node: index for index, node in enumerate(self._order)}
-        work = dependents_of(graph)
-        ranked = sorted(enumerate(self._order), key=lambda item: (-work[item[1]], item[0]))
+        self._work = dependents_of(graph)
+        ranked = sorted(enumerate(self._order), key=lambda item: (-self._work[item[1]], item[0]))
         self._rank = {node: rank for rank, (_, node) in enumerate(ranked)}
         # Nodes whose readiness may have changed: checking only these keeps a 1,000-node
         # run linear instead of rescanning every pending node at each start.
@@ -151,6 +151,7 @@ class Scheduler:
                     on_step=on_step,
                     wait_for=functools.partial(self._wait_for, deadline=deadline),
                     image_ready=functools.partial(self._image_ready, node),
+                    priority=self._work[node],
                 )
                 self.on_event(node, "started", {"attempt": number})
                 log.info("node started", attempt=number)

@@ -9,6 +9,7 @@ binfmt_misc): the same steps, several times the CPU.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 # How many times the CPU of a native build one node costs under qemu-user emulation
@@ -76,3 +77,9 @@ def split_node(node: str) -> tuple[str, str]:
     """``keystone@arm64`` -> (``keystone``, ``arm64``); ``keystone`` -> (``keystone``, "")."""
     name, _, arch = node.partition("@")
     return name, arch
+
+
+def named_in(node: str, names: Collection[str]) -> bool:
+    """Whether ``names`` (``--no-cache-for``) names ``node``, or its image on every
+    platform (``keystone`` names ``keystone@arm64``)."""
+    return node in names or split_node(node)[0] in names

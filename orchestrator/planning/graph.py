@@ -43,24 +43,20 @@ def build_graph(resolved: ResolvedPipeline) -> nx.DiGraph:
             cycle (the message lists it).
     """
     one = _image_graph(resolved)
-    if not resolved.multi_platform:
-        (platform,) = resolved.platforms
-        cost = EMULATION_COST if resolved.emulated(platform) else 1.0
-        for node in one:
-            one.nodes[node].update(image=node, platform=platform.name, cost=cost)
-        return one
+    several = resolved.multi_platform
     graph = nx.DiGraph()
     for platform in resolved.platforms:
-        names = {node: f"{node}{platform.suffix}" for node in one}
+        names = {node: f"{node}{platform.suffix}" if several else node for node in one}
         chain = nx.relabel_nodes(one, names, copy=True)
         cost = EMULATION_COST if resolved.emulated(platform) else 1.0
         for node, name in names.items():
             chain.nodes[name].update(image=node, platform=platform.name, cost=cost)
         graph.update(chain)
-    for node in order(one):
-        graph.add_node(node, kind=NodeKind.MANIFEST, image=node, platform="", cost=0.0)
-        for platform in resolved.platforms:
-            graph.add_edge(f"{node}{platform.suffix}", node)
+    if several:
+        for node in order(one):
+            graph.add_node(node, kind=NodeKind.MANIFEST, image=node, platform="", cost=0.0)
+            for platform in resolved.platforms:
+                graph.add_edge(f"{node}{platform.suffix}", node)
     return graph
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.engine import buildah
+from orchestrator.model.platforms import split_node
 from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
@@ -41,7 +42,7 @@ def plan_manifest(
         Step(name="create", argv=buildah.manifest_create(b.candidate)),
         *(
             Step(
-                name=f"add:{plan.node.rpartition('@')[2]}",
+                name=f"add:{split_node(plan.node)[1]}",
                 argv=buildah.manifest_add(b.candidate, plan.image),
             )
             for plan in members

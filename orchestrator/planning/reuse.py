@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from orchestrator.engine.buildah import repository_of
+from orchestrator.model.platforms import named_in
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.nodeplan import NodePlan
 
@@ -86,7 +87,7 @@ def decide(
     """
     if no_cache:
         return Decision(reuse=False, why="--no-cache")
-    if plan.node in no_cache_for or plan.node.partition("@")[0] in no_cache_for:
+    if named_in(plan.node, no_cache_for):
         return Decision(reuse=False, why="--no-cache-for")
     found = remote(plan.remote_key) if remote is not None and plan.remote_key else None
     digest, size = found if found else ("", 0)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from orchestrator.engine.buildah import repository_of
 from orchestrator.errors import OrchestrateError
-from orchestrator.model.states import RunState
+from orchestrator.model.states import NodeKind, RunState
 from orchestrator.records import runs
 from orchestrator.records.history import BuildRecord, History, RunRecord
 
@@ -110,8 +110,8 @@ def plan_prune(
 def _slot(build: BuildRecord, host: str) -> tuple[str, str]:
     """What a newer build supersedes: the same repository's image of the same platform, or
     its manifest list."""
-    if build.inputs.get("kind") == "manifest":
-        return build.repository, "manifest"
+    if build.inputs.get("kind") == NodeKind.MANIFEST:
+        return build.repository, NodeKind.MANIFEST.value
     return build.repository, build.inputs.get("platform", host)
 
 

@@ -37,25 +37,32 @@ def test_no_more_steps_than_slots_run_at_once() -> None:
     assert most == 3 and slots.busy == 0
 
 
-def test_a_waiting_foreground_step_goes_before_a_background_one() -> None:
+def served_in_order(arrivals: list[tuple[str, bool, int]]) -> list[str]:
+    """Take the one slot, let steps (name, background, priority) queue for it in this
+    order, free it: the order they got it."""
     slots = BuildSlots(1)
     cancel = threading.Event()
     order: list[str] = []
     slots.acquire(background=False, cancel=cancel)  # the slot is taken
 
-    def take(name: str, background: bool) -> None:
-        with slots.held(background=background, cancel=cancel):
+    def take(name: str, background: bool, priority: int) -> None:
+        with slots.held(background=background, cancel=cancel, priority=priority):
             order.append(name)
 
-    background = threading.Thread(target=take, args=("background", True))
-    background.start()
-    time.sleep(0.15)  # the background step waits first
-    foreground = threading.Thread(target=take, args=("foreground", False))
-    foreground.start()
-    time.sleep(0.15)
+    threads = []
+    for arrival in arrivals:
+        threads.append(threading.Thread(target=take, args=arrival))
+        threads[-1].start()
+        time.sleep(0.15)  # they arrive in this order
     slots.release()
-    background.join(5)
-    foreground.join(5)
+    for t in threads:
+        t.join(5)
+    return order
+
+
+def test_a_waiting_foreground_step_goes_before_a_background_one() -> None:
+    # The background step waits first.
+    order = served_in_order([("background", True, 0), ("foreground", False, 0)])
     assert order == ["foreground", "background"], order
 
 
@@ -88,22 +95,8 @@ def test_the_default_is_one_more_than_the_cores() -> None:
 
 
 def test_a_node_more_nodes_wait_for_goes_first() -> None:
-    slots = BuildSlots(1)
-    cancel = threading.Event()
-    order: list[str] = []
-    slots.acquire(background=False, cancel=cancel)  # the slot is taken
-
-    def take(name: str, priority: int) -> None:
-        with slots.held(background=False, cancel=cancel, priority=priority):
-            order.append(name)
-
-    threads = []
-    for name, priority in (("heat", 0), ("keystone", 0), ("storage-base", 3)):
-        threads.append(threading.Thread(target=take, args=(name, priority)))
-        threads[-1].start()
-        time.sleep(0.15)  # they arrive in this order
-    slots.release()
-    for t in threads:
-        t.join(5)
+    order = served_in_order(
+        [("heat", False, 0), ("keystone", False, 0), ("storage-base", False, 3)]
+    )
     # The shared node three services wait for, then the others as they came.
     assert order == ["storage-base", "heat", "keystone"], order
