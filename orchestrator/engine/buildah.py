@@ -18,14 +18,13 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Protocol
 
 from orchestrator.engine import leftovers
+from orchestrator.engine.runner import Runner
 from orchestrator.errors import OrchestrateError, StepFailedError
 
 # -- names -----------------------------------------------------------------------------------
@@ -410,31 +409,6 @@ LISTING_TRIES = 5
 def is_transient(error: StepFailedError) -> bool:
     """True if the command failed in buildah's start-up, before its payload ran."""
     return any(marker in error.tail for marker in TRANSIENT_STARTUP_ERRORS)
-
-
-class Runner(Protocol):
-    """Runs commands: :class:`orchestrator.engine.process.ShRunner`, or a fake in tests."""
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        step: str,
-        log: IO[str] | None = None,
-        log_path: str = "",
-        env: dict[str, str] | None = None,
-        cancel: threading.Event | None = None,
-        deadline: float | None = None,
-        niceness: int = 0,
-    ) -> None:
-        """Run a step to completion, streaming its output into ``log``.
-
-        Raises StepFailedError, StepTimeoutError or CancelledError."""
-        ...
-
-    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
-        """Run a short query and return its stdout. Raises StepFailedError."""
-        ...
 
 
 class Storage:

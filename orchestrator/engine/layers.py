@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchestrator.engine.buildah import Argv, Runner
+from orchestrator.engine.buildah import Argv
+from orchestrator.engine.runner import Runner
 
 
 def copy_to_dir(image: str, dest: Path) -> Argv:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailedError, ToolMissingError
 
 if TYPE_CHECKING:
-    from orchestrator.engine.buildah import Runner
+    from orchestrator.engine.runner import Runner
 
 RUNTIMES = ("runc", "crun")
 BUNDLE_PREFIX = "buildah"

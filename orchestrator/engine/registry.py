@@ -9,7 +9,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from orchestrator.engine.buildah import Argv, RegistryAccess, Runner
+from orchestrator.engine.buildah import Argv, RegistryAccess
+from orchestrator.engine.runner import Runner
 from orchestrator.errors import StepFailedError
 
 # skopeo's words for "there is no such manifest", as opposed to a registry it cannot reach.

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.engine.buildah import Runner
+from orchestrator.engine.runner import Runner
 from orchestrator.errors import ConfigError, StepFailedError
 
 _LOCK = threading.Lock()  # signature-<n> numbering, across the run's pushing threads

@@ -23,8 +23,9 @@ from typing import IO
 import structlog
 
 from orchestrator.engine import attachments, buildah
-from orchestrator.engine.buildah import KEY_LABEL, Isolation, Runner, Storage, is_transient
+from orchestrator.engine.buildah import KEY_LABEL, Isolation, Storage, is_transient
 from orchestrator.engine.registry import Manifest, Registry
+from orchestrator.engine.runner import Runner
 from orchestrator.engine.signing import Signer
 from orchestrator.errors import (
     CancelledError,

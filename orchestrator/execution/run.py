@@ -26,10 +26,11 @@ import networkx as nx
 import structlog
 
 from orchestrator.engine import buildah
-from orchestrator.engine.buildah import RegistryAccess, Runner, Storage
+from orchestrator.engine.buildah import RegistryAccess, Storage
 from orchestrator.engine.emulation import check_runnable
 from orchestrator.engine.process import ShRunner, check_space, require_tool
 from orchestrator.engine.registry import Registry
+from orchestrator.engine.runner import Runner
 from orchestrator.engine.signing import Signer
 from orchestrator.engine.storageconf import use_storage_root
 from orchestrator.errors import (

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engine import buildah, layers
-from orchestrator.engine.buildah import Runner, Storage
+from orchestrator.engine.buildah import Storage
+from orchestrator.engine.runner import Runner
 from orchestrator.engine.storageconf import ENV as STORAGE_CONF_ENV
 from orchestrator.errors import ConfigError, OrchestrateError
 from orchestrator.execution import image_diff

@@ -87,3 +87,37 @@ def test_only_engine_buildah_writes_buildah_or_podman_argv() -> None:
                 if isinstance(first, ast.Constant) and first.value in ("buildah", "podman"):
                     writers.add(path)
     assert writers == {ARGV_MODULE}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The package's modules ``path`` imports: ``from a.b import c`` counts ``a.b.c`` where
+    that is a module, else ``a.b``."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                child = f"{node.module}.{alias.name}"
+                out.add(child if child in known else node.module)
+        elif isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+    return out & known
+
+
+def test_no_import_circle() -> None:
+    """No module reaches itself through the package's imports (type-only imports included;
+    package ``__init__`` modules, which only name their package, left out)."""
+    import networkx as nx
+
+    paths = [p for p in _modules() if p.name != "__init__.py"]
+    known = {_module_name(p) for p in paths}
+    graph = nx.DiGraph()
+    for path in paths:
+        name = _module_name(path)
+        graph.add_node(name)
+        graph.add_edges_from((name, m) for m in _imported_modules(path, known) if m != name)
+    assert list(nx.simple_cycles(graph)) == []
