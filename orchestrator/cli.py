@@ -22,9 +22,10 @@ from typing import Any
 
 import click
 
-from orchestrator.engine import buildah, signing
-from orchestrator.engine.buildah import RUN_ID_RE, Storage, new_run_id
+from orchestrator.engine import naming, signing
+from orchestrator.engine.buildah import Storage
 from orchestrator.engine.emulation import host_platform
+from orchestrator.engine.naming import RUN_ID_RE, new_run_id
 from orchestrator.engine.process import ShRunner, require_tool
 from orchestrator.errors import (
     EXIT_INTERNAL,
@@ -397,7 +398,7 @@ def sbom_cmd(
     else:
         assert image is not None
         image_contents.require_local(storage, image, "IMAGE")
-        throwaway = buildah.container_name(new_run_id(datetime.now(UTC)), "sbom")
+        throwaway = naming.container_name(new_run_id(datetime.now(UTC)), "sbom")
         with storage.mounted(image, throwaway) as root:
             text = sbom.sbom_json(root, name=label, version=version, properties=props)
     if output is None:

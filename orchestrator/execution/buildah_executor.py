@@ -22,8 +22,9 @@ from typing import IO
 
 import structlog
 
-from orchestrator.engine import attachments, buildah
-from orchestrator.engine.buildah import KEY_LABEL, Isolation, Storage, is_transient
+from orchestrator.engine import attachments, buildah, naming
+from orchestrator.engine.buildah import Isolation, Storage, is_transient
+from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.engine.registry import Manifest, Registry
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.signing import Signer
@@ -376,7 +377,7 @@ class BuildahExecutor:
         destination = f"{plan.remote}:{attachments.sbom_tag(pushed.digest)}"
         if self.registry.manifest(destination) is not None:
             return
-        container = buildah.container_name(ctx.run_id, f"{plan.node}-sbom")
+        container = naming.container_name(ctx.run_id, f"{plan.node}-sbom")
         with self.storage.mounted(plan.image, container) as root:
             document = root / SBOM_PATH.lstrip("/")
             if not document.is_file():

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.engine import buildah
+from orchestrator.engine import naming
 from orchestrator.engine.buildah import Storage
 from orchestrator.engine.runner import Runner
 from orchestrator.execution.image_contents import deb_packages, distributions, require_local
@@ -111,7 +111,7 @@ def diff_images(image_a: str, image_b: str, runner: Runner, *, run_id: str) -> I
         require_local(storage, image, argument)
     inventories = []
     for side, image in (("a", image_a), ("b", image_b)):
-        with storage.mounted(image, buildah.container_name(run_id, f"diff-{side}")) as root:
+        with storage.mounted(image, naming.container_name(run_id, f"diff-{side}")) as root:
             inventories.append(inventory(root))
     return diff_inventories(inventories[0], inventories[1], names=(image_a, image_b))
 

@@ -25,7 +25,7 @@ from types import FrameType
 import networkx as nx
 import structlog
 
-from orchestrator.engine import buildah
+from orchestrator.engine import naming
 from orchestrator.engine.buildah import RegistryAccess, Storage
 from orchestrator.engine.emulation import check_runnable
 from orchestrator.engine.process import ShRunner, check_space, require_tool
@@ -141,7 +141,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
             native=resolved.native,
             where=f"{path}: platforms",
         )
-    run_id = buildah.new_run_id(datetime.now(UTC))
+    run_id = naming.new_run_id(datetime.now(UTC))
     now = now or datetime.now(UTC)
     try:
         # The wheels image needs the requirements of every service it is made for, built

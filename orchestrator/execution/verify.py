@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.engine import buildah, layers
+from orchestrator.engine import buildah, layers, naming
 from orchestrator.engine.buildah import Storage
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.storageconf import ENV as STORAGE_CONF_ENV
@@ -164,7 +164,7 @@ def write_pins(target: Target, storage: Storage, folder: Path, *, run_id: str) -
     folder.mkdir(parents=True, exist_ok=True)
     for node, original in target.originals.items():
         image = _local(storage, original)
-        with storage.mounted(image, buildah.container_name(run_id, f"pins-{node}")) as root:
+        with storage.mounted(image, naming.container_name(run_id, f"pins-{node}")) as root:
             lines = sorted(f"{p.name}={p.version}" for p in deb_packages(root))
         (folder / f"{node}.txt").write_text("".join(f"{line}\n" for line in lines))
 
@@ -276,7 +276,7 @@ def _compare(
         with storage_conf(conf):
             image = _local(storage, original) if side == 0 else rebuilt_id
             configs.append(_config(storage, image))
-            container = buildah.container_name(run_id, f"verify-{node}-{side}")
+            container = naming.container_name(run_id, f"verify-{node}-{side}")
             with storage.mounted(image, container) as root:
                 inventories.append(image_diff.inventory(root))
             with layers.layer_files(image, storage.runner, scratch / f"{node}-{side}") as files:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from orchestrator.engine import buildah
+from orchestrator.engine import naming
 from orchestrator.engine.buildah import Storage
 from orchestrator.engine.runner import Runner
 from orchestrator.errors import ConfigError
@@ -57,7 +57,7 @@ def export_wheels(image: str, dest: Path, runner: Runner, *, run_id: str) -> Exp
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ConfigError("DIR", "", f"{dest} exists and is not an empty folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    container = buildah.container_name(run_id, "wheels-export")
+    container = naming.container_name(run_id, "wheels-export")
     with Storage(runner).mounted(image, container) as root:
         wheels_dir = root / WHEELS_DIR.lstrip("/")
         wheels = sorted(p for p in wheels_dir.glob("*.whl") if p.is_file())

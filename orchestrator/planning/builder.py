@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestrator.engine import buildah
-from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, RegistryAccess
+from orchestrator.engine import buildah, naming
+from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess
+from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.model.pipeline import BaseSpec
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
@@ -65,7 +66,7 @@ class NodeBuilder:
         self.platform = ctx.platform
         # The node's name in the graph (``keystone@arm64``); ``node`` names its image.
         self.qualified = ctx.qualify(node)
-        self.container = buildah.container_name(ctx.run_id, self.qualified)
+        self.container = naming.container_name(ctx.run_id, self.qualified)
         self.node_dir = ctx.run_dir / self.qualified
         self.steps: list[Step] = []
         # Every image of the run is dated at the start of the base's refresh period: file
@@ -89,7 +90,7 @@ class NodeBuilder:
         variant = self.platform.arch if ctx.qualified else ""
         if kind == NodeKind.MANIFEST:
             variant = "list"
-        self.candidate = buildah.candidate_name(self.repository, ctx.run_id, variant)
+        self.candidate = naming.candidate_name(self.repository, ctx.run_id, variant)
         self.isolation = Isolation(
             isolation=self.settings.get_str("isolation"), runtime=self.settings.get_str("runtime")
         )

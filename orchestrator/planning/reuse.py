@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from orchestrator.engine.buildah import repository_of
+from orchestrator.engine.naming import repository_of
 from orchestrator.model.platforms import named_in
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.nodeplan import NodePlan

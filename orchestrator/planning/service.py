@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from orchestrator.engine import buildah
+from orchestrator.engine import buildah, naming
 from orchestrator.engine.buildah import Mount
 from orchestrator.errors import ConfigError
 from orchestrator.model import bindep
@@ -256,7 +256,7 @@ def _source_url(service: ServiceImage, fetched: FetchedSource | None) -> str:
 def _verify_steps(b: NodeBuilder, service: ServiceImage) -> list[Step]:
     """Smoke-test the committed image in a throwaway container (never the working one, which
     would leave __pycache__ behind), as the service user, and check its shared libraries."""
-    check = buildah.check_container_name(b.ctx.run_id, b.qualified)
+    check = naming.check_container_name(b.ctx.run_id, b.qualified)
     b.containers.append(check)
     b.input("smoke", service.project.smoke)
     b.scripts.add("check-libs.sh")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.engine.buildah import repository_of
+from orchestrator.engine.naming import repository_of
 from orchestrator.errors import StateError
 from orchestrator.model.results import NodeResult
 from orchestrator.model.states import RunState, Status

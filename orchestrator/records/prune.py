@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.engine.buildah import repository_of
+from orchestrator.engine.naming import repository_of
 from orchestrator.errors import OrchestrateError
 from orchestrator.model.states import NodeKind, RunState
 from orchestrator.records import runs

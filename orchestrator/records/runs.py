@@ -1,7 +1,7 @@
 """Run bookkeeping on disk: which runs are alive, and what dead ones left in storage.
 
 A run writes its pid to ``<state>/runs/<run id>/pid`` while it lives. Working containers and
-candidate images carry their run's id in their names (:mod:`orchestrator.engine.buildah`
+candidate images carry their run's id in their names (:mod:`orchestrator.engine.naming`
 makes and reads those names). One whose run is not alive (killed with SIGKILL, machine
 rebooted) is an orphan, and the next run with the same state directory removes it. Names of
 runs this state directory does not know are never touched.
@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from orchestrator.engine.buildah import run_of
+from orchestrator.engine.naming import run_of
 
 
 def mark_running(run_dir: Path) -> Path:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from orchestrator.engine import leftovers
-from orchestrator.engine.buildah import run_of
+from orchestrator.engine.naming import run_of
 from orchestrator.engine.process import ShRunner
 from tests.registry_server import free_port
 

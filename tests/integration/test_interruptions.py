@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.engine.buildah import run_of
+from orchestrator.engine.naming import run_of
 from tests.integration.conftest import ROOT, buildah_containers, orchestrate, processes_with
 
 # The hang step's command line carries this, so a test can look for it among processes.

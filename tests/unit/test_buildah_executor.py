@@ -23,8 +23,9 @@ from typing import IO
 import pytest
 from structlog.testing import capture_logs
 
-from orchestrator.engine import buildah
-from orchestrator.engine.buildah import KEY_LABEL, Isolation, Mount, RegistryAccess, Storage
+from orchestrator.engine import buildah, naming
+from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess, Storage
+from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.engine.registry import Registry
 from orchestrator.errors import (
     CancelledError,
@@ -49,8 +50,8 @@ REPO = "localhost/openstack/keystone"
 BASE = "localhost/openstack/base:k0"
 KEY = "k1"
 TAGS = (f"{REPO}:2026.1", f"{REPO}:latest")
-CONTAINER = buildah.container_name(RUN_ID, NODE)
-CANDIDATE = buildah.candidate_name(REPO, RUN_ID)
+CONTAINER = naming.container_name(RUN_ID, NODE)
+CANDIDATE = naming.candidate_name(REPO, RUN_ID)
 IMAGE = f"{REPO}:{KEY}"
 TRANSIENT_TAIL = (
     "Error: sealing memfd copy: Device or resource busy\nerror running container: exit status 1"
@@ -609,8 +610,8 @@ def test_dead_run_cleanup_removes_only_that_runs_leftovers(
     dead, other = "20261126-110000-ffff", "20261126-120000-0a0b"
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     # nova's step still runs in runc although its container is gone; the other run's too.
-    dead_step = _bundle(tmp_path / "tmp", "buildah1", buildah.container_name(dead, "nova"))
-    live_step = _bundle(tmp_path / "tmp", "buildah2", buildah.container_name(other, "nova"))
+    dead_step = _bundle(tmp_path / "tmp", "buildah1", naming.container_name(dead, "nova"))
+    live_step = _bundle(tmp_path / "tmp", "buildah2", naming.container_name(other, "nova"))
     state = tmp_path / "state"
     run_dir = state / "runs" / dead
     run_dir.mkdir(parents=True)
@@ -620,14 +621,14 @@ def test_dead_run_cleanup_removes_only_that_runs_leftovers(
         images={
             BASE: "k0",
             f"{REPO}:2026.1": KEY,
-            buildah.candidate_name(REPO, dead): KEY,
-            buildah.candidate_name("localhost/openstack/nova", dead): "k2",
-            buildah.candidate_name(REPO, other): KEY,
+            naming.candidate_name(REPO, dead): KEY,
+            naming.candidate_name("localhost/openstack/nova", dead): "k2",
+            naming.candidate_name(REPO, other): KEY,
         },
         containers={
-            buildah.container_name(dead, "keystone"),
-            buildah.check_container_name(dead, "keystone"),
-            buildah.container_name(other, "nova"),
+            naming.container_name(dead, "keystone"),
+            naming.check_container_name(dead, "keystone"),
+            naming.container_name(other, "nova"),
             "someone-elses-container",
         },
         payloads={"buildah-1": dead_step, "buildah-2": live_step},
@@ -651,20 +652,20 @@ def test_dead_run_cleanup_removes_only_that_runs_leftovers(
     removed = [argv for argv in runner.calls if argv[:2] in {("buildah", "rm"), ("buildah", "rmi")}]
     assert removed == [
         buildah.rm(
-            buildah.container_name(dead, "keystone"), buildah.check_container_name(dead, "keystone")
+            naming.container_name(dead, "keystone"), naming.check_container_name(dead, "keystone")
         ),
         buildah.rmi(
-            buildah.candidate_name(REPO, dead),
-            buildah.candidate_name("localhost/openstack/nova", dead),
+            naming.candidate_name(REPO, dead),
+            naming.candidate_name("localhost/openstack/nova", dead),
         ),
     ]
-    assert runner.containers == {buildah.container_name(other, "nova"), "someone-elses-container"}
+    assert runner.containers == {naming.container_name(other, "nova"), "someone-elses-container"}
     assert runner.payloads == {"buildah-2": live_step}
     assert not dead_step.exists() and live_step.exists()
     assert runner.images == {
         BASE: "k0",
         f"{REPO}:2026.1": KEY,
-        buildah.candidate_name(REPO, other): KEY,
+        naming.candidate_name(REPO, other): KEY,
     }
 
 

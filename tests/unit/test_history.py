@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.engine.buildah import repository_of
+from orchestrator.engine.naming import repository_of
 from orchestrator.errors import StateError
 from orchestrator.model.results import Attempt, NodeResult, StepTime
 from orchestrator.model.states import Status

@@ -8,7 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from orchestrator.engine import buildah
+from orchestrator.engine import naming
 from orchestrator.engine.emulation import check_runnable, handler_problem, host_platform
 from orchestrator.errors import EXIT_PLATFORM, ConfigError, PlatformError
 from orchestrator.loading.load import load
@@ -71,7 +71,7 @@ def test_the_platform_is_in_every_key(write_pipeline: WritePipeline) -> None:
         amd, arm = plans[f"{image}@amd64"], plans[f"{image}@arm64"]
         assert amd.key != arm.key
         assert (amd.inputs["platform"], arm.inputs["platform"]) == ("linux/amd64", "linux/arm64")
-        assert buildah.repository_of(amd.image) == buildah.repository_of(arm.image)
+        assert naming.repository_of(amd.image) == naming.repository_of(arm.image)
     arm = plans["keystone@arm64"]
     assert arm.parents == ("openstack-base@arm64", "requirements@arm64")
     shared = plans["openstack-base@arm64"]

@@ -1,0 +1,49 @@
+"""Names orchestrate gives what it makes: run ids, working and check containers, candidate
+images, and the label that carries a node's key. Pure: no process, no file."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+KEY_LABEL = "io.orchestrate.key"
+CONTAINER_PREFIX = "orch-"
+_RUN_ID = r"\d{8}-\d{6}-[0-9a-f]{4}"
+RUN_ID_RE = re.compile(rf"^{_RUN_ID}$")
+CONTAINER_RE = re.compile(rf"^{CONTAINER_PREFIX}(?P<run>{_RUN_ID})-")
+CANDIDATE_RE = re.compile(rf":candidate-(?P<run>{_RUN_ID})(-[a-z0-9]+)?$")
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id such as ``20261126-154012-a1b2``."""
+    return f"{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def container_name(run_id: str, node: str) -> str:
+    """The working container a node's steps run in (``keystone@arm64``'s: ``...-keystone.arm64``:
+    container names take no ``@``)."""
+    return f"{CONTAINER_PREFIX}{run_id}-{node.replace('@', '.')}"
+
+
+def check_container_name(run_id: str, node: str) -> str:
+    """The throwaway container a committed image is checked in."""
+    return f"{container_name(run_id, node)}-smoke"
+
+
+def candidate_name(repository: str, run_id: str, variant: str = "") -> str:
+    """The name a commit gets until its checks pass; ``variant`` tells apart the candidates
+    of one repository in one run (``arm64``, ``list``: each platform's image, and the list)."""
+    return f"{repository}:candidate-{run_id}{f'-{variant}' if variant else ''}"
+
+
+def repository_of(image: str) -> str:
+    """``localhost/openstack/keystone:abc`` -> ``localhost/openstack/keystone``."""
+    name, _, tag = image.rpartition(":")
+    return name if name and "/" not in tag else image
+
+
+def run_of(name: str) -> str | None:
+    """The run id in a working container's or candidate image's name, or None."""
+    match = CONTAINER_RE.search(name) or CANDIDATE_RE.search(name)
+    return match.group("run") if match else None
