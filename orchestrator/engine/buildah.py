@@ -1,9 +1,9 @@
-"""Everything orchestrate says to buildah and podman, and what it names things there.
+"""Everything orchestrate says to buildah and podman.
 
-- **Names**: run ids, working containers (``orch-<run id>-<node>``, ``...-check``) and the
-  tag an image carries until its checks pass (``<repository>:candidate-<run id>``, with
-  ``-<arch>`` or ``-list`` after it in a run of several platforms). The
-  dead-run cleanup finds leftovers by these names, so they are made and matched only here.
+Names (run ids, working containers, candidate tags) are made and matched in
+:mod:`orchestrator.engine.naming`; the :class:`Runner` protocol is in
+:mod:`orchestrator.engine.runner`.
+
 - **Argv builders**: one pure function per buildah/podman command orchestrate uses. Planning
   calls them to write a node's steps; :class:`Storage` calls them to query and tidy storage.
   No other module writes a buildah or podman argv.
