@@ -1,5 +1,6 @@
 """Names orchestrate gives what it makes: run ids, working and check containers, candidate
-images, and the label that carries a node's key. Pure: no process, no file."""
+images, and the label that carries a node's key. The dead-run cleanup finds leftovers by these
+names, so they are made and matched only here. Pure: no process, no file."""
 
 from __future__ import annotations
 
