@@ -266,7 +266,7 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
     Install them as /etc/containers/policy.json (merged with yours) and in
     /etc/containers/registries.d/."""
     settings = _request(ctx, values, None).settings({})
-    scope, fingerprint = settings.get_str("registry"), settings.get_str("sign_by")
+    scope, fingerprint = settings.registry, settings.sign_by
     if not scope or not fingerprint:
         raise ConfigError("trust", "", "needs --registry and --sign-by (or their variables)")
     url = lookaside_url or f"file://{run.lookaside_of(settings).resolve()}"
@@ -705,8 +705,7 @@ def export_cmd(
         checkout_path("--profiles-dir", str(profiles_dir))
     resolved = load(find_pipeline(request.pipeline if pipeline else None), profiles_dir)
     settings = request.settings(resolved.pipeline.settings)
-    registry = settings.get_str("registry")
-    problem = prefix_problem(registry) if registry else None
+    problem = prefix_problem(settings.registry) if settings.registry else None
     if problem:
         raise ConfigError(f"setting 'registry' (from {settings.origins['registry']})", "", problem)
     spec = from_graph(
@@ -714,8 +713,8 @@ def export_cmd(
         pipeline=given_path,
         name=resolved.pipeline.name,
         job_image=job_image,
-        registry=registry,
-        tls_verify=settings.get_bool("tls_verify"),
+        registry=settings.registry,
+        tls_verify=settings.tls_verify,
         selection=request.selection,
         profiles_dir=str(profiles_dir) if profiles_dir is not None else None,
     )

@@ -53,12 +53,12 @@ from orchestrator.loading.load import (
     plan_inputs,
 )
 from orchestrator.logsetup import redirected
-from orchestrator.model.options import Settings
 from orchestrator.model.pipeline import REQUIREMENTS_NODE
 from orchestrator.model.platforms import named_in
 from orchestrator.model.request import Request
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.results import NodeResult, RunResult
+from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind, RunState, Status
 from orchestrator.planning.builder import apt_cache_dir
 from orchestrator.planning.describe import describe_plan
@@ -109,11 +109,11 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
     path = find_pipeline(request.pipeline)
     resolved = load(path, request.profiles_dir)
     settings = request.settings(resolved.pipeline.settings)
-    if settings.get_str("storage_root"):
-        storage_root(Path(settings.get_str("storage_root")), dry_run=request.dry_run)
+    if settings.storage_root:
+        storage_root(Path(settings.storage_root), dry_run=request.dry_run)
     graph = graph_for(resolved, request.selection)
     nodes = order(graph)
-    if settings.get_bool("push") and not settings.get_str("registry"):
+    if settings.push and not settings.registry:
         raise ConfigError(
             f"setting 'push' (from {settings.origins['push']})",
             "",
@@ -129,7 +129,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         raise ConfigError("--no-cache-for", "", f"no such node in this run: {', '.join(unknown)}")
     if check_tools:
         require_tool("buildah")
-        if settings.get_str("registry"):
+        if settings.registry:
             require_tool("skopeo")
         check_space(str(settings.state_dir))
         if NodeKind.BASE in kinds and resolved.pipeline.base.kind == "mmdebstrap":
@@ -217,7 +217,7 @@ def previous_builds(settings: Settings, nodes: Mapping[str, str]) -> dict[str, P
         if history is None:
             return {}
         storage = Storage(ShRunner())
-        namespace = settings.get_str("namespace").rstrip("/")
+        namespace = settings.namespace.rstrip("/")
         with history:
             for node, platform in nodes.items():
                 last = history.last_build(
@@ -356,19 +356,18 @@ def execute(
             started=prepared.started,
             resumed_from=resumed_from,
         )
-        host_env = {k: settings.get_str(k) for k in ("http_proxy", "https_proxy", "no_proxy")}
         registry = registry_of(settings, runner)
         executor = BuildahExecutor(
             runner=runner,
-            host_env={k: v for k, v in host_env.items() if v},
+            host_env={k: v for k, v in settings.proxies.items() if v},
             no_cache=prepared.request.no_cache,
             no_cache_for=prepared.request.no_cache_for,
             history=history,
             done_before=done_before,
             registry=registry,
-            push_parallel=settings.get_int("push_parallel"),
-            signer=signer_of(settings, runner) if settings.get_bool("push") else None,
-            step_slots=settings.get_int("build_slots"),
+            push_parallel=settings.push_parallel,
+            signer=signer_of(settings, runner) if settings.push else None,
+            step_slots=settings.build_slots,
         )
         try:
             executor.decide_run(prepared.plans, children_of(prepared.graph))
@@ -383,10 +382,10 @@ def execute(
             pid_file.unlink(missing_ok=True)
             raise
         limits = Limits(
-            parallel=settings.get_int("parallel"),
-            retries=settings.get_int("retries"),
-            timeout=settings.get_int("timeout"),
-            fail_fast=settings.get_bool("fail_fast"),
+            parallel=settings.parallel,
+            retries=settings.retries,
+            timeout=settings.timeout,
+            fail_fast=settings.fail_fast,
         )
         log.info(
             "run started",
@@ -415,7 +414,7 @@ def execute(
         )
         with _sigterm_as_interrupt(), progress, _log_through(progress):
             result = scheduler.run()
-        promoting = settings.get_bool("push") and settings.get_bool("promote")
+        promoting = settings.push and settings.promote
         if registry is not None and promoting and not result.interrupted:
             _promote(prepared, registry, result, executor.signer)
         try:
@@ -435,19 +434,17 @@ def execute(
 
 def registry_of(settings: Settings, runner: Runner) -> Registry | None:
     """The registry of the ``registry`` setting, with its TLS and authfile options."""
-    if not settings.get_str("registry"):
+    if not settings.registry:
         return None
     access = RegistryAccess(
-        tls_verify=settings.get_bool("tls_verify"),
-        cert_dir=settings.get_str("cert_dir"),
-        authfile=settings.get_str("authfile"),
+        tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
     )
     return Registry(runner, access)
 
 
 def lookaside_of(settings: Settings) -> Path:
     """The folder signatures are written to: ``lookaside``, or sigstore/ in the state dir."""
-    return Path(settings.get_str("lookaside") or settings.state_dir / "sigstore").expanduser()
+    return Path(settings.lookaside or settings.state_dir / "sigstore").expanduser()
 
 
 def signer_of(settings: Settings, runner: Runner) -> Signer | None:
@@ -456,10 +453,10 @@ def signer_of(settings: Settings, runner: Runner) -> Signer | None:
     Raises:
         ConfigError: signing is on without a registry, or the key is not in the keyring.
     """
-    fingerprint = settings.get_str("sign_by")
+    fingerprint = settings.sign_by
     if not fingerprint:
         return None
-    if not settings.get_str("registry"):
+    if not settings.registry:
         raise ConfigError(
             "setting 'sign_by'", "", "signing is on but no registry is set: signatures are of "
             "pushed images; pass --registry or set ORCHESTRATE_REGISTRY"
@@ -490,7 +487,7 @@ def _promote(
         done = promote(
             prepared.plans,
             registry,
-            parallel=prepared.settings.get_int("push_parallel"),
+            parallel=prepared.settings.push_parallel,
             signer=signer,
         )
     except PromotionError as exc:
@@ -519,7 +516,7 @@ def promote_release_tags(prepared: Prepared, runner: Runner) -> list[str]:
     done = promote(
         prepared.plans,
         registry,
-        parallel=prepared.settings.get_int("push_parallel"),
+        parallel=prepared.settings.push_parallel,
         signer=signer_of(prepared.settings, runner),
     )
     return done.promoted + [f"{tag} (unchanged)" for tag in done.unchanged]

@@ -151,7 +151,7 @@ def original_storage(record: RunRecord, environ: Mapping[str, str]) -> str | Non
     stored.setdefault("pipeline", record.pipeline)
     request = Request.restored(stored, environ=environ)
     resolved = load(find_pipeline(request.pipeline), request.profiles_dir)
-    root = request.settings(resolved.pipeline.settings).get_str("storage_root")
+    root = request.settings(resolved.pipeline.settings).storage_root
     return str(Path(root) / "storage.conf") if root else None
 
 

@@ -24,11 +24,11 @@ from orchestrator.model import bindep
 from orchestrator.model.bindep import BindepFile, LoadedBindep
 from orchestrator.model.catalog import CATALOG_PATH, load_catalog
 from orchestrator.model.inputs import FetchedSource, PlanInputs
-from orchestrator.model.options import Settings
 from orchestrator.model.pipeline import Pipeline, load_pipeline
 from orchestrator.model.profiles import load_profiles
 from orchestrator.model.references import name_problem, prefix_problem
 from orchestrator.model.resolve import ResolvedPipeline, resolve
+from orchestrator.model.settings import Settings
 from orchestrator.model.yamlfile import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -108,8 +108,7 @@ def check_settings(settings: Settings, nodes: Iterable[str], *, writes: bool) ->
     def error(name: str, message: str) -> ConfigError:
         return ConfigError(f"setting '{name}' (from {settings.origins[name]})", "", message)
 
-    for name in ("namespace", "registry"):
-        value = settings.get_str(name)
+    for name, value in (("namespace", settings.namespace), ("registry", settings.registry)):
         problem = prefix_problem(value) if value or name == "namespace" else None
         if problem:
             raise error(name, problem)
@@ -117,10 +116,10 @@ def check_settings(settings: Settings, nodes: Iterable[str], *, writes: bool) ->
             problem = name_problem(value, node)
             if problem:
                 raise error(name, problem)
-    ca = settings.get_str("ca_bundle")
+    ca = settings.ca_bundle
     if ca and not Path(ca).is_file():
         raise error("ca_bundle", f"{ca} is not a file (a PEM bundle of CA certificates)")
-    pins = settings.get_str("apt_pins")
+    pins = settings.apt_pins
     if pins:
         lacking = [node for node in nodes if not (Path(pins) / f"{node}.txt").is_file()]
         if lacking:
@@ -171,10 +170,10 @@ def _check_constraints(path: Path, text: str) -> None:
 def network_of(settings: Settings) -> Network:
     """Host-side network settings for fetching sources."""
     return Network(
-        index_url=settings.get_str("pip_index_url") or DEFAULT_INDEX,
-        http_proxy=settings.get_str("http_proxy"),
-        https_proxy=settings.get_str("https_proxy"),
-        ca_bundle=settings.get_str("ca_bundle"),
+        index_url=settings.pip_index_url or DEFAULT_INDEX,
+        http_proxy=settings.http_proxy,
+        https_proxy=settings.https_proxy,
+        ca_bundle=settings.ca_bundle,
     )
 
 

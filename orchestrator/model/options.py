@@ -3,22 +3,19 @@ variables, the pipeline's ``settings:``/``network:`` keys and the stored options
 from.
 
 Options of scope ``setting`` are run settings, resolved CLI flag > ``ORCHESTRATE_*`` > pipeline
-file > built-in default; every resolved value records where it came from, so ``orchestrate
-plan`` can say why a proxy or a parallelism was chosen. Settings never change what an image
-contains (network, engine and scheduling knobs), which is why none of them enters a cache key.
-The other scopes (selection, build, output) are options of one command line only.
+file > built-in default into a typed :class:`orchestrator.model.settings.Settings`. Settings
+never change what an image contains (network, engine and scheduling knobs), which is why none
+of them enters a cache key. The other scopes (selection, build, output) are options of one
+command line only.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-
-from orchestrator.errors import ConfigError
-from orchestrator.model.yamlfile import Field
 
 Origin = Literal["cli", "env", "pipeline", "default"]
 Scope = Literal["setting", "selection", "build", "output"]
@@ -405,124 +402,3 @@ _COMMAND_OPTIONS: tuple[Option, ...] = (
 )
 OPTIONS: tuple[Option, ...] = (*SETTINGS, *_COMMAND_OPTIONS)
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """Resolved run settings with the origin of each value."""
-
-    values: Mapping[str, Any]
-    origins: Mapping[str, Origin]
-
-    def get_int(self, name: str) -> int:
-        """An integer option's value."""
-        value = self.values[name]
-        assert isinstance(value, int) and not isinstance(value, bool), name
-        return value
-
-    def get_str(self, name: str) -> str:
-        """A string or choice option's value."""
-        value = self.values[name]
-        assert isinstance(value, str), name
-        return value
-
-    def get_bool(self, name: str) -> bool:
-        """A boolean option's value."""
-        return bool(self.values[name])
-
-    def get_list(self, name: str) -> tuple[str, ...]:
-        """A list option's value."""
-        return tuple(self.values[name])
-
-    @property
-    def state_dir(self) -> Path:
-        return Path(self.get_str("state_dir")).expanduser()
-
-
-def _from_text(option: Option, text: str, where: Callable[[str], ConfigError]) -> Any:
-    match option.kind:
-        case "int":
-            try:
-                value = int(text)
-            except ValueError:
-                raise where(f"expected an integer, got {text!r}") from None
-            if option.minimum is not None and value < option.minimum:
-                raise where(f"must be >= {option.minimum}, got {value}")
-            return value
-        case "bool":
-            lowered = text.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off", ""):
-                return False
-            raise where(f"expected true or false, got {text!r}")
-        case "list":
-            return split_names([text])
-        case "choice":
-            if text not in option.choices:
-                raise where(f"{text!r} is not one of: {', '.join(option.choices)}")
-            return text
-        case "str":
-            return text
-
-
-def from_environment(option: Option, environ: Mapping[str, str]) -> Any:
-    """The option's value from its ``ORCHESTRATE_*`` variable, or None if it is not set.
-
-    Raises:
-        ConfigError: the variable's value is malformed (naming the variable).
-    """
-    if not option.has_env or option.env not in environ:
-        return None
-
-    def where(message: str) -> ConfigError:
-        return ConfigError(f"environment variable {option.env}", "", message)
-
-    return _from_text(option, environ[option.env], where)
-
-
-def field_value(option: Option, node: Field) -> Any:
-    match option.kind:
-        case "int":
-            return node.integer(minimum=option.minimum)
-        case "bool":
-            return node.boolean()
-        case "list":
-            return node.strings()
-        case "choice":
-            return node.choice(option.choices)
-        case "str":
-            return node.string(allow_empty=True)
-
-
-def resolve_settings(
-    pipeline_values: Mapping[str, Field],
-    cli_values: Mapping[str, Any],
-    environ: Mapping[str, str],
-) -> Settings:
-    """Resolve every setting: CLI flag > ``ORCHESTRATE_*`` > pipeline file > built-in default.
-
-    Args:
-        pipeline_values: the raw ``settings:``/``network:`` fields of the pipeline.
-        cli_values: options given on the command line (``None`` values mean "not given").
-        environ: the environment the command was started in.
-
-    Raises:
-        ConfigError: a value from the pipeline or the environment is malformed.
-    """
-    env = environ
-    values: dict[str, Any] = {}
-    origins: dict[str, Origin] = {}
-    for option in SETTINGS:
-        cli = cli_values.get(option.name)
-        if cli is not None:
-            values[option.name], origins[option.name] = cli, "cli"
-        elif option.env in env:
-            values[option.name] = from_environment(option, env)
-            origins[option.name] = "env"
-        elif option.name in pipeline_values:
-            values[option.name] = field_value(option, pipeline_values[option.name])
-            origins[option.name] = "pipeline"
-        else:
-            values[option.name], origins[option.name] = option.default_in(env), "default"
-    return Settings(values=values, origins=origins)

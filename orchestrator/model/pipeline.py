@@ -3,7 +3,7 @@
 A pipeline says *what* to build: defaults (release, toolchain pins, constraints, tags), the base
 image, the requirements (wheels) image, one entry per service image and optional child images.
 Run settings that may also come from the CLI or the environment (parallelism, proxies, ...) are
-read here as raw values and resolved in :mod:`orchestrator.model.options`.
+read here as raw values and resolved in :mod:`orchestrator.model.settings`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from orchestrator.model.options import OPTION_BY_NAME, OPTIONS, field_value
+from orchestrator.model.options import OPTION_BY_NAME, OPTIONS
 from orchestrator.model.platforms import platform_problem
 from orchestrator.model.references import component_problem, tag_template_problem
+from orchestrator.model.settings import field_value
 from orchestrator.model.yamlfile import Field, load_yaml
 
 BASE_NODE = "base"
@@ -250,7 +251,7 @@ def load_pipeline(path: Path) -> Pipeline:
     settings: dict[str, Field] = {}
     for section in ("settings", "network"):
         if section in top:
-            # Keys are validated against the option table by orchestrator.model.options.
+            # Keys are validated against the option table (orchestrator.model.options).
             for key, value in top[section].mapping(_section_keys(section)).items():
                 field_value(OPTION_BY_NAME[key], value)  # type errors are caught here
                 settings[key] = value

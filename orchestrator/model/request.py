@@ -13,16 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigError
-from orchestrator.model.options import (
-    OPTION_BY_NAME,
-    SETTINGS,
-    Option,
-    Settings,
-    from_environment,
-    resolve_settings,
-    split_names,
-)
+from orchestrator.model.options import OPTION_BY_NAME, SETTINGS, Option, split_names
 from orchestrator.model.options import given as given_options
+from orchestrator.model.settings import Settings, from_environment, resolve_settings
 from orchestrator.model.yamlfile import Field
 from orchestrator.redaction import has_credentials
 

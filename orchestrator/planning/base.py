@@ -60,7 +60,7 @@ def apt_sources(spec: BaseSpec, mirror: str) -> list[str]:
 
 def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
     rootfs = b.node_dir / "rootfs.tar"
-    mirror = b.settings.get_str("apt_mirror") or spec.mirror
+    mirror = b.settings.apt_mirror or spec.mirror
     public = apt_sources(spec, spec.mirror)
     argv = [
         # mmdebstrap makes its tarball reproducible (file times, machine-id, logs) with it.

@@ -41,7 +41,6 @@ REPRODUCIBLE = "reproducible/1"
 SETTLE_RUN = ("/bin/touch", "-c", "/run")
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN_STEP = "run-step.sh"
-PROXY_SETTINGS = ("http_proxy", "https_proxy", "no_proxy")
 
 # Turns the labels (the key label included) into the steps that produce the candidate image.
 Producer = Callable[[Sequence[tuple[str, str]]], Sequence[Step]]
@@ -85,19 +84,17 @@ class NodeBuilder:
         self.scratch: list[Path] = []
         self.containers: list[str] = [self.container]
         self.scripts: set[str] = {RUN_STEP}
-        namespace = self.settings.get_str("namespace").rstrip("/")
+        namespace = self.settings.namespace.rstrip("/")
         self.repository = f"{namespace}/{node}"
         variant = self.platform.arch if ctx.qualified else ""
         if kind == NodeKind.MANIFEST:
             variant = "list"
         self.candidate = naming.candidate_name(self.repository, ctx.run_id, variant)
-        self.isolation = Isolation(
-            isolation=self.settings.get_str("isolation"), runtime=self.settings.get_str("runtime")
-        )
+        self.isolation = Isolation(isolation=self.settings.isolation, runtime=self.settings.runtime)
         self.registry = RegistryAccess(
-            tls_verify=self.settings.get_bool("tls_verify"),
-            cert_dir=self.settings.get_str("cert_dir"),
-            authfile=self.settings.get_str("authfile"),
+            tls_verify=self.settings.tls_verify,
+            cert_dir=self.settings.cert_dir,
+            authfile=self.settings.authfile,
         )
 
     # inputs -------------------------------------------------------------------------------
@@ -207,7 +204,7 @@ class NodeBuilder:
             Mount(source=str(self.ctx.inputs.scripts_dir), target=SCRIPTS_IN_CTR),
             Mount(source=str(self.network_env_path()), target=NETWORK_ENV_IN_CTR),
         ]
-        ca = self.settings.get_str("ca_bundle")
+        ca = self.settings.ca_bundle
         if ca:
             mounts.append(Mount(source=ca, target=CA_IN_CTR))
         pins = self.apt_pins()
@@ -220,7 +217,7 @@ class NodeBuilder:
     def apt_pins(self) -> str:
         """The file of package versions this node's apt must install (setting apt_pins),
         named after the node (``keystone@arm64.txt``: each platform its own)."""
-        folder = self.settings.get_str("apt_pins")
+        folder = self.settings.apt_pins
         return str(Path(folder) / f"{self.qualified}.txt") if folder else ""
 
     def network_env_path(self) -> Path:
@@ -234,18 +231,18 @@ class NodeBuilder:
         """
         s = self.settings
         values: dict[str, str] = {}
-        for name in PROXY_SETTINGS:
-            if s.get_str(name):
-                values[name] = values[name.upper()] = s.get_str(name)
-        if s.get_str("ca_bundle"):
+        for name, proxy in s.proxies.items():
+            if proxy:
+                values[name] = values[name.upper()] = proxy
+        if s.ca_bundle:
             for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
                 values[name] = CA_IN_CTR
-        if pip_index and s.get_str("pip_index_url"):
-            values["PIP_INDEX_URL"] = s.get_str("pip_index_url")
-        if pip_index and s.get_list("pip_extra_index_urls"):
-            values["PIP_EXTRA_INDEX_URL"] = " ".join(s.get_list("pip_extra_index_urls"))
-        if s.get_str("apt_mirror"):
-            values["APT_MIRROR"] = s.get_str("apt_mirror")
+        if pip_index and s.pip_index_url:
+            values["PIP_INDEX_URL"] = s.pip_index_url
+        if pip_index and s.pip_extra_index_urls:
+            values["PIP_EXTRA_INDEX_URL"] = " ".join(s.pip_extra_index_urls)
+        if s.apt_mirror:
+            values["APT_MIRROR"] = s.apt_mirror
             values["APT_MIRROR_REPLACES"] = self.resolved.pipeline.base.mirror
         lines = [f"{k}={shlex.quote(v)}" for k, v in values.items()]
         self.files.append(
@@ -256,7 +253,7 @@ class NodeBuilder:
 
     def host_network_env(self) -> tuple[str, ...]:
         """The proxy settings a step on the host (mmdebstrap) gets in its environment."""
-        return tuple(name for name in PROXY_SETTINGS if self.settings.get_str(name))
+        return tuple(name for name, proxy in self.settings.proxies.items() if proxy)
 
     def labels(
         self, version: str = "", source: str = "", revision: str = ""
@@ -441,13 +438,13 @@ class NodeBuilder:
 
     def remote_repository(self) -> str:
         """``<registry>/<node>``, or "" when no registry is set."""
-        registry = self.settings.get_str("registry").rstrip("/")
+        registry = self.settings.registry.rstrip("/")
         return f"{registry}/{self.node}" if registry else ""
 
     def _push(self, image: str, remote_key: str) -> tuple[Step, ...]:
         """The key image pushed under its key tag; release tags are promoted after the run
         (all or nothing), not here."""
-        if not self.settings.get_bool("push") or not self.remote_repository():
+        if not self.settings.push or not self.remote_repository():
             return ()
         argv = buildah.push(image, remote_key, registry=self.registry)
         return (Step(name=f"push:{remote_key.rsplit(':', 1)[1]}", argv=argv),)

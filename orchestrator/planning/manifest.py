@@ -54,7 +54,7 @@ def plan_manifest(
     tags = b.release_tags(spec.tags if spec is not None else ())
     remote = b.remote_repository()
     push: tuple[Step, ...] = ()
-    if ctx.settings.get_bool("push") and remote:
+    if ctx.settings.push and remote:
         destination = f"{remote}:{key[:20]}"
         push = (
             Step(

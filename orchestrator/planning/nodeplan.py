@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 from orchestrator.model.inputs import PlanInputs
-from orchestrator.model.options import Settings
 from orchestrator.model.platforms import SUPPORTED, Platform
+from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind
 
 

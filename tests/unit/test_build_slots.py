@@ -10,7 +10,8 @@ import pytest
 
 from orchestrator.errors import CancelledError, StepTimeoutError
 from orchestrator.execution.slots import BuildSlots
-from orchestrator.model.options import host_cores, resolve_settings
+from orchestrator.model.options import host_cores
+from orchestrator.model.settings import resolve_settings
 
 
 def test_no_more_steps_than_slots_run_at_once() -> None:
@@ -90,8 +91,8 @@ def test_waiting_ends_with_the_run_or_the_deadline() -> None:
 
 def test_the_default_is_one_more_than_the_cores() -> None:
     settings = resolve_settings({}, {}, environ={})
-    assert settings.get_int("build_slots") == host_cores() + 1
-    assert resolve_settings({}, {"build_slots": 1}, environ={}).get_int("build_slots") == 1
+    assert settings.build_slots == host_cores() + 1
+    assert resolve_settings({}, {"build_slots": 1}, environ={}).build_slots == 1
 
 
 def test_a_node_more_nodes_wait_for_goes_first() -> None:

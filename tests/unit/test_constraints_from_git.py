@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import ConfigError, SourceError
 from orchestrator.loading.load import fetch_constraints, load
-from orchestrator.model.options import resolve_settings
+from orchestrator.model.settings import resolve_settings
 from orchestrator.planning.graph import graph_for
 from tests.conftest import UPPER, WritePipeline
 from tests.unit.test_plan import NOW, SOURCES, make_plans

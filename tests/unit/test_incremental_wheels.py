@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.loading.load import load, plan_inputs
-from orchestrator.model.options import resolve_settings
+from orchestrator.model.settings import resolve_settings
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext, PreviousBuild
 from orchestrator.planning.plan import plan_all

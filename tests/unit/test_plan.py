@@ -13,9 +13,9 @@ import pytest
 from orchestrator.errors import ConfigError
 from orchestrator.loading.load import load, plan_inputs
 from orchestrator.model.inputs import FetchedSource
-from orchestrator.model.options import resolve_settings
 from orchestrator.model.pipeline import Source
 from orchestrator.model.request import Selection
+from orchestrator.model.settings import resolve_settings
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext

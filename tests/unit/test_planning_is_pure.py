@@ -18,8 +18,8 @@ import pytest
 import orchestrator.planning
 from orchestrator.loading.load import load, plan_inputs
 from orchestrator.model.inputs import FetchedSource
-from orchestrator.model.options import resolve_settings
 from orchestrator.model.pipeline import Source
+from orchestrator.model.settings import resolve_settings
 from tests.conftest import ROOT, SERVICES
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

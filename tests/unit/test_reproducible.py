@@ -21,7 +21,7 @@ from orchestrator.execution.verify import (
     render,
 )
 from orchestrator.loading.load import check_settings
-from orchestrator.model.options import resolve_settings
+from orchestrator.model.settings import resolve_settings
 from orchestrator.model.states import Status
 from orchestrator.planning.refresh import source_date_epoch
 from orchestrator.records.history import NodeRecord, RunRecord
@@ -168,11 +168,11 @@ def test_the_rebuild_is_the_run_cold_in_scratch_pushing_nothing(tmp_path: Path) 
     assert request.selection.only == ("base", "keystone")
     assert request.outputs.summary_json is None and not request.no_cache_for
     settings = request.settings()
-    assert settings.get_str("state_dir") == str(tmp_path / "state")
-    assert settings.get_str("storage_root") == str(tmp_path / "storage")
-    assert settings.get_str("apt_pins") == str(tmp_path / "pins")
-    assert not settings.get_bool("push") and not settings.get_str("registry")
-    assert not settings.get_str("sign_by") and settings.get_int("parallel") == 9
+    assert settings.state_dir == tmp_path / "state"
+    assert settings.storage_root == str(tmp_path / "storage")
+    assert settings.apt_pins == str(tmp_path / "pins")
+    assert not settings.push and not settings.registry
+    assert not settings.sign_by and settings.parallel == 9
     one = Target(record=record, originals={"keystone": _node("keystone")}, only=("keystone",))
     assert rebuild_request(one, tmp_path, environ={}).selection.only == ("keystone",)
 

@@ -78,7 +78,7 @@ def test_a_resumed_run_repeats_its_options_and_rebuilds_only_the_unfinished(
         assert request.pipeline == Path("/work/p.yaml")
         assert request.no_cache_for == {"keystone", "nova"}
         assert not request.no_cache
-        assert request.settings().get_int("parallel") == 9
+        assert request.settings().parallel == 9
         assert finished_nodes(history, record) == {"key-base": "r1", "key-requirements": "r1"}
 
 

@@ -1,13 +1,19 @@
-"""Settings precedence: CLI flag > ORCHESTRATE_* > pipeline > default, with origins."""
+"""Settings precedence: CLI flag > ORCHESTRATE_* > pipeline > default, with origins; the typed
+Settings and the option table name the same settings."""
 
 from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import cli
 from orchestrator.errors import ConfigError
-from orchestrator.model.options import OPTIONS, Option, resolve_settings
+from orchestrator.model.options import OPTIONS, SETTINGS, Option
+from orchestrator.model.settings import KIND_TYPES, PATHS, Settings, resolve_settings, typed
 from orchestrator.model.yamlfile import Field
 
 
@@ -19,18 +25,18 @@ def test_precedence_and_origins() -> None:
     pipeline = {"parallel": field(3), "retries": field(1), "timeout": field(60)}
     env = {"ORCHESTRATE_RETRIES": "2", "ORCHESTRATE_PARALLEL": "5"}
     s = resolve_settings(pipeline, {"parallel": 9}, environ=env)
-    assert (s.get_int("parallel"), s.origins["parallel"]) == (9, "cli")
-    assert (s.get_int("retries"), s.origins["retries"]) == (2, "env")
-    assert (s.get_int("timeout"), s.origins["timeout"]) == (60, "pipeline")
-    assert (s.get_str("isolation"), s.origins["isolation"]) == ("oci", "default")
+    assert (s.parallel, s.origins["parallel"]) == (9, "cli")
+    assert (s.retries, s.origins["retries"]) == (2, "env")
+    assert (s.timeout, s.origins["timeout"]) == (60, "pipeline")
+    assert (s.isolation, s.origins["isolation"]) == ("oci", "default")
 
 
 def test_env_values_are_parsed_and_checked() -> None:
     s = resolve_settings(
         {}, {}, environ={"ORCHESTRATE_PUSH": "yes", "ORCHESTRATE_PIP_EXTRA_INDEX_URLS": "a, b"}
     )
-    assert s.get_bool("push") is True
-    assert s.get_list("pip_extra_index_urls") == ("a", "b")
+    assert s.push is True
+    assert s.pip_extra_index_urls == ("a", "b")
     with pytest.raises(
         ConfigError,
         match=r"environment variable ORCHESTRATE_PARALLEL: expected "
@@ -63,7 +69,7 @@ def test_every_setting_is_set_by_its_environment_variable(option: Option) -> Non
     text = _not_the_default(option)
     settings = resolve_settings({}, {}, environ={option.env: text})
     assert settings.origins[option.name] == "env"
-    assert settings.values[option.name] != option.default_in({})
+    assert getattr(settings, option.name) != typed(option, option.default_in({}))
 
 
 def test_every_option_is_a_flag_of_the_cli_with_its_help() -> None:
@@ -71,3 +77,27 @@ def test_every_option_is_a_flag_of_the_cli_with_its_help() -> None:
     for option in OPTIONS:
         assert option.flag in shown, option.name
         assert " ".join(option.help.split()) in shown, option.name
+
+
+def test_settings_has_one_typed_attribute_per_setting_of_the_table() -> None:
+    """The dataclass and the option table cannot drift: the same names, each of its kind."""
+    hints = typing.get_type_hints(Settings)
+    fields = {f.name: hints[f.name] for f in dataclasses.fields(Settings) if f.name != "origins"}
+    assert list(fields) == [o.name for o in SETTINGS]
+    for option in SETTINGS:
+        expected = Path if option.name in PATHS else KIND_TYPES[option.kind]
+        assert fields[option.name] == expected, option.name
+
+
+def test_every_setting_resolves_to_its_type() -> None:
+    s = resolve_settings({}, {"state_dir": "~/state"}, environ={})
+    for option in SETTINGS:
+        value = getattr(s, option.name)
+        if option.name in PATHS:
+            assert isinstance(value, Path), option.name
+        elif option.kind == "list":
+            assert isinstance(value, tuple), option.name
+        else:
+            assert type(value) is KIND_TYPES[option.kind], option.name
+    assert s.state_dir == Path("~/state").expanduser()
+    assert s.proxies == {"http_proxy": "", "https_proxy": "", "no_proxy": ""}
