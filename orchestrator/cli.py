@@ -51,7 +51,6 @@ from orchestrator.model.pipeline import (
     load_pipeline,
 )
 from orchestrator.model.profiles import load_profile, looks_like_profile
-from orchestrator.model.references import prefix_problem
 from orchestrator.model.request import Request
 from orchestrator.planning.graph import graph_for, order, render
 from orchestrator.records import resume
@@ -705,9 +704,7 @@ def export_cmd(
         checkout_path("--profiles-dir", str(profiles_dir))
     resolved = load(find_pipeline(request.pipeline if pipeline else None), profiles_dir)
     settings = request.settings(resolved.pipeline.settings)
-    problem = prefix_problem(settings.registry) if settings.registry else None
-    if problem:
-        raise ConfigError(f"setting 'registry' (from {settings.origins['registry']})", "", problem)
+    settings.check("registry")
     spec = from_graph(
         graph_for(resolved, request.selection),
         pipeline=given_path,

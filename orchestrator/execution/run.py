@@ -113,13 +113,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         storage_root(Path(settings.storage_root), dry_run=request.dry_run)
     graph = graph_for(resolved, request.selection)
     nodes = order(graph)
-    if settings.push and not settings.registry:
-        raise ConfigError(
-            f"setting 'push' (from {settings.origins['push']})",
-            "",
-            "pushing is on but no registry is set: pass --registry, set ORCHESTRATE_REGISTRY "
-            "or settings.registry, or --no-push",
-        )
+    settings.check("push")
     kinds = {graph.nodes[node]["kind"] for node in graph}
     check_settings(settings, nodes, writes=not request.dry_run)
     check_output("--summary-json", request.outputs.summary_json)
@@ -456,11 +450,7 @@ def signer_of(settings: Settings, runner: Runner) -> Signer | None:
     fingerprint = settings.sign_by
     if not fingerprint:
         return None
-    if not settings.registry:
-        raise ConfigError(
-            "setting 'sign_by'", "", "signing is on but no registry is set: signatures are of "
-            "pushed images; pass --registry or set ORCHESTRATE_REGISTRY"
-        )  # fmt: skip
+    settings.check("sign_by")
     signer = Signer(runner, fingerprint, lookaside_of(settings))
     signer.check_key()
     return signer

@@ -26,9 +26,10 @@ from orchestrator.model.catalog import CATALOG_PATH, load_catalog
 from orchestrator.model.inputs import FetchedSource, PlanInputs
 from orchestrator.model.pipeline import Pipeline, load_pipeline
 from orchestrator.model.profiles import load_profiles
-from orchestrator.model.references import name_problem, prefix_problem
+from orchestrator.model.references import name_problem
 from orchestrator.model.resolve import ResolvedPipeline, resolve
 from orchestrator.model.settings import Settings
+from orchestrator.model.validators import invalid
 from orchestrator.model.yamlfile import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -98,42 +99,39 @@ def load_bindep(pipeline: Pipeline) -> LoadedBindep:
 
 def check_settings(settings: Settings, nodes: Iterable[str], *, writes: bool) -> None:
     """Refuse, before anything runs, settings that would fail mid-build: a namespace or
-    registry that is no image name prefix, image names too long, a CA bundle that is not a
-    file, a state directory that cannot be written (when the run ``writes``).
+    registry that is no image name prefix and a CA bundle that is not a file (their
+    validators), image names too long, pins missing for a node, a state directory that
+    cannot be written (when the run ``writes``).
 
     Raises:
         ConfigError: naming the setting and where its value came from.
     """
-
-    def error(name: str, message: str) -> ConfigError:
-        return ConfigError(f"setting '{name}' (from {settings.origins[name]})", "", message)
-
     for name, value in (("namespace", settings.namespace), ("registry", settings.registry)):
-        problem = prefix_problem(value) if value or name == "namespace" else None
-        if problem:
-            raise error(name, problem)
+        settings.check(name)
         for node in nodes if value else ():
             problem = name_problem(value, node)
             if problem:
-                raise error(name, problem)
-    ca = settings.ca_bundle
-    if ca and not Path(ca).is_file():
-        raise error("ca_bundle", f"{ca} is not a file (a PEM bundle of CA certificates)")
+                raise invalid(settings, name, problem)
+    settings.check("ca_bundle")
     pins = settings.apt_pins
     if pins:
         lacking = [node for node in nodes if not (Path(pins) / f"{node}.txt").is_file()]
         if lacking:
-            raise error("apt_pins", f"{pins} has no {lacking[0]}.txt (package=version lines)")
+            raise invalid(
+                settings, "apt_pins", f"{pins} has no {lacking[0]}.txt (package=version lines)"
+            )
     state = settings.state_dir
     if state.exists() and not state.is_dir():
-        raise error("state_dir", f"{state} is not a folder")
+        raise invalid(settings, "state_dir", f"{state} is not a folder")
     if writes:
         try:
             state.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=state):
                 pass
         except OSError as exc:
-            raise error("state_dir", f"{state} is not a writable folder ({exc.strerror})") from None
+            raise invalid(
+                settings, "state_dir", f"{state} is not a writable folder ({exc.strerror})"
+            ) from None
 
 
 def check_output(option: str, path: Path | None) -> None:

@@ -3,10 +3,11 @@ variables, the pipeline's ``settings:``/``network:`` keys and the stored options
 from.
 
 Options of scope ``setting`` are run settings, resolved CLI flag > ``ORCHESTRATE_*`` > pipeline
-file > built-in default into a typed :class:`orchestrator.model.settings.Settings`. Settings
-never change what an image contains (network, engine and scheduling knobs), which is why none
-of them enters a cache key. The other scopes (selection, build, output) are options of one
-command line only.
+file > built-in default into a typed :class:`orchestrator.model.settings.Settings`; a setting
+may carry a validator, what its resolved value must satisfy (run by the commands that depend on
+it). Settings never change what an image contains (network, engine and scheduling knobs), which
+is why none of them enters a cache key. The other scopes (selection, build, output) are options
+of one command line only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-Origin = Literal["cli", "env", "pipeline", "default"]
+from orchestrator.model.validators import (
+    Validator,
+    ca_bundle_is_a_file,
+    namespace_is_a_prefix,
+    push_needs_a_registry,
+    registry_is_a_prefix,
+    signing_needs_a_registry,
+)
+
 Scope = Literal["setting", "selection", "build", "output"]
 Kind = Literal["int", "bool", "str", "list", "choice", "path", "flag", "names"]
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -46,6 +55,8 @@ class Option:
     has_env: bool = True
     # Repeated by ``orchestrate resume`` from the stored run.
     repeated: bool = True
+    # What the resolved settings must satisfy for this setting (see Settings.check).
+    validator: Validator | None = None
 
     @property
     def env(self) -> str:
@@ -153,6 +164,7 @@ SETTINGS: tuple[Option, ...] = (
         kind="str",
         default="localhost/orchestrate",
         help="Repository prefix of the images built, e.g. localhost/orchestrate/keystone.",
+        validator=namespace_is_a_prefix,
     ),
     Option(
         name="push",
@@ -161,6 +173,7 @@ SETTINGS: tuple[Option, ...] = (
         default=False,
         help="Push every built node under its key tag as soon as it is verified, and the "
         "release tags once every node succeeded (all or nothing).",
+        validator=push_needs_a_registry,
     ),
     Option(
         name="registry",
@@ -170,6 +183,7 @@ SETTINGS: tuple[Option, ...] = (
         help="Registry repository prefix, e.g. registry.example.com/openstack: a node whose "
         "key tag is there is reused without building (pulled by digest only when a node of "
         "the run builds on it); pushes go there.",
+        validator=registry_is_a_prefix,
     ),
     Option(
         name="promote",
@@ -196,6 +210,7 @@ SETTINGS: tuple[Option, ...] = (
         help="Sign every pushed key tag and promoted release tag with this GPG key "
         "(fingerprint, from GNUPGHOME): containers' simple signing, written to the lookaside "
         "folder; see 'orchestrate trust' for the pullers' side.",
+        validator=signing_needs_a_registry,
     ),
     Option(
         name="lookaside",
@@ -299,6 +314,7 @@ SETTINGS: tuple[Option, ...] = (
         kind="str",
         default=_default_ca_bundle,
         help="CA bundle trusted by pip and apt during builds (default: the host's).",
+        validator=ca_bundle_is_a_file,
     ),
 )
 _COMMAND_OPTIONS: tuple[Option, ...] = (

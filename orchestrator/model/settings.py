@@ -4,7 +4,9 @@ of the option table (:data:`orchestrator.model.options.SETTINGS`) and where each
 Values are taken CLI flag > ``ORCHESTRATE_*`` > pipeline file > built-in default; text from the
 environment and fields of the pipeline are parsed here, by the option's kind. Each value records
 where it came from, so a refused setting is named with its origin (``setting 'push' (from
-env)``).
+env)``). The validators the table names are run by :meth:`Settings.check`, by the commands
+whose work depends on them: a build refuses pushing without a registry; ``orchestrate history``
+resolves the same settings for the state directory and does not care.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigError
-from orchestrator.model.options import OPTION_BY_NAME, SETTINGS, Option, Origin, split_names
+from orchestrator.model.options import OPTION_BY_NAME, SETTINGS, Option, split_names
+from orchestrator.model.validators import Origin
 from orchestrator.model.yamlfile import Field
 
 # The Python type a setting of each kind is held as.
@@ -72,6 +75,17 @@ class Settings:
             "https_proxy": self.https_proxy,
             "no_proxy": self.no_proxy,
         }
+
+    def check(self, *names: str) -> None:
+        """Run the validators of the settings ``names``, in that order.
+
+        Raises:
+            ConfigError: the first setting refused, naming it (and where its value came from).
+        """
+        for name in names:
+            validator = OPTION_BY_NAME[name].validator
+            if validator is not None:
+                validator(self)
 
 
 def typed(option: Option, value: Any) -> Any:

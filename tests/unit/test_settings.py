@@ -1,5 +1,5 @@
 """Settings precedence: CLI flag > ORCHESTRATE_* > pipeline > default, with origins; the typed
-Settings and the option table name the same settings."""
+Settings and the option table name the same settings; what each setting's validator refuses."""
 
 from __future__ import annotations
 
@@ -101,3 +101,41 @@ def test_every_setting_resolves_to_its_type() -> None:
             assert type(value) is KIND_TYPES[option.kind], option.name
     assert s.state_dir == Path("~/state").expanduser()
     assert s.proxies == {"http_proxy": "", "https_proxy": "", "no_proxy": ""}
+
+
+@pytest.mark.parametrize(
+    ("given", "name", "message"),
+    [
+        (
+            {"push": True},
+            "push",
+            r"^setting 'push' \(from cli\): pushing is on but no registry is set: pass "
+            r"--registry, set ORCHESTRATE_REGISTRY or settings.registry, or --no-push$",
+        ),
+        (
+            {"sign_by": "ABCD"},
+            "sign_by",
+            r"^setting 'sign_by': signing is on but no registry is set: signatures are of pushed "
+            r"images; pass --registry or set ORCHESTRATE_REGISTRY$",
+        ),
+        ({"registry": "-r"}, "registry", r"^setting 'registry' \(from cli\): '-r' is not"),
+        ({"namespace": "UPPER"}, "namespace", r"^setting 'namespace' \(from cli\): 'UPPER'"),
+        ({"ca_bundle": "/nonexistent.pem"}, "ca_bundle", r"^setting 'ca_bundle' \(from cli\)"),
+    ],
+)
+def test_each_validator_refuses_with_the_message_of_its_setting(
+    given: dict[str, object], name: str, message: str
+) -> None:
+    settings = resolve_settings({}, {"state_dir": "/s", **given}, environ={})
+    others = [o.name for o in SETTINGS if o.validator is not None and o.name != name]
+    settings.check(*others)  # only the setting given is refused
+    with pytest.raises(ConfigError, match=message):
+        settings.check(name)
+
+
+def test_validators_run_only_when_checked() -> None:
+    """Resolving never refuses a consistent-looking value: the commands that depend on a
+    setting check it (``orchestrate history`` needs only the state directory)."""
+    settings = resolve_settings({}, {"push": True, "sign_by": "ABCD"}, environ={})
+    assert settings.push and settings.sign_by == "ABCD"
+    settings.check("parallel", "state_dir")  # settings without a validator pass
