@@ -44,12 +44,8 @@ from orchestrator.loading.load import DEFAULT_PIPELINE, check_output, find_pipel
 from orchestrator.logsetup import configure_logging
 from orchestrator.model.catalog import load_catalog
 from orchestrator.model.options import OPTIONS, SETTINGS, Option, default_state_dir, given
-from orchestrator.model.pipeline import (
-    BUILDER_NODE,
-    REQUIREMENTS_NODE,
-    SHARED_NODE,
-    load_pipeline,
-)
+from orchestrator.model.pipeline import BUILDER_NODE, REQUIREMENTS_NODE, SHARED_NODE
+from orchestrator.model.pipeline_file import load_pipeline
 from orchestrator.model.profiles import load_profile, looks_like_profile
 from orchestrator.model.request import Request
 from orchestrator.planning.graph import graph_for, order, render

@@ -24,7 +24,8 @@ from orchestrator.model import bindep
 from orchestrator.model.bindep import BindepFile, LoadedBindep
 from orchestrator.model.catalog import CATALOG_PATH, load_catalog
 from orchestrator.model.inputs import FetchedSource, PlanInputs
-from orchestrator.model.pipeline import Pipeline, load_pipeline
+from orchestrator.model.pipeline import Pipeline
+from orchestrator.model.pipeline_file import load_pipeline
 from orchestrator.model.profiles import load_profiles
 from orchestrator.model.references import name_problem
 from orchestrator.model.resolve import ResolvedPipeline, resolve

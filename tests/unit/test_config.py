@@ -10,7 +10,7 @@ import pytest
 from orchestrator.errors import ConfigError, GraphError
 from orchestrator.loading.load import load
 from orchestrator.model.catalog import load_catalog
-from orchestrator.model.pipeline import load_pipeline
+from orchestrator.model.pipeline_file import load_pipeline
 from orchestrator.model.profiles import load_profile
 from orchestrator.planning.graph import graph_for
 from tests.conftest import HEADER, WritePipeline
