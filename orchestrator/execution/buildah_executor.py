@@ -23,11 +23,12 @@ from typing import IO
 import structlog
 
 from orchestrator.engine import attachments, buildah, naming
-from orchestrator.engine.buildah import Isolation, Storage, is_transient
+from orchestrator.engine.buildah import Isolation, is_transient
 from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.engine.registry import Manifest, Registry
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.signing import Signer
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import (
     CancelledError,
     FetchError,

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engine import buildah, layers, naming
-from orchestrator.engine.buildah import Storage
 from orchestrator.engine.runner import Runner
+from orchestrator.engine.storage import Storage
 from orchestrator.engine.storageconf import ENV as STORAGE_CONF_ENV
 from orchestrator.errors import ConfigError, OrchestrateError
 from orchestrator.execution import image_diff

@@ -24,9 +24,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from orchestrator.engine import buildah, naming
-from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess, Storage
+from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess
 from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.engine.registry import Registry
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import (
     CancelledError,
     FetchError,

@@ -25,6 +25,7 @@ LAYERS = (
 # Small leaf modules any layer may use.
 LEAVES = {"errors", "redaction", "files", "logsetup"}
 ARGV_MODULE = PACKAGE / "engine" / "buildah.py"
+STORAGE_MODULE = PACKAGE / "engine" / "storage.py"
 
 
 def _modules() -> list[Path]:
@@ -87,6 +88,61 @@ def test_only_engine_buildah_writes_buildah_or_podman_argv() -> None:
                 if isinstance(first, ast.Constant) and first.value in ("buildah", "podman"):
                     writers.add(path)
     assert writers == {ARGV_MODULE}
+
+
+def _runner_calls(path: Path) -> list[ast.Call]:
+    """Calls of a ``run`` or ``capture`` method: commands handed to a runner."""
+    return [
+        node
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("run", "capture")
+    ]
+
+
+def test_the_argv_module_runs_nothing() -> None:
+    """engine/buildah.py only writes argv: it hands none to a runner and imports nothing of
+    the engine (a runner, storage, a process) nor anything that starts a process."""
+    assert _runner_calls(ARGV_MODULE) == []
+    imported = set(_imports(ARGV_MODULE))
+    assert not {m for m in imported if m.startswith("orchestrator.engine")}
+    assert not imported & {"sh", "subprocess", "os", "multiprocessing"}
+
+
+def _argv_builders(tree: ast.Module) -> set[str]:
+    """Names a module gives engine/buildah.py's builders: imported ones, and the module's
+    own name when it imports the module (``buildah.rmi``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "orchestrator.engine.buildah":
+            names.update(alias.asname or alias.name for alias in node.names)
+        if isinstance(node, ast.ImportFrom) and node.module == "orchestrator.engine":
+            names.update(
+                alias.asname or alias.name for alias in node.names if alias.name == "buildah"
+            )
+    return names
+
+
+def _runs_buildah_argv(path: Path) -> bool:
+    """Whether ``path`` hands a runner an argv made by an engine/buildah.py builder."""
+    builders = _argv_builders(ast.parse(path.read_text()))
+    for call in _runner_calls(path):
+        argv = call.args[0] if call.args else None
+        if isinstance(argv, ast.Call):
+            made_by = argv.func
+            if isinstance(made_by, ast.Attribute) and isinstance(made_by.value, ast.Name):
+                made_by = made_by.value
+            if isinstance(made_by, ast.Name) and made_by.id in builders:
+                return True
+    return False
+
+
+def test_in_the_engine_storage_runs_buildah_argv() -> None:
+    """Within the engine, the storage module is where buildah and podman queries are handed to
+    a runner; the executor (execution layer) runs its steps' own."""
+    engine = sorted((PACKAGE / "engine").glob("*.py"))
+    assert [p for p in engine if _runs_buildah_argv(p)] == [STORAGE_MODULE]
 
 
 def _module_name(path: Path) -> str:
