@@ -25,7 +25,7 @@ import click
 from orchestrator.engine import naming, signing
 from orchestrator.engine.emulation import host_platform
 from orchestrator.engine.naming import RUN_ID_RE, new_run_id
-from orchestrator.engine.process import ShRunner, require_tool
+from orchestrator.engine.runner import ShRunner, require_tool
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import (
     EXIT_INTERNAL,

@@ -28,9 +28,8 @@ import structlog
 from orchestrator.engine import naming
 from orchestrator.engine.buildah import RegistryAccess
 from orchestrator.engine.emulation import check_runnable
-from orchestrator.engine.process import ShRunner, check_space, require_tool
 from orchestrator.engine.registry import Registry
-from orchestrator.engine.runner import Runner
+from orchestrator.engine.runner import Runner, ShRunner, check_space, require_tool
 from orchestrator.engine.signing import Signer
 from orchestrator.engine.storage import Storage
 from orchestrator.engine.storageconf import use_storage_root

@@ -64,7 +64,7 @@ TRANSIENT_TAIL = (
 
 @dataclass
 class RecordingRunner:
-    """A :class:`~orchestrator.engine.buildah.Runner` over an in-memory model of storage.
+    """A :class:`~orchestrator.engine.runner.Runner` over an in-memory model of storage.
 
     ``images`` maps image names to their key label; ``containers`` holds working containers.
     Steps given to :meth:`fail` or :meth:`raise_on` fail in ``run`` before touching storage.

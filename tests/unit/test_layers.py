@@ -73,9 +73,9 @@ def test_exporting_uses_only_the_model_and_the_graph() -> None:
             assert module == "orchestrator.planning.graph", f"{path.name} imports {module}"
 
 
-def test_only_engine_process_imports_sh() -> None:
+def test_only_engine_runner_imports_sh() -> None:
     importers = [p for p in _modules() if "sh" in _imports(p)]
-    assert importers == [PACKAGE / "engine" / "process.py"]
+    assert importers == [PACKAGE / "engine" / "runner.py"]
 
 
 def test_only_engine_buildah_writes_buildah_or_podman_argv() -> None:
