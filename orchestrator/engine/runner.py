@@ -4,7 +4,9 @@ with ``sh`` (the only module that imports it); tests use fakes.
 
 A runner runs whatever argv it is given: buildah and podman argv are written by
 :mod:`orchestrator.engine.buildah`. :class:`ShRunner` is the runner the executor and
-:class:`~orchestrator.engine.storage.Storage` use.
+:class:`~orchestrator.engine.storage.Storage` use; made with a storage.conf (a
+``storage_root``), it points every command it starts at that image storage through the
+command's own environment, leaving orchestrate's untouched.
 
 Every argv is logged (``+ buildah ...``, with credentials masked) before it runs, and its
 combined output goes line by line to the node's log file. Commands run in their own session so
@@ -60,7 +62,8 @@ class Runner(Protocol):
         deadline: float | None = None,
         niceness: int = 0,
     ) -> None:
-        """Run a step to completion, streaming its output into ``log``.
+        """Run a step to completion, streaming its output into ``log``; ``env``: variables
+        the command gets on top of the runner's environment.
 
         Raises StepFailedError, StepTimeoutError or CancelledError."""
         ...
@@ -115,13 +118,13 @@ def temporary_dir() -> Path:
     return Path(os.environ.get("TMPDIR") or "/var/tmp")
 
 
-def space_notes(state_path: str = "") -> list[str]:
+def space_notes(state_path: str = "", storage_conf: Path | None = None) -> list[str]:
     """One line per place a build writes to that is (nearly) full: buildah's temporary
-    directory (every buildah command needs it), image storage and the state directory (or
-    the folder of ``state_path``, a node's log)."""
+    directory (every buildah command needs it), image storage (that of ``storage_conf``, else
+    the host's) and the state directory (or the folder of ``state_path``, a node's log)."""
     places = {
         "TMPDIR": str(temporary_dir()),
-        "image storage": storageconf.graphroot(),
+        "image storage": storageconf.graphroot(storage_conf),
         "state directory": state_path,
     }
     notes, seen = [], set()
@@ -147,13 +150,14 @@ def space_notes(state_path: str = "") -> list[str]:
     return notes
 
 
-def check_space(state_dir: str) -> None:
-    """Refuse to start a build where buildah or the state directory has no room.
+def check_space(state_dir: str, storage_conf: Path | None = None) -> None:
+    """Refuse to start a build where buildah (with the image storage of ``storage_conf``,
+    else the host's) or the state directory has no room.
 
     Raises:
         HostError: naming the place, its free space and what to do.
     """
-    notes = space_notes(state_dir)
+    notes = space_notes(state_dir, storage_conf)
     if notes:
         where = notes[0].removeprefix(CAUSE_PREFIXES[0])
         raise HostError(
@@ -165,8 +169,9 @@ def check_space(state_dir: str) -> None:
 class _Output:
     """Receives a command's output lines: writes them to the log and keeps the tail."""
 
-    def __init__(self, log: IO[str] | None) -> None:
+    def __init__(self, log: IO[str] | None, storage_conf: Path | None = None) -> None:
         self.log = log
+        self.storage_conf = storage_conf
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.lock = threading.Lock()
         # Why the log stopped being written (a full disk), if it did.
@@ -187,7 +192,7 @@ class _Output:
         with self.lock:
             lines = list(self.tail)
             earlier = [f"{CAUSE_PREFIXES[1]}{c}" for c in self.causes if c not in lines]
-        return "\n".join([*space_notes(log_path), *earlier, *lines])
+        return "\n".join([*space_notes(log_path, self.storage_conf), *earlier, *lines])
 
     def write(self, line: str) -> None:
         """Write a line of orchestrate's own to the log (not to the tail)."""
@@ -241,7 +246,18 @@ def _stop(proc: sh.RunningCommand) -> None:
 
 
 class ShRunner:
-    """The real :class:`Runner`: commands through ``sh``."""
+    """The real :class:`Runner`: commands through ``sh``, each with orchestrate's environment
+    and, made with ``storage_conf``, ``CONTAINERS_STORAGE_CONF`` pointing at it (the image
+    storage of a ``storage_root``, see :mod:`orchestrator.engine.storageconf`); without, the
+    commands use the host's storage. orchestrate's own environment is never changed."""
+
+    def __init__(self, storage_conf: Path | None = None) -> None:
+        self.storage_conf = storage_conf
+
+    def environment(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment a command gets: orchestrate's own, the runner's storage, then
+        ``env``."""
+        return {**os.environ, **storageconf.environment(self.storage_conf), **(env or {})}
 
     def run(
         self,
@@ -262,7 +278,7 @@ class ShRunner:
             step: the step name, for messages.
             log: an open text file receiving the command line and all its output.
             log_path: the log's path, quoted in errors.
-            env: the full environment for the command (default: inherit).
+            env: variables the command gets on top of :meth:`environment` (proxies).
             cancel: when set, the command is stopped and :class:`CancelledError` raised.
             deadline: a ``time.monotonic()`` instant after which the command is killed and
                 :class:`StepTimeoutError` raised.
@@ -275,7 +291,7 @@ class ShRunner:
             ToolMissingError: the program is not installed.
         """
         structlog.get_logger().debug("exec", step=step, argv=format_argv(argv))
-        output = _Output(log)
+        output = _Output(log, self.storage_conf)
         output.write(f"+ {format_argv(argv)}")
         program = _command(argv[0])
         proc = program(
@@ -287,7 +303,7 @@ class ShRunner:
             _tty_out=False,
             _in=None,
             _new_session=True,
-            _env=dict(env) if env is not None else None,
+            _env=self.environment(env),
             _decode_errors="replace",
             _preexec_fn=_child_setup(niceness),
         )
@@ -326,7 +342,7 @@ class ShRunner:
         timeout: float | None = None,
         ok_codes: Sequence[int] = (0,),
     ) -> str:
-        """Run a short query command and return its stdout.
+        """Run a short query command and return its stdout; ``env`` as for :meth:`run`.
 
         Raises:
             StepFailedError: it exited with a code not in ``ok_codes``; carries its stderr.
@@ -339,20 +355,21 @@ class ShRunner:
                 *argv[1:],
                 _tty_out=False,
                 _in=None,
-                _env=dict(env) if env is not None else None,
+                _env=self.environment(env),
                 _timeout=timeout,
                 _ok_code=list(ok_codes),
                 _decode_errors="replace",
             )
         except sh.ErrorReturnCode as exc:
             stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
-            tail = "\n".join([*space_notes(), redact(stderr.strip())])
+            tail = "\n".join([*space_notes(storage_conf=self.storage_conf), redact(stderr.strip())])
             raise StepFailedError(format_argv(argv), exc.exit_code, tail, "") from None
         except sh.TimeoutException:
             raise StepTimeoutError(f"{format_argv(argv)} did not finish in {timeout} s") from None
         return str(out)
 
 
+# For commands that touch no image storage (git).
 _RUNNER = ShRunner()
 run = _RUNNER.run
 capture = _RUNNER.capture

@@ -290,8 +290,7 @@ class BuildahExecutor:
         out.write(f"--- step {step.name} at {time.strftime('%H:%M:%S')}\n")
         env = None
         if step.host_env:
-            env = dict(os.environ)
-            env.update({k: self.host_env[k] for k in step.host_env if k in self.host_env})
+            env = {k: self.host_env[k] for k in step.host_env if k in self.host_env}
         for tries_left in range(STARTUP_RETRIES, -1, -1):
             try:
                 self.runner.run(
