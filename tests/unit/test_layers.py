@@ -145,6 +145,77 @@ def test_in_the_engine_storage_runs_buildah_argv() -> None:
     assert [p for p in engine if _runs_buildah_argv(p)] == [STORAGE_MODULE]
 
 
+def environ_writes(source: str) -> list[int]:
+    """Lines that change the process's environment: ``os.environ[k] = v`` (``+=`` too),
+    ``del os.environ[k]``, ``os.environ |= ...``, ``os.environ.update/pop/popitem/setdefault/
+    clear`` and ``os.putenv``/``os.unsetenv`` (or those names imported from os)."""
+    tree = ast.parse(source)
+    from_os = {
+        alias.asname or alias.name: alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "os"
+        for alias in node.names
+    }
+
+    def is_os(node: ast.expr, name: str) -> bool:
+        if isinstance(node, ast.Attribute):
+            return node.attr == name and isinstance(node.value, ast.Name) and node.value.id == "os"
+        return isinstance(node, ast.Name) and from_os.get(node.id) == name
+
+    lines = []
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign | ast.Delete):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        if any(is_os(t.value if isinstance(t, ast.Subscript) else t, "environ") for t in targets):
+            lines.append(node.lineno)
+        if isinstance(node, ast.Call):
+            func = node.func
+            changes = {"update", "pop", "popitem", "setdefault", "clear", "__setitem__"}
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in changes
+                and is_os(func.value, "environ")
+            ):
+                lines.append(node.lineno)
+            if is_os(func, "putenv") or is_os(func, "unsetenv"):
+                lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_environ_writes_are_found() -> None:
+    source = """
+import os
+from os import environ, putenv
+os.environ["A"] = "1"
+os.environ["A"] += "2"
+del os.environ["A"]
+environ.update(A="1")
+os.environ.pop("A", None)
+os.environ.setdefault("A", "1")
+os.putenv("A", "1")
+putenv("A", "1")
+os.environ |= {"A": "1"}
+x = os.environ.get("A")
+env = dict(os.environ, A="1")
+"""
+    assert environ_writes(source) == [4, 5, 6, 7, 8, 9, 10, 11, 12]  # not the reads
+
+
+def test_no_module_changes_the_process_environment() -> None:
+    """What a command needs in its environment (a storage.conf, proxies) is given to that
+    command by its runner: orchestrate's own environment, which every thread and every later
+    command shares, is never written."""
+    writers = {
+        str(p.relative_to(ROOT)): lines
+        for p in _modules()
+        if (lines := environ_writes(p.read_text()))
+    }
+    assert writers == {}
+
+
 def _module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
