@@ -23,10 +23,10 @@ from typing import Any
 import click
 
 from orchestrator.engine import naming, signing
-from orchestrator.engine.buildah import Storage
 from orchestrator.engine.emulation import host_platform
 from orchestrator.engine.naming import RUN_ID_RE, new_run_id
-from orchestrator.engine.process import ShRunner, require_tool
+from orchestrator.engine.runner import ShRunner, require_tool
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -74,9 +74,10 @@ BUILD = (
 OUTPUT = ("log_format", "progress", "verbose")
 
 
-def _storage() -> Storage:
-    """Local image storage, through buildah."""
-    return Storage(ShRunner())
+def _storage(storage_conf: Path | None = None) -> Storage:
+    """Local image storage, through buildah: that of ``storage_conf`` (a run's
+    ``storage_root``), else the host's."""
+    return Storage(ShRunner(storage_conf))
 
 
 def _click_option(option: Option) -> Callable[[F], F]:
@@ -181,9 +182,9 @@ def build_cmd(ctx: click.Context, /, pipeline: Path | None, resume_run: bool, **
 def _build(request: Request, **resumed: Any) -> int:
     prepared = run.prepare(request, check_tools=not request.dry_run)
     if request.dry_run:
-        click.echo("\n".join(run.explain(prepared, _storage())))
+        click.echo("\n".join(run.explain(prepared, _storage(prepared.storage_conf))))
         return 0
-    result = run.execute(prepared, ShRunner(), **resumed)
+    result = run.execute(prepared, ShRunner(prepared.storage_conf), **resumed)
     report_run(
         result,
         prepared.nodes,
@@ -238,7 +239,7 @@ def promote_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> 
     request = _request(ctx, values, pipeline)
     prepared = run.prepare(request, check_tools=False)
     require_tool("skopeo")
-    for line in run.promote_release_tags(prepared, ShRunner()):
+    for line in run.promote_release_tags(prepared, ShRunner(prepared.storage_conf)):
         click.echo(f"promoted: {line}")
     return 0
 
@@ -324,16 +325,15 @@ def verify_cmd(
     require_tool("buildah")
     require_tool("skopeo")  # reads layer archives where two images differ
     state_dir = _state_dir(ctx, values)
-    runner = ShRunner()
     with History(state_dir) as history:
-        found = verify.find_target(history, Storage(runner), target)
+        found = verify.find_target(history, _storage(), target)
     click.echo(
         f"verifying run {found.record.id}: rebuilding {', '.join(found.originals)} "
         "from nothing in a scratch storage",
         err=True,
     )
     verdicts, rebuild, scratch = verify.verify(
-        found, runner, state_dir=state_dir, environ=os.environ, keep=keep
+        found, ShRunner, state_dir=state_dir, environ=os.environ, keep=keep
     )
     if as_json:
         click.echo(json.dumps([v.as_dict() for v in verdicts], indent=2))

@@ -20,12 +20,9 @@ import shutil
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from orchestrator.engine.runner import Runner, temporary_dir
 from orchestrator.errors import StepFailedError, ToolMissingError
-
-if TYPE_CHECKING:
-    from orchestrator.engine.runner import Runner
 
 RUNTIMES = ("runc", "crun")
 BUNDLE_PREFIX = "buildah"
@@ -86,11 +83,6 @@ def stop(runner: Runner, names: Collection[str]) -> list[str]:
         stopped.append(name)
     remove_bundles(names)
     return stopped
-
-
-def temporary_dir() -> Path:
-    """Where buildah makes its bundles: ``$TMPDIR``, else ``/var/tmp``."""
-    return Path(os.environ.get("TMPDIR") or "/var/tmp")
 
 
 def remove_bundles(names: Collection[str], where: Path | None = None) -> list[Path]:

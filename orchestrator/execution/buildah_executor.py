@@ -23,11 +23,12 @@ from typing import IO
 import structlog
 
 from orchestrator.engine import attachments, buildah, naming
-from orchestrator.engine.buildah import Isolation, Storage, is_transient
+from orchestrator.engine.buildah import Isolation, is_transient
 from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.engine.registry import Manifest, Registry
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.signing import Signer
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import (
     CancelledError,
     FetchError,
@@ -289,8 +290,7 @@ class BuildahExecutor:
         out.write(f"--- step {step.name} at {time.strftime('%H:%M:%S')}\n")
         env = None
         if step.host_env:
-            env = dict(os.environ)
-            env.update({k: self.host_env[k] for k in step.host_env if k in self.host_env})
+            env = {k: self.host_env[k] for k in step.host_env if k in self.host_env}
         for tries_left in range(STARTUP_RETRIES, -1, -1):
             try:
                 self.runner.run(

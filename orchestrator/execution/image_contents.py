@@ -13,7 +13,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from orchestrator.engine.buildah import Storage
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError
 
 # DEP-5 copyright files (machine-readable) name each part's licence on a "License:" line.

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engine import naming
-from orchestrator.engine.buildah import Storage
 from orchestrator.engine.runner import Runner
+from orchestrator.engine.storage import Storage
 from orchestrator.execution.image_contents import deb_packages, distributions, require_local
 from orchestrator.files import sha256_file
 

@@ -26,13 +26,13 @@ import networkx as nx
 import structlog
 
 from orchestrator.engine import naming
-from orchestrator.engine.buildah import RegistryAccess, Storage
+from orchestrator.engine.buildah import RegistryAccess
 from orchestrator.engine.emulation import check_runnable
-from orchestrator.engine.process import ShRunner, check_space, require_tool
 from orchestrator.engine.registry import Registry
-from orchestrator.engine.runner import Runner
+from orchestrator.engine.runner import Runner, ShRunner, check_space, require_tool
 from orchestrator.engine.signing import Signer
-from orchestrator.engine.storageconf import use_storage_root
+from orchestrator.engine.storage import Storage
+from orchestrator.engine.storageconf import make_storage_root
 from orchestrator.errors import (
     ConfigError,
     FetchError,
@@ -77,7 +77,9 @@ from orchestrator.reporting.tables import columns
 
 @dataclass(frozen=True, kw_only=True)
 class Prepared:
-    """A planned run: the request, pipeline, settings, selected graph and every node's plan."""
+    """A planned run: the request, pipeline, settings, selected graph and every node's plan,
+    and the storage.conf of its ``storage_root`` (None: the host's image storage), which
+    every runner of the run is made with."""
 
     request: Request
     path: Path
@@ -88,6 +90,7 @@ class Prepared:
     plans: dict[str, NodePlan]
     run_id: str
     started: datetime
+    storage_conf: Path | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -109,8 +112,9 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
     path = find_pipeline(request.pipeline)
     resolved = load(path, request.profiles_dir)
     settings = request.settings(resolved.pipeline.settings)
+    storage_conf = None
     if settings.storage_root:
-        storage_root(Path(settings.storage_root), dry_run=request.dry_run)
+        storage_conf = storage_root(Path(settings.storage_root), dry_run=request.dry_run)
     graph = graph_for(resolved, request.selection)
     nodes = order(graph)
     settings.check("push")
@@ -125,7 +129,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         require_tool("buildah")
         if settings.registry:
             require_tool("skopeo")
-        check_space(str(settings.state_dir))
+        check_space(str(settings.state_dir), storage_conf)
         if NodeKind.BASE in kinds and resolved.pipeline.base.kind == "mmdebstrap":
             require_tool("mmdebstrap")
         # Before anything starts: not at the first arm64 step, minutes in.
@@ -169,7 +173,9 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         settings=settings,
         inputs=plan_inputs(resolved, sources),
         now=now,
-        previous=previous_builds(settings, _previous_wheels_for(request, graph)),
+        previous=previous_builds(
+            settings, _previous_wheels_for(request, graph), ShRunner(storage_conf)
+        ),
     )
     return Prepared(
         request=request,
@@ -181,6 +187,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         plans=plan_all(resolved, graph, ctx),
         run_id=run_id,
         started=now,
+        storage_conf=storage_conf,
     )
 
 
@@ -198,11 +205,13 @@ def _previous_wheels_for(request: Request, graph: nx.DiGraph) -> dict[str, str]:
     }
 
 
-def previous_builds(settings: Settings, nodes: Mapping[str, str]) -> dict[str, PreviousBuild]:
+def previous_builds(
+    settings: Settings, nodes: Mapping[str, str], runner: Runner
+) -> dict[str, PreviousBuild]:
     """For each wheels node of ``nodes`` ({node: platform}), the newest wheels image of its
-    platform this state directory built that is still in local storage: the node takes the
-    wheels of unchanged pins from it (when its builder, toolchain and binary policy are the
-    same)."""
+    platform this state directory built that is still in the local storage ``runner`` uses:
+    the node takes the wheels of unchanged pins from it (when its builder, toolchain and
+    binary policy are the same)."""
     if not nodes:
         return {}
     out: dict[str, PreviousBuild] = {}
@@ -210,7 +219,7 @@ def previous_builds(settings: Settings, nodes: Mapping[str, str]) -> dict[str, P
         history = History.existing(settings.state_dir)
         if history is None:
             return {}
-        storage = Storage(ShRunner())
+        storage = Storage(runner)
         namespace = settings.namespace.rstrip("/")
         with history:
             for node, platform in nodes.items():
@@ -328,7 +337,8 @@ def execute(
     resumed_from: str | None = None,
     done_before: Mapping[str, str] | None = None,
 ) -> RunResult:
-    """Run the plans with buildah and record everything in the history.
+    """Run the plans with buildah and record everything in the history. ``runner`` runs
+    every command: one made with ``prepared.storage_conf``, or a fake in tests.
 
     The run is recorded with its request (credentials withheld, see
     :meth:`~orchestrator.model.request.Request.stored`) and the command line.
@@ -512,15 +522,14 @@ def promote_release_tags(prepared: Prepared, runner: Runner) -> list[str]:
     return done.promoted + [f"{tag} (unchanged)" for tag in done.unchanged]
 
 
-def storage_root(root: Path, *, dry_run: bool) -> None:
-    """Use image storage under ``root``; a dry run where it does not exist yet looks at an
-    empty throwaway storage instead of creating it."""
+def storage_root(root: Path, *, dry_run: bool) -> Path:
+    """The storage.conf of image storage under ``root``, made if need be; a dry run where it
+    does not exist yet looks at an empty throwaway storage instead of creating it."""
     if dry_run and not (root / "storage.conf").is_file():
         scratch = Path(tempfile.mkdtemp(prefix="orchestrate-plan-"))
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-        use_storage_root(scratch)
-        return
-    use_storage_root(root)
+        return make_storage_root(scratch)
+    return make_storage_root(root)
 
 
 def _progress(prepared: Prepared, history: History) -> LiveProgress | PlainProgress:

@@ -18,20 +18,18 @@ installing newer packages). Then, node by node:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engine import buildah, layers, naming
-from orchestrator.engine.buildah import Storage
 from orchestrator.engine.runner import Runner
-from orchestrator.engine.storageconf import ENV as STORAGE_CONF_ENV
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, OrchestrateError
 from orchestrator.execution import image_diff
 from orchestrator.execution.image_contents import deb_packages
@@ -46,6 +44,10 @@ IDENTICAL = "identical"
 DIFFERENT = "different"
 INPUTS_CHANGED = "inputs changed"
 NOT_REBUILT = "not rebuilt"
+
+# Makes a runner whose commands use the image storage of a storage.conf (None: the host's):
+# ShRunner itself, or a test's fake.
+RunnerOn = Callable[[Path | None], Runner]
 
 
 @dataclass(frozen=True)
@@ -128,31 +130,14 @@ def find_target(history: History, storage: Storage, what: str | None) -> Target:
     return Target(record=record, originals=originals, only=only)
 
 
-@contextmanager
-def storage_conf(conf: str | None) -> Iterator[None]:
-    """Commands started inside use the image storage of ``conf`` (None: the host's)."""
-    before = os.environ.get(STORAGE_CONF_ENV)
-    if conf is None:
-        os.environ.pop(STORAGE_CONF_ENV, None)
-    else:
-        os.environ[STORAGE_CONF_ENV] = conf
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(STORAGE_CONF_ENV, None)
-        else:
-            os.environ[STORAGE_CONF_ENV] = before
-
-
-def original_storage(record: RunRecord, environ: Mapping[str, str]) -> str | None:
+def original_storage(record: RunRecord, environ: Mapping[str, str]) -> Path | None:
     """The storage.conf of the run's own ``storage_root``, if it had one."""
     stored = dict(record.options)
     stored.setdefault("pipeline", record.pipeline)
     request = Request.restored(stored, environ=environ)
     resolved = load(find_pipeline(request.pipeline), request.profiles_dir)
     root = request.settings(resolved.pipeline.settings).storage_root
-    return str(Path(root) / "storage.conf") if root else None
+    return Path(root) / "storage.conf" if root else None
 
 
 def write_pins(target: Target, storage: Storage, folder: Path, *, run_id: str) -> None:
@@ -193,31 +178,30 @@ def rebuild_request(target: Target, scratch: Path, environ: Mapping[str, str]) -
 
 def verify(
     target: Target,
-    runner: Runner,
+    runner_on: RunnerOn,
     *,
     state_dir: Path,
     environ: Mapping[str, str],
     keep: bool = False,
 ) -> tuple[list[Verdict], RunResult | None, Path]:
-    """Rebuild ``target`` in a scratch storage under ``state_dir`` and compare each node.
+    """Rebuild ``target`` in a scratch storage under ``state_dir`` and compare each node,
+    through runners ``runner_on`` makes: one on the run's own storage (its ``storage_root``,
+    else the host's), one on the scratch storage.
 
     Returns the verdicts, the rebuild's result (None when no node could be rebuilt) and the
     scratch folder (removed unless ``keep``).
     """
-    host_conf = os.environ.get(STORAGE_CONF_ENV)
-    original_conf = original_storage(target.record, environ) or host_conf
-    storage = Storage(runner)
+    run_storage = Storage(runner_on(original_storage(target.record, environ)))
     (state_dir / "verify").mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{target.record.id}-", dir=state_dir / "verify"))
-    scratch_conf = str(scratch / "storage" / "storage.conf")
+    scratch_storage = Storage(runner_on(scratch / "storage" / "storage.conf"))
     result: RunResult | None = None
     try:
-        with storage_conf(original_conf):
-            write_pins(target, storage, scratch / "pins", run_id=scratch.name)
+        write_pins(target, run_storage, scratch / "pins", run_id=scratch.name)
         request = rebuild_request(target, scratch, environ)
         started = datetime.fromtimestamp(target.record.started, UTC)
-        with storage_conf(host_conf):
-            prepared = prepare(request, now=started)
+        # The request's storage_root is the scratch storage: prepare makes it.
+        prepared = prepare(request, now=started)
         verdicts = {}
         with History(state_dir, readonly=True) as history:
             recorded = {b.key: b.inputs for b in history.builds()}
@@ -236,8 +220,7 @@ def verify(
                 )
         comparable = [n for n in target.originals if n not in verdicts]
         if comparable:
-            with storage_conf(scratch_conf):
-                result = execute(prepared, runner)
+            result = execute(prepared, scratch_storage.runner)
             for node in comparable:
                 rebuilt = result.results.get(node)
                 original = target.originals[node]
@@ -246,24 +229,25 @@ def verify(
                     verdicts[node] = Verdict(node, NOT_REBUILT, original.image_id, why=why)
                     continue
                 verdicts[node] = _compare(
-                    node, original, rebuilt.image_id, storage,
-                    confs=(original_conf, scratch_conf), scratch=scratch,
+                    node, original, rebuilt.image_id,
+                    storages=(run_storage, scratch_storage), scratch=scratch,
                 )  # fmt: skip
         return [verdicts[n] for n in target.originals], result, scratch
-    finally:  # (each storage_conf block has put the environment back)
+    finally:
         if not keep:
-            remove_scratch(scratch, runner)
+            remove_scratch(scratch, runner_on)
 
 
 def _compare(
     node: str,
     original: NodeRecord,
     rebuilt_id: str,
-    storage: Storage,
     *,
-    confs: tuple[str | None, str],
+    storages: tuple[Storage, Storage],
     scratch: Path,
 ) -> Verdict:
+    """Compare a node's original image (in ``storages[0]``) with its rebuild (in
+    ``storages[1]``)."""
     run_id = scratch.name
     verdict = Verdict(node, IDENTICAL, _bare(original.image_id), rebuilt_id=_bare(rebuilt_id))
     if verdict.original_id == verdict.rebuilt_id:
@@ -272,15 +256,14 @@ def _compare(
     inventories: list[image_diff.Inventory] = []
     configs: list[dict[str, Any]] = []
     entries: list[list[tuple[str, str]]] = []
-    for side, conf in enumerate(confs):
-        with storage_conf(conf):
-            image = _local(storage, original) if side == 0 else rebuilt_id
-            configs.append(_config(storage, image))
-            container = naming.container_name(run_id, f"verify-{node}-{side}")
-            with storage.mounted(image, container) as root:
-                inventories.append(image_diff.inventory(root))
-            with layers.layer_files(image, storage.runner, scratch / f"{node}-{side}") as files:
-                entries.append(list(layers.entry_headers(files[-1]).items()) if files else [])
+    for side, storage in enumerate(storages):
+        image = _local(storage, original) if side == 0 else rebuilt_id
+        configs.append(_config(storage, image))
+        container = naming.container_name(run_id, f"verify-{node}-{side}")
+        with storage.mounted(image, container) as root:
+            inventories.append(image_diff.inventory(root))
+        with layers.layer_files(image, storage.runner, scratch / f"{node}-{side}") as files:
+            entries.append(list(layers.entry_headers(files[-1]).items()) if files else [])
     verdict.diff = image_diff.diff_inventories(
         inventories[0], inventories[1], names=("original", "rebuilt")
     )
@@ -337,12 +320,13 @@ def _bare(image_id: str) -> str:
     return image_id.removeprefix("sha256:")
 
 
-def remove_scratch(scratch: Path, runner: Runner) -> None:
-    """The scratch storage's images, then the folder."""
+def remove_scratch(scratch: Path, runner_on: RunnerOn) -> None:
+    """The scratch storage's images (through a runner ``runner_on`` makes on it), then the
+    folder."""
     conf = scratch / "storage" / "storage.conf"
     if conf.is_file():
-        with storage_conf(str(conf)), suppress(OrchestrateError):
-            Storage(runner).empty()
+        with suppress(OrchestrateError):
+            Storage(runner_on(conf)).empty()
     shutil.rmtree(scratch, ignore_errors=True)
 
 

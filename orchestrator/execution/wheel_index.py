@@ -29,8 +29,8 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from orchestrator.engine import naming
-from orchestrator.engine.buildah import Storage
 from orchestrator.engine.runner import Runner
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError
 from orchestrator.planning.builder import WHEELS_DIR
 

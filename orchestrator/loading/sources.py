@@ -36,7 +36,7 @@ import structlog
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
-from orchestrator.engine import process as engine
+from orchestrator.engine import runner as engine
 from orchestrator.errors import FetchError, SourceError, StepFailedError
 from orchestrator.files import sha256_file, write_atomically
 from orchestrator.model.inputs import TREE_SKIP, FetchedSource

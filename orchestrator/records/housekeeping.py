@@ -9,7 +9,7 @@ from pathlib import Path
 
 import structlog
 
-from orchestrator.engine.buildah import Storage
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, OrchestrateError
 from orchestrator.records import runs
 from orchestrator.records.history import History, RunRecord

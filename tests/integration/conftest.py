@@ -18,7 +18,7 @@ import pytest
 
 from orchestrator.engine import leftovers
 from orchestrator.engine.naming import run_of
-from orchestrator.engine.process import ShRunner
+from orchestrator.engine.runner import ShRunner
 from tests.registry_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

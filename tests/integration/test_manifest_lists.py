@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.engine.buildah import RegistryAccess, Storage
-from orchestrator.engine.process import ShRunner
+from orchestrator.engine.buildah import RegistryAccess
 from orchestrator.engine.registry import Registry
+from orchestrator.engine.runner import ShRunner
+from orchestrator.engine.storage import Storage
 from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.promote import promote
 from tests.integration.conftest import ROOT, tags

@@ -24,9 +24,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from orchestrator.engine import buildah, naming
-from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess, Storage
+from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess
 from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.engine.registry import Registry
+from orchestrator.engine.storage import Storage
 from orchestrator.errors import (
     CancelledError,
     FetchError,
@@ -63,7 +64,7 @@ TRANSIENT_TAIL = (
 
 @dataclass
 class RecordingRunner:
-    """A :class:`~orchestrator.engine.buildah.Runner` over an in-memory model of storage.
+    """A :class:`~orchestrator.engine.runner.Runner` over an in-memory model of storage.
 
     ``images`` maps image names to their key label; ``containers`` holds working containers.
     Steps given to :meth:`fail` or :meth:`raise_on` fail in ``run`` before touching storage.

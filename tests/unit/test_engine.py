@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator import redaction
 from orchestrator.engine import buildah
-from orchestrator.engine import process as engine
+from orchestrator.engine import runner as engine
 from orchestrator.errors import (
     EXIT_USAGE,
     CancelledError,
@@ -100,7 +100,7 @@ def test_commands_die_with_a_killed_orchestrate(tmp_path: Path) -> None:
     """A SIGKILLed orchestrate leaves no command running (the kernel sends it SIGTERM)."""
     pid_file = tmp_path / "child.pid"
     script = (
-        "import sys; from orchestrator.engine import process as engine; "
+        "import sys; from orchestrator.engine import runner as engine; "
         f"engine.run(['sh', '-c', 'echo $$ > {pid_file}; exec sleep 60'], step='s')"
     )
     parent = subprocess.Popen([sys.executable, "-c", script])

@@ -203,7 +203,7 @@ def test_a_build_for_a_platform_this_host_cannot_run_starts_nothing(
 
     monkeypatch.setattr(emulation, "BINFMT_DIR", tmp_path / "no-binfmt")
     monkeypatch.setattr(run, "require_tool", lambda name: None)  # no buildah needed here
-    monkeypatch.setattr(run, "check_space", lambda folder: None)
+    monkeypatch.setattr(run, "check_space", lambda folder, storage_conf: None)
     path = write_pipeline("platforms: [linux/amd64, linux/s390x]\n" + TWO)
     state = tmp_path / "state"
     monkeypatch.setattr("sys.argv", ["orchestrate", "--state-dir", str(state), "build", str(path)])

@@ -78,7 +78,7 @@ def test_only_dead_runs_candidate_images_are_orphans(tmp_path: Path) -> None:
 
 
 def test_a_dead_runs_secret_and_scratch_files_go_with_it(tmp_path: Path) -> None:
-    from orchestrator.engine.buildah import Storage
+    from orchestrator.engine.storage import Storage
     from orchestrator.records.history import History
     from orchestrator.records.housekeeping import clean_up_dead_runs
 
