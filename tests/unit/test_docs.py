@@ -1,13 +1,17 @@
-"""The documentation stays true: its generated reference pages match the code."""
+"""The documentation stays true: its generated reference pages match the code, and every page
+is in the site's navigation."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 
@@ -44,3 +48,23 @@ def test_generated_pages_hold_nothing_of_this_host() -> None:
         assert str(ROOT) not in content, page
         assert str(Path.home()) == "/" or str(Path.home()) not in content, page
     assert "the host's cores + 1" in pages[GENERATE.SETTINGS_PAGE]
+
+
+def _nav_pages(entries: Any) -> Iterator[str]:
+    """The page paths of an mkdocs ``nav`` (nested lists of {title: page or list})."""
+    if isinstance(entries, str):
+        yield entries
+    elif isinstance(entries, list):
+        for entry in entries:
+            yield from _nav_pages(entry)
+    elif isinstance(entries, dict):
+        for value in entries.values():
+            yield from _nav_pages(value)
+
+
+def test_every_page_is_in_the_nav() -> None:
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    nav = set(_nav_pages(config["nav"]))
+    pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")}
+    assert sorted(pages - nav) == [], "pages missing from mkdocs.yml's nav"
+    assert sorted(nav - pages) == [], "nav entries without a page under docs/"
