@@ -1,8 +1,9 @@
 """Sessions: tests (unit, integration, keystone and horizon acceptance), unit, integration,
 acceptance (all nine services served), multiarch (amd64 and arm64 behind one tag, served),
 scale_out (registry hand-off between build hosts, the GitLab export under gitlab-ci-local),
-carry_over, reproducible (bit-identical rebuilds), lint, typecheck, full_stack, rebuilds,
-bench."""
+carry_over, reproducible (bit-identical rebuilds), lint, typecheck, docs (the documentation
+site: generated pages checked, mkdocs build --strict into site/, opened in headless
+Chromium), full_stack, rebuilds, scale_out_bench, wheels_elsewhere, bench."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 LINT_DEPS = ["ruff==0.17.6"]
+# The documentation site (nox -s docs): mkdocs and its Material theme, pinned.
+DOCS_DEPS = ["mkdocs==1.6.1", "mkdocs-material==9.8.2"]
+LINTED = ("orchestrator", "tests", "benchmarks", "docs", "noxfile.py")
 # Runs the GitLab export (nox -s scale_out): 4.65 is the last release for Node 20 (Debian 12's).
 GITLAB_CI_LOCAL = "gitlab-ci-local@4.65.0"
 TYPE_DEPS = ["mypy==2.4.1", "types-PyYAML"]
@@ -133,17 +137,45 @@ def reproducible(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check, ruff format --check, shellcheck on scripts/."""
     session.install(*LINT_DEPS)
-    session.run("ruff", "check", "orchestrator", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "orchestrator", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
     scripts = sorted(str(p) for p in Path("scripts").glob("*.sh"))
     session.run("shellcheck", *scripts, "setup-host", ".ci/run", external=True)
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the orchestrator package."""
+    """mypy --strict on the orchestrator package and docs/generate.py."""
     session.install("-e", ".", *TYPE_DEPS)
     session.run("mypy", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site: the generated reference pages checked against the code
+    (python docs/generate.py --check), mkdocs build --strict into site/, then site/index.html
+    opened in headless Chromium; fails if no screenshot comes out."""
+    session.install("-e", ".", *DOCS_DEPS)
+    session.run("python", "docs/generate.py", "--check")
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+    index = Path("site/index.html").resolve()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        session.error("chromium is not installed (./setup-host installs it)")
+    tmp = Path(session.create_tmp()).resolve()
+    screenshot = tmp / "docs-index.png"
+    screenshot.unlink(missing_ok=True)
+    session.run(
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--log-level=3",
+        f"--user-data-dir={tmp / 'chromium'}", f"--screenshot={screenshot}",
+        "--window-size=1280,900", index.as_uri(), external=True,
+    )  # fmt: skip
+    if not screenshot.is_file() or screenshot.stat().st_size == 0:
+        session.error(f"headless Chromium wrote no screenshot of {index}")
+    session.log(f"site: {index}")
+    session.log(f"screenshot of its index: {screenshot}")
 
 
 @nox.session

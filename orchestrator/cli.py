@@ -689,8 +689,8 @@ def export_cmd(
     written as given, relative to the checkout the jobs run in. Registry, TLS and
     credentials come from the engine's own parameters and secrets as ORCHESTRATE_*
     variables; no credential is written. Each job keeps its own buildah storage and state
-    dir. See the README, "Building on CI and on many hosts", for the secrets each engine
-    needs.
+    dir. The secrets each engine needs: docs/ci.md ("CI engines and many hosts" in the
+    documentation site, nox -s docs).
     """
     given_path = checkout_path("PIPELINE", pipeline or str(DEFAULT_PIPELINE))
     check_output("--output", output)
