@@ -55,6 +55,15 @@ def write_pipeline(tmp_path: Path) -> WritePipeline:
     return write
 
 
+@pytest.fixture(scope="session")
+def build_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One state directory for every real build of a test session, integration and
+    acceptance alike: sources and upper-constraints are fetched once, and a wheels build takes
+    the unchanged wheels of the session's previous wheels image, as on a build host that
+    keeps its state. (Tests that need a state of their own make one.)"""
+    return tmp_path_factory.mktemp("state")
+
+
 @pytest.fixture(autouse=True)
 def _logging_to_the_real_stderr() -> Iterator[None]:
     """Point structlog back at the process's stderr after each test: a test that configured

@@ -61,7 +61,9 @@ def build(
 
 @pytest.fixture(scope="session")
 def images(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    build_state_dir: Path,
 ) -> dict[str, str]:
     """Image (by key tag) of every service whose test was collected, built or reused."""
     for tool in ("buildah", "podman", "mmdebstrap"):
@@ -75,7 +77,9 @@ def images(
         return {name: f"{NAMESPACE}/{name}:{tag}" for name in needed}
     folder = tmp_path_factory.mktemp("acceptance")
     out = folder / "summary.json"
-    state = os.environ.get("ORCHESTRATE_STATE_DIR") or str(tmp_path_factory.mktemp("state"))
+    # The session's state, shared with the integration suite: one fetch of the sources, and
+    # its keystone stack's wheels build takes the unchanged wheels of this one.
+    state = os.environ.get("ORCHESTRATE_STATE_DIR") or str(build_state_dir)
     pipeline = "pipelines/full-stack.yaml"
     if set(needed) != SERVICES:
         # Some services only (the default run): wheels for those alone, not the nine.

@@ -41,9 +41,9 @@ def _needs_buildah() -> None:
 
 
 @pytest.fixture(scope="session")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One state dir per test session: sources are fetched once."""
-    return tmp_path_factory.mktemp("state")
+def state_dir(build_state_dir: Path) -> Path:
+    """The session's state dir, shared with the acceptance tests (tests/conftest.py)."""
+    return build_state_dir
 
 
 @pytest.fixture(scope="session")
