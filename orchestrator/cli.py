@@ -34,12 +34,13 @@ from orchestrator.errors import (
     ConfigError,
     OrchestrateError,
 )
-from orchestrator.execution import image_contents, image_diff, run, sbom, verify
-from orchestrator.execution.wheel_index import export_wheels
+from orchestrator.execution import run
 from orchestrator.exporting import FORMATS
 from orchestrator.exporting import render as render_export
 from orchestrator.exporting.spec import checkout_path, from_graph
 from orchestrator.files import write_atomically
+from orchestrator.inspection import image_contents, image_diff, sbom
+from orchestrator.inspection.wheel_index import export_wheels
 from orchestrator.loading.load import DEFAULT_PIPELINE, check_output, find_pipeline, load
 from orchestrator.logsetup import configure_logging
 from orchestrator.model.catalog import load_catalog
@@ -57,6 +58,7 @@ from orchestrator.redaction import redact
 from orchestrator.reporting.console import report_run
 from orchestrator.reporting.history_view import run_detail, runs_table
 from orchestrator.reporting.html import write_report
+from orchestrator.workflows import verify
 
 F = Callable[..., Any]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.execution.image_diff import (
+from orchestrator.inspection.image_diff import (
     diff_inventories,
     dpkg_packages,
     inventory,

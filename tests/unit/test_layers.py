@@ -19,7 +19,9 @@ LAYERS = (
     "loading",
     "records",
     "reporting",
+    "inspection",
     "execution",
+    "workflows",
     "cli",
 )
 # Small leaf modules any layer may use.

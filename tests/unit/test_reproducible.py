@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import ConfigError
-from orchestrator.execution.verify import (
+from orchestrator.loading.load import check_settings
+from orchestrator.model.settings import resolve_settings
+from orchestrator.model.states import Status
+from orchestrator.planning.refresh import source_date_epoch
+from orchestrator.records.history import NodeRecord, RunRecord
+from orchestrator.workflows.verify import (
     DIFFERENT,
     IDENTICAL,
     Target,
@@ -20,11 +25,6 @@ from orchestrator.execution.verify import (
     rebuild_request,
     render,
 )
-from orchestrator.loading.load import check_settings
-from orchestrator.model.settings import resolve_settings
-from orchestrator.model.states import Status
-from orchestrator.planning.refresh import source_date_epoch
-from orchestrator.records.history import NodeRecord, RunRecord
 from tests.conftest import ROOT, WritePipeline
 from tests.unit.test_plan import NOW, TWO, plans_of
 
@@ -223,7 +223,7 @@ def test_layer_entries_name_what_a_header_records(tmp_path: Path) -> None:
 
 
 def test_render_names_layer_entries_that_differ() -> None:
-    from orchestrator.execution.image_diff import Changes
+    from orchestrator.inspection.image_diff import Changes
 
     verdict = Verdict("keystone", DIFFERENT, "b" * 64, rebuilt_id="c" * 64)
     verdict.entries = Changes(changed={"/var/log/x": ("file mtime=0", "file mtime=9")})

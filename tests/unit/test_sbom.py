@@ -10,7 +10,7 @@ from pathlib import Path
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from orchestrator.execution.sbom import sbom_json
+from orchestrator.inspection.sbom import sbom_json
 
 WHEEL = "oslo_utils-10.0.1-py3-none-any.whl"
 DEP5 = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/

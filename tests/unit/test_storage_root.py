@@ -13,9 +13,9 @@ import pytest
 
 from orchestrator.engine import storageconf
 from orchestrator.engine.runner import ShRunner
-from orchestrator.execution import verify
 from orchestrator.execution.run import prepare
 from orchestrator.model.request import Request
+from orchestrator.workflows import verify
 from tests.conftest import WritePipeline
 
 ENV = storageconf.ENV

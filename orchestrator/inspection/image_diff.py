@@ -20,8 +20,8 @@ from pathlib import Path
 from orchestrator.engine import naming
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.storage import Storage
-from orchestrator.execution.image_contents import deb_packages, distributions, require_local
 from orchestrator.files import sha256_file
+from orchestrator.inspection.image_contents import deb_packages, distributions, require_local
 
 # Kernel and runtime mount points: empty in an image, filled in a running container.
 SKIPPED_TOP = frozenset({"proc", "sys", "dev", "run"})

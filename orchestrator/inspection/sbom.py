@@ -36,13 +36,13 @@ from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from orchestrator.execution.image_contents import (
+from orchestrator.files import sha256_file
+from orchestrator.inspection.image_contents import (
     deb_licenses,
     deb_packages,
     distributions,
     python_license,
 )
-from orchestrator.files import sha256_file
 
 SBOM_PATH = "/etc/image_info/sbom.cdx.json"
 # sha256 and file name of every wheel a service was installed from (install-project.sh).

@@ -31,9 +31,9 @@ from orchestrator.engine import buildah, layers, naming
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, OrchestrateError
-from orchestrator.execution import image_diff
-from orchestrator.execution.image_contents import deb_packages
 from orchestrator.execution.run import execute, prepare
+from orchestrator.inspection import image_diff
+from orchestrator.inspection.image_contents import deb_packages
 from orchestrator.loading.load import find_pipeline, load
 from orchestrator.model.request import Request
 from orchestrator.model.results import RunResult
