@@ -1,7 +1,13 @@
-"""``orchestrate plan``: a node's plan as lines for people."""
+"""Lines for people: a node's plan (``orchestrate plan``) and a pipeline's nodes
+(``orchestrate list``)."""
 
 from __future__ import annotations
 
+import networkx as nx
+
+from orchestrator.model.pipeline import BUILDER_NODE, REQUIREMENTS_NODE, SHARED_NODE
+from orchestrator.model.resolve import ResolvedPipeline
+from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import NodePlan
 
 
@@ -28,3 +34,41 @@ def describe_plan(plan: NodePlan) -> list[str]:
     for index, step in enumerate((*plan.steps, *plan.push, *plan.release), start=1):
         lines.append(f"   {index:2d}. [{step.name}] {step.display()}")
     return lines
+
+
+def describe_nodes(resolved: ResolvedPipeline, graph: nx.DiGraph) -> list[str]:
+    """One line per node of ``graph``, in build order: its name, kind and what it is (a
+    service's project, source and profiles; the wheels' scope; a child's parent; the base)."""
+    lines = []
+    width = max(15, *(len(str(node)) for node in graph))
+    for node in order(graph):
+        kind = graph.nodes[node]["kind"].value
+        image = str(graph.nodes[node]["image"])  # keystone@arm64's and the list's: keystone
+        platform = graph.nodes[node]["platform"]
+        detail = _what(resolved, image)
+        if resolved.multi_platform:
+            detail = f"{platform}: {detail}" if platform else f"manifest list: {detail}"
+        lines.append(f"{node:<{width}} {kind:<13} {detail}")
+    return lines
+
+
+def _what(resolved: ResolvedPipeline, image: str) -> str:
+    service = resolved.services.get(image)
+    if service is not None:
+        return (
+            f"{service.project.pypi} from {service.source.describe()}; profiles: "
+            f"{', '.join(service.profiles) or '-'}"
+        )
+    if image == REQUIREMENTS_NODE:
+        return f"wheels ({resolved.pipeline.requirements.scope})"
+    if image == BUILDER_NODE:
+        return "compilers, -dev packages and the builder venv of the wheels"
+    if image == SHARED_NODE:
+        return "what two services or more install (layering: shared)"
+    if image in resolved.pipeline.shared_nodes:
+        members = ", ".join(resolved.pipeline.shared_nodes[image])
+        return f"distro packages two or more of {members} install"
+    if image in resolved.children:
+        return f"FROM {resolved.children[image].parent}"
+    base = resolved.pipeline.base
+    return base.image if base.kind == "image" else f"mmdebstrap {base.suite}"

@@ -11,6 +11,7 @@ import structlog
 
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, OrchestrateError
+from orchestrator.model.pipeline import REQUIREMENTS_NODE
 from orchestrator.records import runs
 from orchestrator.records.history import History, RunRecord
 
@@ -75,3 +76,18 @@ def log_of(history: History, record: RunRecord, node: str) -> Path:
         why = "it never started" if node not in recorded else "its logs were pruned"
         raise ConfigError("NODE", "", f"no log of {node} in run {record.id} ({why}): {path}")
     return path
+
+
+def wheels_image_of(history: History, run_id: str, platform_suffix: str) -> str:
+    """The wheels image (requirements) run ``run_id`` (or ``latest``) built: of a run of
+    several platforms, the one of ``platform_suffix`` (this host's), else the plain node.
+
+    Raises:
+        ConfigError: no such run, or the run has no wheels image.
+    """
+    record = find_record(history, run_id)
+    nodes = {n.node: n for n in history.nodes(record.id)}
+    node = nodes.get(f"{REQUIREMENTS_NODE}{platform_suffix}") or nodes.get(REQUIREMENTS_NODE)
+    if node is None or not node.image:
+        raise ConfigError("RUN", "", f"run {record.id} has no wheels image (requirements)")
+    return node.image

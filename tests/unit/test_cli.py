@@ -123,7 +123,7 @@ def test_a_bug_exits_70_with_one_line_and_the_traceback_in_a_file(
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("http://bob:hunter2@proxy:3128 went wrong")
 
-    monkeypatch.setattr("orchestrator.cli.load", broken)
+    monkeypatch.setattr("orchestrator.cli.pipelines.load", broken)
     monkeypatch.setenv("ORCHESTRATE_STATE_DIR", str(tmp_path))
     monkeypatch.setattr(sys, "argv", ["orchestrate", "list", "pipelines/keystone.yaml"])
     with pytest.raises(SystemExit) as exited:

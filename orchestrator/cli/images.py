@@ -1,0 +1,207 @@
+"""Commands that read or vouch for images: ``trust``, ``diff``, ``verify``, ``sbom`` and
+``wheels export``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator.cli.flags import limit_option, local_storage, options, request_of, state_dir_of
+from orchestrator.cli.group import cli
+from orchestrator.engine import naming, signing
+from orchestrator.engine.emulation import host_platform
+from orchestrator.engine.naming import RUN_ID_RE, new_run_id
+from orchestrator.engine.runner import ShRunner, require_tool
+from orchestrator.engine.storage import Storage
+from orchestrator.errors import (
+    EXIT_INTERRUPTED,
+    ConfigError,
+)
+from orchestrator.execution import run
+from orchestrator.files import write_atomically
+from orchestrator.inspection import image_contents, image_diff, sbom
+from orchestrator.inspection.wheel_index import export_wheels
+from orchestrator.records.history import History
+from orchestrator.records.housekeeping import wheels_image_of
+from orchestrator.workflows import verify
+
+
+@cli.command("trust")
+@click.argument("dest", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--lookaside-url",
+    metavar="URL",
+    default=None,
+    help="Where pullers read the signatures: the lookaside folder served over https:// "
+    "(or file:// on a shared disk) [default: file:// of the lookaside folder].",
+)
+@options("registry", "sign_by", "lookaside", "state_dir")
+@click.pass_context
+def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **values: Any) -> int:
+    """Write what makes podman, buildah and skopeo pull only signed images from the registry:
+    DIR/policy.json (images under the registry prefix must be signed by the sign_by key;
+    others as before) and DIR/registries.d/orchestrate.yaml (where their signatures are).
+    Install them as /etc/containers/policy.json (merged with yours) and in
+    /etc/containers/registries.d/."""
+    settings = request_of(ctx, values, None).settings({})
+    scope, fingerprint = settings.registry, settings.sign_by
+    if not scope or not fingerprint:
+        raise ConfigError("trust", "", "needs --registry and --sign-by (or their variables)")
+    url = lookaside_url or f"file://{run.lookaside_of(settings).resolve()}"
+    public_key = signing.public_key(ShRunner(), fingerprint)
+    write_atomically(dest / "policy.json", json.dumps(signing.policy(scope, public_key), indent=2))
+    write_atomically(dest / "registries.d" / "orchestrate.yaml", signing.registries_d(scope, url))
+    click.echo(
+        f"{dest}/policy.json: images under {scope} must be signed by {fingerprint}\n"
+        f"{dest}/registries.d/orchestrate.yaml: their signatures are read from {url}"
+    )
+    return 0
+
+
+@cli.command("diff")
+@click.argument("image_a", metavar="IMAGE_A")
+@click.argument("image_b", metavar="IMAGE_B")
+@limit_option("per kind")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def diff_cmd(image_a: str, image_b: str, limit: int, as_json: bool) -> int:
+    """Compare two local images: distro packages (versions), Python distributions (versions,
+    per site folder) and files (type, mode, owner, content; not times), e.g. yesterday's
+    nightly and today's. Exits 0 when they are the same, 1 when they differ (as diff does)."""
+    found = image_diff.diff_images(
+        image_a, image_b, ShRunner(), run_id=new_run_id(datetime.now(UTC))
+    )
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2))
+    else:
+        click.echo(image_diff.render(found, limit=limit))
+    return 0 if found.identical else 1
+
+
+@cli.command("verify")
+@click.argument("target", metavar="[RUN|IMAGE]", required=False)
+@options("state_dir")
+@limit_option("per kind and node")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+@click.option("--keep", is_flag=True, help="Keep the scratch storage and state (path printed).")
+@click.pass_context
+def verify_cmd(
+    ctx: click.Context, /, target: str | None, limit: int, as_json: bool, keep: bool, **values: Any
+) -> int:
+    """Rebuild a run's images (RUN, `latest`, or the run that built IMAGE; default: the newest
+    run) from nothing in a scratch storage, as of the run's date and with apt held to the
+    package versions each image holds, and compare: `identical` when the rebuilt image has
+    the same id (config digest, hence every layer's), else the files, packages, Python
+    distributions, config fields and layer entries that differ. Exits 0 when every node is
+    identical, 1 when one differs or could not be rebuilt, 130 when interrupted."""
+    require_tool("buildah")
+    require_tool("skopeo")  # reads layer archives where two images differ
+    state_dir = state_dir_of(ctx, values)
+    with History(state_dir) as history:
+        found = verify.find_target(history, local_storage(), target)
+    click.echo(
+        f"verifying run {found.record.id}: rebuilding {', '.join(found.originals)} "
+        "from nothing in a scratch storage",
+        err=True,
+    )
+    verdicts, rebuild, scratch = verify.verify(
+        found, ShRunner, state_dir=state_dir, environ=os.environ, keep=keep
+    )
+    if as_json:
+        click.echo(json.dumps([v.as_dict() for v in verdicts], indent=2))
+    else:
+        click.echo(verify.render(verdicts, limit=limit))
+    if keep:
+        click.echo(f"scratch storage and state kept in {scratch}", err=True)
+    if rebuild is not None and rebuild.interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if all(v.result == verify.IDENTICAL for v in verdicts) else 1
+
+
+@cli.command("sbom")
+@click.argument("image", required=False)
+@click.option("--container", metavar="NAME", help="A working container instead of an image.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to this file (atomically) instead of stdout.",
+)
+@click.option("--name", default=None, help="The image's name in the SBOM [default: IMAGE].")
+@click.option("--version", "version", default="", help="The image's version in the SBOM.")
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A property of the image (orchestrate:NAME), e.g. key=...; repeatable.",
+)
+def sbom_cmd(
+    image: str | None,
+    container: str | None,
+    output: Path | None,
+    name: str | None,
+    version: str,
+    properties: tuple[str, ...],
+) -> int:
+    """The CycloneDX 1.6 SBOM of a local IMAGE (or a working container): every dpkg package
+    and Python distribution with versions, licences where known and wheel hashes, the
+    project's source. Builds write it into every image at /etc/image_info/sbom.cdx.json."""
+    if (image is None) == (container is None):
+        raise ConfigError("sbom", "", "give an IMAGE or --container NAME, not both")
+    props = {}
+    for item in properties:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError("--property", "", f"expected NAME=VALUE, got {item!r}")
+        props[key] = value
+    runner = ShRunner()
+    storage = Storage(runner)
+    label = name or image or container or ""
+    if container is not None:
+        with storage.mounted_container(container) as root:
+            text = sbom.sbom_json(root, name=label, version=version, properties=props)
+    else:
+        assert image is not None
+        image_contents.require_local(storage, image, "IMAGE")
+        throwaway = naming.container_name(new_run_id(datetime.now(UTC)), "sbom")
+        with storage.mounted(image, throwaway) as root:
+            text = sbom.sbom_json(root, name=label, version=version, properties=props)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(output, text)
+    return 0
+
+
+@cli.group("wheels")
+def wheels_group() -> None:
+    """The wheels image: export it as a package index."""
+
+
+@wheels_group.command("export")
+@click.argument("source", metavar="RUN|IMAGE")
+@click.argument("dest", metavar="DIR", type=click.Path(path_type=Path))
+@options("state_dir")
+@click.pass_context
+def wheels_export_cmd(ctx: click.Context, /, source: str, dest: Path, **values: Any) -> int:
+    """Write the wheels image of RUN (a run id, or `latest`) or IMAGE as a PEP 503 simple
+    index in DIR (new or empty): DIR/simple/<project>/ with sha256 fragments, DIR/wheels/,
+    the resolved pins (DIR/resolved.txt) and the constraints (DIR/constraints/). Use it with
+    `pip install --index-url file://DIR/simple` or any static web server."""
+    image = source
+    if RUN_ID_RE.match(source) or source == "latest":
+        with History(state_dir_of(ctx, values)) as history:
+            image = wheels_image_of(history, source, host_platform().suffix)
+    done = export_wheels(image, dest, ShRunner(), run_id=new_run_id(datetime.now(UTC)))
+    click.echo(
+        f"{done.wheels} wheels of {done.projects} projects from {image} in {done.path}: "
+        f"pip install --index-url file://{done.path.resolve()}/simple"
+    )
+    return 0
