@@ -23,7 +23,7 @@ from orchestrator.errors import (
     EXIT_INTERRUPTED,
     ConfigError,
 )
-from orchestrator.execution import run
+from orchestrator.execution.engines import lookaside_of
 from orchestrator.files import write_atomically
 from orchestrator.inspection import image_contents, image_diff, sbom
 from orchestrator.inspection.wheel_index import export_wheels
@@ -53,7 +53,7 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
     scope, fingerprint = settings.registry, settings.sign_by
     if not scope or not fingerprint:
         raise ConfigError("trust", "", "needs --registry and --sign-by (or their variables)")
-    url = lookaside_url or f"file://{run.lookaside_of(settings).resolve()}"
+    url = lookaside_url or f"file://{lookaside_of(settings).resolve()}"
     public_key = signing.public_key(ShRunner(), fingerprint)
     write_atomically(dest / "policy.json", json.dumps(signing.policy(scope, public_key), indent=2))
     write_atomically(dest / "registries.d" / "orchestrate.yaml", signing.registries_d(scope, url))

@@ -9,7 +9,6 @@ it ends, so a run killed with SIGKILL leaves a record that ``orchestrate resume`
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
 import signal
 import sys
@@ -26,7 +25,6 @@ import networkx as nx
 import structlog
 
 from orchestrator.engine import naming
-from orchestrator.engine.buildah import RegistryAccess
 from orchestrator.engine.emulation import check_runnable
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.runner import Runner, ShRunner, check_space, require_tool
@@ -41,7 +39,9 @@ from orchestrator.errors import (
     ToolMissingError,
 )
 from orchestrator.execution.buildah_executor import BuildahExecutor
+from orchestrator.execution.engines import registry_of, signer_of
 from orchestrator.execution.promote import PromotionError, promote
+from orchestrator.execution.recording import record_node, record_unstarted, run_state, start_run
 from orchestrator.execution.scheduler import Limits, Scheduler
 from orchestrator.loading.load import (
     check_output,
@@ -59,7 +59,7 @@ from orchestrator.model.request import Request
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.results import NodeResult, RunResult
 from orchestrator.model.settings import Settings
-from orchestrator.model.states import NodeKind, RunState, Status
+from orchestrator.model.states import NodeKind, RunState
 from orchestrator.planning.builder import apt_cache_dir
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for, order
@@ -70,7 +70,6 @@ from orchestrator.planning.reuse import Decision
 from orchestrator.records import runs
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import clean_up_dead_runs
-from orchestrator.redaction import format_argv
 from orchestrator.reporting.progress import ConsoleFile, LiveProgress, PlainProgress, use_live
 from orchestrator.reporting.tables import columns
 
@@ -149,7 +148,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         images = [str(graph.nodes[node]["image"]) for node in nodes]
         sources = fetch_sources(resolved, unique(images, wheeled), settings)
     except FetchError as exc:
-        if request.dry_run or not _record_unstarted(
+        if request.dry_run or not record_unstarted(
             request, path, settings, graph, run_id, now, exc
         ):
             raise
@@ -233,63 +232,6 @@ def previous_builds(
     return out
 
 
-def _start_run(
-    history: History,
-    request: Request,
-    path: Path,
-    graph: nx.DiGraph,
-    *,
-    run_id: str,
-    started: datetime,
-    resumed_from: str | None = None,
-) -> None:
-    """Record a run as started: its request (credentials withheld), command line and graph."""
-    stored, withheld = request.stored()
-    stored["pipeline"] = str(path.resolve())
-    history.start_run(
-        run_id=run_id,
-        pipeline=str(path.resolve()),
-        command=format_argv(["orchestrate", *sys.argv[1:]]),
-        options=stored,
-        withheld=withheld,
-        nodes=order(graph),
-        edges=sorted(graph.edges),
-        log_dir=history.state_dir / "runs" / run_id / "logs",
-        pid=os.getpid(),
-        resumed_from=resumed_from,
-        started=started.timestamp(),
-    )
-
-
-def _record_unstarted(
-    request: Request,
-    path: Path,
-    settings: Settings,
-    graph: nx.DiGraph,
-    run_id: str,
-    started: datetime,
-    error: FetchError,
-) -> bool:
-    """Record a run that failed before its first node: a source could not be fetched. The
-    history then shows it as failed (exit 3) with the reason, and it can be resumed."""
-    log_dir = settings.state_dir / "runs" / run_id / "logs"
-    try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        with History(settings.state_dir) as history:
-            _start_run(history, request, path, graph, run_id=run_id, started=started)
-            history.finish_run(
-                run_id,
-                result=RunState.FAILED,
-                exit_code=error.exit_code,
-                finished=time.time(),
-                error=str(error),
-            )
-    except (StateError, OSError) as exc:
-        structlog.get_logger().error("could not record the run in the history", error=str(exc))
-        return False
-    return True
-
-
 def explain(prepared: Prepared, storage: Storage) -> list[str]:
     """``orchestrate plan``: every node's commands, then a table of build or reuse and why."""
     lines: list[str] = []
@@ -351,7 +293,7 @@ def execute(
     storage = Storage(runner)
     with History(settings.state_dir) as history:
         clean_up_dead_runs(history, storage)
-        _start_run(
+        start_run(
             history,
             prepared.request,
             prepared.path,
@@ -403,7 +345,7 @@ def execute(
         progress = _progress(prepared, history)
 
         def on_result(result: NodeResult) -> None:
-            _record(history, run_id, prepared.plans, result)
+            record_node(history, run_id, prepared.plans, result)
             progress.on_result(result)
 
         scheduler = Scheduler(
@@ -424,7 +366,7 @@ def execute(
         try:
             history.finish_run(
                 run_id,
-                result=_run_state(result),
+                result=run_state(result),
                 exit_code=result.exit_code,
                 finished=time.time(),
                 error=result.promotion_error,
@@ -434,36 +376,6 @@ def execute(
             return result
     pid_file.unlink(missing_ok=True)
     return result
-
-
-def registry_of(settings: Settings, runner: Runner) -> Registry | None:
-    """The registry of the ``registry`` setting, with its TLS and authfile options."""
-    if not settings.registry:
-        return None
-    access = RegistryAccess(
-        tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
-    )
-    return Registry(runner, access)
-
-
-def lookaside_of(settings: Settings) -> Path:
-    """The folder signatures are written to: ``lookaside``, or sigstore/ in the state dir."""
-    return Path(settings.lookaside or settings.state_dir / "sigstore").expanduser()
-
-
-def signer_of(settings: Settings, runner: Runner) -> Signer | None:
-    """The signer of the ``sign_by`` setting (its key checked), or None when signing is off.
-
-    Raises:
-        ConfigError: signing is on without a registry, or the key is not in the keyring.
-    """
-    fingerprint = settings.sign_by
-    if not fingerprint:
-        return None
-    settings.check("sign_by")
-    signer = Signer(runner, fingerprint, lookaside_of(settings))
-    signer.check_key()
-    return signer
 
 
 def children_of(graph: nx.DiGraph) -> dict[str, list[str]]:
@@ -557,34 +469,6 @@ def _log_through(progress: LiveProgress | PlainProgress) -> Iterator[None]:
             yield
     else:
         yield
-
-
-def _record(
-    history: History, run_id: str, plans: Mapping[str, NodePlan], result: NodeResult
-) -> None:
-    plan = plans[result.node]
-    try:
-        history.record_node(run_id, result, plan.key)
-        if result.status is Status.BUILT:
-            history.record_build(
-                key=plan.key,
-                node=result.node,
-                image=plan.image,
-                image_id=result.image_id,
-                inputs=plan.inputs,
-                run_id=run_id,
-                built=result.finished or time.time(),
-            )
-    except StateError as exc:  # a history write must not stop the builds
-        structlog.get_logger().error(
-            "could not record the node in the history", node=result.node, error=str(exc)
-        )
-
-
-def _run_state(result: RunResult) -> RunState:
-    if result.interrupted:
-        return RunState.INTERRUPTED
-    return RunState.SUCCEEDED if result.exit_code == 0 else RunState.FAILED
 
 
 @contextmanager

@@ -28,69 +28,7 @@ from orchestrator.engine.naming import repository_of
 from orchestrator.errors import StateError
 from orchestrator.model.results import NodeResult
 from orchestrator.model.states import RunState, Status
-
-SCHEMA_VERSION = 3
-FILENAME = "history.sqlite3"
-
-# From schema N to the current one: the statements run before _SCHEMA.
-_UPGRADES = {
-    # 2: why a run failed before any node ran (a source that could not be fetched).
-    1: "ALTER TABLE runs ADD COLUMN error TEXT NOT NULL DEFAULT '';"
-    " ALTER TABLE nodes ADD COLUMN steps TEXT NOT NULL DEFAULT '[]';",
-    # 3: each node's steps and their times.
-    2: "ALTER TABLE nodes ADD COLUMN steps TEXT NOT NULL DEFAULT '[]';",
-}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id           TEXT PRIMARY KEY,
-    pipeline     TEXT NOT NULL,
-    command      TEXT NOT NULL,
-    options      TEXT NOT NULL,
-    withheld     TEXT NOT NULL DEFAULT '[]',
-    nodes        TEXT NOT NULL,
-    edges        TEXT NOT NULL DEFAULT '[]',
-    resumed_from TEXT,
-    started      REAL NOT NULL,
-    finished     REAL,
-    result       TEXT NOT NULL,
-    exit_code    INTEGER,
-    pid          INTEGER NOT NULL,
-    log_dir      TEXT NOT NULL,
-    error        TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, started);
-CREATE TABLE IF NOT EXISTS nodes (
-    run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    node      TEXT NOT NULL,
-    status    TEXT NOT NULL,
-    reason    TEXT NOT NULL,
-    key       TEXT NOT NULL,
-    image     TEXT NOT NULL,
-    image_id  TEXT NOT NULL,
-    size      INTEGER NOT NULL,
-    started   REAL,
-    finished  REAL,
-    duration  REAL NOT NULL,
-    attempts  INTEGER NOT NULL,
-    log_path  TEXT NOT NULL,
-    error     TEXT NOT NULL,
-    steps     TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (run_id, node)
-);
-CREATE TABLE IF NOT EXISTS builds (
-    key        TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    node       TEXT NOT NULL,
-    image      TEXT NOT NULL,
-    image_id   TEXT NOT NULL,
-    inputs     TEXT NOT NULL,
-    run_id     TEXT NOT NULL,
-    built      REAL NOT NULL,
-    PRIMARY KEY (repository, key)
-);
-CREATE INDEX IF NOT EXISTS builds_by_repository ON builds (repository, built);
-"""
+from orchestrator.records.schema import FILENAME, SCHEMA, SCHEMA_VERSION, UPGRADES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,10 +135,10 @@ class History:
             # WAL where the file system allows it (readers never block the writer); SQLite
             # keeps its rollback journal elsewhere, which is just as safe.
             self._db.execute("PRAGMA journal_mode = WAL")
-            # Each later schema adds its steps from ``version`` up here, before _SCHEMA.
-            upgrade = _UPGRADES[version] if 0 < version < SCHEMA_VERSION else ""
+            # Each later schema adds its steps from ``version`` up here, before SCHEMA.
+            upgrade = UPGRADES[version] if 0 < version < SCHEMA_VERSION else ""
             self._db.executescript(
-                f"BEGIN; {upgrade} {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN; {upgrade} {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot use the run history: {exc}") from None

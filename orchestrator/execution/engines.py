@@ -1,0 +1,42 @@
+"""The engine objects a run's settings call for: the registry it pushes to, the folder its
+signatures go to, and the signer (its key checked before anything starts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.engine.buildah import RegistryAccess
+from orchestrator.engine.registry import Registry
+from orchestrator.engine.runner import Runner
+from orchestrator.engine.signing import Signer
+from orchestrator.model.settings import Settings
+
+
+def registry_of(settings: Settings, runner: Runner) -> Registry | None:
+    """The registry of the ``registry`` setting, with its TLS and authfile options."""
+    if not settings.registry:
+        return None
+    access = RegistryAccess(
+        tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
+    )
+    return Registry(runner, access)
+
+
+def lookaside_of(settings: Settings) -> Path:
+    """The folder signatures are written to: ``lookaside``, or sigstore/ in the state dir."""
+    return Path(settings.lookaside or settings.state_dir / "sigstore").expanduser()
+
+
+def signer_of(settings: Settings, runner: Runner) -> Signer | None:
+    """The signer of the ``sign_by`` setting (its key checked), or None when signing is off.
+
+    Raises:
+        ConfigError: signing is on without a registry, or the key is not in the keyring.
+    """
+    fingerprint = settings.sign_by
+    if not fingerprint:
+        return None
+    settings.check("sign_by")
+    signer = Signer(runner, fingerprint, lookaside_of(settings))
+    signer.check_key()
+    return signer
