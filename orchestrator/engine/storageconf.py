@@ -30,11 +30,16 @@ def storage_conf(root: Path) -> str:
     )
 
 
+def conf_path(root: Path) -> Path:
+    """The storage.conf of the storage under ``root`` (whether made yet or not)."""
+    return root / "storage.conf"
+
+
 def make_storage_root(root: Path) -> Path:
     """Create image storage under ``root``: the folder and its storage.conf. Returns the
     storage.conf's path, for the runners whose commands are to use that storage."""
     root.mkdir(parents=True, exist_ok=True)
-    conf = root / "storage.conf"
+    conf = conf_path(root)
     text = storage_conf(root)
     if not conf.is_file() or conf.read_text(encoding="utf-8") != text:
         write_atomically(conf, text)

@@ -30,7 +30,7 @@ from orchestrator.engine.registry import Registry
 from orchestrator.engine.runner import Runner, ShRunner, check_space, require_tool
 from orchestrator.engine.signing import Signer
 from orchestrator.engine.storage import Storage
-from orchestrator.engine.storageconf import make_storage_root
+from orchestrator.engine.storageconf import conf_path, make_storage_root
 from orchestrator.errors import (
     ConfigError,
     FetchError,
@@ -437,7 +437,7 @@ def promote_release_tags(prepared: Prepared, runner: Runner) -> list[str]:
 def storage_root(root: Path, *, dry_run: bool) -> Path:
     """The storage.conf of image storage under ``root``, made if need be; a dry run where it
     does not exist yet looks at an empty throwaway storage instead of creating it."""
-    if dry_run and not (root / "storage.conf").is_file():
+    if dry_run and not conf_path(root).is_file():
         scratch = Path(tempfile.mkdtemp(prefix="orchestrate-plan-"))
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
         return make_storage_root(scratch)

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.engine import buildah, layers, naming
+from orchestrator.engine import buildah, layers, naming, storageconf
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, OrchestrateError
@@ -137,7 +137,7 @@ def original_storage(record: RunRecord, environ: Mapping[str, str]) -> Path | No
     request = Request.restored(stored, environ=environ)
     resolved = load(find_pipeline(request.pipeline), request.profiles_dir)
     root = request.settings(resolved.pipeline.settings).storage_root
-    return Path(root) / "storage.conf" if root else None
+    return storageconf.conf_path(Path(root)) if root else None
 
 
 def write_pins(target: Target, storage: Storage, folder: Path, *, run_id: str) -> None:
@@ -194,7 +194,7 @@ def verify(
     run_storage = Storage(runner_on(original_storage(target.record, environ)))
     (state_dir / "verify").mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{target.record.id}-", dir=state_dir / "verify"))
-    scratch_storage = Storage(runner_on(scratch / "storage" / "storage.conf"))
+    scratch_storage = Storage(runner_on(storageconf.conf_path(scratch / "storage")))
     result: RunResult | None = None
     try:
         write_pins(target, run_storage, scratch / "pins", run_id=scratch.name)
@@ -323,7 +323,7 @@ def _bare(image_id: str) -> str:
 def remove_scratch(scratch: Path, runner_on: RunnerOn) -> None:
     """The scratch storage's images (through a runner ``runner_on`` makes on it), then the
     folder."""
-    conf = scratch / "storage" / "storage.conf"
+    conf = storageconf.conf_path(scratch / "storage")
     if conf.is_file():
         with suppress(OrchestrateError):
             Storage(runner_on(conf)).empty()
