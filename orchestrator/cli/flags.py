@@ -114,3 +114,14 @@ def limit_option(per: str) -> Callable[[F], F]:
         show_default=True,
         help=f"Show at most this many differing items {per} (0: all).",
     )
+
+
+def output_option() -> Callable[[F], F]:
+    """``-o/--output``: a file ``sbom`` and ``export`` write atomically instead of stdout."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Write to this file (atomically) instead of stdout.",
+    )

@@ -12,7 +12,14 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.flags import limit_option, local_storage, options, request_of, state_dir_of
+from orchestrator.cli.flags import (
+    limit_option,
+    local_storage,
+    options,
+    output_option,
+    request_of,
+    state_dir_of,
+)
 from orchestrator.cli.group import cli
 from orchestrator.engine import naming, signing
 from orchestrator.engine.emulation import host_platform
@@ -126,13 +133,7 @@ def verify_cmd(
 @cli.command("sbom")
 @click.argument("image", required=False)
 @click.option("--container", metavar="NAME", help="A working container instead of an image.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write to this file (atomically) instead of stdout.",
-)
+@output_option()
 @click.option("--name", default=None, help="The image's name in the SBOM [default: IMAGE].")
 @click.option("--version", "version", default="", help="The image's version in the SBOM.")
 @click.option(

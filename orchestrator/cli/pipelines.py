@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.flags import SELECTION, options, request_of
+from orchestrator.cli.flags import SELECTION, options, output_option, request_of
 from orchestrator.cli.group import cli
 from orchestrator.errors import (
     EXIT_USAGE,
@@ -58,13 +58,7 @@ def graph_cmd(ctx: click.Context, /, pipeline: Path | None, fmt: str, **values: 
     "its jobs run this repository's playbooks/zuul/orchestrate.yaml), tekton (a "
     "tekton.dev/v1 Pipeline), argo (an Argo Workflow), gitlab (a .gitlab-ci.yml).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write to this file (atomically) instead of stdout.",
-)
+@output_option()
 @click.option(
     "--job-image",
     metavar="IMAGE",
