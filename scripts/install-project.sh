@@ -77,14 +77,19 @@ if [ -n "${PROJECT_ETC:-}" ] && [ -n "${PROJECT_SRC:-}" ]; then
             --no-wildcards-match-slash "*/$PROJECT_ETC" 2>/dev/null || true
     fi
     if [ ! -d "$source_root/$PROJECT_ETC" ]; then
-        echo "ERROR: the source has no folder $PROJECT_ETC (catalog 'config')" >&2
-        exit 1
+        if [ "${PROJECT_ETC_OPTIONAL:-}" = yes ]; then
+            echo "the source has no folder $PROJECT_ETC: no default configuration copied"
+        else
+            echo "ERROR: the source has no folder $PROJECT_ETC (catalog 'config')" >&2
+            exit 1
+        fi
+    else
+        install -d -m 0755 "$ETC_DIR"
+        cp -R "$source_root/$PROJECT_ETC/." "$ETC_DIR/"
+        chown -R root:root "$ETC_DIR"
+        chmod -R u=rwX,go=rX "$ETC_DIR"
+        echo "default configuration in $ETC_DIR: $(cd "$ETC_DIR" && find . -type f | sort | tr '\n' ' ')"
     fi
-    install -d -m 0755 "$ETC_DIR"
-    cp -R "$source_root/$PROJECT_ETC/." "$ETC_DIR/"
-    chown -R root:root "$ETC_DIR"
-    chmod -R u=rwX,go=rX "$ETC_DIR"
-    echo "default configuration in $ETC_DIR: $(cd "$ETC_DIR" && find . -type f | sort | tr '\n' ' ')"
 fi
 
 runtime="$WHEELS_DIR/runtime-packages.txt"

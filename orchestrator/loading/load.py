@@ -30,6 +30,7 @@ from orchestrator.model.profiles import load_profiles
 from orchestrator.model.references import name_problem
 from orchestrator.model.resolve import ResolvedPipeline, resolve
 from orchestrator.model.settings import Settings
+from orchestrator.model.site_projects import with_site_projects
 from orchestrator.model.validators import invalid
 from orchestrator.model.yamlfile import load_yaml
 
@@ -51,9 +52,9 @@ def find_pipeline(path: Path | None) -> Path:
 
 def load(path: Path, profiles_dir: Path | None = None) -> ResolvedPipeline:
     """Load, validate and resolve a pipeline with the catalog and profiles."""
-    catalog = load_catalog()
-    profiles = load_profiles(profiles_dir or PROFILES_DIR, frozenset(catalog.projects))
     pipeline = load_pipeline(path)
+    catalog = with_site_projects(load_catalog(), pipeline)
+    profiles = load_profiles(profiles_dir or PROFILES_DIR, frozenset(catalog.projects))
     bindep = load_bindep(pipeline) if pipeline.bindep.files or pipeline.bindep.pydep else None
     return resolve(pipeline, catalog, profiles, bindep, native=host_platform())
 
@@ -271,7 +272,7 @@ def plan_inputs(
         ]:
             if script and script not in scripts:
                 raise ConfigError(
-                    str(CATALOG_PATH),
+                    project.origin or str(CATALOG_PATH),
                     f"projects.{project.name}.{field}",
                     f"no script {script!r} in {scripts_dir}",
                 )

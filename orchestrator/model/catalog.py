@@ -24,18 +24,25 @@ class Project:
     user: str
     uid: int
     gid: int
-    dist_packages: tuple[str, ...]
-    build_packages: tuple[str, ...]
-    pip_packages: tuple[str, ...]
-    profiles: tuple[str, ...]
-    steps: tuple[str, ...]
     smoke: tuple[str, ...]
-    smoke_env: tuple[tuple[str, str], ...]
+    dist_packages: tuple[str, ...] = ()
+    build_packages: tuple[str, ...] = ()
+    pip_packages: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    steps: tuple[str, ...] = ()
+    smoke_env: tuple[tuple[str, str], ...] = ()
     # A script of scripts/ run in the check container before the image is tagged.
     acceptance: str = ""
     # The folder of the project's source whose default configuration files (api-paste.ini,
     # rootwrap) the image carries in /etc/<project>.
     config: str = ""
+    # The config folder is copied only when the source has it (a site project's default,
+    # etc/<project>); a folder the catalog names must exist.
+    config_optional: bool = False
+    # The file that declared it: the built-in catalog, a site's catalog file or a pipeline.
+    origin: str = str(CATALOG_PATH)
+    # Declared by no file: an image entry named it and the defaults were taken.
+    implicit: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,48 +87,65 @@ def _strings(node: Field | None) -> tuple[str, ...]:
     return node.strings() if node is not None else ()
 
 
+PROJECT_KEYS = (
+    "pypi",
+    "user",
+    "uid",
+    "gid",
+    "dist_packages",
+    "build_packages",
+    "pip_packages",
+    "profiles",
+    "steps",
+    "smoke",
+    "smoke_env",
+    "acceptance",
+    "config",
+)
+
+
 def _project(name: str, entry: Field) -> Project:
-    m = entry.mapping(
-        (
-            "pypi",
-            "user",
-            "uid",
-            "gid",
-            "dist_packages",
-            "build_packages",
-            "pip_packages",
-            "profiles",
-            "steps",
-            "smoke",
-            "smoke_env",
-            "acceptance",
-            "config",
-        ),
-        required=("pypi", "user", "uid", "smoke"),
-    )
-    uid = m["uid"].integer(minimum=1, maximum=65533)
-    smoke = tuple(item.string() for item in m["smoke"].items())
-    if not smoke:
-        raise m["smoke"].error("must name a command")
-    smoke_env = (
-        tuple((k, v.string()) for k, v in m["smoke_env"].pairs()) if ("smoke_env" in m) else ()
-    )
-    return Project(
-        name=name,
-        pypi=m["pypi"].string(),
-        user=m["user"].name(),
-        uid=uid,
-        gid=m["gid"].integer(minimum=1, maximum=65533) if "gid" in m else uid,
-        dist_packages=_strings(m.get("dist_packages")),
-        build_packages=_strings(m.get("build_packages")),
-        pip_packages=m["pip_packages"].requirements() if "pip_packages" in m else (),
-        profiles=m["profiles"].names() if "profiles" in m else (),
-        steps=_strings(m.get("steps")),
-        smoke=smoke,
-        smoke_env=smoke_env,
-        acceptance=_script_name(m["acceptance"]) if "acceptance" in m else "",
-        config=_relative_path(m["config"]) if "config" in m else "",
-    )
+    fields = project_fields(entry, required=("pypi", "user", "uid", "smoke"))
+    fields.setdefault("gid", fields["uid"])
+    return Project(name=name, origin=entry.source, **fields)  # type: ignore[arg-type]
+
+
+def project_fields(entry: Field, required: tuple[str, ...] = ()) -> dict[str, object]:
+    """The fields ``entry`` sets, typed (a site's entry may set only some of them).
+
+    Raises:
+        ConfigError: on the first bad field, naming the file and the key path.
+    """
+    m = entry.mapping(PROJECT_KEYS, required=required)
+    out: dict[str, object] = {}
+    if "pypi" in m:
+        out["pypi"] = m["pypi"].string()
+    if "user" in m:
+        out["user"] = m["user"].name()
+    if "uid" in m:
+        out["uid"] = m["uid"].integer(minimum=1, maximum=65533)
+    if "gid" in m:
+        out["gid"] = m["gid"].integer(minimum=1, maximum=65533)
+    for key in ("dist_packages", "build_packages", "steps"):
+        if key in m:
+            out[key] = m[key].strings()
+    if "pip_packages" in m:
+        out["pip_packages"] = m["pip_packages"].requirements()
+    if "profiles" in m:
+        out["profiles"] = m["profiles"].names()
+    if "smoke" in m:
+        smoke = tuple(item.string() for item in m["smoke"].items())
+        if not smoke:
+            raise m["smoke"].error("must name a command")
+        out["smoke"] = smoke
+    if "smoke_env" in m:
+        out["smoke_env"] = tuple((k, v.string()) for k, v in m["smoke_env"].pairs())
+    if "acceptance" in m:
+        out["acceptance"] = _script_name(m["acceptance"])
+    if "config" in m:
+        out["config"] = _relative_path(m["config"])
+        out["config_optional"] = False
+    return out
 
 
 _SOURCE_FOLDER = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")

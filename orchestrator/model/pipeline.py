@@ -212,3 +212,6 @@ class Pipeline:
     shared_nodes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The platforms built (``linux/amd64``, ``linux/arm64``); empty: the host's.
     platforms: tuple[str, ...] = ()
+    # {project: its entries, in order}: projects the pipeline declares in the catalog's
+    # schema, from its catalog files then inline (read by orchestrator.model.site_projects).
+    site_projects: dict[str, tuple[Field, ...]] = field(default_factory=dict)

@@ -41,6 +41,7 @@ from orchestrator.model.pipeline import (
 from orchestrator.model.platforms import platform_problem
 from orchestrator.model.references import tag_template_problem
 from orchestrator.model.settings import field_value
+from orchestrator.model.site_projects import PROJECT_NAME
 from orchestrator.model.yamlfile import Field, load_yaml
 
 PIPELINE_KEYS = (
@@ -59,6 +60,8 @@ PIPELINE_KEYS = (
     "layering",
     "shared_nodes",
     "platforms",
+    "catalog",
+    "projects",
 )
 
 
@@ -109,7 +112,36 @@ def load_pipeline(path: Path) -> Pipeline:
         layering=layering,  # type: ignore[arg-type]
         shared_nodes=shared_nodes,
         platforms=_platforms(top["platforms"]) if "platforms" in top else (),
+        site_projects=_site_projects(top, folder),
     )
+
+
+def _site_projects(top: dict[str, Field], folder: Path) -> dict[str, tuple[Field, ...]]:
+    """The projects the pipeline declares (:mod:`orchestrator.model.site_projects`): those
+    of the ``catalog:`` files in order, then the inline ``projects:``; a field set twice
+    takes the later value."""
+    sections: list[Field] = []
+    if "catalog" in top:
+        node = top["catalog"]
+        items = node.items() if isinstance(node.value, list) else [node]
+        for item in items:
+            path = item.path_value(folder)
+            if not path.is_file():
+                raise item.error(f"file not found: {path}")
+            catalog = load_yaml(path).mapping(("projects",), required=("projects",))
+            sections.append(catalog["projects"])
+    if "projects" in top:
+        sections.append(top["projects"])
+    out: dict[str, tuple[Field, ...]] = {}
+    for section in sections:
+        for name, entry in section.entries():
+            if not PROJECT_NAME.match(name):
+                raise entry.error(
+                    f"{name!r} is not a project name (lower-case letters, digits and '-', "
+                    "starting with a letter, at most 31 characters)"
+                )
+            out[name] = (*out.get(name, ()), entry)
+    return out
 
 
 def _platforms(node: Field) -> tuple[str, ...]:

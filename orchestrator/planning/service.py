@@ -197,6 +197,9 @@ def _install(
         b.input("config_files", service.project.config)
         env["PROJECT_ETC"] = service.project.config
         env["ETC_DIR"] = f"/etc/{service.project.name}"
+        if service.project.config_optional:
+            b.input("config_optional", "yes")
+            env["PROJECT_ETC_OPTIONAL"] = "yes"
     b.script_step("install-project", "install-project.sh", env, wheels=wheels, needs=needs)
 
 

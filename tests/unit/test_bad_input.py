@@ -133,7 +133,32 @@ CASES: dict[str, Case] = {
     "image-unknown-key": image_case(SRC + "colour: red\n", r"unknown key 'colour' \(allowed:"),
     "image-no-source": image_case("profiles: []\n", r"missing required key 'source'"),
     "image-not-mapping": pipeline_case("images:\n  keystone: [1]\n", r"expected a mapping"),
-    "unknown-project": image_case("project: swift\n" + SRC, r"unknown project 'swift'"),
+    "project-not-a-user": image_case(
+        "project: swift_x.2\n" + SRC, r"keystone\.project: .swift_x.2. is not in the catalog"
+    ),
+    "site-project-bad-field": pipeline_case(
+        "projects:\n  zun: {uid: abc}\nimages:\n  zun:\n    " + SRC,
+        r"projects\.zun\.uid: expected an integer",
+    ),
+    "site-project-unknown-key": pipeline_case(
+        "projects:\n  zun: {colour: red}\nimages:\n  zun:\n    " + SRC,
+        r"projects\.zun\.colour: unknown key 'colour'",
+    ),
+    "site-project-taken-uid": pipeline_case(
+        "projects:\n  zun: {uid: 42425}\nimages:\n  zun:\n    " + SRC,
+        r"projects\.zun\.uid: 42425 is the uid of project 'keystone'",
+    ),
+    "site-project-bad-name": pipeline_case(
+        "projects:\n  zun_x: {}\nimages:\n  keystone:\n    " + SRC,
+        r"projects\.zun_x: 'zun_x' is not a project name",
+    ),
+    "site-catalog-missing": pipeline_case(
+        "catalog: nope.yaml\nimages:\n  keystone:\n    " + SRC, r"catalog: file not found"
+    ),
+    "site-project-empty-smoke": pipeline_case(
+        "projects:\n  zun: {smoke: []}\nimages:\n  zun:\n    " + SRC,
+        r"projects\.zun\.smoke: must name a command",
+    ),
     "unknown-profile": image_case(SRC + "profiles: [nope]\n", r"unknown profile 'nope'"),
     "profile-not-for": image_case(SRC + "profiles: [tftp]\n", r"does not apply to project"),
     "profiles-dup": image_case(SRC + "profiles: [ldap, ldap]\n", r"duplicate entry 'ldap'"),

@@ -111,9 +111,9 @@ BAD_PIPELINES = [
         id="profile-not-for-project",
     ),
     pytest.param(
-        "images:\n  swift:\n    source: {pypi: swift==2.0.0}\n",
-        r"images\.swift\.project: unknown project 'swift' \(known: cinder, ",
-        id="unknown-project",
+        "images:\n  zun:\n    project: zun_x\n    source: {pypi: zun==2.0.0}\n",
+        r"images\.zun\.project: 'zun_x' is not in the catalog and cannot name a service user",
+        id="project-outside-the-catalog-not-a-user-name",
     ),
     pytest.param(
         "images:\n  keystone:\n    source: {pypi: keystone}\n",
