@@ -38,6 +38,7 @@ from orchestrator.errors import (
 )
 from orchestrator.execution.executor import NodeContext
 from orchestrator.execution.slots import SLOT_WAIT, BuildSlots
+from orchestrator.inspection.runtime_report import RUNTIME_REPORT, runtime_absent
 from orchestrator.model.results import Outcome
 from orchestrator.model.states import NodeKind, Status
 from orchestrator.planning.builder import SBOM_PATH
@@ -250,7 +251,13 @@ class BuildahExecutor:
             out.write(f"removed {previous[:19]}, the image this rebuild replaced\n")
         image_id, size = self._facts(plan)
         log.debug("image committed", image=plan.image, image_id=image_id, size=size)
-        return Outcome(status=Status.BUILT, image_id=image_id, size=size, detail=decision.why)
+        return Outcome(
+            status=Status.BUILT,
+            image_id=image_id,
+            size=size,
+            detail=decision.why,
+            absent=runtime_absent(plan.run_dir / RUNTIME_REPORT),
+        )
 
     def _run_steps(
         self,

@@ -198,6 +198,7 @@ class Scheduler:
                     image_id=outcome.image_id,
                     size=outcome.size,
                     log_path=str(log_path),
+                    absent=outcome.absent,
                 )
         raise AssertionError("unreachable")  # pragma: no cover
 

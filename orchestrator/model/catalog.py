@@ -39,6 +39,9 @@ class Project:
     # The config folder is copied only when the source has it (a site project's default,
     # etc/<project>); a folder the catalog names must exist.
     config_optional: bool = False
+    # (command, why): commands its rootwrap filters or privsep code name that the image may
+    # lack (hypervisor tools in an API image); any other absence fails the build.
+    runtime_absent: tuple[tuple[str, str], ...] = ()
     # The file that declared it: the built-in catalog, a site's catalog file or a pipeline.
     origin: str = str(CATALOG_PATH)
     # Declared by no file: an image entry named it and the defaults were taken.
@@ -101,6 +104,7 @@ PROJECT_KEYS = (
     "smoke_env",
     "acceptance",
     "config",
+    "runtime_absent",
 )
 
 
@@ -142,6 +146,9 @@ def project_fields(entry: Field, required: tuple[str, ...] = ()) -> dict[str, ob
         out["smoke_env"] = tuple((k, v.string()) for k, v in m["smoke_env"].pairs())
     if "acceptance" in m:
         out["acceptance"] = _script_name(m["acceptance"])
+    if "runtime_absent" in m:
+        absent = tuple((k, v.string()) for k, v in m["runtime_absent"].pairs())
+        out["runtime_absent"] = absent
     if "config" in m:
         out["config"] = _relative_path(m["config"])
         out["config_optional"] = False

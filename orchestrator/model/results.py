@@ -16,6 +16,8 @@ class Outcome:
     image_id: str = ""
     size: int = 0
     detail: str = ""
+    # Commands the runtime check found absent and the catalog accepts (built images only).
+    absent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +66,8 @@ class NodeResult:
     internal: bool = False
     # The steps of the last attempt, in order (none for a node that never started).
     steps: tuple[StepTime, ...] = ()
+    # What the runtime completeness check accepted as absent from the image (built only).
+    absent: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from orchestrator.engine import buildah, naming
 from orchestrator.engine.buildah import Mount
 from orchestrator.errors import ConfigError
+from orchestrator.inspection.runtime_report import RUNTIME_PATH, RUNTIME_REPORT
 from orchestrator.model import bindep
 from orchestrator.model.inputs import FetchedSource, tree_ignorefile
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, SHARED_NODE, ExtraStep
@@ -32,6 +33,9 @@ from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext,
 from orchestrator.planning.shared import shared_packages
 
 SRC_IN_CTR = "/tmp/orchestrate-src"
+# The program check-runtime.sh runs (scripts/).
+RUNTIME_CHECK = "check-runtime.py"
+REPORT_IN_CTR = "/run/orchestrate/report"
 WAIT_FOR_WHEELS = (REQUIREMENTS_NODE,)
 
 
@@ -86,6 +90,7 @@ def plan_service(
         )
     for extra in service.extra_steps:
         _extra_step(b, extra)
+    _check_runtime(b, service)
     source_url = _source_url(service, fetched)
     revision = fetched.revision if fetched else ""
     b.script_step(
@@ -119,6 +124,30 @@ def plan_service(
         verify=_verify_steps(b, service),
         plans=plans,
         origins=(*service.bindep_origins, *((i.package, i.origin) for i in own)),
+    )
+
+
+def _check_runtime(b: NodeBuilder, service: ServiceImage) -> None:
+    """Every command the project's rootwrap filters and privsep code run is in the image or
+    accepted as absent, and every configuration default under /etc/<project>/ exists."""
+    accepted = sorted(command for command, _ in service.project.runtime_absent)
+    b.input("runtime_absent", accepted)
+    b.scripts.add(RUNTIME_CHECK)
+    # A copy of the report in the node's run folder, for the run's summary.
+    report = Mount(source=str(b.node_dir), target=REPORT_IN_CTR, readonly=False)
+    b.script_step(
+        "check-runtime",
+        "check-runtime.sh",
+        {
+            "VENV": VENV,
+            "PROJECT": service.project.name,
+            "DIST": service.project.pypi,
+            "ETC_DIR": f"/etc/{service.project.name}",
+            "ACCEPTED": " ".join(accepted),
+            "OUT": RUNTIME_PATH,
+            "REPORT_COPY": f"{REPORT_IN_CTR}/{RUNTIME_REPORT}",
+        },
+        mounts=[report],
     )
 
 

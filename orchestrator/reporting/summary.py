@@ -16,6 +16,11 @@ SUMMARY_SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "summary.schema.json"
 
 
+# Absent commands named per node under the table (all of them are in the JSON summary and in
+# the image's /etc/image_info/runtime.json).
+ABSENT_SHOWN = 8
+
+
 def table(result: RunResult, order: list[str]) -> str:
     """A fixed-width table: node, status (with reason), attempts, duration, image id, size."""
     rows = [("NODE", "STATUS", "TRIES", "TIME", "IMAGE ID", "SIZE")]
@@ -37,6 +42,14 @@ def table(result: RunResult, order: list[str]) -> str:
             )
         )
     lines = columns(rows)
+    for node in order:
+        r = result.results.get(node)
+        if r is not None and r.absent:
+            shown = ", ".join(r.absent[:ABSENT_SHOWN])
+            more = (
+                f" and {len(r.absent) - ABSENT_SHOWN} more" if len(r.absent) > ABSENT_SHOWN else ""
+            )
+            lines.append(f"{node}: absent, as its catalog entry accepts: {shown}{more}")
     wall = (result.finished or result.started) - result.started
     counts = ", ".join(f"{result.count(s)} {s.value}" for s in Status if result.count(s))
     lines.append(f"run {result.run_id}: {counts} in {wall:.1f}s wall")
@@ -74,6 +87,7 @@ def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path
                 "size_bytes": r.size,
                 "log": r.log_path,
                 "error": r.error,
+                "absent": list(r.absent),
             }
             for node in order
             if (r := result.results.get(node)) is not None

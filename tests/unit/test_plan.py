@@ -254,6 +254,19 @@ def test_service_image_is_verified_before_it_is_tagged(write_pipeline: WritePipe
     assert f"io.orchestrate.key={plan.key}" in config
 
 
+def test_runtime_completeness_is_checked_before_the_image_is_committed(
+    write_pipeline: WritePipeline,
+) -> None:
+    body = TWO + "projects:\n  glance:\n    runtime_absent: {qemu-img: 'a test', dd: 'x'}\n"
+    plans = plans_of(write_pipeline(body))
+    names = [s.name for s in plans["glance"].steps]
+    assert names.index("install-project") < names.index("check-runtime") < names.index("commit")
+    step = next(s for s in plans["glance"].steps if s.name == "check-runtime")
+    assert "ACCEPTED=dd qemu-img" in step.argv and "DIST=glance" in step.argv
+    assert "ETC_DIR=/etc/glance" in step.argv
+    assert plans["glance"].inputs["runtime_absent"] != plans["keystone"].inputs["runtime_absent"]
+
+
 def test_isolation_and_runtime_are_settings(write_pipeline: WritePipeline) -> None:
     plans = plans_of(write_pipeline(TWO), cli={"isolation": "oci", "runtime": "runc"})
     run = next(s for s in plans["keystone"].steps if s.name == "install-packages")
@@ -300,7 +313,7 @@ def test_child_image_builds_from_its_parent(write_pipeline: WritePipeline, tmp_p
     assert plans_of(path)["site-keystone"].key != before
 
 
-@pytest.mark.parametrize("script", ["install-project.sh", "cleanup.sh"])
+@pytest.mark.parametrize("script", ["install-project.sh", "cleanup.sh", "check-runtime.py"])
 def test_editing_a_script_changes_the_keys_of_the_nodes_that_run_it(
     write_pipeline: WritePipeline, tmp_path: Path, script: str
 ) -> None:

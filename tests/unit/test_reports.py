@@ -110,3 +110,34 @@ def test_junit_has_one_testcase_per_node_and_parses(tmp_path: Path) -> None:
     assert cases["base"].find("failure") is None and cases["base"].find("skipped") is None
     out = cases["requirements"].find("system-out")
     assert out is not None and "log: /s/requirements.log" in (out.text or "")
+
+
+def test_what_the_runtime_check_accepted_as_absent_is_in_the_summary(tmp_path: Path) -> None:
+    from orchestrator.inspection.runtime_report import runtime_absent
+
+    report = tmp_path / "runtime.json"
+    report.write_text(
+        json.dumps(
+            {
+                "absent": [{"command": f"mm{i}", "accepted": True} for i in range(10)],
+                "config_defaults": [
+                    {"path": "/etc/cinder/nfs_shares", "present": False},
+                    {"path": "/etc/cinder/api-paste.ini", "present": True},
+                ],
+            }
+        )
+    )
+    absent = runtime_absent(report)
+    assert absent[0] == "/etc/cinder/nfs_shares" and len(absent) == 11
+    assert runtime_absent(tmp_path / "none.json") == ()
+    result = a_run()
+    base = result.results["requirements"]
+    result.results["requirements"] = NodeResult(
+        node=base.node, status=base.status, attempts=base.attempts, absent=absent
+    )
+    text = summary.table(result, ORDER)
+    assert "requirements: absent, as its catalog entry accepts: /etc/cinder/nfs_shares, " in text
+    assert "and 3 more" in text
+    document = summary.to_json(result, ORDER, pipeline="p.yaml", log_dir=Path("/s"))
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    assert document["nodes"][1]["absent"] == list(absent)
