@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import fnmatch
 import json
 import os
 import re
@@ -177,6 +178,13 @@ def config_defaults(project: str, dist: metadata.Distribution) -> tuple[list[dic
     return sorted(unique.values(), key=lambda f: (f["option"], f["path"])), errors
 
 
+def is_accepted(name: str, accepted: set[str]) -> bool:
+    """``name`` (a command, by path or name, or a file) matches an accepted pattern
+    (shell-style: ``mm*``, ``/etc/octavia/certs/*``)."""
+    base = os.path.basename(name.rstrip("/")) if not name.startswith("/etc/") else name
+    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(base, p) for p in accepted)
+
+
 def main() -> int:
     project = os.environ["PROJECT"]
     venv = Path(os.environ["VENV"])
@@ -203,7 +211,7 @@ def main() -> int:
         if entry["found"]:
             continue
         where = entry["named_by"][0].rsplit(":", 1)[0]
-        ok = command in accepted or os.path.basename(command) in accepted
+        ok = is_accepted(command, accepted)
         absent.append({"command": command, "named_by": entry["named_by"], "accepted": ok})
         print(f"absent{' (accepted)' if ok else ''}: {command} (named by {where})")
         if not ok:
@@ -212,7 +220,7 @@ def main() -> int:
                 f"package or accept it in the catalog's runtime_absent for {project}"
             )
     for item in defaults:
-        item["accepted"] = not item["present"] and item["path"] in accepted
+        item["accepted"] = not item["present"] and is_accepted(item["path"], accepted)
         if not item["present"]:
             print(
                 f"absent{' (accepted)' if item['accepted'] else ''}: {item['path']} "

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# In the image, and the copy's name in the node's run folder.
-RUNTIME_PATH = "/etc/image_info/runtime.json"
-RUNTIME_REPORT = "runtime.json"
+from orchestrator.planning.builder import RUNTIME_PATH, RUNTIME_REPORT
+
+__all__ = ["RUNTIME_PATH", "RUNTIME_REPORT", "runtime_absent"]
 
 
 def runtime_absent(path: Path) -> tuple[str, ...]:

@@ -39,6 +39,9 @@ class Project:
     # The config folder is copied only when the source has it (a site project's default,
     # etc/<project>); a folder the catalog names must exist.
     config_optional: bool = False
+    # The folder under /etc the project reads (freezer-api reads /etc/freezer); default: the
+    # project's name.
+    etc: str = ""
     # (command, why): commands its rootwrap filters or privsep code name that the image may
     # lack (hypervisor tools in an API image); any other absence fails the build.
     runtime_absent: tuple[tuple[str, str], ...] = ()
@@ -46,6 +49,11 @@ class Project:
     origin: str = str(CATALOG_PATH)
     # Declared by no file: an image entry named it and the defaults were taken.
     implicit: bool = False
+
+    @property
+    def etc_dir(self) -> str:
+        """Where the project's configuration lives in the image."""
+        return f"/etc/{self.etc or self.name}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +113,7 @@ PROJECT_KEYS = (
     "acceptance",
     "config",
     "runtime_absent",
+    "etc",
 )
 
 
@@ -149,6 +158,8 @@ def project_fields(entry: Field, required: tuple[str, ...] = ()) -> dict[str, ob
     if "runtime_absent" in m:
         absent = tuple((k, v.string()) for k, v in m["runtime_absent"].pairs())
         out["runtime_absent"] = absent
+    if "etc" in m:
+        out["etc"] = m["etc"].name()
     if "config" in m:
         out["config"] = _relative_path(m["config"])
         out["config_optional"] = False

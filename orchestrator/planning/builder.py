@@ -35,6 +35,10 @@ APT_CACHE_IN_CTR = f"{IN_CTR}/apt-cache"
 # Every image built in a working container carries a CycloneDX SBOM there (orchestrate sbom);
 # the format's version enters the keys of the images that carry it.
 SBOM_PATH = "/etc/image_info/sbom.cdx.json"
+# The runtime completeness report (scripts/check-runtime.py) in the image, and its copy's name
+# in the node's run folder.
+RUNTIME_PATH = "/etc/image_info/runtime.json"
+RUNTIME_REPORT = "runtime.json"
 SBOM_FORMAT = "cyclonedx-1.6/1"
 # The version of what makes two builds of one key identical (bump it when that changes).
 REPRODUCIBLE = "reproducible/1"

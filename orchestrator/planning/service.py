@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from orchestrator.engine import buildah, naming
 from orchestrator.engine.buildah import Mount
 from orchestrator.errors import ConfigError
-from orchestrator.inspection.runtime_report import RUNTIME_PATH, RUNTIME_REPORT
 from orchestrator.model import bindep
 from orchestrator.model.inputs import FetchedSource, tree_ignorefile
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, SHARED_NODE, ExtraStep
@@ -24,6 +23,8 @@ from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import (
     IN_CTR,
     PATH_ENV,
+    RUNTIME_PATH,
+    RUNTIME_REPORT,
     SCRIPTS_IN_CTR,
     VENV,
     WHEELS_IN_CTR,
@@ -142,7 +143,7 @@ def _check_runtime(b: NodeBuilder, service: ServiceImage) -> None:
             "VENV": VENV,
             "PROJECT": service.project.name,
             "DIST": service.project.pypi,
-            "ETC_DIR": f"/etc/{service.project.name}",
+            "ETC_DIR": service.project.etc_dir,
             "ACCEPTED": " ".join(accepted),
             "OUT": RUNTIME_PATH,
             "REPORT_COPY": f"{REPORT_IN_CTR}/{RUNTIME_REPORT}",
@@ -225,7 +226,7 @@ def _install(
     if service.project.config and src_path:
         b.input("config_files", service.project.config)
         env["PROJECT_ETC"] = service.project.config
-        env["ETC_DIR"] = f"/etc/{service.project.name}"
+        env["ETC_DIR"] = service.project.etc_dir
         if service.project.config_optional:
             b.input("config_optional", "yes")
             env["PROJECT_ETC_OPTIONAL"] = "yes"

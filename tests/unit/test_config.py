@@ -290,8 +290,8 @@ BAD_PROFILES = [
         "description: x\n", r"\(top level\): a profile needs 'default'", id="empty-profile"
     ),
     pytest.param(
-        "projects:\n  swift: {dist_packages: [x]}\n",
-        r"projects\.swift: unknown project 'swift'",
+        "projects:\n  zunx: {dist_packages: [x]}\n",
+        r"projects\.zunx: unknown project 'zunx'",
         id="profile-unknown-project",
     ),
     pytest.param(

@@ -469,8 +469,10 @@ def test_default_configuration_files_are_copied_from_the_source(
     install = next(s for s in plans["nova"].steps if s.name == "install-project").argv
     assert "PROJECT_ETC=etc/nova" in install and "ETC_DIR=/etc/nova" in install
     assert plans["nova"].inputs["config_files"] == "etc/nova"
+    # keystone's folder is etc/ (its sso_callback_template.html is a configuration default).
     keystone = next(s for s in plans["keystone"].steps if s.name == "install-project").argv
-    assert not any(a.startswith("PROJECT_ETC=") for a in keystone)
+    assert "PROJECT_ETC=etc" in keystone and "ETC_DIR=/etc/keystone" in keystone
+    assert not any(a.startswith("PROJECT_ETC_OPTIONAL=") for a in keystone)
 
 
 def test_a_catalog_script_missing_from_scripts_is_a_config_error(
