@@ -1,5 +1,5 @@
 """Sessions: tests (unit, integration, keystone and horizon acceptance), unit, integration,
-acceptance (all nine services served), multiarch (amd64 and arm64 behind one tag, served),
+acceptance (all thirty services served), multiarch (amd64 and arm64 behind one tag, served),
 scale_out (registry hand-off between build hosts, the GitLab export under gitlab-ci-local),
 carry_over, reproducible (bit-identical rebuilds), lint, typecheck, docs (the documentation
 site: generated pages checked, mkdocs build --strict into site/, opened in headless
@@ -61,8 +61,9 @@ def integration(session: nox.Session) -> None:
 
 @nox.session
 def acceptance(session: nox.Session) -> None:
-    """All nine services served from their images and driven by real clients (after
-    full_stack, whose images it reuses; else it builds them)."""
+    """Every service of pipelines/loci-all.yaml (the thirty) served from its image and
+    driven by real clients (after `orchestrate build pipelines/loci-all.yaml`, whose images it
+    reuses; else it builds them)."""
     session.install("-e", ".[test]")
     session.env.setdefault("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
     session.run(

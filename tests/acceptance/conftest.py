@@ -1,7 +1,7 @@
 """Acceptance fixtures: the images under test, built (or reused) by orchestrate itself.
 
 The session builds ``pipelines/full-stack.yaml --only <the services whose tests were
-collected>`` (with ``requirements.scope: selected`` when that is not all nine, so the wheels
+collected>`` (``pipelines/loci-all.yaml`` when one of them is not among the nine) (with ``requirements.scope: selected`` when that is not all nine, so the wheels
 are only theirs). After ``nox -s full_stack`` (or ``orchestrate --parallel 9``) the full session
 (``nox -s acceptance``, in the default namespace) finds every key built and reuses it; the
 default test run builds keystone and horizon in the integration suite's namespace.
@@ -20,11 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import SERVICES as ALL_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = set(ALL_SERVICES)
+# The thirty of pipelines/loci-all.yaml: a test needing one outside the nine builds from it.
+LOCI_SERVICES = set(yaml.safe_load((ROOT / "pipelines/loci-all.yaml").read_text())["images"])
 # The integration suite's namespace by default; `nox -s acceptance` sets the default one, so
 # it reuses what `orchestrate --parallel 9` (or `nox -s full_stack`) built.
 NAMESPACE = os.environ.get("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate-test")
@@ -80,9 +83,12 @@ def images(
     # The session's state, shared with the integration suite: one fetch of the sources, and
     # its keystone stack's wheels build takes the unchanged wheels of this one.
     state = os.environ.get("ORCHESTRATE_STATE_DIR") or str(build_state_dir)
-    pipeline = "pipelines/full-stack.yaml"
-    if set(needed) != SERVICES:
-        # Some services only (the default run): wheels for those alone, not the nine.
+    # The nine's pipeline when they are enough, else the thirty's.
+    pipeline, everything = "pipelines/full-stack.yaml", SERVICES
+    if not set(needed) <= SERVICES:
+        pipeline, everything = "pipelines/loci-all.yaml", LOCI_SERVICES
+    if set(needed) != everything:
+        # Some services only (the default run): wheels for those alone, not all of them.
         text = (ROOT / pipeline).read_text().replace("../constraints", str(ROOT / "constraints"))
         assert "  scope: pipeline\n" in text
         pipeline = str(folder / "some-services.yaml")

@@ -12,7 +12,7 @@ from tests.acceptance.serving import Service, serve
 OCTAVIA = Service(
     name="octavia",
     user="octavia",
-    uid=42443,
+    uid=42437,
     wsgi="octavia.wsgi.api:application",
     files={
         "octavia.conf": """\
