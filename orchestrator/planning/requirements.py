@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import networkx as nx
+from packaging.utils import canonicalize_name
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Mount
@@ -55,6 +56,10 @@ def plan_requirements(
             pip_packages,
             toolchain=pipeline.toolchain.requirements(),
             everything=everything,
+            constrained={
+                canonicalize_name(n.partition(";")[0].strip())
+                for n in constraint_names(ctx.inputs.upper_constraints)
+            },
         )
     except ValueError as exc:  # a pip package of the pipeline, a profile or a source
         raise ConfigError(str(pipeline.path), "requirements", str(exc)) from None

@@ -10,7 +10,7 @@ leaves the set, and therefore the wheels image, unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -38,8 +38,9 @@ def requirement_name(spec: str) -> str:
     return canonicalize_name(parse_requirement(spec).name)
 
 
-def unpinned(spec: str, extras: Iterable[str] = ()) -> str | None:
-    """Strip version specifiers from a requirement, keeping extras and environment markers.
+def unpinned(spec: str, extras: Iterable[str] = (), *, keep_version: bool = False) -> str | None:
+    """Strip version specifiers from a requirement (unless ``keep_version``), keeping extras
+    and environment markers.
 
     Requirements behind an ``extra == "x"`` marker are kept (without that marker) only when
     ``x`` is in ``extras``; otherwise ``None`` is returned.
@@ -54,6 +55,8 @@ def unpinned(spec: str, extras: Iterable[str] = ()) -> str | None:
     # The extras as written (the line enters the wheels image's key: keep it stable).
     written = _EXTRAS.match(spec, spec.index(parsed.name) + len(parsed.name))
     name = parsed.name + (written.group(0).strip() if written and parsed.extras else "")
+    if keep_version and parsed.specifier:
+        name += str(parsed.specifier)
     return f"{name}; {marker}" if marker else name
 
 
@@ -76,6 +79,7 @@ def plan_wheels(
     *,
     toolchain: Iterable[str],
     everything: Iterable[str] = (),
+    constrained: Collection[str] | None = None,
 ) -> tuple[str, ...]:
     """The sorted, de-duplicated requirement lines the wheels image builds.
 
@@ -85,12 +89,17 @@ def plan_wheels(
             kept as written (a pin there is deliberate).
         toolchain: the pinned pip/setuptools/wheel requirements.
         everything: upper-constraints entries when the scope is ``all``.
+        constrained: the (canonical) names upper-constraints pins: a project's requirement
+            on one of them loses its specifier (the constraint decides), one on anything
+            else keeps it (skyline's ``uvicorn==0.30.1``: nothing else would pin it).
+            ``None``: every requirement loses its specifier.
     """
     lines: dict[str, None] = {}
     for requires, extras in service_requires:
         extras = tuple(extras)
         for spec in requires:
-            line = unpinned(spec, extras)
+            keep = constrained is not None and requirement_name(spec) not in constrained
+            line = unpinned(spec, extras, keep_version=keep)
             if line is not None:
                 lines.setdefault(line, None)
     for spec in (*pip_packages, *everything):

@@ -72,3 +72,28 @@ def test_plan_wheels_pins_toolchain_once() -> None:
         toolchain=("pip==25.3", "setuptools==80.9.0", "wheel==0.45.1"),
     )
     assert lines == ("Flask", "pbr", "uwsgi", "pip==25.3", "setuptools==80.9.0", "wheel==0.45.1")
+
+
+def test_a_requirement_upper_constraints_does_not_pin_keeps_its_own_specifier() -> None:
+    # skyline-apiserver 8.0.0 requires uvicorn==0.30.1, which upper-constraints leaves out:
+    # without its pin the wheels image would hold the newest uvicorn, and its install fail.
+    wheels = plan_wheels(
+        [
+            (
+                [
+                    "uvicorn==0.30.1",
+                    "fastapi>=0.111.0",
+                    "oslo.config>=9.0",
+                    "pywin32; sys_platform == 'win32'",
+                ],
+                [],
+            )
+        ],
+        [],
+        toolchain=["pip==25.3"],
+        constrained={"oslo-config", "fastapi"},
+    )
+    assert "uvicorn==0.30.1" in wheels and "fastapi" in wheels and "oslo.config" in wheels
+    assert "pywin32; sys_platform == 'win32'" in wheels
+    # Without the names of upper-constraints, as before: every specifier goes.
+    assert "uvicorn" in plan_wheels([(["uvicorn==0.30.1"], [])], [], toolchain=["pip==25.3"])
