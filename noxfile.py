@@ -187,6 +187,20 @@ def full_stack(session: nox.Session) -> None:
 
 
 @nox.session
+def loci_all(session: nox.Session) -> None:
+    """Build pipelines/loci-all.yaml (the thirty projects LOCI builds) with --parallel 9, cold
+    (--no-cache; pass --warm for a no-op rebuild): wall, CPU-seconds, sizes, distinct layers."""
+    session.install("-e", ".")
+    session.run(
+        "python",
+        "benchmarks/full_stack.py",
+        "--pipeline",
+        "pipelines/loci-all.yaml",
+        *session.posargs,
+    )
+
+
+@nox.session
 def rebuilds(session: nox.Session) -> None:
     """Cold, no-op (offline) and one-version-changed builds of the full stack, timed."""
     session.install("-e", ".")

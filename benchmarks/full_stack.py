@@ -96,14 +96,14 @@ def main() -> int:
     nodes = {n["node"]: n for n in summary["nodes"]}
     layered = {name: layers(n["image"]) for name, n in nodes.items() if n["image_id"]}
     label = f"{'warm' if args.warm else 'cold'}, layering {args.layering or 'as in the file'}"
-    print(f"\nfull stack ({label}), --parallel {args.parallel}")
-    print(f"{'node':<16}{'status':<10}{'seconds':>9}{'size MB':>10}{'own MB':>9}")
+    print(f"\n{Path(args.pipeline).stem} ({label}), --parallel {args.parallel}")
+    print(f"{'node':<18}{'status':<10}{'seconds':>9}{'size MB':>10}{'own MB':>9}")
     for name, node in nodes.items():
         own = sum(s for _, s in own_layers(name, layered))
         target = OWN_TARGET_MB.get(name)
         mark = f"  (own target <= {target:.0f})" if target else ""
         print(
-            f"{name:<16}{node['status']:<10}{node['duration_seconds']:>9.1f}"
+            f"{name:<18}{node['status']:<10}{node['duration_seconds']:>9.1f}"
             f"{node['size_bytes'] / 1e6:>10.0f}{own / 1e6:>9.0f}{mark}"
         )
     distinct = {d: s for name, ls in layered.items() if name not in NOT_SERVED for d, s in ls}

@@ -1,8 +1,9 @@
 """Acceptance fixtures: the images under test, built (or reused) by orchestrate itself.
 
 The session builds ``pipelines/full-stack.yaml --only <the services whose tests were
-collected>`` (``pipelines/loci-all.yaml`` when one of them is not among the nine) (with ``requirements.scope: selected`` when that is not all nine, so the wheels
-are only theirs). After ``nox -s full_stack`` (or ``orchestrate --parallel 9``) the full session
+collected>``, or ``pipelines/loci-all.yaml`` when one of them is not among the nine, with
+``requirements.scope: selected`` when that is not all of the pipeline's services (the wheels
+are only theirs). After ``orchestrate build pipelines/loci-all.yaml`` the full session
 (``nox -s acceptance``, in the default namespace) finds every key built and reuses it; the
 default test run builds keystone and horizon in the integration suite's namespace.
 ``ORCHESTRATE_ACCEPTANCE_TAG=2026.1`` tests the images of that tag as they are, without

@@ -1,0 +1,1 @@
+"""A site's echo service (a test fixture)."""
