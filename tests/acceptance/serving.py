@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -193,3 +194,131 @@ def _wait_until_ready(served: Served, path: str, seconds: int = READY_SECONDS) -
             return
         time.sleep(1)
     raise AssertionError(f"{served.name} did not answer in {seconds} s:\n{served.logs()}")
+
+
+# A service that is not a WSGI module uwsgi serves: its own server (swift's daemons, skyline's
+# gunicorn), an agent (ceilometer-polling) or a command run once (freezer-agent, openstack).
+# Same conventions as serve(): host network, the service user, configuration file by file,
+# the state folder, the set-up commands first; the container is removed whatever happens.
+
+
+def _prepare(service: Service, workdir: Path, port: int) -> tuple[Path, Path]:
+    """Write the configuration files and the state folder under ``workdir`` (again for a
+    second command of the same test: the state folder keeps what the first one wrote)."""
+    conf = workdir / "etc"
+    state = workdir / "state"
+    conf.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)
+    for name, text in service.files.items():
+        (conf / name).write_text(_render(text, port))
+    os.chown(state, service.uid, service.uid)
+    state.chmod(0o750)
+    return conf, state
+
+
+def _podman_run(
+    service: Service, conf: Path, state: Path, container: str, *options: str
+) -> list[str]:
+    """``podman run OPTIONS`` up to (without) the image, as serve() runs a service."""
+    argv = [
+        "podman",
+        "run",
+        *options,
+        "--name",
+        container,
+        "--network",
+        "host",
+        "--user",
+        service.user,
+        "--volume",
+        f"{state}:/var/lib/{service.name}",
+    ]
+    for name in service.files:
+        target = service.paths.get(name, f"/etc/{service.name}/{name}")
+        argv += ["--volume", f"{conf / name}:{target}:ro"]
+    for key, value in service.env.items():
+        argv += ["--env", f"{key}={value}"]
+    return argv
+
+
+def _script(service: Service, command: str, port: int) -> str:
+    steps = [_render(step, port) for step in service.setup]
+    return "\n".join(["set -e", *steps, "exec " + _render(command, port)])
+
+
+def _remove(container: str) -> None:
+    subprocess.run(
+        ["podman", "rm", "--force", "--time", "5", container], capture_output=True, check=False
+    )
+
+
+def full_logs(container: str) -> str:
+    """Everything ``container`` logged (stdout and stderr), not only the tail."""
+    out = subprocess.run(["podman", "logs", container], capture_output=True, text=True, check=False)
+    return out.stdout + out.stderr
+
+
+@contextlib.contextmanager
+def start(service: Service, image: str, workdir: Path, command: str) -> Iterator[Served]:
+    """Run ``service`` from ``image`` as serve() does, but ``exec`` ``command`` (a shell
+    command line, ``{port}`` rendered) after the set-up commands instead of uwsgi. Yields at
+    once: wait with ``wait_for_http`` or ``wait_for_log``. The container is removed when the
+    block ends, whatever happened."""
+    port = free_port()
+    conf, state = _prepare(service, workdir, port)
+    container = f"orch-acceptance-{service.name}-{uuid.uuid4().hex[:8]}"
+    argv = _podman_run(service, conf, state, container, "--detach")
+    argv += [image, "/bin/bash", "-c", _script(service, command, port)]
+    served = Served(
+        name=service.name, container=container, url=f"http://127.0.0.1:{port}", port=port
+    )
+    try:  # from here on the container may exist: it is removed whatever happens
+        started = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if started.returncode != 0:
+            raise AssertionError(f"podman run {service.name}: {started.stderr.strip()}")
+        yield served
+    finally:
+        _remove(container)
+
+
+def wait_for_http(served: Served, path: str = "/", seconds: int = READY_SECONDS) -> None:
+    """Return once ``served`` answers HTTP on ``path``; fail with its log if it exits first
+    or does not answer within ``seconds``."""
+    _wait_until_ready(served, path, seconds)
+
+
+def wait_for_log(served: Served, pattern: str, seconds: int = READY_SECONDS) -> str:
+    """Everything ``served`` logged, once a line matches ``pattern`` (a regular expression);
+    fail with its log if the container exits first or no line matches within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        running = _running(served.container)  # before reading: the last lines are in
+        logs = full_logs(served.container)
+        if re.search(pattern, logs, re.MULTILINE):
+            return logs
+        if not running:
+            raise AssertionError(
+                f"{served.name} exited before logging {pattern!r}:\n{logs[-6000:]}"
+            )
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{served.name} logged no {pattern!r} in {seconds} s:\n{logs[-6000:]}"
+            )
+        time.sleep(1)
+
+
+def run(
+    service: Service, image: str, workdir: Path, command: str, *, seconds: int = READY_SECONDS
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` (a shell command line, after the set-up commands) to its end in a
+    throwaway container of ``image``, as ``service`` runs (see start()); its exit status and
+    output, within ``seconds``. The container is removed whatever happens (a timeout too)."""
+    port = free_port()
+    conf, state = _prepare(service, workdir, port)
+    container = f"orch-acceptance-{service.name}-{uuid.uuid4().hex[:8]}"
+    argv = _podman_run(service, conf, state, container)
+    argv += [image, "/bin/bash", "-c", _script(service, command, port)]
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=seconds)
+    finally:
+        _remove(container)
