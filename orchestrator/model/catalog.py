@@ -12,6 +12,8 @@ from pathlib import Path
 from orchestrator.model.profiles import read_release_names
 from orchestrator.model.yamlfile import Field, load_yaml
 
+# A service user's home is /var/lib/<user>; this one's is the venv (/var/lib/openstack).
+VENV_USER = "openstack"
 CATALOG_PATH = Path(__file__).resolve().parents[1] / "data" / "projects.yaml"
 
 
@@ -135,6 +137,11 @@ def project_fields(entry: Field, required: tuple[str, ...] = ()) -> dict[str, ob
         out["pypi"] = m["pypi"].string()
     if "user" in m:
         out["user"] = m["user"].name()
+        if out["user"] == VENV_USER:
+            raise m["user"].error(
+                f"{VENV_USER!r} cannot be a service user: its home, /var/lib/{VENV_USER}, "
+                "is the venv every image installs into"
+            )
     if "uid" in m:
         out["uid"] = m["uid"].integer(minimum=1, maximum=65533)
     if "gid" in m:

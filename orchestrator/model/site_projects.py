@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from orchestrator.errors import ConfigError
-from orchestrator.model.catalog import Catalog, Project, project_fields
+from orchestrator.model.catalog import VENV_USER, Catalog, Project, project_fields
 from orchestrator.model.pipeline import ImageSpec, Pipeline
 from orchestrator.model.yamlfile import Field
 
@@ -116,7 +116,7 @@ def with_site_projects(catalog: Catalog, pipeline: Pipeline) -> Catalog:
     for spec in images.values():
         if spec.project in known:
             continue
-        if not PROJECT_NAME.match(spec.project):
+        if not PROJECT_NAME.match(spec.project) or spec.project == VENV_USER:
             raise ConfigError(
                 str(pipeline.path),
                 f"images.{spec.name}.project",

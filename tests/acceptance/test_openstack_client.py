@@ -17,7 +17,7 @@ def client(keystone_url: str) -> Service:
     for the site's clouds (/etc/openstack)."""
     return Service(
         name="openstack-client",
-        user="openstack",
+        user="openstack-client",
         uid=42498,
         wsgi="",  # a CLI: nothing to serve
         files={
@@ -48,6 +48,9 @@ def test_openstack_client_issues_a_token_from_keystone(
     image = images["openstack-client"]
     with serve(KEYSTONE, images["keystone"], workdir / "keystone") as keystone:
         cli = client(keystone.url)
+        # The venv (/var/lib/openstack) is root's: the CLI's user cannot change it.
+        owner = run(cli, image, workdir / "owner", "stat -c '%U %a' /var/lib/openstack")
+        assert owner.stdout.split() == ["root", "755"], owner.stdout + owner.stderr
         version = run(cli, image, workdir / "client", "openstack --version")
         assert version.returncode == 0, version.stderr
         assert version.stdout.strip().startswith("openstack 9.0."), version.stdout

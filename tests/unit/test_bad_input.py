@@ -155,6 +155,10 @@ CASES: dict[str, Case] = {
     "site-catalog-missing": pipeline_case(
         "catalog: nope.yaml\nimages:\n  keystone:\n    " + SRC, r"catalog: file not found"
     ),
+    "site-project-venv-user": pipeline_case(
+        "projects:\n  zun: {user: openstack}\nimages:\n  zun:\n    " + SRC,
+        r"projects\.zun\.user: 'openstack' cannot be a service user",
+    ),
     "site-project-empty-smoke": pipeline_case(
         "projects:\n  zun: {smoke: []}\nimages:\n  zun:\n    " + SRC,
         r"projects\.zun\.smoke: must name a command",
