@@ -55,10 +55,13 @@ def describe_nodes(resolved: ResolvedPipeline, graph: nx.DiGraph) -> list[str]:
 def _what(resolved: ResolvedPipeline, image: str) -> str:
     service = resolved.services.get(image)
     if service is not None:
-        return (
+        what = (
             f"{service.project.pypi} from {service.source.describe()}; profiles: "
             f"{', '.join(service.profiles) or '-'}"
         )
+        if service.project.implicit:
+            what += f"; not in the catalog: defaults (user {service.user}, uid {service.uid})"
+        return what
     if image == REQUIREMENTS_NODE:
         return f"wheels ({resolved.pipeline.requirements.scope})"
     if image == BUILDER_NODE:

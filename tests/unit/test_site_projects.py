@@ -133,3 +133,13 @@ def test_a_profile_may_name_a_site_project(write_pipeline: WritePipeline, tmp_pa
     (profiles / "zunstuff.yaml").write_text("projects:\n  zun: {dist_packages: [lsof]}\n")
     path = write_pipeline("images:\n  zun:\n    source: {pypi: z==1}\n    profiles: [zunstuff]\n")
     assert "lsof" in load(path, profiles_dir=profiles).services["zun"].dist_packages
+
+
+def test_list_says_which_project_took_the_defaults(write_pipeline: WritePipeline) -> None:
+    from orchestrator.planning.describe import describe_nodes
+    from orchestrator.planning.graph import graph_for
+
+    resolved = load(write_pipeline("images:\n  zun:\n    source: {pypi: zun==1.0}\n"))
+    lines = describe_nodes(resolved, graph_for(resolved))
+    zun = next(line for line in lines if line.startswith("zun "))
+    assert f"not in the catalog: defaults (user zun, uid {site_uid('zun', ())})" in zun
