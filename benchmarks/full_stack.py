@@ -94,27 +94,33 @@ def main() -> int:
         wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
         summary = json.loads(summary_path.read_text())
     nodes = {n["node"]: n for n in summary["nodes"]}
+    # The goals are the nine's (pipelines/full-stack.yaml); other pipelines get the figures.
+    nine = Path(args.pipeline).name == "full-stack.yaml"
     layered = {name: layers(n["image"]) for name, n in nodes.items() if n["image_id"]}
     label = f"{'warm' if args.warm else 'cold'}, layering {args.layering or 'as in the file'}"
     print(f"\n{Path(args.pipeline).stem} ({label}), --parallel {args.parallel}")
     print(f"{'node':<18}{'status':<10}{'seconds':>9}{'size MB':>10}{'own MB':>9}")
     for name, node in nodes.items():
         own = sum(s for _, s in own_layers(name, layered))
-        target = OWN_TARGET_MB.get(name)
+        target = OWN_TARGET_MB.get(name) if nine else None
         mark = f"  (own target <= {target:.0f})" if target else ""
         print(
             f"{name:<18}{node['status']:<10}{node['duration_seconds']:>9.1f}"
             f"{node['size_bytes'] / 1e6:>10.0f}{own / 1e6:>9.0f}{mark}"
         )
     distinct = {d: s for name, ls in layered.items() if name not in NOT_SERVED for d, s in ls}
+
+    def goal(text: str) -> str:
+        return f" ({text})" if nine else ""
+
     print(
-        f"wall: {wall:.1f} s (target <= {WALL_TARGET_S} s cold); CPU: {cpu:.1f} CPU-s "
-        f"(target <= {CPU_TARGET_S}); scheduler wall {summary['wall_seconds']:.1f} s; "
+        f"wall: {wall:.1f} s{goal(f'target <= {WALL_TARGET_S} s cold')}; CPU: {cpu:.1f} CPU-s"
+        f"{goal(f'target <= {CPU_TARGET_S}')}; scheduler wall {summary['wall_seconds']:.1f} s; "
         f"exit {proc.returncode}"
     )
     print(
         f"distinct layers of base and services: {sum(distinct.values()) / 1e6:.0f} MB in "
-        f"{len(distinct)} layers (target <= {DISTINCT_TARGET_MB} MB)"
+        f"{len(distinct)} layers{goal(f'target <= {DISTINCT_TARGET_MB} MB')}"
     )
     return proc.returncode
 
