@@ -31,7 +31,7 @@ def tests(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-m",
-        "not full_stack and not scale_out and not carry_over and not reproducible"
+        "not full_stack and not cloud and not scale_out and not carry_over and not reproducible"
         " and not multiarch",
         "--durations=12",  # the slowest tests, for keeping the run under 15 minutes
         "tests",
@@ -69,6 +69,16 @@ def acceptance(session: nox.Session) -> None:
     session.run(
         "pytest", "-m", "acceptance and not multiarch", "tests/acceptance", *session.posargs
     )
+
+
+@nox.session
+def cloud(session: nox.Session) -> None:
+    """The images together on a private MariaDB, RabbitMQ and memcached, every API behind
+    keystone (tests/cloud; reuses the images `orchestrate build pipelines/loci-all.yaml`
+    made, else builds them)."""
+    session.install("-e", ".[test]")
+    session.env.setdefault("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
+    session.run("pytest", "-m", "cloud", "tests/cloud", *session.posargs)
 
 
 @nox.session
