@@ -1,9 +1,9 @@
 """Acceptance fixtures: the images under test, built (or reused) by orchestrate itself.
 
 The session builds ``pipelines/full-stack.yaml --only <the services whose tests were
-collected>``, or ``pipelines/loci-all.yaml`` when one of them is not among the nine, with
-``requirements.scope: selected`` when that is not all of the pipeline's services (the wheels
-are only theirs). After ``orchestrate build pipelines/loci-all.yaml`` the full session
+collected>`` (with ``requirements.scope: selected`` when that is not all nine: the wheels
+are only theirs), or ``pipelines/loci-all.yaml --only ...`` as it is when one of them is not
+among the nine. After ``orchestrate build pipelines/loci-all.yaml`` the full session
 (``nox -s acceptance``, in the default namespace) finds every key built and reuses it; the
 default test run builds keystone and horizon in the integration suite's namespace.
 ``ORCHESTRATE_ACCEPTANCE_TAG=2026.1`` tests the images of that tag as they are, without
@@ -21,14 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import SERVICES as ALL_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = set(ALL_SERVICES)
-# The thirty of pipelines/loci-all.yaml: a test needing one outside the nine builds from it.
-LOCI_SERVICES = set(yaml.safe_load((ROOT / "pipelines/loci-all.yaml").read_text())["images"])
 # The integration suite's namespace by default; `nox -s acceptance` sets the default one, so
 # it reuses what `orchestrate --parallel 9` (or `nox -s full_stack`) built.
 NAMESPACE = os.environ.get("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate-test")
@@ -87,7 +84,9 @@ def images(
     # The nine's pipeline when they are enough, else the thirty's.
     pipeline, everything = "pipelines/full-stack.yaml", SERVICES
     if not set(needed) <= SERVICES:
-        pipeline, everything = "pipelines/loci-all.yaml", LOCI_SERVICES
+        # The thirty's wheels image (scope: pipeline) serves any of them: the nodes of an
+        # `orchestrate build pipelines/loci-all.yaml` are reused as they are.
+        pipeline, everything = "pipelines/loci-all.yaml", set(needed)
     if set(needed) != everything:
         # Some services only (the default run): wheels for those alone, not all of them.
         text = (ROOT / pipeline).read_text().replace("../constraints", str(ROOT / "constraints"))
