@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -206,10 +207,12 @@ def rabbitmq() -> Iterator[RabbitMQ]:
         with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
             node.ctl("stop")
         _stop(proc)
-        subprocess.run(["epmd", "-port", str(epmd), "-kill"], env=env, capture_output=True)
         # The node exits some seconds after answering "stop": wait for its VM (the only
-        # process started with this epmd port), then make sure.
+        # process started with this epmd port). Only then does its epmd agree to stop (it
+        # refuses while a node is registered); then make sure it did.
         _gone(f"-epmd_port {epmd}", seconds=60)
+        subprocess.run(["epmd", "-port", str(epmd), "-kill"], env=env, capture_output=True)
+        _unlisten(epmd, seconds=30)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -223,6 +226,24 @@ def _gone(pattern: str, seconds: int) -> None:
             return
         time.sleep(0.5)
     subprocess.run(["pkill", "-KILL", "-f", "--", pattern], capture_output=True)
+
+
+def _unlisten(port: int, seconds: int) -> None:
+    """Wait until nothing listens on ``port``; kill what still does after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True
+        ).stdout
+        pids = set(re.findall(r"pid=(\d+)", found))
+        if not pids:
+            return
+        if time.monotonic() > deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            return
+        time.sleep(0.5)
 
 
 def _started(node: RabbitMQ, proc: subprocess.Popen[bytes], log: Path) -> bool:
