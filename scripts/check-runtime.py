@@ -73,9 +73,7 @@ def filter_commands(path: Path) -> list[tuple[str, str]]:
                 out.append((args[0], name))
                 if command:
                     out.append((command, name))
-            elif kind in ("IpFilter", "IpNetnsExecFilter"):
-                out.append((args[0], name))
-            else:
+            else:  # CommandFilter, RegExpFilter, IpFilter, PathFilter...: the command first
                 out.append((args[0], name))
     return [(c, n) for c, n in out if c and not c.startswith("$")]
 
