@@ -7,6 +7,7 @@ it gone. No neutron here: the server is booted with ``networks: none``."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Iterator
@@ -79,6 +80,21 @@ username = {user}
 password = {password}
 region_name = RegionOne
 valid_interfaces = public"""
+
+
+def nova_api_setup(nova: Service, urls: dict[str, str]) -> Service:
+    """``nova``, with the set-up its API container runs first: the API database, cell0 and
+    cell1 mapped, the cell database migrated."""
+    return dataclasses.replace(
+        nova,
+        setup=(
+            "mkdir -p /var/lib/nova/lock",
+            "nova-manage api_db sync",
+            f"nova-manage cell_v2 map_cell0 --database_connection '{urls['nova_cell0']}'",
+            "nova-manage cell_v2 create_cell --name cell1 --verbose",
+            "nova-manage db sync",
+        ),
+    )
 
 
 def neutron_service(db_url: str, transport: str, auth: str, nova_auth: str) -> Service:
@@ -160,19 +176,7 @@ def test_a_user_boots_a_server_on_the_split_nova(images: dict[str, str], workdir
                 _service_auth(ks.url, "nova", identity.passwords["nova"]),
             )
             nova_dir = workdir / "nova"
-            setup = Service(
-                **{
-                    **nova_svc.__dict__,
-                    "setup": (
-                        "mkdir -p /var/lib/nova/lock",
-                        "nova-manage api_db sync",
-                        "nova-manage cell_v2 map_cell0 --database_connection"
-                        f" '{urls['nova_cell0']}'",
-                        "nova-manage cell_v2 create_cell --name cell1 --verbose",
-                        "nova-manage db sync",
-                    ),
-                }
-            )
+            setup = nova_api_setup(nova_svc, urls)
             with (
                 serve(placement_svc, images["placement"], workdir / "placement") as placement,
                 serve(glance_svc, images["glance"], workdir / "glance") as glance,
