@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.acceptance.serving import Service, serve
-from tests.acceptance.test_keystone import KEYSTONE, PASSWORD, admin_session
+from tests.acceptance.test_keystone import KEYSTONE, admin_authtoken, admin_session
 
 
 def barbican(keystone: str) -> Service:
@@ -30,16 +30,7 @@ def barbican(keystone: str) -> Service:
 host_href = http://127.0.0.1:{{port}}
 [database]
 connection = sqlite:////var/lib/barbican/barbican.db
-[keystone_authtoken]
-www_authenticate_uri = {keystone}/v3
-auth_url = {keystone}/v3
-auth_type = password
-interface = public
-username = admin
-password = {PASSWORD}
-project_name = admin
-user_domain_id = default
-project_domain_id = default
+{admin_authtoken(keystone)}
 [simple_crypto_plugin]
 kek = YWNjZXB0YW5jZS1rZWstb2YtMzItYnl0ZXMtbG9uZyE=
 """

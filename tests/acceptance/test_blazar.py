@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.acceptance.serving import Service, serve
-from tests.acceptance.test_keystone import KEYSTONE, PASSWORD, admin_session
+from tests.acceptance.test_keystone import KEYSTONE, admin_authtoken, admin_session
 
 
 def blazar(keystone: str) -> Service:
@@ -28,17 +28,7 @@ def blazar(keystone: str) -> Service:
 transport_url = fake://
 [database]
 connection = sqlite:////var/lib/blazar/blazar.db
-[keystone_authtoken]
-www_authenticate_uri = {keystone}/v3
-auth_url = {keystone}/v3
-auth_type = password
-# keystone's bootstrap makes public and admin endpoints; the middleware asks for internal.
-interface = public
-username = admin
-password = {PASSWORD}
-project_name = admin
-user_domain_id = default
-project_domain_id = default
+{admin_authtoken(keystone)}
 """
         },
         # blazar's migrations do not run on SQLite (ALTER COLUMN); as its tests (and

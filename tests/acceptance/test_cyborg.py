@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.acceptance.serving import Service, serve
-from tests.acceptance.test_keystone import KEYSTONE, PASSWORD, admin_session
+from tests.acceptance.test_keystone import KEYSTONE, admin_authtoken, admin_session
 
 
 def cyborg(keystone: str) -> Service:
@@ -29,16 +29,7 @@ transport_url = fake://
 state_path = /var/lib/cyborg
 [database]
 connection = sqlite:////var/lib/cyborg/cyborg.db
-[keystone_authtoken]
-www_authenticate_uri = {keystone}/v3
-auth_url = {keystone}/v3
-auth_type = password
-interface = public
-username = admin
-password = {PASSWORD}
-project_name = admin
-user_domain_id = default
-project_domain_id = default
+{admin_authtoken(keystone)}
 [oslo_concurrency]
 lock_path = /var/lib/cyborg/lock
 """

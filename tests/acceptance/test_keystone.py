@@ -43,6 +43,23 @@ provider = fernet
 )
 
 
+def admin_authtoken(keystone: str) -> str:
+    """The ``[keystone_authtoken]`` section of a service validating tokens against the
+    keystone at ``keystone``, with its admin as the service user. keystone's bootstrap makes
+    public and admin endpoints; the middleware would ask for internal."""
+    return f"""\
+[keystone_authtoken]
+www_authenticate_uri = {keystone}/v3
+auth_url = {keystone}/v3
+auth_type = password
+interface = public
+username = admin
+password = {PASSWORD}
+project_name = admin
+user_domain_id = default
+project_domain_id = default"""
+
+
 def admin_session(url: str, password: str = PASSWORD) -> session.Session:
     auth = v3.Password(
         auth_url=f"{url}/v3",

@@ -11,7 +11,7 @@ import requests
 from keystoneauth1 import session
 
 from tests.acceptance.serving import Service, serve
-from tests.acceptance.test_keystone import KEYSTONE, PASSWORD, admin_session
+from tests.acceptance.test_keystone import KEYSTONE, admin_authtoken, admin_session
 
 TRUSTEE_PASSWORD = "acceptance-magnum-domain-admin-secret"
 
@@ -33,16 +33,7 @@ transport_url = fake://
 state_path = /var/lib/magnum
 [database]
 connection = sqlite:////var/lib/magnum/magnum.db
-[keystone_authtoken]
-www_authenticate_uri = {keystone}/v3
-auth_url = {keystone}/v3
-auth_type = password
-interface = public
-username = admin
-password = {PASSWORD}
-project_name = admin
-user_domain_id = default
-project_domain_id = default
+{admin_authtoken(keystone)}
 [trust]
 trustee_domain_name = magnum
 trustee_domain_admin_name = magnum_domain_admin

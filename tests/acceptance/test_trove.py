@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.acceptance.serving import Service, serve
-from tests.acceptance.test_keystone import KEYSTONE, PASSWORD, admin_session
+from tests.acceptance.test_keystone import KEYSTONE, admin_authtoken, admin_session
 
 
 def trove(keystone: str) -> Service:
@@ -28,17 +28,7 @@ def trove(keystone: str) -> Service:
 transport_url = fake://
 [database]
 connection = sqlite:////var/lib/trove/trove.db
-[keystone_authtoken]
-www_authenticate_uri = {keystone}/v3
-auth_url = {keystone}/v3
-auth_type = password
-# keystone's bootstrap makes public and admin endpoints; the middleware asks for internal.
-interface = public
-username = admin
-password = {PASSWORD}
-project_name = admin
-user_domain_id = default
-project_domain_id = default
+{admin_authtoken(keystone)}
 """
         },
         # The database, then a datastore and its version, as trove's install guide has the
