@@ -140,25 +140,8 @@ def serve(
     ]
     script = "\n".join(["set -e", *command[:-1], "exec " + command[-1]])
     container = f"orch-acceptance-{service.name}-{uuid.uuid4().hex[:8]}"
-    argv = [
-        "podman",
-        "run",
-        "--detach",
-        "--name",
-        container,
-        "--network",
-        "host",
-        "--user",
-        service.user,
-        "--volume",
-        f"{state}:/var/lib/{service.name}",
-    ]
     # File by file, as operators mount them: the image's default files beside them stay.
-    for name in service.files:
-        target = service.paths.get(name, f"/etc/{service.name}/{name}")
-        argv += ["--volume", f"{conf / name}:{target}:ro"]
-    for key, value in service.env.items():
-        argv += ["--env", f"{key}={value}"]
+    argv = _podman_run(service, conf, state, container, "--detach")
     argv += [image, "/bin/bash", "-c", script]
     url = f"http://127.0.0.1:{port}"
     served = Served(name=service.name, container=container, url=url, port=port)
