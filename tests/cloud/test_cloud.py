@@ -1,11 +1,13 @@
 """The images together, as an operator runs them: on a private MariaDB, RabbitMQ and
 memcached, every API behind keystone authentication, driven from the host by real clients.
 
-So far: keystone on MariaDB (fernet tokens, its cache in memcached) with a project, a user
-and service users; placement and glance on MariaDB behind keystonemiddleware, migrated with
-their own ``db sync``; a normal user of a new project uploads an image and reads it back; the
-placement service user keeps a resource provider's inventory. The backing services are
-started for the scenario and leave nothing behind.
+Here: keystone on MariaDB (fernet tokens, its cache in memcached) with a project, a user and
+service users, set up by the admin through openstacksdk; placement and glance on MariaDB
+behind keystonemiddleware, migrated with their own ``db sync``; a normal user of a new project
+uploads an image through openstacksdk and reads it back; the placement service user keeps a
+resource provider's inventory (a keystoneauth session: what a service uses). The backing
+services are started for the scenario and leave nothing behind. The demo user's whole journey
+(glance, neutron, cinder, nova) is in tests/cloud/journey.py, run by test_compute.py.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from pathlib import Path
 
 import pytest
 from keystoneauth1 import session
-from keystoneauth1.identity import v3
+from openstack import exceptions
+from openstack.connection import Connection
 
 from tests.acceptance.serving import Served, Service, serve
+from tests.cloud import clients
 from tests.cloud.backing import MariaDB, mariadb, memcached, rabbitmq
+from tests.cloud.clients import connect, password_session
 
 ADMIN_PASSWORD = uuid.uuid4().hex
 
@@ -39,18 +44,6 @@ class Backing:
 def backing() -> Iterator[Backing]:
     with mariadb() as db, memcached() as memcache:
         yield Backing(db=db, memcache=memcache)
-
-
-def password_session(url: str, user: str, password: str, project: str) -> session.Session:
-    auth = v3.Password(
-        auth_url=f"{url}/v3",
-        username=user,
-        password=password,
-        project_name=project,
-        user_domain_name="Default",
-        project_domain_name="Default",
-    )
-    return session.Session(auth=auth)
 
 
 def keystone_service(db_url: str, memcache: str) -> Service:
@@ -104,60 +97,58 @@ username = {user}
 password = {password}
 memcached_servers = {memcache}
 region_name = RegionOne
+service_token_roles_required = true
 """
 
 
 @dataclass(frozen=True)
 class Identity:
-    """What keystone holds for the scenario: its URL, the admin session, the passwords."""
+    """What keystone holds for the scenario: its URL, the admin's connection, the passwords."""
 
     url: str
-    admin: session.Session
+    admin: Connection
     passwords: dict[str, str]
 
-    def create(self, kind: str, body: dict[str, object]) -> dict[str, object]:
-        answer = self.admin.post(f"{self.url}/v3/{kind}s", json={kind: body}, raise_exc=False)
-        assert answer.status_code == 201, answer.text
-        created: dict[str, object] = answer.json()[kind]
-        return created
+    def connect(self, user: str, project: str = "service") -> Connection:
+        """A new openstacksdk connection as ``user`` (its token has the catalog as it is now)."""
+        return connect(self.url, user, self.passwords[user], project)
 
     def role(self, name: str) -> str:
-        roles = self.admin.get(f"{self.url}/v3/roles", params={"name": name}).json()["roles"]
-        return str(roles[0]["id"]) if roles else str(self.create("role", {"name": name})["id"])
+        keystone = clients.identity(self.admin)
+        return str((keystone.find_role(name) or keystone.create_role(name=name)).id)
 
     def grant(self, project: str, user: str, role: str) -> None:
-        answer = self.admin.put(
-            f"{self.url}/v3/projects/{project}/users/{user}/roles/{self.role(role)}",
-            raise_exc=False,
-        )
-        assert answer.status_code == 204, answer.text
+        clients.identity(self.admin).assign_project_role_to_user(project, user, self.role(role))
 
     def endpoint(self, kind: str, name: str, url: str) -> None:
-        service = self.create("service", {"type": kind, "name": name})
+        """A service of type ``kind`` with its public and internal endpoints at ``url``; the
+        admin's next request re-authenticates, so its catalog has them."""
+        keystone = clients.identity(self.admin)
+        service = keystone.create_service(type=kind, name=name)
         for interface in ("public", "internal"):
-            self.create(
-                "endpoint",
-                {"service_id": service["id"], "interface": interface, "url": url,
-                 "region_id": "RegionOne"},
-            )  # fmt: skip
+            keystone.create_endpoint(
+                service_id=service.id, interface=interface, url=url, region_id=clients.REGION
+            )
+        self.admin.session.invalidate()
 
 
 def cloud_identity(url: str, services: tuple[str, ...]) -> Identity:
     """A ``service`` project with a user per service (admin and service roles), and a
     ``demo`` project with a ``demo`` user (member)."""
-    admin = password_session(url, "admin", ADMIN_PASSWORD, "admin")
+    admin = connect(url, "admin", ADMIN_PASSWORD, "admin")
     identity = Identity(url=url, admin=admin, passwords={})
-    service_project = identity.create("project", {"name": "service", "domain_id": "default"})
+    keystone = clients.identity(identity.admin)
+    service_project = keystone.create_project(name="service", domain_id="default")
     for name in services:
         password = uuid.uuid4().hex
-        user = identity.create("user", {"name": name, "password": password, "domain_id": "default"})
-        identity.grant(str(service_project["id"]), str(user["id"]), "admin")
-        identity.grant(str(service_project["id"]), str(user["id"]), "service")
+        user = keystone.create_user(name=name, password=password, domain_id="default")
+        identity.grant(service_project.id, user.id, "admin")
+        identity.grant(service_project.id, user.id, "service")
         identity.passwords[name] = password
-    demo_project = identity.create("project", {"name": "demo", "domain_id": "default"})
+    demo_project = keystone.create_project(name="demo", domain_id="default")
     password = uuid.uuid4().hex
-    demo = identity.create("user", {"name": "demo", "password": password, "domain_id": "default"})
-    identity.grant(str(demo_project["id"]), str(demo["id"]), "member")
+    demo = keystone.create_user(name="demo", password=password, domain_id="default")
+    identity.grant(demo_project.id, demo.id, "member")
     identity.passwords["demo"] = password
     return identity
 
@@ -268,35 +259,25 @@ def _placement_keeps_an_inventory(identity: Identity, placement: Served) -> None
 
 
 def _a_user_uploads_an_image(identity: Identity, glance: Served, state: Path) -> None:
-    """As ``demo`` of project ``demo``: an image created, uploaded, read back, deleted."""
-    sess = password_session(identity.url, "demo", identity.passwords["demo"], "demo")
+    """As ``demo`` of project ``demo``, through openstacksdk: an image created, uploaded, read
+    back, deleted."""
+    demo = identity.connect("demo", "demo")
+    glance_v2 = clients.image(demo)
     payload = os.urandom(2 * 1024 * 1024 + 5)
-    created = sess.post(
-        f"{glance.url}/v2/images",
-        json={"name": "cloud", "disk_format": "raw", "container_format": "bare"},
-        raise_exc=False,
+    image = glance_v2.create_image(
+        "cloud", data=payload, disk_format="raw", container_format="bare", wait=True
     )
-    assert created.status_code == 201, f"{created.text}\n{glance.logs()}"
-    image = created.json()
-    assert image["visibility"] == "shared" and image["owner"] == sess.get_project_id()
-    upload = sess.put(
-        f"{glance.url}/v2/images/{image['id']}/file",
-        data=payload,
-        headers={"Content-Type": "application/octet-stream"},
-        raise_exc=False,
-    )
-    assert upload.status_code == 204, f"{upload.text}\n{glance.logs()}"
-    shown = sess.get(f"{glance.url}/v2/images/{image['id']}").json()
-    assert shown["status"] == "active"
-    assert shown["os_hash_value"] == hashlib.sha512(payload).hexdigest()
-    assert sess.get(f"{glance.url}/v2/images/{image['id']}/file").content == payload
-    # Another project's user does not see it; deleting it removes the bytes.
-    admin_view = identity.admin.get(f"{glance.url}/v2/images").json()["images"]
-    assert image["id"] in {i["id"] for i in admin_view}
-    assert sess.delete(f"{glance.url}/v2/images/{image['id']}", raise_exc=False).status_code == 204
-    gone = sess.get(f"{glance.url}/v2/images/{image['id']}", raise_exc=False)
-    assert gone.status_code == 404
-    assert not (state / "state" / "images" / image["id"]).exists()
+    assert image.visibility == "shared" and image.owner == demo.current_project_id
+    shown = glance_v2.get_image(image)
+    assert shown.status == "active", glance.logs()
+    assert shown.hash_value == hashlib.sha512(payload).hexdigest()
+    assert glance_v2.download_image(image).content == payload  # its hash checked too
+    # The admin (of another project) lists it too; deleting it removes the bytes.
+    assert image.id in {i.id for i in clients.image(identity.admin).images()}
+    glance_v2.delete_image(image, ignore_missing=False)
+    with pytest.raises(exceptions.NotFoundException):
+        glance_v2.get_image(image.id)
+    assert not (state / "state" / "images" / image.id).exists()
 
 
 def test_the_backing_services_start_and_leave_nothing() -> None:

@@ -1,7 +1,7 @@
 """heat as operators run it: heat-api (uwsgi) and heat-engine over the private RabbitMQ, on
 MariaDB, behind keystone, driving nova's and neutron's APIs from their images: a stack of a
-random string, a flavor and a network created, its outputs read, then deleted with its
-resources."""
+random string, a flavor and a network created by the admin through openstacksdk, its outputs
+read, then deleted with its resources."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from openstack import exceptions
 
 from tests.acceptance.serving import Served, Service, serve, start
 from tests.cloud.backing import RabbitMQ, mariadb, memcached, rabbitmq
@@ -20,6 +21,7 @@ from tests.cloud.test_compute import (
     nova_service,
 )
 
+SECONDS = 180
 TEMPLATE = {
     "heat_template_version": "2021-04-16",
     "resources": {
@@ -109,41 +111,37 @@ def test_a_heat_stack_creates_and_deletes_its_resources(
                 identity.endpoint("compute", "nova", f"{nova.url}/v2.1")
                 identity.endpoint("network", "neutron", neutron.url)
                 identity.endpoint("orchestration", "heat", f"{heat.url}/v1/%(tenant_id)s")
-                _stack(identity, heat, engine, nova, neutron)
+                _stack(identity, engine)
 
 
-def _stack(identity: Identity, heat: Served, engine: Served, nova: Served, neutron: Served) -> None:
+def _stack(identity: Identity, engine: Served) -> None:
+    """As the admin, through openstacksdk: the stack created, its outputs read and its
+    resources found in nova and neutron, then the stack deleted with them."""
     admin = identity.admin
-    base = f"{heat.url}/v1/{admin.get_project_id()}"
-    created = admin.post(
-        f"{base}/stacks",
-        json={"stack_name": "cloud-stack", "template": TEMPLATE},
-        raise_exc=False,
-    )
-    assert created.status_code == 201, f"{created.text}\n{heat.logs()}"
-    stack_id = created.json()["stack"]["id"]
-    stack = _wait(admin, f"{base}/stacks/cloud-stack/{stack_id}", "CREATE", engine)
-    assert stack["stack_status"] == "CREATE_COMPLETE", f"{stack}\n{engine.logs()}"
-    outputs = {o["output_key"]: o["output_value"] for o in stack["outputs"]}
+    heat = admin.orchestration
+    stack = heat.create_stack(name="cloud-stack", template=TEMPLATE)
+    try:
+        stack = heat.wait_for_status(
+            stack, "CREATE_COMPLETE", failures=["CREATE_FAILED"], wait=SECONDS
+        )
+    except (exceptions.ResourceFailure, exceptions.ResourceTimeout) as failed:
+        raise AssertionError(f"{failed}\n{engine.logs()}") from None
+    outputs = {o["output_key"]: o["output_value"] for o in stack.outputs}
     assert len(outputs["secret"]) == 24
     # The resources exist in nova and neutron, as heat-engine made them.
-    flavor = admin.get(f"{nova.url}/v2.1/flavors/{outputs['flavor']}").json()["flavor"]
-    assert flavor["name"] == "heat-flavor" and flavor["ram"] == 256
-    net = admin.get(f"{neutron.url}/v2.0/networks/{outputs['net']}").json()["network"]
-    assert net["name"] == "heat-net"
+    flavor = admin.compute.get_flavor(outputs["flavor"])
+    assert flavor.name == "heat-flavor" and flavor.ram == 256
+    assert admin.network.get_network(outputs["net"]).name == "heat-net"
 
-    deleted = admin.delete(f"{base}/stacks/cloud-stack/{stack_id}", raise_exc=False)
-    assert deleted.status_code == 204, deleted.text
-    stack = _wait(admin, f"{base}/stacks/cloud-stack/{stack_id}", "DELETE", engine)
-    assert stack["stack_status"] == "DELETE_COMPLETE", f"{stack}\n{engine.logs()}"
-    assert (
-        admin.get(f"{nova.url}/v2.1/flavors/{outputs['flavor']}", raise_exc=False).status_code
-        == 404
-    )
-    assert (
-        admin.get(f"{neutron.url}/v2.0/networks/{outputs['net']}", raise_exc=False).status_code
-        == 404
-    )
+    heat.delete_stack(stack)
+    try:  # a stack DELETE_COMPLETE is not found
+        heat.wait_for_delete(stack, wait=SECONDS)
+    except exceptions.ResourceTimeout as failed:
+        raise AssertionError(f"{failed}\n{engine.logs()}") from None
+    with pytest.raises(exceptions.NotFoundException):
+        admin.compute.get_flavor(outputs["flavor"])
+    with pytest.raises(exceptions.NotFoundException):
+        admin.network.get_network(outputs["net"])
 
 
 def _consuming(rabbit: RabbitMQ, queue: str, process: Served, seconds: int = 180) -> None:
@@ -156,14 +154,3 @@ def _consuming(rabbit: RabbitMQ, queue: str, process: Served, seconds: int = 180
                 return
         time.sleep(2)
     raise AssertionError(f"nothing consumes {queue!r} after {seconds} s:\n{process.logs()}")
-
-
-def _wait(admin, url: str, action: str, engine: Served) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 180
-    while True:
-        answer = admin.get(url, raise_exc=False)
-        assert answer.status_code == 200, f"{answer.text}\n{engine.logs()}"
-        stack: dict[str, object] = answer.json()["stack"]
-        if stack["stack_status"] != f"{action}_IN_PROGRESS" or time.monotonic() > deadline:
-            return stack
-        time.sleep(2)
