@@ -17,6 +17,8 @@ EXIT_FETCH = 3
 # A platform the pipeline asks for cannot run on this host (no qemu binfmt handler): nothing
 # was started; set the host up for emulation (setup-host) or build elsewhere.
 EXIT_PLATFORM = 4
+# Every node succeeded but a check of the pipeline's gate failed: no release tag moved.
+EXIT_GATE_FAILED = 5
 # A bug in orchestrate (an exception it did not expect): never reported as a failed node
 # (1) or bad input (2). 70 is EX_SOFTWARE in sysexits.h.
 EXIT_INTERNAL = 70

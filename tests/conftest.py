@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.logsetup import configure_logging
+from tests.acceptance import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 UPPER = ROOT / "constraints" / "2026.1" / "upper-constraints.txt"
@@ -70,3 +72,23 @@ def _logging_to_the_real_stderr() -> Iterator[None]:
     it inside capsys or CliRunner leaves it writing to a stream that is closed afterwards."""
     yield
     configure_logging("auto", file=sys.__stderr__)
+
+
+# Under a pipeline's gate (orchestrator/execution/gate.py): the services of a failing test
+# that the gate's summary shows, by their kept logs (tests/acceptance/serving.py).
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    serving.forget_kept_logs()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    folder = os.environ.get(serving.GATE_LOGS)
+    if folder and report.failed:
+        blame = Path(folder) / "failed-services"
+        named = blame.read_text().split() if blame.exists() else []
+        new = [name for name in serving.blamed_logs() if name not in named]
+        if new:
+            blame.write_text("".join(f"{name}\n" for name in [*named, *new]))

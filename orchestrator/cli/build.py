@@ -1,4 +1,4 @@
-"""``build``, ``plan``, ``promote`` and ``resume``."""
+"""``build``, ``plan``, ``gate``, ``promote`` and ``resume``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from orchestrator.cli.flags import BUILD, SELECTION, options, request_of
 from orchestrator.cli.group import cli
 from orchestrator.cli.running import resume_from, run_request
 from orchestrator.engine.runner import ShRunner, require_tool
-from orchestrator.execution import run
+from orchestrator.execution import release, run
 from orchestrator.model.options import SETTINGS
+from orchestrator.reporting.summary import gate_report
 
 
 @cli.command("build")
@@ -57,6 +58,23 @@ def promote_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> 
     for line in run.promote_release_tags(prepared, ShRunner(prepared.storage_conf)):
         click.echo(f"promoted: {line}")
     return 0
+
+
+@cli.command("gate")
+@click.argument("pipeline", required=False, type=click.Path(path_type=Path))
+@options(*SELECTION, "profiles_dir", *(o.name for o in SETTINGS))
+@click.pass_context
+def gate_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> int:
+    """Run PIPELINE's gate checks on the selected nodes' images (local, else pulled from the
+    registry by key tag) and exit 0 if every check passed, 5 if one failed: the job between a
+    CI engine's build jobs and its promote job (see `orchestrate export`). Moves no tag."""
+    request = request_of(ctx, values, pipeline)
+    prepared = run.prepare(request, check_tools=False)
+    require_tool("buildah")
+    result = run.gate_only(prepared, ShRunner(prepared.storage_conf))
+    for line in gate_report(result):
+        click.echo(line)
+    return release.gate_exit_code(result)
 
 
 @cli.command("resume")

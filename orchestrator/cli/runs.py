@@ -56,12 +56,13 @@ def history_cmd(ctx: click.Context, /, limit: int, pipeline: Path | None, **valu
 @options("state_dir")
 @click.pass_context
 def show_cmd(ctx: click.Context, /, run_id: str, **values: Any) -> int:
-    """Show one run node by node: status, key, image, time, log and error (`latest` for the
-    newest run)."""
+    """Show one run node by node: status, key, image, time, log and error, and its gate
+    checks (`latest` for the newest run)."""
     with History(state_dir_of(ctx, values)) as history:
         record = find_record(history, run_id)
         nodes = history.nodes(record.id)
-    click.echo(run_detail(record, nodes))
+        gate = history.gate_checks(record.id)
+    click.echo(run_detail(record, nodes, gate))
     return 0
 
 
@@ -107,8 +108,9 @@ def report_cmd(ctx: click.Context, /, run_id: str, output: Path, **values: Any) 
     with History(state_dir_of(ctx, values)) as history:
         record = find_record(history, run_id)
         nodes = history.nodes(record.id)
+        gate = history.gate_checks(record.id)
     try:
-        write_report(record, nodes, output)
+        write_report(record, nodes, output, gate)
     except OSError as exc:
         raise ConfigError("--output", "", f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"wrote {output}")

@@ -216,7 +216,7 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _child_setup(niceness: int) -> Callable[[], None]:
+def child_setup(niceness: int) -> Callable[[], None]:
     """A pre-exec hook: lower the child's CPU priority, and have the kernel send it SIGTERM
     if orchestrate dies (SIGKILL, OOM) so no command outlives its run."""
 
@@ -305,7 +305,7 @@ class ShRunner:
             _new_session=True,
             _env=self.environment(env),
             _decode_errors="replace",
-            _preexec_fn=_child_setup(niceness),
+            _preexec_fn=child_setup(niceness),
         )
         interrupted: type[Exception] | None = None
         while proc.is_alive():

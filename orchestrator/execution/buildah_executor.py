@@ -115,12 +115,15 @@ class BuildahExecutor:
         push_parallel: int = 2,
         signer: Signer | None = None,
         step_slots: int = 0,
+        hold_release: bool = False,
     ) -> None:
         """``done_before`` maps keys a resumed run had already built to that run's id;
         ``registry`` is where key tags are looked up (and pulled from); ``signer`` signs
         every key tag pushed (or found there unsigned); ``step_slots`` bounds the build steps
         running at once across nodes (0: no bound), and a waiting step of a node with more
-        work waiting on it (``NodeContext.priority``) goes first."""
+        work waiting on it (``NodeContext.priority``) goes first; ``hold_release`` leaves
+        the local release tags where they are (the run's gate moves them, see
+        :func:`orchestrator.execution.run.execute`)."""
         self.runner = runner
         self.storage = Storage(runner)
         self.isolation = IsolationFallback(runner)
@@ -133,6 +136,7 @@ class BuildahExecutor:
         self.push_slots = threading.Semaphore(push_parallel)
         self.step_slots = BuildSlots(step_slots) if step_slots else None
         self.signer = signer
+        self.hold_release = hold_release
         # Decided for the whole run before it starts (decide_run), else node by node.
         self.decisions: dict[str, Decision] = {}
 
@@ -235,7 +239,7 @@ class BuildahExecutor:
             else:
                 self._push(plan, ctx, out)
             # Release tags follow the latest run, even back to an older key.
-            self._run_steps(plan.release, ctx, out, plan, slot=False)
+            self._release(plan, ctx, out)
             image_id, size = self._facts(plan)
             detail = f"done in run {done_in}" if done_in else decision.why
             return Outcome(status=Status.REUSED, image_id=image_id, size=size, detail=detail)
@@ -246,7 +250,7 @@ class BuildahExecutor:
             self._run_steps(plan.steps, ctx, out, plan)
             ctx.image_ready()
             self._push(plan, ctx, out)
-            self._run_steps(plan.release, ctx, out, plan, slot=False)
+            self._release(plan, ctx, out)
         if previous and self.storage.drop_replaced(previous, plan.image):
             out.write(f"removed {previous[:19]}, the image this rebuild replaced\n")
         image_id, size = self._facts(plan)
@@ -258,6 +262,13 @@ class BuildahExecutor:
             detail=decision.why,
             absent=runtime_absent(plan.run_dir / RUNTIME_REPORT),
         )
+
+    def _release(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> None:
+        if self.hold_release:
+            if plan.release:
+                out.write("release tags held back until the gate passes\n")
+            return
+        self._run_steps(plan.release, ctx, out, plan, slot=False)
 
     def _run_steps(
         self,

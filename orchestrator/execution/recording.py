@@ -18,7 +18,7 @@ from orchestrator.errors import (
     StateError,
 )
 from orchestrator.model.request import Request
-from orchestrator.model.results import NodeResult, RunResult
+from orchestrator.model.results import GateResult, NodeResult, RunResult
 from orchestrator.model.settings import Settings
 from orchestrator.model.states import RunState, Status
 from orchestrator.planning.graph import order
@@ -106,6 +106,14 @@ def record_node(
         structlog.get_logger().error(
             "could not record the node in the history", node=result.node, error=str(exc)
         )
+
+
+def record_gate(history: History, run_id: str, gate: GateResult) -> None:
+    """Record a run's gate checks; a failed write is logged (the summary still says it)."""
+    try:
+        history.record_gate(run_id, gate)
+    except StateError as exc:
+        structlog.get_logger().error("could not record the gate in the history", error=str(exc))
 
 
 def run_state(result: RunResult) -> RunState:

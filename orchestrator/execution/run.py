@@ -31,6 +31,7 @@ from orchestrator.engine.runner import Runner, ShRunner, check_space, require_to
 from orchestrator.engine.signing import Signer
 from orchestrator.engine.storage import Storage
 from orchestrator.engine.storageconf import conf_path, make_storage_root
+from orchestrator.engine.storageconf import environment as storage_environment
 from orchestrator.errors import (
     ConfigError,
     FetchError,
@@ -40,8 +41,16 @@ from orchestrator.errors import (
 )
 from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.engines import registry_of, signer_of
+from orchestrator.execution.gate import run_gate
 from orchestrator.execution.promote import PromotionError, promote
-from orchestrator.execution.recording import record_node, record_unstarted, run_state, start_run
+from orchestrator.execution.recording import (
+    record_gate,
+    record_node,
+    record_unstarted,
+    run_state,
+    start_run,
+)
+from orchestrator.execution.release import gate_and_release, gate_images
 from orchestrator.execution.scheduler import Limits, Scheduler
 from orchestrator.loading.load import (
     check_output,
@@ -57,7 +66,7 @@ from orchestrator.model.pipeline import REQUIREMENTS_NODE
 from orchestrator.model.platforms import named_in
 from orchestrator.model.request import Request
 from orchestrator.model.resolve import ResolvedPipeline, unique
-from orchestrator.model.results import NodeResult, RunResult
+from orchestrator.model.results import GateResult, NodeResult, RunResult
 from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind, RunState
 from orchestrator.planning.builder import apt_cache_dir
@@ -303,6 +312,7 @@ def execute(
             resumed_from=resumed_from,
         )
         registry = registry_of(settings, runner)
+        gate = prepared.resolved.pipeline.gate
         executor = BuildahExecutor(
             runner=runner,
             host_env={k: v for k, v in settings.proxies.items() if v},
@@ -314,6 +324,7 @@ def execute(
             push_parallel=settings.push_parallel,
             signer=signer_of(settings, runner) if settings.push else None,
             step_slots=settings.build_slots,
+            hold_release=bool(gate),
         )
         try:
             executor.decide_run(prepared.plans, children_of(prepared.graph))
@@ -360,8 +371,25 @@ def execute(
         )
         with _sigterm_as_interrupt(), progress, _log_through(progress):
             result = scheduler.run()
+        if gate and not result.interrupted:
+            with _sigterm_as_interrupt():
+                gate_and_release(
+                    checks=gate,
+                    run_gate_checks=settings.gate,
+                    plans=prepared.plans,
+                    result=result,
+                    runner=runner,
+                    registry=registry,
+                    folder=prepared.path.parent,
+                    run_dir=prepared.run_dir,
+                    storage_conf=prepared.storage_conf,
+                )
+            if result.gate is not None:
+                record_gate(history, run_id, result.gate)
+            result.finished = time.time()
         promoting = settings.push and settings.promote
-        if registry is not None and promoting and not result.interrupted:
+        released = not gate or (result.gate is not None and result.gate.passed)
+        if registry is not None and promoting and not result.interrupted and released:
             _promote(prepared, registry, result, executor.signer)
         try:
             history.finish_run(
@@ -369,7 +397,8 @@ def execute(
                 result=run_state(result),
                 exit_code=result.exit_code,
                 finished=time.time(),
-                error=result.promotion_error,
+                error=result.promotion_error
+                or (result.gate.message() if result.gate and not result.gate.passed else ""),
             )
         except StateError as exc:  # a full disk: the next run marks this one killed
             log.error("could not record the end of the run in the history", error=str(exc))
@@ -432,6 +461,35 @@ def promote_release_tags(prepared: Prepared, runner: Runner) -> list[str]:
         signer=signer_of(prepared.settings, runner),
     )
     return done.promoted + [f"{tag} (unchanged)" for tag in done.unchanged]
+
+
+def gate_only(prepared: Prepared, runner: Runner) -> GateResult:
+    """``orchestrate gate``: the pipeline's gate checks on the selected nodes' images (local,
+    else pulled from the registry by key tag), under ``<run>/gate``; no tag moves.
+
+    Raises:
+        ConfigError: the pipeline has no gate.
+        FetchError: an image is neither local nor in the registry.
+    """
+    checks = prepared.resolved.pipeline.gate
+    if not checks:
+        raise ConfigError(str(prepared.path), "gate", "the pipeline lists no gate checks")
+    gate_dir = prepared.run_dir / "gate"
+    images = gate_images(
+        prepared.plans,
+        runner,
+        registry=registry_of(prepared.settings, runner),
+        log_path=gate_dir / "pull.log",
+    )
+    with _sigterm_as_interrupt():
+        return run_gate(
+            checks,
+            images=images,
+            folder=prepared.path.parent,
+            gate_dir=gate_dir,
+            run_id=prepared.run_id,
+            env=storage_environment(prepared.storage_conf),
+        )
 
 
 def storage_root(root: Path, *, dry_run: bool) -> Path:

@@ -195,6 +195,16 @@ SETTINGS: tuple[Option, ...] = (
         "job runs 'orchestrate promote').",
     ),
     Option(
+        name="gate",
+        section="settings",
+        kind="bool",
+        default=True,
+        help="Once every node succeeded, run the pipeline's gate checks on the images, and "
+        "move release tags (local and in the registry) only if they pass; --no-gate skips "
+        "them and holds the release tags back (a CI job building one node; 'orchestrate "
+        "gate' runs them).",
+    ),
+    Option(
         name="push_parallel",
         section="settings",
         kind="int",

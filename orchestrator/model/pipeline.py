@@ -191,6 +191,17 @@ class BindepSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GateCheck:
+    """A check the images of a run must pass before any release tag moves (``gate:``): a
+    shell command run in the pipeline's folder, told where the images are and where to keep
+    the services' logs (see :mod:`orchestrator.execution.gate`)."""
+
+    name: str
+    run: str
+    timeout: int = 3600  # seconds
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pipeline:
     """A validated pipeline file."""
 
@@ -215,3 +226,5 @@ class Pipeline:
     # {project: its entries, in order}: projects the pipeline declares in the catalog's
     # schema, from its catalog files then inline (read by orchestrator.model.site_projects).
     site_projects: dict[str, tuple[Field, ...]] = field(default_factory=dict)
+    # Checks run after the last node is built and before any release tag moves, in order.
+    gate: tuple[GateCheck, ...] = ()

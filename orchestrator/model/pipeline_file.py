@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from orchestrator.model.gate_entries import load_gate
 from orchestrator.model.image_entries import (
     check_image_name,
     load_children,
@@ -62,6 +63,7 @@ PIPELINE_KEYS = (
     "platforms",
     "catalog",
     "projects",
+    "gate",
 )
 
 
@@ -113,6 +115,7 @@ def load_pipeline(path: Path) -> Pipeline:
         shared_nodes=shared_nodes,
         platforms=_platforms(top["platforms"]) if "platforms" in top else (),
         site_projects=_site_projects(top, folder),
+        gate=load_gate(top["gate"]) if "gate" in top else (),
     )
 
 

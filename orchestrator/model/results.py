@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from orchestrator.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
+from orchestrator.errors import (
+    EXIT_GATE_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NODE_FAILED,
+    EXIT_OK,
+)
 from orchestrator.model.states import Status
 
 
@@ -82,6 +89,57 @@ class NodeResult:
         return self.attempts[-1].finished if self.attempts else None
 
 
+class CheckState(StrEnum):
+    """How a gate check ended (see :mod:`orchestrator.execution.gate`)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    INTERRUPTED = "interrupted"
+    NOT_RUN = "not run"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckResult:
+    """How one check ended: its state, exit code, time, log, the folder of its services'
+    logs, why it failed (one line) and the blamed services' last log lines."""
+
+    name: str
+    state: CheckState
+    exit_code: int | None = None
+    seconds: float = 0.0
+    log: str = ""
+    logs_dir: str = ""
+    why: str = ""
+    services: tuple[tuple[str, str], ...] = ()  # (service log path, its last lines)
+
+
+@dataclass(kw_only=True)
+class GateResult:
+    """Every check of the gate, in order (those after a failure: not run)."""
+
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.state is CheckState.PASSED for c in self.checks)
+
+    @property
+    def interrupted(self) -> bool:
+        return any(c.state is CheckState.INTERRUPTED for c in self.checks)
+
+    @property
+    def failed(self) -> CheckResult | None:
+        return next((c for c in self.checks if c.state is not CheckState.PASSED), None)
+
+    def message(self) -> str:
+        """One line: the gate passed, or which check failed and why."""
+        failed = self.failed
+        if failed is None:
+            return f"gate passed: {', '.join(c.name for c in self.checks)}"
+        return f"gate check {failed.name!r} {failed.state.value}: {failed.why} (log: {failed.log})"
+
+
 @dataclass(kw_only=True)
 class RunResult:
     """All node results of a run, in the order they ended."""
@@ -95,15 +153,21 @@ class RunResult:
     promoted: list[str] = field(default_factory=list)
     # Why release tags were not (all) moved: a node did not succeed, the registry failed.
     promotion_error: str = ""
+    # The pipeline's gate, when it ran; why it did not, when it has checks and did not run.
+    gate: GateResult | None = None
+    gate_note: str = ""
 
     @property
     def exit_code(self) -> int:
-        """0 when every node was built or reused, 130 on Ctrl-C, 70 when a node hit a bug in
-        orchestrate, 1 otherwise."""
+        """0 when every node was built or reused (and the gate, if it ran, passed), 130 on
+        Ctrl-C, 70 when a node hit a bug in orchestrate, 5 when a gate check failed, 1
+        otherwise."""
         if self.interrupted:
             return EXIT_INTERRUPTED
         if any(r.internal for r in self.results.values()):
             return EXIT_INTERNAL
+        if self.gate is not None and not self.gate.passed:
+            return EXIT_GATE_FAILED
         if all(r.status.ok for r in self.results.values()) and not self.promotion_error:
             return EXIT_OK
         return EXIT_NODE_FAILED

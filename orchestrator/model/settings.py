@@ -49,6 +49,7 @@ class Settings:
     push: bool
     registry: str
     promote: bool
+    gate: bool
     push_parallel: int
     sign_by: str
     lookaside: str

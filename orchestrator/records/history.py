@@ -5,6 +5,8 @@
   whose process died is marked ``killed`` by the next run).
 - ``nodes``: one row per node of a run, written in one transaction when the node ends:
   status, reason, key, image, image id, size, times, attempts, log path, error summary.
+- ``gate_checks``: one row per check of a run's gate: state, exit code, time, its log, the
+  folder of its services' logs, why it failed and the blamed services' last lines.
 - ``builds``: one row per image built, by repository and cache key, with the named inputs
   behind the key, so ``orchestrate plan`` can say which input changed since the last build.
 
@@ -26,7 +28,7 @@ from typing import Any
 
 from orchestrator.engine.naming import repository_of
 from orchestrator.errors import StateError
-from orchestrator.model.results import NodeResult
+from orchestrator.model.results import CheckResult, CheckState, GateResult, NodeResult
 from orchestrator.model.states import RunState, Status
 from orchestrator.records.schema import FILENAME, SCHEMA, SCHEMA_VERSION, UPGRADES
 
@@ -282,6 +284,48 @@ class History:
                 ),
             ),
         )
+
+    # gate_checks ------------------------------------------------------------------------------
+    def record_gate(self, run_id: str, gate: GateResult) -> None:
+        """Write a run's gate checks (once, when the gate ends)."""
+        self._write(
+            "INSERT OR REPLACE INTO gate_checks (run_id, position, name, state, exit_code,"
+            " seconds, log, logs_dir, why, services) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            *(
+                (
+                    run_id,
+                    position,
+                    c.name,
+                    c.state.value,
+                    c.exit_code,
+                    round(c.seconds, 3),
+                    c.log,
+                    c.logs_dir,
+                    c.why,
+                    json.dumps([list(s) for s in c.services]),
+                )
+                for position, c in enumerate(gate.checks)
+            ),
+        )
+
+    def gate_checks(self, run_id: str) -> list[CheckResult]:
+        """A run's gate checks, in order (none for a run without a gate)."""
+        rows = self._query(
+            "SELECT * FROM gate_checks WHERE run_id = ? ORDER BY position", (run_id,)
+        )
+        return [
+            CheckResult(
+                name=row["name"],
+                state=CheckState(row["state"]),
+                exit_code=row["exit_code"],
+                seconds=row["seconds"],
+                log=row["log"],
+                logs_dir=row["logs_dir"],
+                why=row["why"],
+                services=tuple((str(a), str(b)) for a, b in json.loads(row["services"])),
+            )
+            for row in rows
+        ]
 
     def status_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """For each run, how many of its nodes ended in each status."""

@@ -1,9 +1,9 @@
-"""The history database's tables (``runs``, ``nodes``, ``builds``) and the upgrades from
-earlier schema versions; :mod:`orchestrator.records.history` reads and writes them."""
+"""The history database's tables (``runs``, ``nodes``, ``builds``, ``gate_checks``) and the
+upgrades from earlier schema versions; :mod:`orchestrator.records.history` reads and writes them."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FILENAME = "history.sqlite3"
 
 # From schema N to the current one: the statements run before SCHEMA.
@@ -13,6 +13,8 @@ UPGRADES = {
     " ALTER TABLE nodes ADD COLUMN steps TEXT NOT NULL DEFAULT '[]';",
     # 3: each node's steps and their times.
     2: "ALTER TABLE nodes ADD COLUMN steps TEXT NOT NULL DEFAULT '[]';",
+    # 4: the gate's checks of each run (a new table: SCHEMA creates it).
+    3: "",
 }
 
 SCHEMA = """
@@ -64,4 +66,17 @@ CREATE TABLE IF NOT EXISTS builds (
     PRIMARY KEY (repository, key)
 );
 CREATE INDEX IF NOT EXISTS builds_by_repository ON builds (repository, built);
+CREATE TABLE IF NOT EXISTS gate_checks (
+    run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    name      TEXT NOT NULL,
+    state     TEXT NOT NULL,
+    exit_code INTEGER,
+    seconds   REAL NOT NULL,
+    log       TEXT NOT NULL,
+    logs_dir  TEXT NOT NULL,
+    why       TEXT NOT NULL,
+    services  TEXT NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
 """

@@ -6,7 +6,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestrator.model.results import CheckResult, GateResult
 from orchestrator.records.history import NodeRecord, RunRecord
+from orchestrator.reporting.summary import gate_report
 from orchestrator.reporting.tables import columns, human_size
 
 
@@ -37,8 +39,11 @@ def runs_table(records: Sequence[RunRecord], counts: dict[str, dict[str, int]]) 
     return "\n".join(columns(rows))
 
 
-def run_detail(record: RunRecord, nodes: Sequence[NodeRecord]) -> str:
-    """One run: its header, then node by node status, key, image, time, log and error."""
+def run_detail(
+    record: RunRecord, nodes: Sequence[NodeRecord], gate: Sequence[CheckResult] = ()
+) -> str:
+    """One run: its header, then node by node status, key, image, time, log and error, then
+    its gate checks (if it ran any) with their logs."""
     lines = [
         f"run:       {record.id}",
         f"pipeline:  {record.pipeline}",
@@ -82,6 +87,9 @@ def run_detail(record: RunRecord, nodes: Sequence[NodeRecord]) -> str:
     for n in nodes:
         if n.error:
             lines += ["", f"{n.node}: {n.error}", f"    log: {n.log_path}"]
+    if gate:
+        lines += ["", "Gate:", *gate_report(GateResult(checks=list(gate)))]
+        lines += [f"  {c.name} log: {c.log}" for c in gate if c.log]
     return "\n".join(lines)
 
 

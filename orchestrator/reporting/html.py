@@ -5,7 +5,9 @@ drawn here. It shows the DAG (nodes coloured by status, left to right by depth),
 the nodes over wall time with the critical path marked and each node's steps as coloured
 segments (waiting, packages, install, commit, checks, push), and below it how many nodes ran at
 each moment against the parallel limit (idle workers are the gap), then a table with status,
-reason, tries, duration, image and size, and a link to each node's log.
+reason, tries, duration, image and size, and a link to each node's log; for a run with a
+gate, each check with its state, why it failed, and links to its output and to the log of
+every service it ran (the blamed ones' last lines shown).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import networkx as nx
 
 from orchestrator.files import write_atomically
+from orchestrator.model.results import CheckResult, CheckState
 from orchestrator.model.states import Status
 from orchestrator.records.history import NodeRecord, RunRecord
 from orchestrator.reporting.tables import human_size
@@ -249,6 +252,49 @@ def _table(nodes: Sequence[NodeRecord], missing: Sequence[str], out_dir: Path) -
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+CHECK_COLOURS = {
+    CheckState.PASSED: COLOURS[Status.BUILT],
+    CheckState.FAILED: COLOURS[Status.FAILED],
+    CheckState.TIMED_OUT: COLOURS[Status.FAILED],
+    CheckState.INTERRUPTED: COLOURS[Status.CANCELLED],
+    CheckState.NOT_RUN: COLOURS[Status.CANCELLED],
+}
+
+
+def _link(path: Path, out_dir: Path, text: str = "") -> str:
+    href = os.path.relpath(path, out_dir) if path.is_absolute() else str(path)
+    return f'<a href="{_esc(href)}">{_esc(text or path.name)}</a>'
+
+
+def _gate(checks: Sequence[CheckResult], out_dir: Path) -> str:
+    """The gate's section: a row per check, then each check's service logs."""
+    if not checks:
+        return ""
+    rows = []
+    for c in checks:
+        log = _link(Path(c.log), out_dir) if c.log else "-"
+        services = sorted(Path(c.logs_dir).glob("*.log")) if c.logs_dir else []
+        links = ", ".join(_link(p, out_dir, p.stem) for p in services) or "-"
+        rows.append(
+            f'<tr data-check="{_esc(c.name)}"><td>{_esc(c.name)}</td>'
+            f'<td><span class="dot" style="background:{CHECK_COLOURS[c.state]}"></span>'
+            f"{_esc(c.state.value)}</td><td>{_esc(c.why)}</td>"
+            f"<td>{_seconds(c.seconds) if c.seconds else '-'}</td><td>{log}</td>"
+            f"<td>{links}</td></tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("Check", "State", "Why", "Time", "Log", "Services"))
+    blamed = "".join(
+        f'<p class="meta">{_esc(c.name)}: last lines of {_link(Path(log), out_dir)}</p>'
+        f"<pre>{_esc(last)}</pre>"
+        for c in checks
+        for log, last in c.services
+    )
+    return (
+        "<h2>Gate</h2>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{blamed}"
+    )
+
+
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#212121;background:#fff}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px}
@@ -260,10 +306,16 @@ svg text{font:12px system-ui,sans-serif} .name{fill:#fff;font-weight:600} .sub{f
 table{border-collapse:collapse;margin-top:8px} th,td{padding:4px 10px;text-align:left}
 th{border-bottom:2px solid #cfd8dc} td{border-bottom:1px solid #eceff1}
 .dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px}
+pre{background:#f5f5f5;padding:8px;overflow-x:auto;font-size:12px}
 """
 
 
-def render(record: RunRecord, nodes: Sequence[NodeRecord], out_dir: Path) -> str:
+def render(
+    record: RunRecord,
+    nodes: Sequence[NodeRecord],
+    out_dir: Path,
+    gate: Sequence[CheckResult] = (),
+) -> str:
     """The whole page as a string."""
     by_node = {n.node: n for n in nodes}
     critical = critical_path(record, by_node)
@@ -296,10 +348,16 @@ wall {_seconds(max(wall, 0.0))} · {_esc(tally)}</p>
 <p class="meta">Steps under each bar: {_legend()}</p>
 <h2>Nodes</h2>
 {_table(nodes, missing, out_dir)}
+{_gate(gate, out_dir)}
 </body></html>
 """
 
 
-def write_report(record: RunRecord, nodes: Sequence[NodeRecord], path: Path) -> None:
+def write_report(
+    record: RunRecord,
+    nodes: Sequence[NodeRecord],
+    path: Path,
+    gate: Sequence[CheckResult] = (),
+) -> None:
     """Write the page atomically."""
-    write_atomically(path, render(record, nodes, path.parent.resolve()))
+    write_atomically(path, render(record, nodes, path.parent.resolve(), gate))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.files import write_atomically
-from orchestrator.model.results import RunResult
+from orchestrator.model.results import GateResult, RunResult
 from orchestrator.model.states import Status
 from orchestrator.reporting.tables import columns, human_size
 
@@ -57,7 +57,35 @@ def table(result: RunResult, order: list[str]) -> str:
         lines.append(f"promoted: {', '.join(result.promoted)}")
     if result.promotion_error:
         lines.append(result.promotion_error)
+    lines.extend(gate_lines(result))
     return "\n".join(lines)
+
+
+def gate_lines(result: RunResult) -> list[str]:
+    """The gate under the table: each check, and a failed check's reason with the last
+    lines of the services it blames."""
+    if result.gate_note:
+        return [result.gate_note]
+    if result.gate is None:
+        return []
+    lines = gate_report(result.gate)
+    lines.append("release tags moved" if result.gate.passed else "no release tag moved")
+    return lines
+
+
+def gate_report(gate: GateResult) -> list[str]:
+    """Each check's state, then the gate's verdict; for a failed check, the last lines of
+    the services it blames."""
+    lines = [
+        f"gate {c.name}: {c.state.value}" + (f" in {c.seconds:.0f}s" if c.seconds else "")
+        for c in gate.checks
+    ]
+    lines.append(gate.message())
+    failed = gate.failed
+    for log, last in failed.services if failed is not None else ():
+        lines.append(f"--- last lines of {log}:")
+        lines.extend(f"    {line}" for line in last.splitlines())
+    return lines
 
 
 def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path) -> dict[str, Any]:
@@ -73,6 +101,7 @@ def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path
         "log_dir": str(log_dir),
         "promoted": list(result.promoted),
         "promotion_error": result.promotion_error,
+        "gate": _gate_json(result),
         "nodes": [
             {
                 "node": node,
@@ -91,6 +120,29 @@ def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path
             }
             for node in order
             if (r := result.results.get(node)) is not None
+        ],
+    }
+
+
+def _gate_json(result: RunResult) -> dict[str, Any] | None:
+    if result.gate is None and not result.gate_note:
+        return None
+    checks = result.gate.checks if result.gate is not None else []
+    return {
+        "passed": result.gate is not None and result.gate.passed,
+        "note": result.gate_note,
+        "checks": [
+            {
+                "name": c.name,
+                "state": c.state.value,
+                "exit_code": c.exit_code,
+                "seconds": round(c.seconds, 3),
+                "log": c.log,
+                "logs_dir": c.logs_dir,
+                "why": c.why,
+                "services": [{"log": log, "last_lines": last} for log, last in c.services],
+            }
+            for c in checks
         ],
     }
 

@@ -6,6 +6,11 @@ would mount read-only in ``/etc/<service>``, file by file, and a writable state 
 ``/var/lib/<service>`` (SQLite lives there). The container first runs the service's own
 set-up commands (``db_sync`` and friends), then ``exec``s uwsgi serving the project's
 documented WSGI module. Every container is removed when its test ends, whatever happened.
+
+Run by a pipeline's gate (``ORCHESTRATE_GATE_LOGS`` set, see orchestrator/execution/gate.py),
+each service's whole log is kept there as ``<service>.log`` (``nova-conductor.log`` for a
+process started with start()) before its container goes, and :func:`blamed_logs` says which
+of a failed test's services to show: those that exited or logged an error.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ import requests
 
 VENV = "/var/lib/openstack"
 READY_SECONDS = 180
+GATE_LOGS = "ORCHESTRATE_GATE_LOGS"
+# A service log with one of these is suspect when its test fails.
+_TROUBLE = re.compile(r"\b(ERROR|CRITICAL)\b|^Traceback", re.MULTILINE)
+# The logs kept since the current test started: (path, suspect).
+_kept: list[tuple[Path, bool]] = []
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,9 +162,40 @@ def serve(
         _wait_until_ready(served, service.ready_path, ready_seconds)
         yield served
     finally:
-        subprocess.run(
-            ["podman", "rm", "--force", "--time", "5", container], capture_output=True, check=False
-        )
+        keep_log(service.name, container)
+        _remove(container)
+
+
+def keep_log(label: str, container: str) -> Path | None:
+    """Under a gate, keep ``container``'s whole log as ``<label>.log`` (``-2``, ``-3``... when
+    the name is taken); nothing otherwise, or when the container does not exist."""
+    folder = os.environ.get(GATE_LOGS)
+    if not folder:
+        return None
+    out = subprocess.run(["podman", "logs", container], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return None
+    text = out.stdout + out.stderr
+    path = Path(folder) / f"{label}.log"
+    number = 1
+    while path.exists():
+        number += 1
+        path = Path(folder) / f"{label}-{number}.log"
+    path.write_text(text)
+    _kept.append((path, not _running(container) or bool(_TROUBLE.search(text))))
+    return path
+
+
+def forget_kept_logs() -> None:
+    """A new test starts: the logs kept so far are not its own."""
+    _kept.clear()
+
+
+def blamed_logs() -> list[str]:
+    """The file names of the current test's kept logs to blame for its failure: those of
+    services that exited or logged an error, else all of them."""
+    suspect = [path.name for path, bad in _kept if bad]
+    return suspect or [path.name for path, _ in _kept]
 
 
 def _running(container: str) -> bool:
@@ -261,6 +302,7 @@ def start(service: Service, image: str, workdir: Path, command: str) -> Iterator
             raise AssertionError(f"podman run {service.name}: {started.stderr.strip()}")
         yield served
     finally:
+        keep_log(Path(shlex.split(command)[0]).name if command.strip() else service.name, container)
         _remove(container)
 
 

@@ -281,6 +281,18 @@ CASES: dict[str, Case] = {
     "network-in-settings": pipeline_case(
         "settings: {http_proxy: 'http://p:3128'}\n" + LOCAL, r"unknown key 'http_proxy'"
     ),
+    "gate-empty": pipeline_case("gate: []\n" + LOCAL, r"gate: list at least one check"),
+    "gate-no-run": pipeline_case("gate: [{name: cloud}]\n" + LOCAL, r"gate\[0\].*'run'"),
+    "gate-twice": pipeline_case(
+        "gate: [{name: a, run: 'true'}, {name: a, run: 'false'}]\n" + LOCAL,
+        r"gate\[1\].name: check 'a' is listed twice",
+    ),
+    "gate-bad-name": pipeline_case(
+        "gate: [{name: ../up, run: 'true'}]\n" + LOCAL, r"gate\[0\].name: invalid name"
+    ),
+    "gate-timeout": pipeline_case(
+        "gate: [{name: a, run: 'true', timeout: 0}]\n" + LOCAL, r"gate\[0\].timeout: must be >= 1"
+    ),
     # -- settings from the environment -------------------------------------------------------
     "env-parallel": plan_case(env={"ORCHESTRATE_PARALLEL": "many"}, message=r"ORCHESTRATE_PAR"),
     "env-parallel-zero": plan_case(env={"ORCHESTRATE_PARALLEL": "0"}, message=r"must be >= 1"),

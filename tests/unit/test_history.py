@@ -10,9 +10,17 @@ import pytest
 
 from orchestrator.engine.naming import repository_of
 from orchestrator.errors import StateError
-from orchestrator.model.results import Attempt, NodeResult, StepTime
+from orchestrator.model.results import (
+    Attempt,
+    CheckResult,
+    CheckState,
+    GateResult,
+    NodeResult,
+    StepTime,
+)
 from orchestrator.model.states import Status
 from orchestrator.records.history import History
+from orchestrator.reporting.history_view import run_detail
 
 
 def node(name: str, status: Status = Status.BUILT, **extra: object) -> NodeResult:
@@ -133,7 +141,7 @@ def test_a_schema_1_history_is_upgraded_keeping_its_runs(tmp_path: Path) -> None
         got = [(r.id, r.result, r.exit_code, r.error) for r in history.runs()]
     assert got == [("r2", "failed", 3, "no index"), ("r1", "succeeded", 0, "")]
     db = sqlite3.connect(tmp_path / "history.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     db.close()
 
 
@@ -223,3 +231,36 @@ def test_an_emulated_node_is_estimated_from_its_own_builds_or_at_its_cost(
         }
         history.record_node("r1", node("keystone@arm64"), "k3x")
         assert history.estimates(images, cost)["keystone@arm64"] == 12.5  # its own, measured
+
+
+def test_a_gate_reads_back_as_written_and_shows_in_show(tmp_path: Path) -> None:
+    checks = [
+        CheckResult(
+            name="cloud",
+            state=CheckState.FAILED,
+            exit_code=1,
+            seconds=95.25,
+            log="/s/runs/r1/gate/cloud.log",
+            logs_dir="/s/runs/r1/gate/cloud",
+            why="FAILED tests/cloud/test_x.py::test_y - boom",
+            services=(("/s/runs/r1/gate/cloud/nova-compute.log", "ERROR nova"),),
+        ),
+        CheckResult(name="heat", state=CheckState.NOT_RUN),
+    ]
+    with History(tmp_path) as history:
+        start(history, "r1")
+        history.record_gate("r1", GateResult(checks=checks))
+        history.finish_run("r1", result="failed", exit_code=5, finished=130.0)
+    with History(tmp_path) as history:
+        record, gate = history.run("r1"), history.gate_checks("r1")
+        assert record is not None and gate == checks and history.gate_checks("r2") == []
+    shown = run_detail(record, [], gate).splitlines()
+    assert shown[shown.index("Gate:") + 1 :] == [
+        "gate cloud: failed in 95s",
+        "gate heat: not run",
+        "gate check 'cloud' failed: FAILED tests/cloud/test_x.py::test_y - boom "
+        "(log: /s/runs/r1/gate/cloud.log)",
+        "--- last lines of /s/runs/r1/gate/cloud/nova-compute.log:",
+        "    ERROR nova",
+        "  cloud log: /s/runs/r1/gate/cloud.log",
+    ]
