@@ -107,6 +107,7 @@ def export_cmd(
         tls_verify=settings.tls_verify,
         selection=request.selection,
         profiles_dir=str(profiles_dir) if profiles_dir is not None else None,
+        gate=bool(resolved.pipeline.gate),
     )
     text = render_export(spec, fmt)
     if output is None:

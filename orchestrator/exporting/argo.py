@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.exporting.spec import (
+    GATE,
     PROMOTE,
     ExportSpec,
     dump,
@@ -96,9 +97,10 @@ def workflow(spec: ExportSpec) -> dict[str, Any]:
             task["dependencies"] = parents
         task["arguments"] = {"parameters": [{"name": "node", "value": node}]}
         tasks.append(task)
-    tasks.append(
-        {"name": PROMOTE, "template": PROMOTE, "dependencies": [names[n] for n in spec.nodes]}
-    )
+    every = [names[n] for n in spec.nodes]
+    if spec.gate:
+        tasks.append({"name": GATE, "template": GATE, "dependencies": every})
+    tasks.append({"name": PROMOTE, "template": PROMOTE, "dependencies": spec.promote_after(every)})
     build = list(spec.build_args("{{inputs.parameters.node}}"))
     registry: dict[str, Any] = {"name": "registry"}
     if spec.registry:
@@ -138,6 +140,7 @@ def workflow(spec: ExportSpec) -> dict[str, Any]:
             "templates": [
                 {"name": DAG_TEMPLATE, "dag": {"tasks": tasks}},
                 _template(NODE_TEMPLATE, build, ["node"]),
+                *([_template(GATE, list(spec.gate_args()), [])] if spec.gate else []),
                 _template(PROMOTE, list(spec.promote_args()), []),
             ],
         },

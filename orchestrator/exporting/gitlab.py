@@ -20,7 +20,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from orchestrator.exporting.spec import LAUNCHER, PROMOTE, ExportSpec, dump, generated_by
+from orchestrator.exporting.spec import (
+    GATE,
+    LAUNCHER,
+    PROMOTE,
+    ExportSpec,
+    dump,
+    generated_by,
+)
 from orchestrator.exporting.spec import unique_names as _unique
 
 TEMPLATE = ".orchestrate"
@@ -33,7 +40,7 @@ TIMEOUT = "3h"
 def job_names(spec: ExportSpec) -> dict[str, str]:
     """Node -> job name (``build-<node>``)."""
     names = {node: f"build-{node}" for node in spec.nodes}
-    return _unique(names, reserved=(PROMOTE,), what="GitLab job", source=spec.pipeline)
+    return _unique(names, reserved=(PROMOTE, GATE), what="GitLab job", source=spec.pipeline)
 
 
 def _command(spec: ExportSpec, args: tuple[str, ...]) -> str:
@@ -52,7 +59,7 @@ def pipeline(spec: ExportSpec) -> dict[str, Any]:
     if spec.registry:
         variables = {"ORCHESTRATE_REGISTRY": spec.registry, **variables}
     data: dict[str, Any] = {
-        "stages": ["build", "promote"],
+        "stages": ["build", *([GATE] if spec.gate else []), "promote"],
         "variables": variables,
         "default": {"image": spec.job_image},
         TEMPLATE: {
@@ -75,10 +82,17 @@ def pipeline(spec: ExportSpec) -> dict[str, Any]:
             "needs": [names[p] for p in spec.parents(node)],
             "script": [_job_dirs(names[node]), _command(spec, spec.build_args(node))],
         }
+    if spec.gate:
+        data[GATE] = {
+            "extends": TEMPLATE,
+            "stage": GATE,
+            "needs": [names[n] for n in spec.nodes],
+            "script": [_job_dirs(GATE), _command(spec, spec.gate_args())],
+        }
     data[PROMOTE] = {
         "extends": TEMPLATE,
         "stage": "promote",
-        "needs": [names[n] for n in spec.nodes],
+        "needs": spec.promote_after([names[n] for n in spec.nodes]),
         "script": [_job_dirs(PROMOTE), _command(spec, spec.promote_args())],
     }
     return data

@@ -2,10 +2,12 @@
 each engine gives its jobs, and the YAML writer.
 
 An exported job runs ``orchestrate build PIPELINE --only NODE --push --no-promote`` in a
-checkout of the repository; the promote job runs ``orchestrate promote PIPELINE`` with the
-selection the export was given. Every setting reaches orchestrate as an ``ORCHESTRATE_*``
-variable the engine sets from its own parameters and secrets, so no credential is ever
-written into an export.
+checkout of the repository (with ``--no-gate`` when the pipeline has a gate); for a pipeline
+with ``gate:`` checks, a gate job after every node's job runs ``orchestrate gate PIPELINE``
+on the images the node jobs pushed; the promote job, after it (or after the node jobs), runs
+``orchestrate promote PIPELINE`` with the selection the export was given. Every setting
+reaches orchestrate as an ``ORCHESTRATE_*`` variable the engine sets from its own parameters
+and secrets, so no credential is ever written into an export.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from orchestrator.planning.graph import order
 # The image the jobs run in when --job-image is not given and no registry is known.
 LOCAL_JOB_IMAGE = "localhost/orchestrate/orchestrate:latest"
 PROMOTE = "promote"
+GATE = "gate"
 # Kubernetes object and DAG task names: an RFC 1123 label.
 K8S_NAME_MAX = 63
 # Text the engines would substitute before a shell sees it: Tekton's $(params.x), Argo's and
@@ -52,7 +55,8 @@ class ExportSpec:
     the selection flags the export was given, repeated to ``orchestrate promote``; ``common``
     the flags every command repeats (``--profiles-dir``). ``registry`` is the default of the
     engine's registry parameter ('' when none is known) and ``tls_verify`` that of TLS
-    verification.
+    verification. ``gate``: the pipeline has gate checks, run by a job between the node jobs
+    and the promote job.
     """
 
     pipeline: str
@@ -64,6 +68,7 @@ class ExportSpec:
     tls_verify: bool = True
     selection: tuple[str, ...] = ()
     common: tuple[str, ...] = ()
+    gate: bool = False
 
     def parents(self, node: str) -> tuple[str, ...]:
         """The nodes ``node`` is built on, in topological order."""
@@ -72,8 +77,20 @@ class ExportSpec:
 
     def build_args(self, node: str) -> tuple[str, ...]:
         """The arguments of ``orchestrate`` in the job that builds ``node``."""
-        # The release tags are the promote job's, once every node job succeeded.
-        return ("build", self.pipeline, "--only", node, "--push", "--no-promote", *self.common)
+        # The release tags are the promote job's, once every node job (and the gate job)
+        # succeeded.
+        held = ("--no-gate",) if self.gate else ()
+        return (
+            "build", self.pipeline, "--only", node, "--push", "--no-promote", *held, *self.common
+        )  # fmt: skip
+
+    def gate_args(self) -> tuple[str, ...]:
+        """The arguments of ``orchestrate`` in the gate job."""
+        return ("gate", self.pipeline, *self.selection, *self.common)
+
+    def promote_after(self, node_jobs: list[str]) -> list[str]:
+        """The jobs the promote job waits for: the gate job, else every node's job."""
+        return [GATE] if self.gate else node_jobs
 
     def promote_args(self) -> tuple[str, ...]:
         """The arguments of ``orchestrate`` in the promote job."""
@@ -90,6 +107,7 @@ def from_graph(
     tls_verify: bool,
     selection: Selection,
     profiles_dir: str | None = None,
+    gate: bool = False,
 ) -> ExportSpec:
     """The export of ``graph`` (already restricted to the selection).
 
@@ -116,6 +134,7 @@ def from_graph(
         tls_verify=tls_verify,
         selection=selection_flags(selection),
         common=common,
+        gate=gate,
     )
 
 
@@ -228,7 +247,7 @@ def k8s_task_names(spec: ExportSpec, what: str) -> dict[str, str]:
     """
     return unique_names(
         {node: k8s_name(node) for node in spec.nodes},
-        reserved=(PROMOTE,),
+        reserved=(PROMOTE, GATE),
         what=what,
         rule="its names are lower-case letters, digits and '-', at most 63",
         source=spec.pipeline,

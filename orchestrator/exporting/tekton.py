@@ -18,6 +18,7 @@ import shlex
 from typing import Any
 
 from orchestrator.exporting.spec import (
+    GATE,
     PROMOTE,
     ExportSpec,
     dump,
@@ -157,7 +158,10 @@ def pipeline(spec: ExportSpec) -> dict[str, Any]:
         _task(names[node], spec.build_args(node), [names[p] for p in spec.parents(node)])
         for node in spec.nodes
     ]
-    tasks.append(_task(PROMOTE, spec.promote_args(), [names[n] for n in spec.nodes]))
+    every = [names[n] for n in spec.nodes]
+    if spec.gate:
+        tasks.append(_task(GATE, spec.gate_args(), every))
+    tasks.append(_task(PROMOTE, spec.promote_args(), spec.promote_after(every)))
     return {
         "apiVersion": API_VERSION,
         "kind": "Pipeline",

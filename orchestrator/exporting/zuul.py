@@ -10,7 +10,9 @@ project stanza, laid out as LOCI's ``.zuul.d`` is.
   depends on another gets the images built for it.
 - ``post`` runs ``orchestrate-<p>-<node>-upload`` (the node's job with the secret: jobs with
   secrets only run in post-review pipelines), with the same dependencies, pushing to the
-  registry, then ``orchestrate-<p>-promote``, which depends on every upload job.
+  registry, then (for a pipeline with gate checks) ``orchestrate-<p>-gate``, which depends on
+  every upload job and runs the checks on the pushed images, then ``orchestrate-<p>-promote``,
+  which depends on the gate job (else on every upload job).
 
 Every job runs :data:`PLAYBOOK_PATH`, a playbook of this repository (its text is
 :func:`render_playbook`): it sets the host up with ``./setup-host`` where the checkout has one,
@@ -24,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.exporting.spec import (
+    GATE,
     LAUNCHER,
     PROMOTE,
     ExportSpec,
@@ -54,7 +57,7 @@ def job_names(spec: ExportSpec) -> dict[str, str]:
     start = prefix(spec)
     names = {node: f"{start}-{node}" for node in spec.nodes}
     uploads = {f"{node} (upload)": f"{name}-upload" for node, name in names.items()}
-    reserved = (f"{start}-{PROMOTE}", f"{start}-buildset-registry", start)
+    reserved = (f"{start}-{PROMOTE}", f"{start}-{GATE}", f"{start}-buildset-registry", start)
     unique_names({**names, **uploads}, reserved=reserved, what="Zuul job", source=spec.pipeline)
     return names
 
@@ -123,13 +126,30 @@ def config(spec: ExportSpec) -> list[dict[str, Any]]:
                 }
             }
         )
+    uploads = [f"{names[n]}-upload" for n in spec.nodes]
+    gate = f"{start}-{GATE}"
+    if spec.gate:
+        items.append(
+            {
+                "job": {
+                    "name": gate,
+                    "parent": start,
+                    "description": "Runs the pipeline's gate checks on the images in the "
+                    "registry; the release tags move only if they pass.",
+                    "dependencies": uploads,
+                    "secrets": secrets,
+                    "vars": {"orchestrate_args": list(spec.gate_args())},
+                }
+            }
+        )
     items.append(
         {
             "job": {
                 "name": promote,
                 "parent": start,
-                "description": "Moves the release tags once every image is in the registry.",
-                "dependencies": [f"{names[n]}-upload" for n in spec.nodes],
+                "description": "Moves the release tags once every image is in the registry"
+                + (" and the gate passed." if spec.gate else "."),
+                "dependencies": [gate] if spec.gate else uploads,
                 "secrets": secrets,
                 "vars": {"orchestrate_args": list(spec.promote_args())},
             }
@@ -141,7 +161,7 @@ def config(spec: ExportSpec) -> list[dict[str, Any]]:
             "project": {
                 "check": {"jobs": builds},
                 "gate": {"jobs": list(builds)},
-                "post": {"jobs": [*(f"{names[n]}-upload" for n in spec.nodes), promote]},
+                "post": {"jobs": [*uploads, *([gate] if spec.gate else []), promote]},
             }
         }
     )

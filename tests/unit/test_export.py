@@ -35,6 +35,7 @@ from tests.conftest import ROOT, UPPER
 
 SCHEMAS = ROOT / "tests" / "data" / "schemas"
 FULL_STACK = "pipelines/full-stack.yaml"
+NIGHTLY = "pipelines/nightly.yaml"  # has gate checks
 REGISTRY = "registry.example.com/openstack"
 # Credentials the exporting environment holds: none may reach an export.
 PLANTED = "planted-s3cret"
@@ -70,12 +71,13 @@ def _in_repository(monkeypatch: pytest.MonkeyPatch) -> None:
 @dataclass(frozen=True)
 class Jobs:
     """An export read back: node -> its job, job -> the jobs it waits for, the promote job,
-    and each job's orchestrate arguments."""
+    the gate job ('' when none) and each job's orchestrate arguments."""
 
     of_node: dict[str, str]
     after: dict[str, set[str]]
     promote: str
     args: dict[str, list[str]]
+    gate: str = ""
 
 
 def _orchestrate_line(script: str) -> list[str]:
@@ -85,7 +87,7 @@ def _orchestrate_line(script: str) -> list[str]:
         for start in ("orchestrate", "orchestrate_cli"):
             if start in words and words.index(start) + 1 < len(words):
                 rest = words[words.index(start) + 1 :]
-                if rest[0] in ("build", "promote"):
+                if rest[0] in ("build", "gate", "promote"):
                     return rest
     raise AssertionError(f"no orchestrate command in {script!r}")
 
@@ -149,9 +151,12 @@ def read_zuul(data: list[dict[str, Any]], pipeline: str = "post") -> Jobs:
 def _jobs(after: dict[str, set[str]], args: dict[str, list[str]]) -> Jobs:
     of_node = {a[a.index("--only") + 1]: job for job, a in args.items() if a[0] == "build"}
     promotes = [job for job, a in args.items() if a[0] == "promote"]
-    assert len(promotes) <= 1, args
+    gates = [job for job, a in args.items() if a[0] == "gate"]
+    assert len(promotes) <= 1 and len(gates) <= 1, args
     assert set(after) == set(args)
-    return Jobs(of_node=of_node, after=after, promote="".join(promotes), args=args)
+    return Jobs(
+        of_node=of_node, after=after, promote="".join(promotes), args=args, gate="".join(gates)
+    )
 
 
 def read(fmt: str, text: str) -> Jobs:
@@ -191,6 +196,23 @@ def test_promote_runs_after_every_node_job(fmt: str) -> None:
     assert jobs.promote and jobs.after[jobs.promote] == set(jobs.of_node.values())
     assert "horizon" not in jobs.of_node
     assert jobs.args[jobs.promote] == ["promote", FULL_STACK, "--skip", "horizon"]
+    assert not jobs.gate  # the full stack has no gate checks
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_gate_job_runs_between_the_node_jobs_and_promote(fmt: str) -> None:
+    """A pipeline with gate checks: the node jobs push without moving release tags
+    (--no-gate), one gate job runs the checks once they all succeeded, and promote waits
+    for the gate job alone."""
+    jobs = read(fmt, export(fmt, NIGHTLY, "--skip", "horizon"))
+    assert jobs.gate and jobs.after[jobs.gate] == set(jobs.of_node.values())
+    assert jobs.after[jobs.promote] == {jobs.gate}
+    assert jobs.args[jobs.gate] == ["gate", NIGHTLY, "--skip", "horizon"]
+    assert jobs.args[jobs.promote] == ["promote", NIGHTLY, "--skip", "horizon"]
+    assert "horizon" not in jobs.of_node and "placement" in jobs.of_node
+    for node, job in jobs.of_node.items():
+        assert jobs.args[job] == ["build", NIGHTLY, "--only", node, "--push", "--no-promote",
+                                  "--no-gate"]  # fmt: skip
 
 
 # What every service of the full stack is built on.
@@ -298,9 +320,12 @@ def test_nodes_that_become_one_task_name_are_refused(fmt: str, site: Path) -> No
 
 
 @pytest.mark.parametrize("fmt", ["tekton", "argo"])
-def test_a_node_named_like_the_promote_task_is_refused(fmt: str, site: Path) -> None:
-    message = refused("--format", fmt, _children(site, ("promote", "nova")))
-    assert "the promote job and node 'promote' would both be" in message
+@pytest.mark.parametrize("job", ["promote", "gate"])
+def test_a_node_named_like_the_promote_or_gate_task_is_refused(
+    fmt: str, job: str, site: Path
+) -> None:
+    message = refused("--format", fmt, _children(site, (job, "nova")))
+    assert f"the {job} job and node '{job}' would both be" in message
 
 
 def test_zuul_job_names_that_collide_are_refused(site: Path) -> None:
