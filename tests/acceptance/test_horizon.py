@@ -39,6 +39,9 @@ def horizon(site: str) -> Service:
     )
 
 
+# Its set-up builds horizon's wheels and image (~3 minutes cold): nox -s acceptance, not the
+# default run, whose 15 minutes the gate's keystone test needs more.
+@pytest.mark.full_stack
 @pytest.mark.service("horizon")
 def test_horizon_serves_the_login_page_and_its_static_files(
     images: dict[str, str], workdir: Path

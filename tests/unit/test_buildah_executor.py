@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import shutil
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +84,13 @@ class RecordingRunner:
     payloads: dict[str, Path] = field(default_factory=dict)
     # the registry: reference (repository:tag) -> key label of the image it names
     remote: dict[str, str] = field(default_factory=dict)
-    # ``buildah mount``: a folder per container holding the image's SBOM
-    mounts: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fake-mounts-")))
     artifacts: dict[str, bytes] = field(default_factory=dict)  # reference -> pushed document
+    # ``buildah mount``: a folder per container holding the image's SBOM, removed with the fake
+    mounts: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mounts = Path(tempfile.mkdtemp(prefix="fake-mounts-"))
+        weakref.finalize(self, shutil.rmtree, self.mounts, ignore_errors=True)
 
     # scripting ------------------------------------------------------------------------------
     def fail(self, step: str, times: int = 1, tail: str = "boom") -> None:
