@@ -117,17 +117,18 @@ def plan_shared(
         background=True,
     )
     b.venv_from_wheels(wheels, needs=(REQUIREMENTS_NODE,))
-    b.script_step(
-        "install-shared",
-        "install-project.sh",
-        {
-            "VENV": VENV,
-            "WHEELS_DIR": WHEELS_IN_CTR,
-            "CONSTRAINTS": f"{WHEELS_IN_CTR}/{pipeline.constraints.upper.name}",
-            "PIP_PACKAGES": " ".join(distributions),
-        },
-        wheels=wheels,
-    )
+    if distributions:  # none when the wheels are for one service alone (scope: selected)
+        b.script_step(
+            "install-shared",
+            "install-project.sh",
+            {
+                "VENV": VENV,
+                "WHEELS_DIR": WHEELS_IN_CTR,
+                "CONSTRAINTS": f"{WHEELS_IN_CTR}/{pipeline.constraints.upper.name}",
+                "PIP_PACKAGES": " ".join(distributions),
+            },
+            wheels=wheels,
+        )
     return b.clean_and_finish(parents=(BASE_NODE, REQUIREMENTS_NODE), plans=plans)
 
 

@@ -78,13 +78,13 @@ def plans_of(
     cli: dict[str, object] | None = None,
     sources=None,  # type: ignore[no-untyped-def]
     state: Path | None = None,
+    selection: Selection | None = None,
 ) -> dict[str, NodePlan]:
     resolved = load(path)
     values = {"state_dir": str(state or path.parent / "state"), **(cli or {})}
     settings = resolve_settings(resolved.pipeline.settings, values, environ={})
-    return make_plans(
-        resolved, graph_for(resolved), settings, sources or SOURCES, run_id="r1", now=NOW
-    )
+    graph = graph_for(resolved, selection)
+    return make_plans(resolved, graph, settings, sources or SOURCES, run_id="r1", now=NOW)
 
 
 def test_every_step_is_an_exact_command(write_pipeline: WritePipeline) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from orchestrator.errors import ConfigError
 from orchestrator.loading.load import load
+from orchestrator.model.request import Selection
 from orchestrator.planning.graph import build_graph
 from orchestrator.planning.shared import common_distributions, common_packages, group_packages
 from tests.conftest import WritePipeline
@@ -70,6 +71,24 @@ def test_flat_layering_and_single_services_have_no_shared_node(
     one = TWO.split("  glance:")[0]
     graph = build_graph(load(write_pipeline(one, name="one.yaml")))
     assert "openstack-base" not in graph
+
+
+def test_a_shared_node_for_one_selected_service_installs_no_distributions(
+    write_pipeline: WritePipeline,
+) -> None:
+    """Wheels for the selection alone (``scope: selected``) and one service selected: the
+    shared node shares nothing, so it makes the venv and installs nothing into it (an
+    install step with nothing to install fails)."""
+    path = write_pipeline(TWO + "requirements: {scope: selected}\n")
+    plans = plans_of(path, selection=Selection(only=("keystone",)))
+    shared = plans["openstack-base"]
+    assert [s.name for s in shared.steps if s.name in ("setup-venv", "install-shared")] == [
+        "setup-venv"
+    ]
+    assert shared.inputs["distributions"] == ""
+    # With both services the shared node installs what they share, as before.
+    both = plans_of(path)["openstack-base"]
+    assert "oslo-db" in env_of(step(both, "install-shared").argv, "PIP_PACKAGES").split()
 
 
 def test_layering_is_checked_and_the_node_name_reserved(write_pipeline: WritePipeline) -> None:
