@@ -96,7 +96,7 @@ FETCH_TRIES = 3
 FETCH_BACKOFF_SECONDS = 2.0
 
 
-def _retrying(what: str, action: Callable[[], T]) -> T:
+def retrying(what: str, action: Callable[[], T]) -> T:
     """``action()``, tried again on network failures; the last failure is raised."""
     for attempt in range(1, FETCH_TRIES + 1):
         try:
@@ -113,7 +113,7 @@ def _retrying(what: str, action: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _failed(what: str, exc: OSError) -> SourceError:
+def fetch_failure(what: str, exc: OSError) -> SourceError:
     """The error for a failed download: :class:`FetchError` (may work later) unless the
     server answered that the thing is not there or not ours (4xx)."""
     if isinstance(exc, urllib.error.HTTPError):
@@ -144,9 +144,9 @@ def _download(network: Network, url: str, dest: Path, what: str) -> None:
             Path(tmp).unlink(missing_ok=True)
 
     try:
-        _retrying(what, attempt)
+        retrying(what, attempt)
     except (urllib.error.URLError, OSError) as exc:
-        raise _failed(f"{what}: cannot download {url}", exc) from None
+        raise fetch_failure(f"{what}: cannot download {url}", exc) from None
 
 
 def _pypi_file(network: Network, name: str, version: str) -> tuple[str, str, str]:
@@ -159,9 +159,9 @@ def _pypi_file(network: Network, name: str, version: str) -> tuple[str, str, str
             return json.load(response)
 
     try:
-        data = _retrying(f"pypi:{name}=={version}", attempt)
+        data = retrying(f"pypi:{name}=={version}", attempt)
     except (urllib.error.URLError, OSError) as exc:
-        raise _failed(f"pypi:{name}=={version}: cannot read {url}", exc) from None
+        raise fetch_failure(f"pypi:{name}=={version}: cannot read {url}", exc) from None
     except ValueError as exc:
         raise SourceError(f"pypi:{name}=={version}: {url} is not a PEP 691 index: {exc}") from None
     for entry in data.get("files", []):

@@ -1,0 +1,231 @@
+"""The Debian archive as it is now: which version of each package the suites an image was
+built from offer, read from the archive's own indexes on the host.
+
+An image names its suites in its apt sources (``deb URI SUITE COMPONENT...``: the suite,
+``-updates`` and ``-security``, as mmdebstrap wrote them). For each, the suite's ``Release``
+file is fetched (small, always fresh) and gives the sha256 of each ``Packages`` index; an
+index is downloaded only when no index with that sha256 was read before, checked against it,
+and kept as ``{package: version}`` under ``<state>/archive/``: an unchanged suite costs one
+``Release`` fetch. Versions are compared with python-debian's implementation of Debian's
+ordering (epochs, tildes).
+
+The ``Release`` file is not checked against the archive's signing key here: what is read
+decides a report and what rebuilds, never what is installed (apt in the build checks that).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import lzma
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from debian.deb822 import Packages, Release
+from debian.debian_support import Version
+
+from orchestrator.errors import SourceError
+from orchestrator.files import write_atomically
+from orchestrator.loading.sources import Network, fetch_failure, retrying
+
+# The index files a Release may list for a component and architecture, best first.
+_INDEX_NAMES = ("Packages.xz", "Packages.gz", "Packages")
+_DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
+    "Packages.xz": lzma.decompress,
+    "Packages.gz": gzip.decompress,
+    "Packages": bytes,
+}
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class AptSource:
+    """One ``deb URI SUITE COMPONENT...`` line of an image's apt sources."""
+
+    uri: str
+    suite: str
+    components: tuple[str, ...]
+
+    @property
+    def security(self) -> bool:
+        """A security suite (``bookworm-security``)."""
+        return self.suite.endswith("-security") or self.suite.endswith("/updates")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A version of a package a suite offers now."""
+
+    version: str
+    suite: str
+    security: bool
+
+
+def newer(candidate: str, installed: str) -> bool:
+    """``candidate`` sorts after ``installed`` in Debian's version ordering."""
+    return bool(Version(candidate) > Version(installed))
+
+
+def parse_sources(text: str, *, name: str = "sources.list") -> list[AptSource]:
+    """The ``deb`` lines of a one-line-style sources file (``deb-src`` and comments left
+    out; options in brackets skipped); or, for a ``.sources`` file, its deb822 stanzas.
+
+    Raises:
+        SourceError: a ``deb`` line without a suite.
+    """
+    if name.endswith(".sources"):
+        return _deb822_sources(text)
+    found = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        words = raw.split("#", 1)[0].split()
+        if not words or words[0] != "deb":
+            continue
+        words = words[1:]
+        if words and words[0].startswith("["):
+            while words and not words[0].endswith("]"):
+                words = words[1:]
+            words = words[1:]
+        if len(words) < 2:
+            raise SourceError(f"{name}: line {number}: {raw.strip()!r} names no suite")
+        found.append(
+            AptSource(uri=words[0].rstrip("/"), suite=words[1], components=tuple(words[2:]))
+        )
+    return found
+
+
+def _deb822_sources(text: str) -> list[AptSource]:
+    found = []
+    for stanza in Packages.iter_paragraphs(io.StringIO(text), use_apt_pkg=False):
+        if "deb" not in stanza.get("Types", "deb").split() or stanza.get("Enabled") == "no":
+            continue
+        components = tuple(stanza.get("Components", "").split())
+        for uri in stanza.get("URIs", "").split():
+            for suite in stanza.get("Suites", "").split():
+                found.append(AptSource(uri=uri.rstrip("/"), suite=suite, components=components))
+    return found
+
+
+class Archive:
+    """The archive's current indexes, fetched over the host's network settings and cached
+    by their sha256 under ``cache_dir``. ``mirrors`` maps a source's URI to the one fetched
+    instead (the run's ``apt_mirror`` for the public mirror)."""
+
+    def __init__(
+        self, network: Network, cache_dir: Path, mirrors: Mapping[str, str] | None = None
+    ) -> None:
+        self.network = network
+        self.cache_dir = cache_dir
+        self.mirrors = dict(mirrors or {})
+        self._opener = network.opener()
+        self._read: dict[tuple[AptSource, str], dict[str, str]] = {}
+
+    def offers(self, sources: Sequence[AptSource], arch: str) -> dict[str, list[Offer]]:
+        """Every package the sources offer for ``arch`` (and ``all``): its versions, one per
+        suite that has it.
+
+        Raises:
+            FetchError: an index could not be fetched (the network, a server error).
+            SourceError: the archive has no such suite, or an index is not what its Release says.
+        """
+        found: dict[str, list[Offer]] = {}
+        for source in sources:
+            for package, version in self.index(source, arch).items():
+                found.setdefault(package, []).append(
+                    Offer(version=version, suite=source.suite, security=source.security)
+                )
+        return found
+
+    def index(self, source: AptSource, arch: str) -> dict[str, str]:
+        """``{package: newest version}`` of one source's components for ``arch``."""
+        if (source, arch) not in self._read:
+            release = self._release(source)
+            merged: dict[str, str] = {}
+            for component in source.components or ("main",):
+                for package, version in self._packages(source, release, component, arch).items():
+                    if package not in merged or newer(version, merged[package]):
+                        merged[package] = version
+            self._read[(source, arch)] = merged
+        return self._read[(source, arch)]
+
+    def _url(self, source: AptSource, path: str) -> str:
+        base = self.mirrors.get(source.uri, source.uri).rstrip("/")
+        return f"{base}/dists/{source.suite}/{path}"
+
+    def _get(self, url: str) -> bytes:
+        def once() -> bytes:
+            with self._opener.open(url, timeout=60) as response:
+                data: bytes = response.read()
+                return data
+
+        try:
+            return retrying(url, once)
+        except OSError as exc:
+            raise fetch_failure(url, exc) from None
+
+    def _release(self, source: AptSource) -> dict[str, tuple[str, int]]:
+        """The Release file's SHA256 table: path -> (sha256, size)."""
+        url = self._url(source, "Release")
+        release = Release(self._get(url).decode("utf-8", "replace"))
+        table = {
+            entry["name"]: (entry["sha256"], int(entry["size"]))
+            for entry in release.get("SHA256", [])
+        }
+        if not table:
+            raise SourceError(f"{url}: no SHA256 list of indexes")
+        return table
+
+    def _packages(
+        self, source: AptSource, release: Mapping[str, tuple[str, int]], component: str, arch: str
+    ) -> dict[str, str]:
+        folder = f"{component}/binary-{arch}"
+        for name in _INDEX_NAMES:
+            listed = release.get(f"{folder}/{name}")
+            if listed is None:
+                continue
+            sha256, _ = listed
+            cached = self.cache_dir / f"{sha256}.json"
+            if cached.is_file():
+                kept = json.loads(cached.read_text())
+                if kept.get("format") == CACHE_FORMAT:
+                    return dict(kept["packages"])
+            url = self._url(source, f"{folder}/{name}")
+            data = self._get(url)
+            if hashlib.sha256(data).hexdigest() != sha256:
+                raise SourceError(f"{url}: sha256 differs from the suite's Release file")
+            packages = newest_versions(_DECOMPRESS[name](data))
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            write_atomically(
+                cached, json.dumps({"format": CACHE_FORMAT, "url": url, "packages": packages})
+            )
+            return packages
+        suite = self._url(source, "Release")
+        raise SourceError(f"{suite}: lists no Packages index for {folder}")
+
+
+def newest_versions(index: bytes) -> dict[str, str]:
+    """``{package: newest version}`` of a Packages index."""
+    found: dict[str, str] = {}
+    stream = io.BytesIO(index)
+    for stanza in Packages.iter_paragraphs(
+        stream, fields=["Package", "Version"], use_apt_pkg=False
+    ):
+        name, version = stanza.get("Package"), stanza.get("Version")
+        if name and version and (name not in found or newer(version, found[name])):
+            found[name] = version
+    return found
+
+
+def best_offer(offers: Iterable[Offer]) -> Offer | None:
+    """The newest of ``offers`` (a security suite's first among equal versions)."""
+    best: Offer | None = None
+    for offer in offers:
+        if (
+            best is None
+            or newer(offer.version, best.version)
+            or (offer.version == best.version and offer.security and not best.security)
+        ):
+            best = offer
+    return best
