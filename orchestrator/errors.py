@@ -19,6 +19,8 @@ EXIT_FETCH = 3
 EXIT_PLATFORM = 4
 # Every node succeeded but a check of the pipeline's gate failed: no release tag moved.
 EXIT_GATE_FAILED = 5
+# `orchestrate outdated` found a newer package or a moved pin: not an error, an answer.
+EXIT_OUTDATED = 6
 # A bug in orchestrate (an exception it did not expect): never reported as a failed node
 # (1) or bad input (2). 70 is EX_SOFTWARE in sysexits.h.
 EXIT_INTERNAL = 70

@@ -1,0 +1,136 @@
+"""``orchestrate outdated`` against a real Debian-format archive: made with the tools Debian
+ships (dpkg-deb, dpkg-scanpackages, apt-ftparchive), served on loopback, and named by the
+apt sources of an image built from the keystone run's base (a site with its own mirror).
+Up to date first; then a newer libssl3 published in the archive's -security suite is
+reported as a security update, with exit code 6."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import EXIT_OK, EXIT_OUTDATED
+from tests.integration.conftest import orchestrate
+
+PACKAGE = "libssl3"
+SUITES = ("bookworm", "bookworm-updates", "bookworm-security")
+
+
+def sh(*argv: str, cwd: Path | None = None) -> str:
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+class Archive:
+    """A Debian archive under ``root``, served over HTTP on 127.0.0.1."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def publish(self, suite: str, debs: dict[str, str]) -> None:
+        """``suite`` holding one package per ``{name: version}`` (amd64), built with
+        dpkg-deb, indexed by dpkg-scanpackages, its Release by apt-ftparchive."""
+        pool = self.root / "pool" / suite
+        pool.mkdir(parents=True, exist_ok=True)
+        for old in pool.glob("*.deb"):
+            old.unlink()
+        for name, version in debs.items():
+            tree = self.root / "build" / f"{name}-{version}"
+            (tree / "DEBIAN").mkdir(parents=True, exist_ok=True)
+            (tree / "DEBIAN" / "control").write_text(
+                f"Package: {name}\nVersion: {version}\nArchitecture: amd64\n"
+                "Maintainer: orchestrate tests <tests@example.org>\n"
+                "Description: a package of the test archive\n"
+            )
+            sh("dpkg-deb", "--root-owner-group", "--build", str(tree), str(pool))
+        index = self.root / "dists" / suite / "main" / "binary-amd64"
+        index.mkdir(parents=True, exist_ok=True)
+        packages = sh("dpkg-scanpackages", "--multiversion", f"pool/{suite}", cwd=self.root)
+        (index / "Packages").write_text(packages)
+        sh("xz", "--keep", "--force", str(index / "Packages"))
+        release = sh(
+            "apt-ftparchive", "-o", f"APT::FTPArchive::Release::Suite={suite}",
+            "release", f"dists/{suite}", cwd=self.root,
+        )  # fmt: skip
+        (self.root / "dists" / suite / "Release").write_text(release)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[Archive]:
+    served = Archive(tmp_path / "archive")
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def site_image(keystone_run: dict[str, object], archive: Archive) -> Iterator[tuple[str, str]]:
+    """The keystone run's base with its apt sources on the test archive; (image, the version
+    of PACKAGE it holds)."""
+    nodes = {n["node"]: n for n in keystone_run["nodes"]}  # type: ignore[attr-defined]
+    base = str(nodes["base"]["image"])
+    image = f"localhost/orchestrate-test/outdated-probe:{os.getpid()}"
+    container = sh("buildah", "from", "--pull=never", base).strip()
+    try:
+        sources = archive.root.parent / "sources.list"
+        sources.write_text("".join(f"deb {archive.url} {s} main\n" for s in SUITES))
+        sh("buildah", "copy", container, str(sources), "/etc/apt/sources.list")
+        sh("buildah", "commit", "--quiet", container, image)
+        root = sh("buildah", "mount", container).strip()
+        sbom = json.loads((Path(root) / "etc/image_info/sbom.cdx.json").read_text())
+        sh("buildah", "umount", container)
+    finally:
+        subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
+    (installed,) = [c["version"] for c in sbom["components"] if c.get("name") == PACKAGE]
+    yield image, installed
+    subprocess.run(["buildah", "rmi", image], capture_output=True, check=False)
+
+
+def test_a_security_update_in_the_archive_is_reported(
+    archive: Archive, site_image: tuple[str, str], state_dir: Path
+) -> None:
+    image, installed = site_image
+    for suite in SUITES:
+        archive.publish(suite, {PACKAGE: installed} if suite == "bookworm" else {})
+    same = orchestrate("outdated", image, state_dir=state_dir)
+    assert same.returncode == EXIT_OK, same.stdout + same.stderr
+    assert same.stdout.strip() == f"{image}: up to date ({', '.join(SUITES)})"
+
+    fixed = f"{installed}+fix1"
+    archive.publish("bookworm-security", {PACKAGE: fixed})
+    found = orchestrate("outdated", image, "--json", state_dir=state_dir)
+    assert found.returncode == EXIT_OUTDATED, found.stdout + found.stderr
+    (report,) = json.loads(found.stdout)["images"]
+    assert report["packages"] == [
+        {
+            "name": PACKAGE,
+            "installed": installed,
+            "available": fixed,
+            "suite": "bookworm-security",
+            "security": True,
+        }
+    ]
+    table = orchestrate("outdated", image, state_dir=state_dir)
+    assert table.returncode == EXIT_OUTDATED
+    assert f"{fixed}  bookworm-security (security)" in table.stdout
+    assert f"{image}: 1 packages outdated (1 security)" in table.stdout
