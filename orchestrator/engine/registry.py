@@ -1,6 +1,7 @@
 """What orchestrate asks a registry, through skopeo: whether a node's key is there (a manifest
-lookup, no layer download) and a release tag copied onto a digest (within the registry, no
-layer moved). Credentials stay in the authfile; TLS options follow :class:`RegistryAccess`.
+lookup, no layer download), a release tag copied onto a digest (within the registry, no
+layer moved), a repository's tags, and a manifest deleted by digest (retention). Credentials
+stay in the authfile; TLS options follow :class:`RegistryAccess`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,23 @@ def copy_tag(source: str, destination: str, access: RegistryAccess) -> Argv:
     )
 
 
+def list_tags(repository: str, access: RegistryAccess) -> Argv:
+    """``skopeo list-tags``: every tag of ``repository`` (JSON ``{"Tags": [...]}``)."""
+    return (
+        "skopeo",
+        "list-tags",
+        "--retry-times",
+        "2",
+        *access.options(),
+        f"docker://{repository}",
+    )
+
+
+def delete(ref: str, access: RegistryAccess) -> Argv:
+    """``skopeo delete`` of ``ref`` (``repository@digest``): the manifest and every tag on it."""
+    return ("skopeo", "delete", "--retry-times", "2", *access.options(), f"docker://{ref}")
+
+
 class Registry:
     """Lookups and tag copies in one registry, through a :class:`Runner`."""
 
@@ -88,3 +106,22 @@ class Registry:
     def copy_tag(self, source: str, destination: str) -> None:
         """Point ``destination`` at ``source``'s manifest. Raises StepFailedError."""
         self.runner.capture(copy_tag(source, destination, self.access))
+
+    def tags(self, repository: str) -> list[str]:
+        """The tags of ``repository`` ([] when the registry has no such repository).
+
+        Raises:
+            StepFailedError: the registry could not be asked.
+        """
+        try:
+            out = self.runner.capture(list_tags(repository, self.access))
+        except StepFailedError as exc:
+            if any(word in exc.tail.lower() for word in _ABSENT):
+                return []
+            raise
+        return [str(tag) for tag in json.loads(out).get("Tags") or []]
+
+    def delete(self, repository: str, digest: str) -> None:
+        """Delete the manifest ``digest`` of ``repository``, and so every tag on it.
+        Raises StepFailedError (e.g. a registry that does not allow deleting)."""
+        self.runner.capture(delete(f"{repository}@{digest}", self.access))

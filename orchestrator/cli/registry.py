@@ -1,0 +1,80 @@
+"""``registry prune``: the registry's dated release tags, kept to a number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator.cli.flags import SELECTION, options, request_of
+from orchestrator.cli.group import cli
+from orchestrator.engine.runner import ShRunner, require_tool
+from orchestrator.errors import ConfigError
+from orchestrator.execution.engines import lookaside_of, registry_of
+from orchestrator.execution.retention import prune_node, report
+from orchestrator.loading.load import find_pipeline, load
+from orchestrator.planning.graph import graph_for
+
+
+@cli.group("registry")
+def registry_group() -> None:
+    """What orchestrate keeps in the registry."""
+
+
+@registry_group.command("prune")
+@click.argument("pipeline", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="N",
+    help="How many dated tags (a tag template with {date}, e.g. master-{date}) to keep per "
+    "image, the newest.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@options(
+    *SELECTION, "profiles_dir", "registry", "tls_verify", "cert_dir", "authfile", "lookaside",
+    "state_dir",
+)  # fmt: skip
+@click.pass_context
+def prune_cmd(
+    ctx: click.Context, /, pipeline: Path | None, keep: int, dry_run: bool, **values: Any
+) -> int:
+    """Delete the older dated release tags of PIPELINE's images in the registry, keeping the
+    KEEP newest of each image, with each deleted image's SBOM artifact and its signatures in
+    the lookaside. A registry deletes manifests, not tags: an older tag whose image a
+    release tag (master, 2026.1) or a kept tag still points to is held, never deleted.
+    Prints what it deleted (with --dry-run, what it would delete) and what it held."""
+    request = request_of(ctx, values, pipeline)
+    path = find_pipeline(pipeline)
+    resolved = load(path, request.profiles_dir)
+    settings = request.settings(resolved.pipeline.settings)
+    require_tool("skopeo")
+    registry = registry_of(settings, ShRunner())
+    if registry is None:
+        raise ConfigError(
+            "registry", "", "no registry to prune: pass --registry or set ORCHESTRATE_REGISTRY"
+        )
+    graph = graph_for(resolved, request.selection)
+    lookaside = lookaside_of(settings)
+    base = settings.registry.rstrip("/")
+    results = []
+    for node in graph.nodes:
+        service = resolved.services.get(node)
+        templates = (*resolved.pipeline.tags, *(service.tags if service is not None else ()))
+        results.append(
+            prune_node(
+                registry,
+                node=node,
+                repository=f"{base}/{node}",
+                templates=templates,
+                release=resolved.pipeline.release,
+                keep=keep,
+                dry_run=dry_run,
+                lookaside=lookaside,
+            )
+        )
+    for line in report(results, dry_run=dry_run):
+        click.echo(line)
+    return 0

@@ -1,0 +1,156 @@
+"""``orchestrate registry prune`` against the TLS registry (Debian's docker-registry with a
+self-signed certificate and htpasswd auth): a nightly's dated tags of keystone, the older
+ones deleted with their SBOM artifact and signatures, the ones a release tag or a kept tag
+still needs held, and --dry-run deleting nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.engine.attachments import push_layout, sbom_tag, write_layout
+from orchestrator.engine.buildah import RegistryAccess
+from orchestrator.engine.signing import signature_dir
+from tests.integration.conftest import ROOT, orchestrate
+from tests.registry_server import TlsRegistry
+
+NIGHTLY = 'tags: ["master", "master-{date}"]\n'
+# date -> the image it points to (one per letter); "master" points to b.
+DATED = {
+    "20261130": "e",  # an unchanged image: the same as the newest
+    "20261201": "a",
+    "20261202": "b",
+    "20261203": "c",
+    "20261204": "d",
+    "20261205": "e",
+}
+
+
+@pytest.fixture
+def tls_registry(tmp_path: Path) -> Iterator[TlsRegistry]:
+    registry = TlsRegistry(tmp_path / "registry")
+    registry.prepare()
+    registry.start()
+    yield registry
+    registry.stop()
+
+
+def sh(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def tag_list(registry: TlsRegistry, repository: str) -> set[str]:
+    out = sh(
+        "skopeo", "list-tags", *registry.client_options(),
+        f"docker://{registry.address}/{repository}",
+    )  # fmt: skip
+    return set(json.loads(out)["Tags"])
+
+
+@pytest.fixture
+def nightly_tags(tls_registry: TlsRegistry, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """keystone's repository as six nightlies left it: five tiny images (a to e) under dated
+    tags, "master" on b, a's SBOM artifact and a's signatures in the lookaside; letter ->
+    digest."""
+    repository = f"{tls_registry.address}/openstack/keystone"
+    access = RegistryAccess(
+        cert_dir=str(tls_registry.cert_dir), authfile=str(tls_registry.authfile)
+    )
+    digests = {}
+    for letter in sorted(set(DATED.values())):
+        container = sh("buildah", "from", "scratch")
+        image = f"localhost/orchestrate-test/prune-{letter}:{os.getpid()}"
+        try:
+            sh("buildah", "config", "--label", f"nightly={letter}", container)
+            sh("buildah", "commit", "--quiet", container, image)
+        finally:
+            subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
+        digest_file = tmp_path / f"{letter}.digest"
+        sh(
+            "buildah", "push", "--quiet", *tls_registry.client_options(),
+            "--digestfile", str(digest_file), image, f"docker://{repository}:{letter}",
+        )  # fmt: skip
+        subprocess.run(["buildah", "rmi", image], capture_output=True, check=False)
+        digests[letter] = digest_file.read_text().strip()
+    for date, letter in DATED.items():
+        tag = f"master-{date}"
+        sh(
+            "skopeo", "copy", "--quiet", "--preserve-digests",
+            *access.options(prefix="src-"), *access.options(prefix="dest-"),
+            f"docker://{repository}@{digests[letter]}", f"docker://{repository}:{tag}",
+        )  # fmt: skip
+    sh(
+        "skopeo", "copy", "--quiet", "--preserve-digests",
+        *access.options(prefix="src-"), *access.options(prefix="dest-"),
+        f"docker://{repository}@{digests['b']}", f"docker://{repository}:master",
+    )  # fmt: skip
+    layout = tmp_path / "sbom-layout"
+    write_layout(layout, b'{"bomFormat": "CycloneDX"}')
+    subprocess.run(
+        push_layout(layout, f"{repository}:{sbom_tag(digests['a'])}", access), check=True,
+        capture_output=True,
+    )  # fmt: skip
+    signatures = signature_dir(tmp_path / "lookaside", f"{repository}:master", digests["a"])
+    signatures.mkdir(parents=True)
+    (signatures / "signature-1").write_bytes(b"signed")
+    yield digests
+
+
+def prune(
+    registry: TlsRegistry, pipeline: Path, lookaside: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return orchestrate(
+        "registry", "prune", str(pipeline), "--keep", "2",
+        "--registry", f"{registry.address}/openstack",
+        "--cert-dir", str(registry.cert_dir), "--authfile", str(registry.authfile),
+        "--lookaside", str(lookaside), *extra,
+        state_dir=lookaside.parent / "state",
+    )  # fmt: skip
+
+
+def test_older_dated_tags_go_with_their_sbom_and_signatures_and_needed_ones_stay(
+    tls_registry: TlsRegistry, nightly_tags: dict[str, str], tmp_path: Path
+) -> None:
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    text = text.replace("../constraints", str(ROOT / "constraints"))
+    text = text.replace('tags: ["{release}"]\n', NIGHTLY)
+    assert NIGHTLY in text
+    pipeline = tmp_path / "nightly-keystone.yaml"
+    pipeline.write_text(text)
+    lookaside = tmp_path / "lookaside"
+    before = tag_list(tls_registry, "openstack/keystone")
+    sbom = sbom_tag(nightly_tags["a"])
+    repository = f"{tls_registry.address}/openstack/keystone"
+    signatures = signature_dir(lookaside, f"{repository}:master", nightly_tags["a"])
+    assert sbom in before and signatures.is_dir()
+
+    dry = prune(tls_registry, pipeline, lookaside, "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"would delete {repository}:master-20261201 ({nightly_tags['a'][:19]})" in dry.stdout
+    assert f"would delete {repository}:{sbom} (its SBOM)" in dry.stdout
+    assert dry.stdout.strip().endswith("2 dated tags would be deleted, 2 kept")
+    assert tag_list(tls_registry, "openstack/keystone") == before and signatures.is_dir()
+
+    done = prune(tls_registry, pipeline, lookaside)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert f"deleted {repository}:master-20261201 ({nightly_tags['a'][:19]})" in lines
+    assert f"deleted {repository}:master-20261203 ({nightly_tags['c'][:19]})" in lines
+    assert f"held {repository}:master-20261202: release tag 'master' points to its image" in lines
+    assert (
+        f"held {repository}:master-20261130: kept tag 'master-20261205' shares its image" in lines
+    )
+    assert f"deleted signatures {signatures}" in lines
+    assert lines[-1] == "2 dated tags deleted, 2 kept"
+    after = tag_list(tls_registry, "openstack/keystone")
+    assert after == before - {"master-20261201", "master-20261203", "a", "c", sbom}
+    assert not signatures.exists()
+    assert tls_registry.digest("openstack/keystone", "master") == nightly_tags["b"]
+    # Run again: nothing left to delete.
+    again = prune(tls_registry, pipeline, lookaside)
+    assert again.stdout.strip().splitlines()[-1] == "0 dated tags deleted, 2 kept"
