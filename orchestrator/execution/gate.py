@@ -124,19 +124,14 @@ def _run_check(
     code = proc.returncode
     if state is None:
         state = CheckState.PASSED if code == 0 else CheckState.FAILED
-    if state is CheckState.PASSED:
-        return CheckResult(
-            name=check.name,
-            state=state,
-            exit_code=code,
-            seconds=seconds,
-            log=str(log),
-            logs_dir=str(logs_dir),
-        )
-    why = {
-        CheckState.TIMED_OUT: f"ran past its timeout of {check.timeout} s and was stopped",
-        CheckState.INTERRUPTED: "interrupted",
-    }.get(state) or f"exit code {code}: {failure_line(log)}"
+    why = ""
+    services: tuple[tuple[str, str], ...] = ()
+    if state is not CheckState.PASSED:
+        why = {
+            CheckState.TIMED_OUT: f"ran past its timeout of {check.timeout} s and was stopped",
+            CheckState.INTERRUPTED: "interrupted",
+        }.get(state) or f"exit code {code}: {failure_line(log)}"
+        services = blamed_services(logs_dir)
     return CheckResult(
         name=check.name,
         state=state,
@@ -145,7 +140,7 @@ def _run_check(
         log=str(log),
         logs_dir=str(logs_dir),
         why=why,
-        services=blamed_services(logs_dir),
+        services=services,
     )
 
 

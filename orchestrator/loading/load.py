@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import structlog
@@ -148,9 +148,12 @@ def check_output(option: str, path: Path | None) -> None:
         raise ConfigError(option, "", f"{path} is a folder, not a file")
 
 
-def _check_constraints(path: Path, text: str) -> None:
-    """Every line of upper-constraints pins one requirement (``name===version[; marker]``):
-    a garbage line is refused here, naming it, instead of failing pip in the wheels build."""
+def constraint_lines(text: str, source: str) -> Iterator[tuple[int, str, Requirement]]:
+    """Each requirement of a constraints text: (line number, the line, its parse).
+
+    Raises:
+        ConfigError: a line that is not a requirement, naming ``source`` and the line.
+    """
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -159,7 +162,14 @@ def _check_constraints(path: Path, text: str) -> None:
             requirement = Requirement(line)
         except InvalidRequirement as exc:
             reason = str(exc).splitlines()[0]
-            raise ConfigError(str(path), f"line {number}", f"{line!r}: {reason}") from None
+            raise ConfigError(source, f"line {number}", f"{line!r}: {reason}") from None
+        yield number, line, requirement
+
+
+def _check_constraints(path: Path, text: str) -> None:
+    """Every line of upper-constraints pins one requirement (``name===version[; marker]``):
+    a garbage line is refused here, naming it, instead of failing pip in the wheels build."""
+    for number, line, requirement in constraint_lines(text, str(path)):
         pins = [s for s in requirement.specifier if s.operator in ("===", "==")]
         if len(pins) != 1 or len(requirement.specifier) != 1:
             raise ConfigError(

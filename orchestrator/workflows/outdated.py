@@ -7,16 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from packaging.markers import default_environment
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from orchestrator.engine import naming
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.storage import Storage
-from orchestrator.errors import ConfigError
 from orchestrator.inspection.image_contents import require_local
 from orchestrator.inspection.outdated import ImageReport, Inventory, compare, read_image
 from orchestrator.loading.archive import Archive
+from orchestrator.loading.load import constraint_lines
 
 
 def outdated(
@@ -76,14 +75,7 @@ def upper_pins(
         "os_name": "posix",
     }
     pins = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as exc:
-            raise ConfigError(source, f"line {number}", f"{line!r}: {exc}") from None
+    for _, _, requirement in constraint_lines(text, source):
         if requirement.marker is not None and not requirement.marker.evaluate(environment):
             continue
         for spec in requirement.specifier:
