@@ -16,6 +16,7 @@ from typing import Any
 
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from orchestrator.errors import ConfigError
 from orchestrator.inspection.sbom import SBOM_PATH
@@ -155,7 +156,7 @@ def compare(
     distributions = []
     for dist, version in sorted(((pins is not None and inventory.distributions) or {}).items()):
         pinned = (pins or {}).get(dist)
-        if pinned is not None and pinned != version:
+        if pinned is not None and not _same_version(pinned, version):
             distributions.append(OutdatedDistribution(name=dist, installed=version, pinned=pinned))
     return ImageReport(
         name=name,
@@ -165,6 +166,14 @@ def compare(
         suites=tuple(s.suite for s in inventory.sources),
         pinned=pins is not None,
     )
+
+
+def _same_version(a: str, b: str) -> bool:
+    """Equal as PEP 440 versions (``1.0`` is ``1.0.0``), else as text."""
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def render(reports: Sequence[ImageReport]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import lzma
@@ -27,7 +28,7 @@ from pathlib import Path
 from debian.deb822 import Packages, Release
 from debian.debian_support import Version
 
-from orchestrator.errors import SourceError
+from orchestrator.errors import FetchError, SourceError
 from orchestrator.files import write_atomically
 from orchestrator.loading.sources import Network, fetch_failure, retrying
 
@@ -99,7 +100,8 @@ def parse_sources(text: str, *, name: str = "sources.list") -> list[AptSource]:
 def _deb822_sources(text: str) -> list[AptSource]:
     found = []
     for stanza in Packages.iter_paragraphs(io.StringIO(text), use_apt_pkg=False):
-        if "deb" not in stanza.get("Types", "deb").split() or stanza.get("Enabled") == "no":
+        disabled = stanza.get("Enabled", "yes").strip().lower() == "no"
+        if "deb" not in stanza.get("Types", "deb").split() or disabled:
             continue
         components = tuple(stanza.get("Components", "").split())
         for uri in stanza.get("URIs", "").split():
@@ -143,7 +145,9 @@ class Archive:
         if (source, arch) not in self._read:
             release = self._release(source)
             merged: dict[str, str] = {}
-            for component in source.components or ("main",):
+            # A flat repository (``deb URI ./``) has its index beside its Release file.
+            folders = ("",) if source.suite.endswith("/") else source.components or ("main",)
+            for component in folders:
                 for package, version in self._packages(source, release, component, arch).items():
                     if package not in merged or newer(version, merged[package]):
                         merged[package] = version
@@ -152,6 +156,8 @@ class Archive:
 
     def _url(self, source: AptSource, path: str) -> str:
         base = self.mirrors.get(source.uri, source.uri).rstrip("/")
+        if source.suite.endswith("/"):  # a flat repository
+            return f"{base}/{source.suite.lstrip('./')}{path}"
         return f"{base}/dists/{source.suite}/{path}"
 
     def _get(self, url: str) -> bytes:
@@ -164,6 +170,8 @@ class Archive:
             return retrying(url, once)
         except OSError as exc:
             raise fetch_failure(url, exc) from None
+        except http.client.HTTPException as exc:  # a connection cut mid-download
+            raise FetchError(f"{url}: {exc!r}") from None
 
     def _release(self, source: AptSource) -> dict[str, tuple[str, int]]:
         """The Release file's SHA256 table: path -> (sha256, size)."""
@@ -180,9 +188,9 @@ class Archive:
     def _packages(
         self, source: AptSource, release: Mapping[str, tuple[str, int]], component: str, arch: str
     ) -> dict[str, str]:
-        folder = f"{component}/binary-{arch}"
+        folder = f"{component}/binary-{arch}" if component else ""
         for name in _INDEX_NAMES:
-            listed = release.get(f"{folder}/{name}")
+            listed = release.get(f"{folder}/{name}" if folder else name)
             if listed is None:
                 continue
             sha256, _ = listed
@@ -191,7 +199,7 @@ class Archive:
                 kept = json.loads(cached.read_text())
                 if kept.get("format") == CACHE_FORMAT:
                     return dict(kept["packages"])
-            url = self._url(source, f"{folder}/{name}")
+            url = self._url(source, f"{folder}/{name}" if folder else name)
             data = self._get(url)
             if hashlib.sha256(data).hexdigest() != sha256:
                 raise SourceError(f"{url}: sha256 differs from the suite's Release file")
@@ -201,8 +209,9 @@ class Archive:
                 cached, json.dumps({"format": CACHE_FORMAT, "url": url, "packages": packages})
             )
             return packages
-        suite = self._url(source, "Release")
-        raise SourceError(f"{suite}: lists no Packages index for {folder}")
+        # As apt does (it warns): a component without an index for this architecture offers
+        # nothing.
+        return {}
 
 
 def newest_versions(index: bytes) -> dict[str, str]:

@@ -134,3 +134,17 @@ def test_a_security_update_in_the_archive_is_reported(
     assert table.returncode == EXIT_OUTDATED
     assert f"{fixed}  bookworm-security (security)" in table.stdout
     assert f"{image}: 1 packages outdated (1 security)" in table.stdout
+
+
+def test_a_pipelines_images_match_its_pins(
+    keystone_run: dict[str, object], state_dir: Path
+) -> None:
+    """pipelines/keystone.yaml's images (found through the history, as built by the run)
+    against today's archive and the pipeline's pins: each node reported, and none of their
+    venv distributions differs from the upper-constraints they were built under."""
+    proc = orchestrate("outdated", "pipelines/keystone.yaml", "--json", state_dir=state_dir)
+    assert proc.returncode in (EXIT_OK, EXIT_OUTDATED), proc.stdout + proc.stderr
+    document = json.loads(proc.stdout)
+    nodes = {n["node"] for n in keystone_run["nodes"]}  # type: ignore[attr-defined]
+    assert {r["name"] for r in document["images"]} == nodes and document["notes"] == []
+    assert all(r["distributions"] == [] for r in document["images"]), document

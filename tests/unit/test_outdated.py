@@ -317,3 +317,31 @@ def test_an_image_reads_from_its_sbom_and_apt_sources(tmp_path: Path) -> None:
     assert found.distributions == {"oslo-db": "17.4.0", "prettytable": "3.17.0"}
     assert found.arch == "amd64"
     assert [s.suite for s in found.sources] == ["bookworm", "site"]
+
+
+def test_a_flat_repository_and_a_component_without_an_index(
+    archive_site: Served, tmp_path: Path
+) -> None:
+    """``deb URI ./``: the Release and Packages files beside each other; a component the
+    Release lists nothing for (for this architecture) offers nothing, as apt only warns."""
+    flat = archive_site.root / "debian" / "flat"
+    flat.mkdir(parents=True)
+    data = lzma.compress(PACKAGES.encode())
+    (flat / "Packages.xz").write_bytes(data)
+    (flat / "Release").write_text(
+        f"SHA256:\n {hashlib.sha256(data).hexdigest()} {len(data)} Packages.xz\n"
+    )
+    source = AptSource(uri=f"{archive_site.url}/flat", suite="./", components=())
+    assert parse_sources(f"deb [trusted=yes] {archive_site.url}/flat ./\n") == [source]
+    offers = Archive(Network(), tmp_path).offers([source], "amd64")
+    assert offers["libssl3"] == [Offer("3.0.17-1~deb12u3", "./", False)]
+    publish(archive_site.root, "bookworm", PACKAGES)
+    other = AptSource(uri=archive_site.url, suite="bookworm", components=("contrib",))
+    assert Archive(Network(), tmp_path).offers([other], "amd64") == {}
+
+
+def test_disabled_stanzas_and_equal_versions_written_differently() -> None:
+    text = "Types: deb\nURIs: http://x/debian\nSuites: bookworm\nComponents: main\nEnabled: No\n"
+    assert parse_sources(text, name="x.sources") == []
+    inventory = Inventory(debs=(), distributions={"pbr": "6.1"}, sources=(BOOKWORM,), arch="amd64")
+    assert compare("k", "k", inventory, {}, {"pbr": "6.1.0"}).distributions == ()
