@@ -12,7 +12,7 @@ from orchestrator.cli.group import cli
 from orchestrator.engine.runner import ShRunner, require_tool
 from orchestrator.errors import ConfigError
 from orchestrator.execution.engines import lookaside_of, registry_of
-from orchestrator.execution.retention import prune_node, report
+from orchestrator.execution.retention import NodePrune, prune_node, report
 from orchestrator.loading.load import find_pipeline, load
 from orchestrator.planning.graph import graph_for
 
@@ -43,8 +43,9 @@ def prune_cmd(
 ) -> int:
     """Delete the older dated release tags of PIPELINE's images in the registry, keeping the
     KEEP newest of each image, with each deleted image's SBOM artifact and its signatures in
-    the lookaside. A registry deletes manifests, not tags: an older tag whose image a
-    release tag (master, 2026.1) or a kept tag still points to is held, never deleted.
+    the lookaside. A registry deletes manifests, not tags: an older tag whose image another
+    tag (master, 2026.1, any tag but a dated, SBOM or key tag) or a kept tag still points to
+    is held, never deleted.
     Prints what it deleted (with --dry-run, what it would delete) and what it held."""
     request = request_of(ctx, values, pipeline)
     path = find_pipeline(pipeline)
@@ -59,22 +60,23 @@ def prune_cmd(
     graph = graph_for(resolved, request.selection)
     lookaside = lookaside_of(settings)
     base = settings.registry.rstrip("/")
-    results = []
-    for node in graph.nodes:
-        service = resolved.services.get(node)
-        templates = (*resolved.pipeline.tags, *(service.tags if service is not None else ()))
-        results.append(
+    results: list[NodePrune] = []
+    try:
+        # One repository per image: a multi-platform graph has a node per platform.
+        for image in sorted({str(graph.nodes[n].get("image", n)) for n in graph.nodes}):
+            service = resolved.services.get(image)
+            result = NodePrune(node=image, repository=f"{base}/{image}")
+            results.append(result)
             prune_node(
                 registry,
-                node=node,
-                repository=f"{base}/{node}",
-                templates=templates,
+                result,
+                templates=(*resolved.pipeline.tags, *(service.tags if service else ())),
                 release=resolved.pipeline.release,
                 keep=keep,
                 dry_run=dry_run,
                 lookaside=lookaside,
             )
-        )
-    for line in report(results, dry_run=dry_run):
-        click.echo(line)
+    finally:  # what was deleted is said, also when the registry failed halfway
+        for line in report(results, dry_run=dry_run):
+            click.echo(line)
     return 0

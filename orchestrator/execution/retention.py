@@ -4,10 +4,13 @@ nightly's ``master-{date}`` tags would pile up forever.
 For each node of the pipeline, the tags of its repository that one of its dated templates
 (a tag template with ``{date}``) makes are sorted by date; the ``keep`` newest stay. An older
 one goes by deleting its manifest (a registry deletes manifests, not tags), with the SBOM
-artifact beside it (``sha256-<hex>.sbom``) and its signatures in the local lookaside. A
-manifest that a kept tag still needs is never deleted: one a release tag points to
-(``master``, ``2026.1``: the templates without ``{date}``), or one a kept dated tag shares
-(an image unchanged for days carries several dates). Such a tag is *held* and said why.
+artifact beside it (``sha256-<hex>.sbom``, unless a kept image has the same one) and its
+signatures in the local lookaside. A manifest another tag still needs is never deleted: one
+any tag but a dated one, an SBOM's or a key tag points to (``master``, ``2026.1``, another
+pipeline's release tag, a hand-made ``stable``), or one a kept dated tag shares (an image
+unchanged for days carries several dates). Such a tag is *held* and said why.
+
+A manifest list deleted this way leaves its platforms' images, which their key tags hold.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class NodePrune:
     node: str
     repository: str
     verdicts: list[Verdict] = field(default_factory=list)
+    deleted: list[Verdict] = field(default_factory=list)  # (or, dry, would be) so far
     sboms: list[str] = field(default_factory=list)
     signatures: list[str] = field(default_factory=list)
 
@@ -105,13 +109,11 @@ def decide(
     dated: Sequence[tuple[str, str, str]], released: Mapping[str, str], keep: int
 ) -> list[Verdict]:
     """Verdicts for ``dated`` tags ``(tag, date, digest)``: the ``keep`` newest kept; an older
-    one held when a release tag (``released``: digest -> tag) or a kept tag shares its
-    digest, deleted otherwise. Newest first."""
+    one held when another tag (``released``: digest -> a tag that is not dated) or a kept tag
+    shares its digest, deleted otherwise. Newest first."""
     newest = sorted(dated, key=lambda item: (item[1], item[0]), reverse=True)
     kept = newest[:keep]
-    needed = {
-        digest: f"release tag {tag!r} points to its image" for digest, tag in released.items()
-    }
+    needed = {digest: f"tag {tag!r} points to its image" for digest, tag in released.items()}
     for tag, _, digest in kept:
         needed.setdefault(digest, f"kept tag {tag!r} shares its image")
     verdicts = [
@@ -127,39 +129,53 @@ def decide(
     return verdicts
 
 
+# A key tag: the first 20 hex digits of a node's cache key.
+KEY_TAG = re.compile(r"[0-9a-f]{20}")
+SBOM_SUFFIX = ".sbom"
+
+
 def prune_node(
     registry: Registry,
+    result: NodePrune,
     *,
-    node: str,
-    repository: str,
     templates: Sequence[str],
     release: str,
     keep: int,
     dry_run: bool,
     lookaside: Path | None,
-) -> NodePrune:
-    """Prune one node's repository (nothing deleted with ``dry_run``).
+) -> None:
+    """Prune the repository of ``result`` (nothing deleted with ``dry_run``), recording each
+    deletion in ``result`` as it is made, so a failure halfway still tells what was done.
 
     Raises:
         StepFailedError: the registry could not be asked, or refused a deletion.
     """
-    result = NodePrune(node=node, repository=repository)
+    repository, node = result.repository, result.node
     pattern = dated_pattern(templates, release=release, node=node)
     if pattern is None:
-        return result
+        return
     tags = registry.tags(repository)
-    dated = []
+    dated: list[tuple[str, str, str]] = []
+    needed: dict[str, str] = {}
     for tag in tags:
         date = date_of(pattern, tag)
-        manifest = registry.manifest(f"{repository}:{tag}") if date else None
-        if date and manifest is not None:
+        if date is None and (tag.endswith(SBOM_SUFFIX) or KEY_TAG.fullmatch(tag)):
+            continue
+        manifest = registry.manifest(f"{repository}:{tag}")
+        if manifest is None:
+            continue
+        if date is not None:
             dated.append((tag, date, manifest.digest))
-    released = {}
-    for tag in undated_tags(templates, release=release, node=node):
-        manifest = registry.manifest(f"{repository}:{tag}") if tag in tags else None
-        if manifest is not None:
-            released[manifest.digest] = tag
-    result.verdicts = decide(dated, released, keep)
+        else:
+            needed.setdefault(manifest.digest, tag)
+    result.verdicts = decide(dated, needed, keep)
+    staying = {v.digest for v in result.verdicts if v.action is not Action.DELETE} | set(needed)
+    kept_sboms = set()
+    for digest in staying:
+        if sbom_tag(digest) in tags:
+            found = registry.manifest(f"{repository}:{sbom_tag(digest)}")
+            if found is not None:
+                kept_sboms.add(found.digest)
     deleted: set[str] = set()
     for verdict in result.verdicts:
         if verdict.action is not Action.DELETE or verdict.digest in deleted:
@@ -167,23 +183,24 @@ def prune_node(
         deleted.add(verdict.digest)
         sbom = sbom_tag(verdict.digest)
         sbom_manifest = registry.manifest(f"{repository}:{sbom}") if sbom in tags else None
+        if sbom_manifest is not None and sbom_manifest.digest in kept_sboms:
+            sbom_manifest = None  # a kept image has the same SBOM document
         signatures = (
             signature_dir(lookaside, f"{repository}:{verdict.tag}", verdict.digest)
-            if lookaside
+            if lookaside is not None
             else None
         )
+        if not dry_run:
+            registry.delete(repository, verdict.digest)
+        result.deleted.append(verdict)
         if sbom_manifest is not None:
+            if not dry_run:
+                registry.delete(repository, sbom_manifest.digest)
             result.sboms.append(sbom)
         if signatures is not None and signatures.is_dir():
+            if not dry_run:
+                shutil.rmtree(signatures)
             result.signatures.append(str(signatures))
-        if dry_run:
-            continue
-        registry.delete(repository, verdict.digest)
-        if sbom_manifest is not None:
-            registry.delete(repository, sbom_manifest.digest)
-        if signatures is not None and signatures.is_dir():
-            shutil.rmtree(signatures)
-    return result
 
 
 def report(results: Sequence[NodePrune], *, dry_run: bool) -> list[str]:
@@ -192,8 +209,9 @@ def report(results: Sequence[NodePrune], *, dry_run: bool) -> list[str]:
     lines = []
     total = 0
     for result in results:
+        done = {v.digest for v in result.deleted}
         for verdict in result.verdicts:
-            if verdict.action is Action.DELETE:
+            if verdict.action is Action.DELETE and verdict.digest in done:
                 total += 1
                 lines.append(f"{verb} {result.repository}:{verdict.tag} ({verdict.digest[:19]})")
             elif verdict.action is Action.HOLD:
@@ -201,6 +219,6 @@ def report(results: Sequence[NodePrune], *, dry_run: bool) -> list[str]:
         lines += [f"{verb} {result.repository}:{sbom} (its SBOM)" for sbom in result.sboms]
         lines += [f"{verb} signatures {folder}" for folder in result.signatures]
     kept = sum(v.action is Action.KEEP for r in results for v in r.verdicts)
-    done = "would be deleted" if dry_run else "deleted"
-    lines.append(f"{total} dated tags {done}, {kept} kept")
+    outcome = "would be deleted" if dry_run else "deleted"
+    lines.append(f"{total} dated tags {outcome}, {kept} kept")
     return lines

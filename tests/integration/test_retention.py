@@ -20,8 +20,10 @@ from tests.integration.conftest import ROOT, orchestrate
 from tests.registry_server import TlsRegistry
 
 NIGHTLY = 'tags: ["master", "master-{date}"]\n'
-# date -> the image it points to (one per letter); "master" points to b.
+# date -> the image it points to (one per letter); "master" points to b, "stable" (made by
+# hand) to c.
 DATED = {
+    "20261129": "f",
     "20261130": "e",  # an unchanged image: the same as the newest
     "20261201": "a",
     "20261202": "b",
@@ -29,6 +31,7 @@ DATED = {
     "20261204": "d",
     "20261205": "e",
 }
+OTHER_TAGS = {"master": "b", "stable": "c"}
 
 
 @pytest.fixture
@@ -44,6 +47,15 @@ def sh(*argv: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
 
 
+def copy(access: RegistryAccess, source: str, destination: str) -> None:
+    """A tag copy inside the registry (the manifest only)."""
+    sh(
+        "skopeo", "copy", "--quiet", "--preserve-digests",
+        *access.options(prefix="src-"), *access.options(prefix="dest-"),
+        f"docker://{source}", f"docker://{destination}",
+    )  # fmt: skip
+
+
 def tag_list(registry: TlsRegistry, repository: str) -> set[str]:
     out = sh(
         "skopeo", "list-tags", *registry.client_options(),
@@ -54,15 +66,19 @@ def tag_list(registry: TlsRegistry, repository: str) -> set[str]:
 
 @pytest.fixture
 def nightly_tags(tls_registry: TlsRegistry, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """keystone's repository as six nightlies left it: five tiny images (a to e) under dated
-    tags, "master" on b, a's SBOM artifact and a's signatures in the lookaside; letter ->
-    digest."""
+    """keystone's repository as seven nightlies left it: six tiny images (a to f) under
+    dated tags, "master" on b, "stable" on c, a's SBOM artifact and a's signatures in the
+    lookaside; letter -> digest."""
     repository = f"{tls_registry.address}/openstack/keystone"
     access = RegistryAccess(
         cert_dir=str(tls_registry.cert_dir), authfile=str(tls_registry.authfile)
     )
-    digests = {}
-    for letter in sorted(set(DATED.values())):
+    digests: dict[str, str] = {}
+    for date, letter in sorted(DATED.items()):
+        tag = f"master-{date}"
+        if letter in digests:  # the same image again: a tag copy inside the registry
+            copy(access, f"{repository}@{digests[letter]}", f"{repository}:{tag}")
+            continue
         container = sh("buildah", "from", "scratch")
         image = f"localhost/orchestrate-test/prune-{letter}:{os.getpid()}"
         try:
@@ -73,22 +89,12 @@ def nightly_tags(tls_registry: TlsRegistry, tmp_path: Path) -> Iterator[dict[str
         digest_file = tmp_path / f"{letter}.digest"
         sh(
             "buildah", "push", "--quiet", *tls_registry.client_options(),
-            "--digestfile", str(digest_file), image, f"docker://{repository}:{letter}",
+            "--digestfile", str(digest_file), image, f"docker://{repository}:{tag}",
         )  # fmt: skip
         subprocess.run(["buildah", "rmi", image], capture_output=True, check=False)
         digests[letter] = digest_file.read_text().strip()
-    for date, letter in DATED.items():
-        tag = f"master-{date}"
-        sh(
-            "skopeo", "copy", "--quiet", "--preserve-digests",
-            *access.options(prefix="src-"), *access.options(prefix="dest-"),
-            f"docker://{repository}@{digests[letter]}", f"docker://{repository}:{tag}",
-        )  # fmt: skip
-    sh(
-        "skopeo", "copy", "--quiet", "--preserve-digests",
-        *access.options(prefix="src-"), *access.options(prefix="dest-"),
-        f"docker://{repository}@{digests['b']}", f"docker://{repository}:master",
-    )  # fmt: skip
+    for tag, letter in OTHER_TAGS.items():
+        copy(access, f"{repository}@{digests[letter]}", f"{repository}:{tag}")
     layout = tmp_path / "sbom-layout"
     write_layout(layout, b'{"bomFormat": "CycloneDX"}')
     subprocess.run(
@@ -140,17 +146,20 @@ def test_older_dated_tags_go_with_their_sbom_and_signatures_and_needed_ones_stay
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert f"deleted {repository}:master-20261201 ({nightly_tags['a'][:19]})" in lines
-    assert f"deleted {repository}:master-20261203 ({nightly_tags['c'][:19]})" in lines
-    assert f"held {repository}:master-20261202: release tag 'master' points to its image" in lines
+    assert f"deleted {repository}:master-20261129 ({nightly_tags['f'][:19]})" in lines
+    assert f"held {repository}:master-20261202: tag 'master' points to its image" in lines
+    assert f"held {repository}:master-20261203: tag 'stable' points to its image" in lines
     assert (
         f"held {repository}:master-20261130: kept tag 'master-20261205' shares its image" in lines
     )
+    assert f"deleted {repository}:{sbom} (its SBOM)" in lines
     assert f"deleted signatures {signatures}" in lines
     assert lines[-1] == "2 dated tags deleted, 2 kept"
     after = tag_list(tls_registry, "openstack/keystone")
-    assert after == before - {"master-20261201", "master-20261203", "a", "c", sbom}
+    assert after == before - {"master-20261201", "master-20261129", sbom}
     assert not signatures.exists()
     assert tls_registry.digest("openstack/keystone", "master") == nightly_tags["b"]
+    assert tls_registry.digest("openstack/keystone", "stable") == nightly_tags["c"]
     # Run again: nothing left to delete.
     again = prune(tls_registry, pipeline, lookaside)
     assert again.stdout.strip().splitlines()[-1] == "0 dated tags deleted, 2 kept"

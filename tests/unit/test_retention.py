@@ -44,7 +44,7 @@ def test_the_newest_are_kept_and_a_needed_image_is_held() -> None:
         "master-20261201",
     }
     assert verdicts["master-20261202"].action is Action.HOLD
-    assert verdicts["master-20261202"].why == "release tag 'master' points to its image"
+    assert verdicts["master-20261202"].why == "tag 'master' points to its image"
     assert verdicts["master-20261130"].why == "kept tag 'master-20261205' shares its image"
     assert verdicts["master-20261203"].why == "older than the 2 newest"
     # Newest first, and nothing to do when there are fewer than keep.
