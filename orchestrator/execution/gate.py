@@ -20,7 +20,8 @@ Checks run in order and the first failure ends the gate: its result names the ch
 line that says why (pytest's ``FAILED``/``ERROR`` line, else the last line of its output) and
 the last lines of the blamed services' logs. A check past its timeout, or a run interrupted,
 is stopped as Ctrl-C would stop it (SIGINT to its group, so a test tears its services down),
-then SIGTERM, then SIGKILL.
+then SIGTERM, then SIGKILL; whatever a check leaves running in its group when it ends gets
+SIGTERM, then SIGKILL.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def _run_check(
         except KeyboardInterrupt:
             state = CheckState.INTERRUPTED
             _stop(proc)
+        _end_group(proc.pid)
     seconds = time.monotonic() - started
     code = proc.returncode
     if state is None:
@@ -163,6 +165,23 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except KeyboardInterrupt:  # a second Ctrl-C: on to the next signal at once
             continue
     proc.wait()
+
+
+def _end_group(pgid: int) -> None:
+    """What the check left running in its process group (a daemon it started, a child its
+    shell did not wait for): SIGTERM, then after a grace SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + TERM_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 def failure_line(log: Path) -> str:

@@ -25,6 +25,7 @@ from orchestrator.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     FetchError,
+    OrchestrateError,
     StepFailedError,
 )
 from orchestrator.execution.gate import run_gate
@@ -92,7 +93,11 @@ def gate_and_release(
         log.error("gate failed: no release tag moved", reason=gate.message())
         return
     log.info("gate passed", checks=[c.name for c in gate.checks])
-    release_locally(plans, runner, run_dir / "logs" / RELEASE_LOG)
+    try:
+        release_locally(plans, runner, run_dir / "logs" / RELEASE_LOG)
+    except OrchestrateError as exc:  # recorded as the run's error, as a failed promotion is
+        result.promotion_error = f"the gate passed but a local release tag did not move: {exc}"
+        log.error("release failed", reason=str(exc))
 
 
 def gate_images(

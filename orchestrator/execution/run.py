@@ -388,7 +388,9 @@ def execute(
                 record_gate(history, run_id, result.gate)
             result.finished = time.time()
         promoting = settings.push and settings.promote
-        released = not gate or (result.gate is not None and result.gate.passed)
+        released = not gate or (
+            result.gate is not None and result.gate.passed and not result.promotion_error
+        )
         if registry is not None and promoting and not result.interrupted and released:
             _promote(prepared, registry, result, executor.signer)
         try:

@@ -4,7 +4,10 @@ timeout after tearing down, and how the gate reads in the summary, its JSON and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,10 +15,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from orchestrator.errors import EXIT_GATE_FAILED, EXIT_OK
+from orchestrator.errors import EXIT_GATE_FAILED, EXIT_NODE_FAILED, EXIT_OK
 from orchestrator.execution import gate as gate_module
 from orchestrator.execution.gate import run_gate
-from orchestrator.execution.release import gate_exit_code
+from orchestrator.execution.release import gate_and_release, gate_exit_code
 from orchestrator.model.pipeline import GateCheck
 from orchestrator.model.results import (
     Attempt,
@@ -26,7 +29,9 @@ from orchestrator.model.results import (
     RunResult,
 )
 from orchestrator.model.states import Status
+from orchestrator.planning.nodeplan import Step, empty_plan
 from orchestrator.reporting import summary
+from tests.unit.test_buildah_executor import RecordingRunner
 
 IMAGES = {"keystone": "localhost/o/keystone:k1", "glance": "localhost/o/glance:k2"}
 
@@ -201,3 +206,43 @@ def test_a_passed_a_skipped_and_no_gate_read_in_the_summary() -> None:
     assert (
         summary.to_json(a_run(None), ["keystone"], pipeline="p", log_dir=Path("/s"))["gate"] is None
     )
+
+
+def test_what_a_check_leaves_running_is_ended_with_it(tmp_path: Path) -> None:
+    marker = f"sleep 6{os.getpid() % 1000:03d}7"
+    result = gate(tmp_path, GateCheck(name="leaky", run=f"({marker} &) ; echo started"))
+    assert result.passed
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert left.stdout.strip() == "", f"left running: {left.stdout}"
+
+
+def test_a_release_tag_that_cannot_move_after_a_passed_gate_fails_the_run(
+    tmp_path: Path,
+) -> None:
+    """The gate passed but tagging failed: the run's error says so (exit 1), and nothing
+    escapes to skip the history's record of the run."""
+    release = (Step(name="tag:2026.1", argv=("buildah", "tag", "ns/keystone:k", "ns/ks:2026.1")),)
+    plans = {
+        "keystone": dataclasses.replace(
+            empty_plan("keystone"), image="ns/keystone:k", release=release
+        )
+    }
+    runner = RecordingRunner(images={"ns/keystone:k": "k"})
+    runner.fail("tag:2026.1")
+    result = a_run(None)
+    gate_and_release(
+        checks=(GateCheck(name="works", run="true"),),
+        run_gate_checks=True,
+        plans=plans,
+        result=result,
+        runner=runner,
+        registry=None,
+        folder=tmp_path,
+        run_dir=tmp_path / "run",
+        storage_conf=None,
+    )
+    assert result.gate is not None and result.gate.passed
+    assert result.promotion_error.startswith(
+        "the gate passed but a local release tag did not move: "
+    )
+    assert result.exit_code == EXIT_NODE_FAILED
