@@ -30,6 +30,11 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("orchestrate: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.UsageError as exc:  # one line, as every other bad input; --help has the rest
+        command = exc.ctx.command_path.removeprefix("orchestrate").strip() if exc.ctx else ""
+        where = f"orchestrate {command}" if command else "orchestrate"
+        click.echo(f"{where}: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)

@@ -51,12 +51,12 @@ def prune_cmd(
     path = find_pipeline(pipeline)
     resolved = load(path, request.profiles_dir)
     settings = request.settings(resolved.pipeline.settings)
-    require_tool("skopeo")
     registry = registry_of(settings, ShRunner())
     if registry is None:
         raise ConfigError(
             "registry", "", "no registry to prune: pass --registry or set ORCHESTRATE_REGISTRY"
         )
+    require_tool("skopeo")
     graph = graph_for(resolved, request.selection)
     lookaside = lookaside_of(settings)
     base = settings.registry.rstrip("/")

@@ -281,6 +281,17 @@ CASES: dict[str, Case] = {
     "network-in-settings": pipeline_case(
         "settings: {http_proxy: 'http://p:3128'}\n" + LOCAL, r"unknown key 'http_proxy'"
     ),
+    # -- outdated and registry prune ----------------------------------------------------------
+    "outdated-pipeline-and-image": Case(
+        ("outdated", "{pipeline}", "some/image:1"), r"give one PIPELINE or IMAGEs, not both"
+    ),
+    "outdated-selecting-images": Case(
+        ("outdated", "some/image:1", "--only", "keystone"), r"select nodes of a PIPELINE, not"
+    ),
+    "prune-without-registry": Case(
+        ("registry", "prune", "{pipeline}", "--keep", "2"), r"registry: no registry to prune"
+    ),
+    "prune-keep-zero": Case(("registry", "prune", "{pipeline}", "--keep", "0"), r"--keep"),
     "gate-empty": pipeline_case("gate: []\n" + LOCAL, r"gate: list at least one check"),
     "gate-no-run": pipeline_case("gate: [{name: cloud}]\n" + LOCAL, r"gate\[0\].*'run'"),
     "gate-twice": pipeline_case(
