@@ -32,8 +32,8 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except click.UsageError as exc:  # one line, as every other bad input; --help has the rest
         command = exc.ctx.command_path.removeprefix("orchestrate").strip() if exc.ctx else ""
-        where = f"orchestrate {command}" if command else "orchestrate"
-        click.echo(f"{where}: error: {exc.format_message()}", err=True)
+        prefix = f"orchestrate {command}" if command else "orchestrate"
+        click.echo(f"{prefix}: error: {exc.format_message()}", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         exc.show()
