@@ -25,6 +25,7 @@ from pathlib import Path
 from orchestrator.engine.attachments import sbom_tag
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.signing import signature_dir
+from orchestrator.model.references import render_tag
 
 DATE_FIELD = "date"
 
@@ -85,16 +86,11 @@ def dated_pattern(templates: Iterable[str], *, release: str, node: str) -> re.Pa
 
 def undated_tags(templates: Iterable[str], *, release: str, node: str) -> list[str]:
     """The release tags the templates without ``{date}`` make (``master``, ``2026.1``)."""
-    values = {"release": release, "node": node}
-    out = []
-    for template in templates:
-        if "{" + DATE_FIELD + "}" in template:
-            continue
-        try:
-            out.append(template.format(**values))
-        except (KeyError, IndexError, ValueError):
-            out.append(template)
-    return out
+    return [
+        render_tag(template, release=release, date="", node=node)
+        for template in templates
+        if "{" + DATE_FIELD + "}" not in template
+    ]
 
 
 def date_of(pattern: re.Pattern[str], tag: str) -> str | None:

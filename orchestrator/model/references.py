@@ -70,6 +70,14 @@ def prefix_problem(prefix: str) -> str | None:
 TAG_FIELDS = ("release", "date", "node")
 
 
+def render_tag(template: str, *, release: str, date: str, node: str) -> str:
+    """The tag a tag template gives (a template load refused stays as written)."""
+    try:
+        return template.format(release=release, date=date, node=node)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return template
+
+
 def tag_template_problem(template: str, *, release: str, node: str) -> str | None:
     """Why the tag template ``template`` (``{release}``, ``{date}``, ``{node}``) cannot
     give a valid tag for ``node``, or None."""

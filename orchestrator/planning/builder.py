@@ -14,6 +14,7 @@ from orchestrator.engine import buildah, naming
 from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess
 from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.model.pipeline import BaseSpec
+from orchestrator.model.references import render_tag
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey
@@ -430,15 +431,11 @@ class NodeBuilder:
     def release_tags(self, extra: Sequence[str] = ()) -> list[str]:
         """The pipeline's tag templates, then ``extra``, made tags of this node's image."""
         pipeline = self.resolved.pipeline
-        values = {"release": pipeline.release, "date": self.ctx.date, "node": self.node}
-        out = []
-        for template in unique(pipeline.tags, extra):
-            try:
-                tag = template.format(**values)
-            except (KeyError, IndexError, ValueError):
-                tag = template
-            out.append(f"{self.repository}:{tag}")
-        return out
+        return [
+            f"{self.repository}:"
+            + render_tag(template, release=pipeline.release, date=self.ctx.date, node=self.node)
+            for template in unique(pipeline.tags, extra)
+        ]
 
     def remote_repository(self) -> str:
         """``<registry>/<node>``, or "" when no registry is set."""
