@@ -64,9 +64,12 @@ def gate_and_release(
             "gate skipped (--no-gate): release tags held back; 'orchestrate gate' runs its checks"
         )
         return
+    log.info("gate started", checks=[c.name for c in checks], folder=str(run_dir / "gate"))
     try:
-        pulls = run_dir / "gate" / "pull.log"
-        images = gate_images(plans, runner, registry=registry, log_path=pulls)
+        gate = check_images(
+            checks, plans, runner, registry=registry, folder=folder, run_dir=run_dir,
+            storage_conf=storage_conf,
+        )  # fmt: skip
     except FetchError as exc:
         result.gate = GateResult(
             checks=[
@@ -76,15 +79,6 @@ def gate_and_release(
         )
         log.error("gate failed: no release tag moved", reason=str(exc))
         return
-    log.info("gate started", checks=[c.name for c in checks], folder=str(run_dir / "gate"))
-    gate = run_gate(
-        checks,
-        images=images,
-        folder=folder,
-        gate_dir=run_dir / "gate",
-        run_id=run_dir.name,
-        env=environment(storage_conf),
-    )
     result.gate = gate
     if gate.interrupted:
         result.interrupted = True
@@ -98,6 +92,34 @@ def gate_and_release(
     except OrchestrateError as exc:  # recorded as the run's error, as a failed promotion is
         result.promotion_error = f"the gate passed but a local release tag did not move: {exc}"
         log.error("release failed", reason=str(exc))
+
+
+def check_images(
+    checks: tuple[GateCheck, ...],
+    plans: Mapping[str, NodePlan],
+    runner: Runner,
+    *,
+    registry: Registry | None,
+    folder: Path,
+    run_dir: Path,
+    storage_conf: Path | None,
+) -> GateResult:
+    """The checks run on the plans' images (pulled first where not local), under
+    ``<run_dir>/gate``: what ``build`` and ``orchestrate gate`` share.
+
+    Raises:
+        FetchError: an image is neither local nor (with a registry) pullable.
+    """
+    gate_dir = run_dir / "gate"
+    images = gate_images(plans, runner, registry=registry, log_path=gate_dir / "pull.log")
+    return run_gate(
+        checks,
+        images=images,
+        folder=folder,
+        gate_dir=gate_dir,
+        run_id=run_dir.name,
+        env=environment(storage_conf),
+    )
 
 
 def gate_images(
@@ -144,21 +166,14 @@ def gate_images(
     return images
 
 
-def release_locally(plans: Mapping[str, NodePlan], runner: Runner, log_path: Path) -> list[str]:
-    """Run every node's release steps (local release tags), logging to ``log_path``; the
-    nodes whose image is not local (reused from the registry, nothing pulled) have none to
-    move. Returns the nodes released."""
-    storage = Storage(runner)
-    done: list[str] = []
+def release_locally(plans: Mapping[str, NodePlan], runner: Runner, log_path: Path) -> None:
+    """Run every node's release steps (local release tags), logging to ``log_path``. Every
+    image is local by then: :func:`gate_images` pulled what was not."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as out:
-        for node, plan in plans.items():
-            if not plan.release or storage.image_id(plan.image) is None:
-                continue
+        for plan in plans.values():
             for step in plan.release:
                 runner.run(step.argv, step=step.name, log=out, log_path=str(log_path))
-            done.append(node)
-    return done
 
 
 def gate_exit_code(result: GateResult) -> int:

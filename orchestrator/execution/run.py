@@ -31,7 +31,6 @@ from orchestrator.engine.runner import Runner, ShRunner, check_space, require_to
 from orchestrator.engine.signing import Signer
 from orchestrator.engine.storage import Storage
 from orchestrator.engine.storageconf import conf_path, make_storage_root
-from orchestrator.engine.storageconf import environment as storage_environment
 from orchestrator.errors import (
     ConfigError,
     FetchError,
@@ -41,7 +40,6 @@ from orchestrator.errors import (
 )
 from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.engines import registry_of, signer_of
-from orchestrator.execution.gate import run_gate
 from orchestrator.execution.promote import PromotionError, promote
 from orchestrator.execution.recording import (
     record_gate,
@@ -50,7 +48,7 @@ from orchestrator.execution.recording import (
     run_state,
     start_run,
 )
-from orchestrator.execution.release import gate_and_release, gate_images
+from orchestrator.execution.release import check_images, gate_and_release
 from orchestrator.execution.scheduler import Limits, Scheduler
 from orchestrator.loading.load import (
     check_output,
@@ -476,21 +474,15 @@ def gate_only(prepared: Prepared, runner: Runner) -> GateResult:
     checks = prepared.resolved.pipeline.gate
     if not checks:
         raise ConfigError(str(prepared.path), "gate", "the pipeline lists no gate checks")
-    gate_dir = prepared.run_dir / "gate"
-    images = gate_images(
-        prepared.plans,
-        runner,
-        registry=registry_of(prepared.settings, runner),
-        log_path=gate_dir / "pull.log",
-    )
     with _sigterm_as_interrupt():
-        return run_gate(
+        return check_images(
             checks,
-            images=images,
+            prepared.plans,
+            runner,
+            registry=registry_of(prepared.settings, runner),
             folder=prepared.path.parent,
-            gate_dir=gate_dir,
-            run_id=prepared.run_id,
-            env=storage_environment(prepared.storage_conf),
+            run_dir=prepared.run_dir,
+            storage_conf=prepared.storage_conf,
         )
 
 
