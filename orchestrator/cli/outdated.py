@@ -17,6 +17,7 @@ from orchestrator.engine.storage import Storage
 from orchestrator.errors import EXIT_OK, EXIT_OUTDATED, ConfigError
 from orchestrator.execution.retention import undated_tags
 from orchestrator.inspection import outdated as report
+from orchestrator.inspection.image_contents import require_local
 from orchestrator.loading.archive import Archive
 from orchestrator.loading.load import fetch_constraints, find_pipeline, load, network_of
 from orchestrator.model.pipeline import BaseSpec
@@ -61,17 +62,21 @@ def outdated_cmd(
         if request.selection != Selection():
             raise ConfigError("--only/--skip/--match", "", "select nodes of a PIPELINE, not images")
         settings = request.settings({})
+        require_tool("buildah")
+        storage = Storage(ShRunner())
+        for image in targets:
+            require_local(storage, image, image)
         images = [(image, image) for image in targets]
         pins, mirror = None, BaseSpec.mirror
     else:
         resolved = load(find_pipeline(request.pipeline), request.profiles_dir)
         settings = request.settings(resolved.pipeline.settings)
         resolved = fetch_constraints(resolved, settings)
+        require_tool("buildah")
         images, notes = _pipeline_images(resolved, settings, request.selection)
         pipeline = resolved.pipeline
         pins = "\n".join([pipeline.constraints.upper.read_text(), *pipeline.toolchain.builder()])
         mirror = pipeline.base.mirror
-    require_tool("buildah")
     mirrors = {mirror.rstrip("/"): settings.apt_mirror} if settings.apt_mirror else {}
     archive = Archive(network_of(settings), settings.state_dir / "archive", mirrors)
     reports = outdated(

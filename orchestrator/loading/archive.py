@@ -123,6 +123,7 @@ class Archive:
         self.mirrors = dict(mirrors or {})
         self._opener = network.opener()
         self._read: dict[tuple[AptSource, str], dict[str, str]] = {}
+        self._offers: dict[tuple[tuple[AptSource, ...], str], dict[str, list[Offer]]] = {}
 
     def offers(self, sources: Sequence[AptSource], arch: str) -> dict[str, list[Offer]]:
         """Every package the sources offer for ``arch`` (and ``all``): its versions, one per
@@ -132,12 +133,16 @@ class Archive:
             FetchError: an index could not be fetched (the network, a server error).
             SourceError: the archive has no such suite, or an index is not what its Release says.
         """
+        memo = (tuple(sources), arch)
+        if memo in self._offers:  # images of one pipeline share their sources
+            return self._offers[memo]
         found: dict[str, list[Offer]] = {}
         for source in sources:
             for package, version in self.index(source, arch).items():
                 found.setdefault(package, []).append(
                     Offer(version=version, suite=source.suite, security=source.security)
                 )
+        self._offers[memo] = found
         return found
 
     def index(self, source: AptSource, arch: str) -> dict[str, str]:

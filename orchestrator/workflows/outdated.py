@@ -12,7 +12,6 @@ from packaging.utils import canonicalize_name
 from orchestrator.engine import naming
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.storage import Storage
-from orchestrator.inspection.image_contents import require_local
 from orchestrator.inspection.outdated import ImageReport, Inventory, compare, read_image
 from orchestrator.loading.archive import Archive
 from orchestrator.loading.load import constraint_lines
@@ -26,17 +25,17 @@ def outdated(
     upper_constraints: str | None,
     run_id: str,
 ) -> list[ImageReport]:
-    """A report per ``(name, image)``: its outdated packages and, with ``upper_constraints``
-    (the text of the pipeline's file), the distributions its pins no longer match.
+    """A report per ``(name, image)`` (each in local storage): its outdated packages and,
+    with ``upper_constraints`` (the text of the pipeline's file), the distributions its pins
+    no longer match.
 
     Raises:
-        ConfigError: an image is not local, or holds no SBOM or apt sources.
+        ConfigError: an image holds no SBOM or apt sources.
         FetchError, SourceError: the archive's indexes could not be read.
     """
     storage = Storage(runner)
     reports = []
     for number, (name, image) in enumerate(images):
-        require_local(storage, image, name)
         container = naming.container_name(run_id, f"outdated-{number}")
         with storage.mounted(image, container) as root:
             inventory = read_image(Path(root), image)
