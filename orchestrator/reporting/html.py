@@ -223,15 +223,16 @@ def _legend() -> str:
     )
 
 
+def _link(path: Path, out_dir: Path, text: str = "") -> str:
+    """A link to ``path`` from the page in ``out_dir`` (relative when it can be)."""
+    href = os.path.relpath(path, out_dir) if path.is_absolute() else str(path)
+    return f'<a href="{_esc(href)}">{_esc(text or path.name)}</a>'
+
+
 def _table(nodes: Sequence[NodeRecord], missing: Sequence[str], out_dir: Path) -> str:
     rows = []
     for r in nodes:
-        log = Path(r.log_path) if r.log_path else None
-        if log is not None:
-            href = os.path.relpath(log, out_dir) if log.is_absolute() else str(log)
-            link = f'<a href="{_esc(href)}">{_esc(log.name)}</a>'
-        else:
-            link = "-"
+        link = _link(Path(r.log_path), out_dir) if r.log_path else "-"
         rows.append(
             f'<tr data-node="{_esc(r.node)}"><td>{_esc(r.node)}</td>'
             f'<td><span class="dot" style="background:{COLOURS.get(r.status, "#ccc")}"></span>'
@@ -259,11 +260,6 @@ CHECK_COLOURS = {
     CheckState.INTERRUPTED: COLOURS[Status.CANCELLED],
     CheckState.NOT_RUN: COLOURS[Status.CANCELLED],
 }
-
-
-def _link(path: Path, out_dir: Path, text: str = "") -> str:
-    href = os.path.relpath(path, out_dir) if path.is_absolute() else str(path)
-    return f'<a href="{_esc(href)}">{_esc(text or path.name)}</a>'
 
 
 def _gate(checks: Sequence[CheckResult], out_dir: Path) -> str:
