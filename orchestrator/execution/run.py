@@ -9,6 +9,7 @@ it ends, so a run killed with SIGKILL leaves a record that ``orchestrate resume`
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import shutil
 import signal
 import sys
@@ -50,6 +51,7 @@ from orchestrator.execution.recording import (
 )
 from orchestrator.execution.release import check_images, gate_and_release
 from orchestrator.execution.scheduler import Limits, Scheduler
+from orchestrator.loading.archive import archive_for
 from orchestrator.loading.load import (
     check_output,
     check_settings,
@@ -57,9 +59,11 @@ from orchestrator.loading.load import (
     fetch_sources,
     find_pipeline,
     load,
+    network_of,
     plan_inputs,
 )
 from orchestrator.logsetup import redirected
+from orchestrator.model.debs import DebIndex
 from orchestrator.model.pipeline import REQUIREMENTS_NODE
 from orchestrator.model.platforms import named_in
 from orchestrator.model.request import Request
@@ -107,9 +111,17 @@ class Prepared:
         return self.run_dir / "logs"
 
 
-def prepare(request: Request, *, check_tools: bool = True, now: datetime | None = None) -> Prepared:
+def prepare(
+    request: Request,
+    *,
+    check_tools: bool = True,
+    now: datetime | None = None,
+    archive_dir: Path | None = None,
+) -> Prepared:
     """Load and check the pipeline, fetch its sources and plan every selected node, as of
-    ``now`` (default: the present; ``verify`` plans as of the run it rebuilds).
+    ``now`` (default: the present; ``verify`` plans as of the run it rebuilds). The archive's
+    indexes (``refresh: updates``) are cached in ``archive_dir`` (default: the state
+    directory's ``archive/``).
 
     Raises:
         OrchestrateError: bad config, a missing tool (when ``check_tools``), a source that
@@ -154,6 +166,7 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         resolved = fetch_constraints(resolved, settings)
         images = [str(graph.nodes[node]["image"]) for node in nodes]
         sources = fetch_sources(resolved, unique(images, wheeled), settings)
+        archive = _archive(resolved, graph, settings, archive_dir)
     except FetchError as exc:
         if request.dry_run or not record_unstarted(
             request, path, settings, graph, run_id, now, exc
@@ -173,11 +186,12 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
                 f"state directory {settings.state_dir}: cannot create the package cache "
                 f"({exc.strerror})"
             ) from None
+    inputs = dataclasses.replace(plan_inputs(resolved, sources), archive=archive)
     ctx = PlanContext(
         run_id=run_id,
         run_dir=settings.state_dir / "runs" / run_id / "work",
         settings=settings,
-        inputs=plan_inputs(resolved, sources),
+        inputs=inputs,
         now=now,
         previous=previous_builds(
             settings, _previous_wheels_for(request, graph), ShRunner(storage_conf)
@@ -195,6 +209,20 @@ def prepare(request: Request, *, check_tools: bool = True, now: datetime | None 
         started=now,
         storage_conf=storage_conf,
     )
+
+
+def _archive(
+    resolved: ResolvedPipeline, graph: nx.DiGraph, settings: Settings, cache: Path | None
+) -> dict[str, DebIndex]:
+    """With ``refresh: updates``, what the base's suites offer now for each Debian
+    architecture of the graph: every node's key holds the versions it installs."""
+    base = resolved.pipeline.base
+    if base.refresh != "updates" or base.kind != "mmdebstrap":
+        return {}
+    wanted = {graph.nodes[node]["platform"] for node in graph}
+    arches = {p.debian_arch for p in resolved.platforms if p.name in wanted}
+    cache = cache or settings.state_dir / "archive"
+    return archive_for(base, arches, network_of(settings), cache, settings.apt_mirror)
 
 
 def _previous_wheels_for(request: Request, graph: nx.DiGraph) -> dict[str, str]:

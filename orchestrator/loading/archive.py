@@ -24,6 +24,7 @@ import lzma
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from debian.deb822 import Packages, Release
 from debian.debian_support import Version
@@ -31,6 +32,8 @@ from debian.debian_support import Version
 from orchestrator.errors import FetchError, SourceError
 from orchestrator.files import write_atomically
 from orchestrator.loading.sources import Network, fetch_failure, retrying
+from orchestrator.model.debs import Deb, DebIndex
+from orchestrator.model.pipeline import BaseSpec
 
 # The index files a Release may list for a component and architecture, best first.
 _INDEX_NAMES = ("Packages.xz", "Packages.gz", "Packages")
@@ -39,7 +42,10 @@ _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
     "Packages.gz": gzip.decompress,
     "Packages": bytes,
 }
-CACHE_FORMAT = 1
+# 2: each package's candidate with its dependencies (a :class:`Deb`), not its version alone.
+CACHE_FORMAT = 2
+# The fields of a Packages stanza a cached record keeps.
+_FIELDS = ["Package", "Version", "Pre-Depends", "Depends", "Provides", "Essential", "Priority"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ class Archive:
         self.cache_dir = cache_dir
         self.mirrors = dict(mirrors or {})
         self._opener = network.opener()
-        self._read: dict[tuple[AptSource, str], dict[str, str]] = {}
+        self._read: dict[tuple[AptSource, str], dict[str, Deb]] = {}
         self._offers: dict[tuple[tuple[AptSource, ...], str], dict[str, list[Offer]]] = {}
 
     def offers(self, sources: Sequence[AptSource], arch: str) -> dict[str, list[Offer]]:
@@ -147,17 +153,37 @@ class Archive:
 
     def index(self, source: AptSource, arch: str) -> dict[str, str]:
         """``{package: newest version}`` of one source's components for ``arch``."""
+        return {name: deb.version for name, deb in self.debs(source, arch).items()}
+
+    def debs(self, source: AptSource, arch: str) -> dict[str, Deb]:
+        """``{package: its newest version's record}`` of one source's components for
+        ``arch``, each naming the source's suite."""
         if (source, arch) not in self._read:
             release = self._release(source)
-            merged: dict[str, str] = {}
+            merged: dict[str, Deb] = {}
             # A flat repository (``deb URI ./``) has its index beside its Release file.
             folders = ("",) if source.suite.endswith("/") else source.components or ("main",)
             for component in folders:
-                for package, version in self._packages(source, release, component, arch).items():
-                    if package not in merged or newer(version, merged[package]):
-                        merged[package] = version
+                for name, record in self._packages(source, release, component, arch).items():
+                    if name not in merged or newer(record[0], merged[name].version):
+                        merged[name] = _deb(name, record, source.suite)
             self._read[(source, arch)] = merged
         return self._read[(source, arch)]
+
+    def deb_index(self, sources: Sequence[AptSource], arch: str) -> DebIndex:
+        """What apt in an image with ``sources`` installs for ``arch``: each package's newest
+        version over every source (of equal versions, a security suite's is named)."""
+        best: dict[str, Deb] = {}
+        for source in sources:
+            for name, deb in self.debs(source, arch).items():
+                held = best.get(name)
+                if (
+                    held is None
+                    or newer(deb.version, held.version)
+                    or (deb.version == held.version and source.security)
+                ):
+                    best[name] = deb
+        return DebIndex.of(best.values(), suites=[s.suite for s in sources])
 
     def _url(self, source: AptSource, path: str) -> str:
         base = self.mirrors.get(source.uri, source.uri).rstrip("/")
@@ -192,7 +218,7 @@ class Archive:
 
     def _packages(
         self, source: AptSource, release: Mapping[str, tuple[str, int]], component: str, arch: str
-    ) -> dict[str, str]:
+    ) -> dict[str, list[Any]]:
         folder = f"{component}/binary-{arch}" if component else ""
         for name in _INDEX_NAMES:
             listed = release.get(f"{folder}/{name}" if folder else name)
@@ -208,7 +234,7 @@ class Archive:
             data = self._get(url)
             if hashlib.sha256(data).hexdigest() != sha256:
                 raise SourceError(f"{url}: sha256 differs from the suite's Release file")
-            packages = newest_versions(_DECOMPRESS[name](data))
+            packages = newest_records(_DECOMPRESS[name](data))
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             write_atomically(
                 cached, json.dumps({"format": CACHE_FORMAT, "url": url, "packages": packages})
@@ -221,15 +247,47 @@ class Archive:
 
 def newest_versions(index: bytes) -> dict[str, str]:
     """``{package: newest version}`` of a Packages index."""
-    found: dict[str, str] = {}
+    return {name: record[0] for name, record in newest_records(index).items()}
+
+
+def newest_records(index: bytes) -> dict[str, list[Any]]:
+    """``{package: [version, depends, provides, essential, priority]}`` of the newest version
+    of each package of a Packages index: what the cache keeps (JSON lists, small and fast to
+    read back), ``depends`` as or-groups of names."""
+    found: dict[str, list[Any]] = {}
     stream = io.BytesIO(index)
-    for stanza in Packages.iter_paragraphs(
-        stream, fields=["Package", "Version"], use_apt_pkg=False
-    ):
+    for stanza in Packages.iter_paragraphs(stream, fields=_FIELDS, use_apt_pkg=False):
         name, version = stanza.get("Package"), stanza.get("Version")
-        if name and version and (name not in found or newer(version, found[name])):
-            found[name] = version
+        if not name or not version or (name in found and not newer(version, found[name][0])):
+            continue
+        relations = stanza.relations
+        depends = [
+            [alternative["name"] for alternative in group]
+            for relation in ("pre-depends", "depends")
+            for group in relations[relation] or ()
+        ]
+        provides = [group[0]["name"] for group in relations["provides"] or () if group]
+        essential = stanza.get("Essential", "no").strip() == "yes"
+        found[name] = [version, depends, provides, essential, stanza.get("Priority", "optional")]
     return found
+
+
+def _deb(name: str, record: Sequence[Any], suite: str) -> Deb:
+    version, depends, provides, essential, priority = record
+    return Deb(
+        name=name,
+        version=version,
+        suite=suite,
+        depends=tuple(tuple(plain(n) for n in group) for group in depends),
+        provides=tuple(plain(n) for n in provides),
+        essential=bool(essential),
+        priority=priority,
+    )
+
+
+def plain(name: str) -> str:
+    """A name in a relation without its architecture qualifier (``python3:any``)."""
+    return name.split(":", 1)[0]
 
 
 def best_offer(offers: Iterable[Offer]) -> Offer | None:
@@ -243,3 +301,20 @@ def best_offer(offers: Iterable[Offer]) -> Offer | None:
         ):
             best = offer
     return best
+
+
+def archive_for(
+    spec: BaseSpec, arches: Iterable[str], network: Network, cache: Path, apt_mirror: str = ""
+) -> dict[str, DebIndex]:
+    """For ``refresh: updates``: what the base's suites (``spec.apt_lines``) offer now, per
+    Debian architecture, fetched as ``outdated`` fetches them (``apt_mirror`` in place of the
+    base's mirror) and cached in ``cache`` (the state directory's ``archive/``).
+
+    Raises:
+        FetchError: an index could not be fetched.
+        SourceError: a suite is not in the archive, or an index is not what its Release says.
+    """
+    mirrors = {spec.mirror.rstrip("/"): apt_mirror} if apt_mirror else {}
+    archive = Archive(network, cache, mirrors)
+    sources = parse_sources("\n".join(spec.apt_lines(spec.mirror)), name="base")
+    return {arch: archive.deb_index(sources, arch) for arch in sorted(set(arches))}

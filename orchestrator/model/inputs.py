@@ -8,9 +8,10 @@ and file digests, folder hashes, upper-constraints, fetched sources) into these 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.model.debs import DebIndex
 from orchestrator.model.pipeline import Source
 
 # Folders of a source tree that are neither hashed nor copied into an image: VCS data, build
@@ -72,3 +73,5 @@ class PlanInputs:
     # The text of the pipeline's upper-constraints file.
     upper_constraints: str
     sources: Mapping[str, FetchedSource]
+    # With ``refresh: updates``: what the base's suites offer now, by Debian architecture.
+    archive: Mapping[str, DebIndex] = field(default_factory=dict)

@@ -27,9 +27,9 @@ RESERVED_NODES = frozenset({BASE_NODE, REQUIREMENTS_NODE, BUILDER_NODE, SHARED_N
 
 SourceKind = Literal["pypi", "git", "url", "local"]
 WheelScope = Literal["pipeline", "selected", "all"]
-Refresh = Literal["daily", "weekly", "monthly", "never"]
+Refresh = Literal["updates", "daily", "weekly", "monthly", "never"]
 Layering = Literal["shared", "flat"]
-REFRESH_CHOICES: tuple[Refresh, ...] = ("daily", "weekly", "monthly", "never")
+REFRESH_CHOICES: tuple[Refresh, ...] = ("updates", "daily", "weekly", "monthly", "never")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,9 +77,25 @@ class BaseSpec:
     components: tuple[str, ...] = ("main",)
     include: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates")
     packages: tuple[str, ...] = ()
-    # How often the base is rebuilt even when nothing else changed, to pick up the distro's
-    # security updates: the current period enters the base's cache key.
+    # More apt sources for the bootstrap and every image (``deb [options] URI SUITE
+    # COMPONENT...`` lines): a site's own repository.
+    sources: tuple[str, ...] = ()
+    # How the images pick up the distro's updates: ``updates`` puts the archive's versions
+    # of the packages each image installs into its key (it rebuilds when one has a newer
+    # version); a period (``daily`` ...) puts the current period into the base's key.
     refresh: Refresh = "weekly"
+
+    def apt_lines(self, mirror: str) -> list[str]:
+        """sources.list lines: the suite, its -updates, with a security mirror -security,
+        then the pipeline's own ``sources``."""
+        components = " ".join(self.components)
+        lines = [
+            f"deb {mirror} {self.suite} {components}",
+            f"deb {mirror} {self.suite}-updates {components}",
+        ]
+        if self.security_mirror:
+            lines.append(f"deb {self.security_mirror} {self.suite}-security {components}")
+        return [*lines, *self.sources]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -347,6 +347,7 @@ def _base(node: Field) -> BaseSpec:
         "components",
         "include",
         "packages",
+        "sources",
         "refresh",
     )
     m = node.mapping(keys)
@@ -357,9 +358,15 @@ def _base(node: Field) -> BaseSpec:
     if ("bootstrap" in m) == ("from" in m):
         raise node.error("set exactly one of 'bootstrap: mmdebstrap' or 'from: <image ref>'")
     if "from" in m:
-        for key in ("suite", "mirror", "security_mirror", "variant", "components", "include"):
+        only_bootstrap = ("suite", "mirror", "security_mirror", "variant", "components")
+        for key in (*only_bootstrap, "include", "sources"):
             if key in m:
                 raise m[key].error(f"{key!r} applies to 'bootstrap: mmdebstrap' only")
+        if refresh == "updates":
+            raise m["refresh"].error(
+                "'updates' needs 'bootstrap: mmdebstrap' (what a pulled base holds is not "
+                "known before it is pulled): use a period (daily, weekly, monthly) or never"
+            )
         return BaseSpec(
             kind="image",
             image=m["from"].string(),
@@ -384,8 +391,27 @@ def _base(node: Field) -> BaseSpec:
         else defaults.variant,
         components=m["components"].names() if "components" in m else defaults.components,
         include=m["include"].strings() if "include" in m else defaults.include,
+        sources=_apt_source_lines(m["sources"]) if "sources" in m else (),
         refresh=refresh,
     )
+
+
+# ``deb [options] URI SUITE COMPONENT...``, or ``deb [options] URI DIR/`` (a flat repository).
+_DEB_LINE = re.compile(r"^deb(\s+\[[^\]]*\])?\s+[a-z][a-z0-9+.-]*://\S+\s+(\S+/|\S+(\s+\S+)+)$")
+
+
+def _apt_source_lines(node: Field) -> tuple[str, ...]:
+    """``base.sources``: one-line sources.list entries, each naming its suite's components."""
+    lines = []
+    for item in node.items():
+        line = " ".join(item.string().split())
+        if not _DEB_LINE.match(line):
+            raise item.error(
+                f"{line!r} is not a sources.list line ('deb [options] URI SUITE COMPONENT...')"
+            )
+        lines.append(line)
+    node.strings()  # no duplicates
+    return tuple(lines)
 
 
 _BY_DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")

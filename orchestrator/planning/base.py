@@ -46,22 +46,10 @@ def plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
     )
 
 
-def apt_sources(spec: BaseSpec, mirror: str) -> list[str]:
-    """sources.list lines: the suite, its -updates and, with a security mirror, -security."""
-    components = " ".join(spec.components)
-    lines = [
-        f"deb {mirror} {spec.suite} {components}",
-        f"deb {mirror} {spec.suite}-updates {components}",
-    ]
-    if spec.security_mirror:
-        lines.append(f"deb {spec.security_mirror} {spec.suite}-security {components}")
-    return lines
-
-
 def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
     rootfs = b.node_dir / "rootfs.tar"
     mirror = b.settings.apt_mirror or spec.mirror
-    public = apt_sources(spec, spec.mirror)
+    public = spec.apt_lines(spec.mirror)
     argv = [
         # mmdebstrap makes its tarball reproducible (file times, machine-id, logs) with it.
         "env",
@@ -82,10 +70,11 @@ def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
         *_pin_hooks(b),
         spec.suite,
         str(rootfs),
-        *apt_sources(spec, mirror),
+        *spec.apt_lines(mirror),
     ]
     # The platform is in every key already; the bootstrap input names it as mmdebstrap does.
     b.input("bootstrap", [spec.variant, *public, *spec.include, *DPKG_EXCLUDES])
+    b.bootstrap = (spec.variant, spec.include)
     b.scratch.append(rootfs)
     b.step("bootstrap", argv, host_env=b.host_network_env())
     b.from_step("scratch")

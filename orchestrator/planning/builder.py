@@ -17,7 +17,7 @@ from orchestrator.model.pipeline import BaseSpec
 from orchestrator.model.references import render_tag
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
-from orchestrator.planning import cachekey
+from orchestrator.planning import cachekey, debs
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
 from orchestrator.planning.refresh import source_date_epoch
 
@@ -46,6 +46,8 @@ REPRODUCIBLE = "reproducible/1"
 SETTLE_RUN = ("/bin/touch", "-c", "/run")
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN_STEP = "run-step.sh"
+# How every node installs distro packages: what it is given enters ``archive``.
+INSTALL_PACKAGES = "install-packages.sh"
 
 # Turns the labels (the key label included) into the steps that produce the candidate image.
 Producer = Callable[[Sequence[tuple[str, str]]], Sequence[Step]]
@@ -89,6 +91,12 @@ class NodeBuilder:
         self.scratch: list[Path] = []
         self.containers: list[str] = [self.container]
         self.scripts: set[str] = {RUN_STEP}
+        # The image this node starts FROM, and the distro packages it asks apt for (the
+        # base's bootstrap: the variant and its includes): the ``archive`` input's sources.
+        self.from_image = ""
+        self.requested: list[str] = []
+        self.bootstrap: tuple[str, tuple[str, ...]] | None = None
+        self.deb_suites: dict[str, str] = {}
         namespace = self.settings.namespace.rstrip("/")
         self.repository = f"{namespace}/{node}"
         variant = self.platform.arch if ctx.qualified else ""
@@ -126,6 +134,7 @@ class NodeBuilder:
     def from_step(self, image: str, *, pull: str = "never") -> None:
         """``from``: the working container, of ``image`` for this node's platform."""
         registry = self.registry if pull != "never" else None
+        self.from_image = image
         argv = buildah.from_image(
             self.container, image, pull=pull, registry=registry, platform=self.platform.name
         )
@@ -167,6 +176,8 @@ class NodeBuilder:
             mounts: more bind mounts for this step (a local package index).
         """
         self.scripts.add(script)
+        if script == INSTALL_PACKAGES:
+            self.requested += env.get("PACKAGES", "").split()
         env = {"SOURCE_DATE_EPOCH": str(self.epoch), **env}
         step_mounts = [*self.base_mounts(), *mounts]
         if wheels:
@@ -389,6 +400,7 @@ class NodeBuilder:
             self.inputs[f"script:{script}"] = scripts.get(script, "missing")
         for parent in parents:
             self.inputs[f"parent:{parent}"] = plans[parent].key
+        debs = self._archive_input(plans)
         # Everything the image holds is a function of its key, its labels too: two pipelines
         # that share a node share its image only where they would label it the same.
         self.inputs["labels"] = "\n".join(f"{name}={value}" for name, value in labels)
@@ -426,7 +438,29 @@ class NodeBuilder:
             remote=remote,
             release_tags=tuple(tag.rsplit(":", 1)[1] for tag in tags),
             origins=tuple(origins),
+            debs=debs,
+            deb_suites=dict(self.deb_suites),
         )
+
+    def _archive_input(self, plans: Mapping[str, NodePlan]) -> frozenset[str]:
+        """With the archive's candidates (``refresh: updates``): the ``archive`` input, the
+        version of each package this node's apt installs beyond what its FROM image holds;
+        returns every package the image holds. Without them, nothing."""
+        index = self.ctx.inputs.archive.get(self.platform.debian_arch)
+        if index is None:
+            return frozenset()
+        start = next((p for p in plans.values() if p.image == self.from_image), None)
+        have = start.debs if start is not None else frozenset()
+        if self.bootstrap is not None:
+            requested = debs.base_request(index, *self.bootstrap)
+        else:
+            requested = self.requested
+        if not requested:
+            return have
+        new = debs.closure(index, requested, have)
+        self.inputs["archive"] = "\n".join(debs.archive_lines(new))
+        self.deb_suites = {name: deb.suite for name, deb in new.items()}
+        return have | frozenset(new)
 
     def release_tags(self, extra: Sequence[str] = ()) -> list[str]:
         """The pipeline's tag templates, then ``extra``, made tags of this node's image."""

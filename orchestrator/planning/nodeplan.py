@@ -72,6 +72,10 @@ class NodePlan:
     release_tags: tuple[str, ...] = ()
     # (package, why) for the packages bindep files brought in, for ``plan`` to show.
     origins: tuple[tuple[str, str], ...] = ()
+    # With ``refresh: updates``: every Debian package the image holds (its FROM image's and
+    # its own), and the suite each of its own comes from (for ``plan``'s reasons).
+    debs: frozenset[str] = frozenset()
+    deb_suites: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def key_tag(self) -> str:

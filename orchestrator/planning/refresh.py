@@ -16,13 +16,17 @@ def refresh_period(refresh: str, now: datetime) -> str:
             return f"weekly:{year}-W{week:02d}"
         case "monthly":
             return f"monthly:{now:%Y-%m}"
+        case "updates":
+            # Not time: the archive's versions (each node's ``archive`` input).
+            return "updates"
     return "never"
 
 
 def source_date_epoch(refresh: str, now: datetime) -> int:
     """The time every image of a run is dated (``SOURCE_DATE_EPOCH``, the commit timestamp,
     the ``created`` label): the start of the base's current refresh period, or 0 for a base
-    never refreshed. A function of the base's key, so two builds of one key agree on it."""
+    never refreshed or refreshed by the archive's versions (``updates``: no date is one of
+    its inputs). A function of the base's key, so two builds of one key agree on it."""
     match refresh:
         case "daily":
             start = now.date()

@@ -144,19 +144,48 @@ def why_build(plan: NodePlan, history: BuildHistory | None) -> str:
         return (
             f"no earlier {kind} build (the repository's last was a {last_kind}, run {last.run_id})"
         )
-    changes = changed_inputs(last.inputs, plan.inputs)
+    changes = changed_inputs(last.inputs, plan.inputs, plan.deb_suites)
     return f"changed since run {last.run_id}: {'; '.join(changes) or 'key scheme'}"
 
 
-def changed_inputs(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
-    """One short phrase per input that differs, in name order."""
+def changed_inputs(
+    old: Mapping[str, str], new: Mapping[str, str], suites: Mapping[str, str] | None = None
+) -> list[str]:
+    """One short phrase per input that differs, in name order (``suites``: the suite of each
+    package of the new ``archive`` input)."""
     out = []
     for name in sorted(set(old) | set(new)):
         before, after = old.get(name), new.get(name)
         if before == after:
             continue
-        out.append(_describe(name, before, after))
+        if name == "archive" and before is not None and after is not None:
+            out.append(describe_archive(before, after, suites or {}))
+        else:
+            out.append(_describe(name, before, after))
     return out
+
+
+_ARCHIVE_SHOWN = 3
+
+
+def describe_archive(before: str, after: str, suites: Mapping[str, str]) -> str:
+    """``archive libssl3 3.0.17-1~deb12u2 -> 3.0.17-1~deb12u3 in bookworm-security``: the
+    packages whose version changed (then those added and gone), the first few by name."""
+    old, new = _versions(before), _versions(after)
+    items = [
+        f"{name} {old[name]} -> {new[name]}" + (f" in {suites[name]}" if name in suites else "")
+        for name in sorted(set(old) & set(new))
+        if old[name] != new[name]
+    ]
+    items += [f"+{name} {new[name]}" for name in sorted(set(new) - set(old))]
+    items += [f"-{name}" for name in sorted(set(old) - set(new))]
+    shown = ", ".join(items[:_ARCHIVE_SHOWN])
+    more = len(items) - _ARCHIVE_SHOWN
+    return f"archive {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _versions(lines: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in lines.split("\n") if "=" in line)
 
 
 def _describe(name: str, before: str | None, after: str | None) -> str:

@@ -201,7 +201,8 @@ def verify(
         request = rebuild_request(target, scratch, environ)
         started = datetime.fromtimestamp(target.record.started, UTC)
         # The request's storage_root is the scratch storage: prepare makes it.
-        prepared = prepare(request, now=started)
+        # The archive's indexes from the state directory's cache (refresh: updates).
+        prepared = prepare(request, now=started, archive_dir=state_dir / "archive")
         verdicts = {}
         with History(state_dir, readonly=True) as history:
             recorded = {b.key: b.inputs for b in history.builds()}

@@ -1,0 +1,299 @@
+"""``refresh: updates`` without buildah: the archive's records read from a Packages index, the
+closure of what each image installs as apt chooses it, the ``archive`` key input that follows
+exactly the packages a node installs, and the reason ``plan`` gives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ConfigError
+from orchestrator.loading.archive import AptSource, Archive, newest_records
+from orchestrator.loading.load import load, plan_inputs
+from orchestrator.loading.sources import Network
+from orchestrator.model.debs import Deb, DebIndex
+from orchestrator.model.settings import resolve_settings
+from orchestrator.planning.debs import archive_lines, base_request, closure
+from orchestrator.planning.graph import graph_for
+from orchestrator.planning.nodeplan import NodePlan, PlanContext
+from orchestrator.planning.plan import plan_all
+from orchestrator.planning.refresh import refresh_period, source_date_epoch
+from orchestrator.planning.reuse import describe_archive, why_build
+from tests.conftest import WritePipeline
+from tests.unit.test_outdated import Served, publish
+from tests.unit.test_plan import NOW, SOURCES
+
+
+def deb(name: str, version: str = "1", *depends: str, **kw: object) -> Deb:
+    """A record; each of ``depends`` an or-group written ``a|b``."""
+    groups = tuple(tuple(group.split("|")) for group in depends)
+    return Deb(name=name, version=version, suite=str(kw.pop("suite", "bookworm")),
+               depends=groups, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+BASE_DEBS = [
+    deb("base-files", essential=True, priority="required"),
+    deb("bash", "5.2", "base-files|busybox", essential=True, priority="required"),
+    deb("dpkg", "1.21", "libc6", essential=True, priority="required"),
+    deb("libc6", "2.36-9+deb12u9", priority="optional"),
+    deb("mawk", "1.3", "libc6", priority="required", provides=("awk",)),
+    deb("gawk", "5.2", "libc6", priority="optional", provides=("awk",)),
+    deb("apt", "2.6.1", "libc6", "libssl3", priority="important"),
+    deb("libssl3", "3.0.17-1~deb12u2"),
+    deb("python3", "3.11.2", "libpython3.11"),
+    deb("libpython3.11", "3.11.2", "libssl3"),
+    deb("busybox", "1.35"),
+]
+
+
+def index_of(debs: list[Deb], **versions: str) -> DebIndex:
+    """The index with some packages at other versions (``libssl3="…u3"``)."""
+    changed = [replace(d, version=versions.get(d.name.replace("-", "_"), d.version)) for d in debs]
+    return DebIndex.of(changed)
+
+
+def test_a_bootstrap_asks_for_the_essential_and_required_packages_and_apt() -> None:
+    index = DebIndex.of(BASE_DEBS)
+    assert base_request(index, "essential", ()) == ["base-files", "bash", "dpkg"]
+    assert base_request(index, "apt", ()) == ["apt", "base-files", "bash", "dpkg"]
+    minbase = base_request(index, "minbase", ("python3",))
+    assert minbase == ["apt", "base-files", "bash", "dpkg", "mawk", "python3"]
+    installed = closure(index, minbase)
+    # busybox: bash's or-group is satisfied by base-files, asked for already; gawk: awk is
+    # provided by mawk, of higher priority.
+    assert sorted(installed) == [
+        "apt", "base-files", "bash", "dpkg", "libc6", "libpython3.11", "libssl3", "mawk",
+        "python3",
+    ]  # fmt: skip
+
+
+def test_an_or_group_takes_what_the_image_has_else_its_first_alternative() -> None:
+    index = DebIndex.of(
+        [
+            deb("svc", "1", "default-mta|mail-transport-agent", "libfoo"),
+            deb("default-mta", "1", "exim4"),
+            deb("exim4"),
+            deb("postfix", provides=("mail-transport-agent",)),
+            deb("libfoo"),
+        ]
+    )
+    assert sorted(closure(index, ["svc"])) == ["default-mta", "exim4", "libfoo", "svc"]
+    # postfix in the parent image provides the or-group's second name: nothing more.
+    assert sorted(closure(index, ["svc"], have=["postfix"])) == ["libfoo", "svc"]
+    # What the parent holds is not installed again; a name the archive lacks is left out.
+    assert sorted(closure(index, ["svc", "no-such=1.0"], have=["libfoo", "exim4"])) == [
+        "default-mta",
+        "svc",
+    ]
+    # A virtual package asked for by name: its provider of highest priority.
+    awk = DebIndex.of(BASE_DEBS)
+    assert list(closure(awk, ["awk"], have=["libc6"])) == ["mawk"]
+    assert archive_lines(closure(index, ["libfoo:amd64"])) == ["libfoo=1"]
+
+
+def test_records_come_from_the_newest_version_of_a_packages_index() -> None:
+    text = """\
+Package: libssl3
+Version: 3.0.17-1~deb12u2
+Priority: optional
+Depends: libc6 (>= 2.34), debconf (>= 0.5) | debconf-2.0
+Pre-Depends: multiarch-support
+
+Package: libssl3
+Version: 3.0.17-1~deb12u1
+Depends: libc6
+
+Package: bash
+Version: 5.2.15-2+b8
+Essential: yes
+Priority: required
+Provides: sh (= 5.2)
+Depends: python3:any
+"""
+    records = newest_records(text.encode())
+    assert records["libssl3"] == [
+        "3.0.17-1~deb12u2",
+        [["multiarch-support"], ["libc6"], ["debconf", "debconf-2.0"]],
+        [],
+        False,
+        "optional",
+    ]
+    assert records["bash"] == ["5.2.15-2+b8", [["python3"]], ["sh"], True, "required"]
+
+
+@pytest.fixture
+def archive_site(tmp_path: Path) -> Iterator[Served]:
+    site = Served(tmp_path / "site")
+    yield site
+    site.close()
+
+
+def test_the_candidate_is_the_newest_over_the_suites_and_names_its_suite(
+    archive_site: Served, tmp_path: Path
+) -> None:
+    publish(archive_site.root, "bookworm", "Package: libssl3\nVersion: 3.0.17-1~deb12u2\n")
+    security = "Package: libssl3\nVersion: 3.0.17-1~deb12u3\nDepends: libc6\n"
+    publish(archive_site.root, "bookworm-security", security)
+    sources = [
+        AptSource(uri=archive_site.url, suite=suite, components=("main",))
+        for suite in ("bookworm", "bookworm-security")
+    ]
+    index = Archive(Network(), tmp_path / "cache").deb_index(sources, "amd64")
+    assert index.packages["libssl3"] == Deb(
+        name="libssl3", version="3.0.17-1~deb12u3", suite="bookworm-security",
+        depends=(("libc6",),),
+    )  # fmt: skip
+    assert index.suites == ("bookworm", "bookworm-security")
+    # The cache holds the records: a new reader fetches the Release files only.
+    archive_site.requests.clear()
+    again = Archive(Network(), tmp_path / "cache").deb_index(sources, "amd64")
+    assert again == index
+    assert archive_site.requests and all(p.endswith("/Release") for p in archive_site.requests)
+
+
+# --- planning --------------------------------------------------------------------------------
+
+PIPELINE = """\
+base: {bootstrap: mmdebstrap, refresh: updates, include: [python3]}
+images:
+  keystone:
+    source: {pypi: keystone==29.1.0}
+    profiles: []
+    dist_packages: [libkeystone, libcommon]
+  glance:
+    source: {pypi: glance==32.0.0}
+    profiles: []
+    dist_packages: [libglance, libcommon]
+"""
+
+SERVICE_DEBS = [
+    deb("libkeystone", "1.0", "libkeydep"),
+    deb("libkeydep", "1.0"),
+    deb("libglance", "2.0"),
+    deb("libcommon", "3.0", "libssl3"),
+]
+
+
+def plans_with(path: Path, archive: Mapping[str, DebIndex]) -> dict[str, NodePlan]:
+    resolved = load(path)
+    settings = resolve_settings({}, {"state_dir": str(path.parent / "s")}, environ={})
+    inputs = replace(plan_inputs(resolved, SOURCES), archive=archive)
+    ctx = PlanContext(
+        run_id="r", run_dir=path.parent / "s" / "runs" / "r", settings=settings, inputs=inputs,
+        now=NOW,
+    )  # fmt: skip
+    return plan_all(resolved, graph_for(resolved), ctx)
+
+
+def changed(before: dict[str, NodePlan], after: dict[str, NodePlan]) -> list[str]:
+    return sorted(node for node in before if before[node].key != after[node].key)
+
+
+def test_a_newer_version_rebuilds_exactly_the_images_that_install_it(
+    write_pipeline: WritePipeline,
+) -> None:
+    path = write_pipeline(PIPELINE)
+    debs = BASE_DEBS + SERVICE_DEBS
+    today = plans_with(path, {"amd64": index_of(debs)})
+    assert today["base"].inputs["refresh"] == "updates"
+    assert today["base"].inputs["archive"].split("\n") == [
+        "apt=2.6.1", "base-files=1", "bash=5.2", "dpkg=1.21", "libc6=2.36-9+deb12u9",
+        "libpython3.11=3.11.2", "libssl3=3.0.17-1~deb12u2", "mawk=1.3", "python3=3.11.2",
+    ]  # fmt: skip
+    # Each node's own packages: the closure of what it asks for, less what its FROM image has.
+    assert today["openstack-base"].inputs["archive"] == "libcommon=3.0"
+    assert today["keystone"].inputs["archive"] == "libkeydep=1.0\nlibkeystone=1.0"
+    assert today["glance"].inputs["archive"] == "libglance=2.0"
+    assert today["keystone"].debs >= {"libc6", "libcommon", "libkeystone", "libkeydep"}
+    # A fix to a dependency only keystone installs: keystone alone.
+    fixed = plans_with(path, {"amd64": index_of(debs, libkeydep="1.0+deb12u1")})
+    assert changed(today, fixed) == ["keystone"]
+    # One both services install (openstack-base holds it): that node and what is built on it.
+    common = plans_with(path, {"amd64": index_of(debs, libcommon="3.0+deb12u1")})
+    assert changed(today, common) == ["glance", "keystone", "openstack-base"]
+    # One in the base: everything.
+    base = plans_with(path, {"amd64": index_of(debs, libssl3="3.0.17-1~deb12u3")})
+    assert changed(today, base) == sorted(today)
+    # A package nobody installs: nothing.
+    other = plans_with(path, {"amd64": index_of([*debs, deb("unrelated")])})
+    assert changed(today, other) == []
+    # The run's time is no input: the next day plans the same keys, every image dated 0.
+    assert source_date_epoch("updates", NOW) == 0 and refresh_period("updates", NOW) == "updates"
+
+
+def test_without_the_archive_no_key_gets_the_input(write_pipeline: WritePipeline) -> None:
+    path = write_pipeline(PIPELINE.replace("refresh: updates", "refresh: weekly"))
+    plans = plans_with(path, {})
+    assert not any("archive" in plan.inputs for plan in plans.values())
+    assert all(plan.debs == frozenset() for plan in plans.values())
+
+
+class History:
+    def __init__(self, inputs: Mapping[str, str]) -> None:
+        self.inputs = inputs
+        self.key = "old"
+        self.run_id = "20261205-0900-aaaa"
+
+    def last_build(self, repository: str, like: Mapping[str, str] | None = None) -> History:
+        return self
+
+
+def test_plan_says_which_package_moved_and_from_which_suite(
+    write_pipeline: WritePipeline,
+) -> None:
+    path = write_pipeline(PIPELINE)
+    debs = BASE_DEBS + SERVICE_DEBS
+    before = plans_with(path, {"amd64": index_of(debs)})
+    security = [replace(d, suite="bookworm-security") if d.name == "libssl3" else d for d in debs]
+    after = plans_with(path, {"amd64": index_of(security, libssl3="3.0.17-1~deb12u3")})
+    why = why_build(after["base"], History(before["base"].inputs))
+    assert why == (
+        "changed since run 20261205-0900-aaaa: "
+        "archive libssl3 3.0.17-1~deb12u2 -> 3.0.17-1~deb12u3 in bookworm-security"
+    )
+    many = describe_archive(
+        "a=1\nb=1\nc=1\nd=1", "a=2\nb=2\nc=2\nd=2\ne=1", {"a": "bookworm-security"}
+    )
+    assert many == "archive a 1 -> 2 in bookworm-security, b 1 -> 2, c 1 -> 2 and 2 more"
+    assert describe_archive("a=1\nb=1", "a=1", {}) == "archive -b"
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        (
+            "{from: 'debian:bookworm', refresh: updates}",
+            "base.refresh: 'updates' needs 'bootstrap: mmdebstrap'",
+        ),
+        (
+            "{bootstrap: mmdebstrap, sources: ['http://127.0.0.1:8000 local main']}",
+            "base.sources[0]: 'http://127.0.0.1:8000 local main' is not a sources.list line",
+        ),
+        (
+            "{bootstrap: mmdebstrap, sources: ['deb http://127.0.0.1:8000 local']}",
+            "base.sources[0]: 'deb http://127.0.0.1:8000 local' is not a sources.list line",
+        ),
+        ("{from: 'debian:bookworm', sources: []}", "base.sources: 'sources' applies to"),
+    ],
+)
+def test_bad_base_fields_are_named(write_pipeline: WritePipeline, base: str, message: str) -> None:
+    path = write_pipeline(f"base: {base}\n" + PIPELINE.split("\n", 1)[1])
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load(path)
+
+
+def test_a_sites_own_sources_reach_the_bootstrap_and_the_image(
+    write_pipeline: WritePipeline,
+) -> None:
+    line = "deb [trusted=yes] http://127.0.0.1:8000 local main"
+    path = write_pipeline(
+        PIPELINE.replace("include: [python3]", f"include: [python3], sources: ['{line}']")
+    )
+    plans = plans_with(path, {})
+    (bootstrap,) = [s for s in plans["base"].steps if s.name == "bootstrap"]
+    assert bootstrap.argv[-1] == line  # a mirror argument of mmdebstrap
+    assert any(line in arg and "sources.list" in arg for arg in bootstrap.argv)
+    assert line in plans["base"].inputs["bootstrap"]
