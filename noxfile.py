@@ -35,7 +35,7 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "-m",
         "(cloud_fast or not cloud) and not full_stack and not scale_out and not carry_over"
-        " and not reproducible and not multiarch",
+        " and not reproducible and not multiarch and not security_updates",
         "--durations=12",  # the slowest tests, for keeping the run under 15 minutes
         "tests",
         *session.posargs,
@@ -56,7 +56,8 @@ def integration(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-m",
-        "integration and not scale_out and not carry_over and not reproducible and not multiarch",
+        "integration and not scale_out and not carry_over and not reproducible and not multiarch"
+        " and not security_updates",
         "tests/integration",
         *session.posargs,
     )
@@ -117,6 +118,14 @@ def carry_over(session: nox.Session) -> None:
     constraints and keystone from git; the keystone stack from sources (minutes)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "carry_over", "tests", *session.posargs)
+
+
+@nox.session
+def security_updates(session: nox.Session) -> None:
+    """``refresh: updates`` on real builds: a site's Debian repository on loopback, a fix
+    published in it rebuilding exactly the images that install the package (minutes)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "security_updates", "tests", *session.posargs)
 
 
 @nox.session

@@ -133,12 +133,12 @@ def orchestrate(
     *args: str, state_dir: Path, timeout: int = 1500, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the real CLI."""
-    env = dict(
-        os.environ,
-        ORCHESTRATE_STATE_DIR=str(state_dir),
-        ORCHESTRATE_NAMESPACE="localhost/orchestrate-test",
+    env = {
+        **os.environ,
+        "ORCHESTRATE_STATE_DIR": str(state_dir),
+        "ORCHESTRATE_NAMESPACE": "localhost/orchestrate-test",
         **(extra_env or {}),
-    )
+    }
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *args],
         capture_output=True,
