@@ -34,12 +34,15 @@ class Deb:
 
 @dataclass(frozen=True)
 class DebIndex:
-    """The candidates of one architecture's suites, and which packages provide each virtual
-    package."""
+    """The candidates of one architecture's suites, which packages provide each virtual
+    package, and the ``Essential: yes`` and ``Priority: required`` ones (what a bootstrap
+    installs; listed apart so that finding them reads no record)."""
 
     packages: Mapping[str, Deb]
     suites: tuple[str, ...] = ()
     providers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    essential: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, debs: Iterable[Deb], suites: Iterable[str] = ()) -> DebIndex:
@@ -52,4 +55,6 @@ class DebIndex:
             packages=packages,
             suites=tuple(suites),
             providers={name: tuple(sorted(found)) for name, found in providers.items()},
+            essential=tuple(sorted(d.name for d in packages.values() if d.essential)),
+            required=tuple(sorted(d.name for d in packages.values() if d.priority == "required")),
         )

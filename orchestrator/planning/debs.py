@@ -31,11 +31,11 @@ def base_request(index: DebIndex, variant: str, include: Iterable[str]) -> list[
     """The packages an mmdebstrap bootstrap of ``variant`` asks for: every ``Essential: yes``
     package, apt (but for ``essential``), every ``Priority: required`` one (``minbase``,
     ``required``), then ``include``."""
-    wanted = [deb.name for deb in index.packages.values() if deb.essential]
+    wanted = list(index.essential)
     if variant != "essential":
         wanted.append("apt")
     if _VARIANT_PRIORITY.get(variant, False):
-        wanted += [d.name for d in index.packages.values() if d.priority == "required"]
+        wanted += index.required
     return sorted(set(wanted)) + [name for name in include if name not in wanted]
 
 
