@@ -51,12 +51,19 @@ def plan_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> int
 def promote_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> int:
     """Point the release tags of PIPELINE's selected nodes at their key tags in the registry,
     only if every one of those key tags is there (nothing moves otherwise): the last job of
-    a pipeline that built one node per job (see `orchestrate export`)."""
+    a pipeline that built one node per job (see `orchestrate export`). Then the pipeline's
+    retention, if it has one: the older dated tags deleted (see `orchestrate registry prune`)."""
     request = request_of(ctx, values, pipeline)
     prepared = run.prepare(request, check_tools=False)
     require_tool("skopeo")
-    for line in run.promote_release_tags(prepared, ShRunner(prepared.storage_conf)):
+    promoted, registry = run.promote_release_tags(prepared, ShRunner(prepared.storage_conf))
+    for line in promoted:
         click.echo(f"promoted: {line}")
+    lines, error = run.apply_retention(prepared, registry)
+    for line in lines:
+        click.echo(f"retention: {line}")
+    if error:
+        click.echo(f"orchestrate: warning: {error}", err=True)
     return 0
 
 

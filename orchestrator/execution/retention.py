@@ -26,6 +26,7 @@ from orchestrator.engine.attachments import sbom_tag
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.signing import signature_dir
 from orchestrator.model.references import render_tag
+from orchestrator.model.resolve import ResolvedPipeline
 
 DATE_FIELD = "date"
 
@@ -218,3 +219,34 @@ def report(results: Sequence[NodePrune], *, dry_run: bool) -> list[str]:
     outcome = "would be deleted" if dry_run else "deleted"
     lines.append(f"{total} dated tags {outcome}, {kept} kept")
     return lines
+
+
+def prune_pipeline(
+    resolved: ResolvedPipeline,
+    images: Iterable[str],
+    registry: Registry,
+    *,
+    registry_url: str,
+    keep: int,
+    dry_run: bool = False,
+    lookaside: Path | None = None,
+    results: list[NodePrune] | None = None,
+) -> list[NodePrune]:
+    """:func:`prune_node` for each of ``images`` (image names: a multi-platform graph has
+    one repository per image), appended to ``results`` as it goes (what was deleted is known
+    also when the registry fails halfway)."""
+    out = results if results is not None else []
+    for image in sorted(set(images)):
+        service = resolved.services.get(image)
+        result = NodePrune(node=image, repository=f"{registry_url.rstrip('/')}/{image}")
+        out.append(result)
+        prune_node(
+            registry,
+            result,
+            templates=(*resolved.pipeline.tags, *(service.tags if service else ())),
+            release=resolved.pipeline.release,
+            keep=keep,
+            dry_run=dry_run,
+            lookaside=lookaside,
+        )
+    return out

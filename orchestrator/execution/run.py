@@ -40,7 +40,7 @@ from orchestrator.errors import (
     ToolMissingError,
 )
 from orchestrator.execution.buildah_executor import BuildahExecutor
-from orchestrator.execution.engines import registry_of, signer_of
+from orchestrator.execution.engines import lookaside_of, registry_of, signer_of
 from orchestrator.execution.promote import PromotionError, promote
 from orchestrator.execution.recording import (
     record_gate,
@@ -50,6 +50,7 @@ from orchestrator.execution.recording import (
     start_run,
 )
 from orchestrator.execution.release import check_images, gate_and_release
+from orchestrator.execution.retention import NodePrune, prune_pipeline, report
 from orchestrator.execution.scheduler import Limits, Scheduler
 from orchestrator.loading.archive import archive_for
 from orchestrator.loading.load import (
@@ -465,11 +466,40 @@ def _promote(
         return
     result.promoted = done.promoted
     log.info("release tags promoted", tags=len(done.promoted), unchanged=len(done.unchanged))
+    result.retention, result.retention_error = apply_retention(prepared, registry)
 
 
-def promote_release_tags(prepared: Prepared, runner: Runner) -> list[str]:
+def apply_retention(prepared: Prepared, registry: Registry) -> tuple[list[str], str]:
+    """The pipeline's ``retention`` after its release tags were promoted: the older dated
+    tags of the run's images deleted from the registry (:mod:`.retention`). Returns what was
+    deleted and held, and why it stopped if the registry failed (the run's images and tags
+    are in place either way: that is a warning, not a failed run)."""
+    keep = prepared.resolved.pipeline.retention
+    if keep is None:
+        return [], ""
+    graph = prepared.graph
+    results: list[NodePrune] = []
+    error = ""
+    try:
+        prune_pipeline(
+            prepared.resolved,
+            (str(graph.nodes[node].get("image", node)) for node in graph),
+            registry,
+            registry_url=prepared.settings.registry,
+            keep=keep,
+            lookaside=lookaside_of(prepared.settings),
+            results=results,
+        )
+    except (OrchestrateError, OSError) as exc:  # the registry; the lookaside's folders
+        error = f"retention not applied: {exc}"
+        structlog.get_logger().warning("retention not applied", error=str(exc))
+    return report(results, dry_run=False), error
+
+
+def promote_release_tags(prepared: Prepared, runner: Runner) -> tuple[list[str], Registry]:
     """``orchestrate promote``: the selected nodes' release tags in the registry, once every
-    key tag is there (a CI engine's last job, after one job per node).
+    key tag is there (a CI engine's last job, after one job per node); the registry, for
+    :func:`apply_retention`.
 
     Raises:
         ConfigError: no registry is set.
@@ -488,7 +518,7 @@ def promote_release_tags(prepared: Prepared, runner: Runner) -> list[str]:
         parallel=prepared.settings.push_parallel,
         signer=signer_of(prepared.settings, runner),
     )
-    return done.promoted + [f"{tag} (unchanged)" for tag in done.unchanged]
+    return done.promoted + [f"{tag} (unchanged)" for tag in done.unchanged], registry
 
 
 def gate_only(prepared: Prepared, runner: Runner) -> GateResult:

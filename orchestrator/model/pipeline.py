@@ -244,3 +244,6 @@ class Pipeline:
     site_projects: dict[str, tuple[Field, ...]] = field(default_factory=dict)
     # Checks run after the last node is built and before any release tag moves, in order.
     gate: tuple[GateCheck, ...] = ()
+    # ``retention: {keep: N}``: after each promotion, the N newest dated tags of each image
+    # are kept in the registry and the older ones deleted (``orchestrate registry prune``).
+    retention: int | None = None

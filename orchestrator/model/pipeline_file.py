@@ -64,6 +64,7 @@ PIPELINE_KEYS = (
     "catalog",
     "projects",
     "gate",
+    "retention",
 )
 
 
@@ -116,7 +117,22 @@ def load_pipeline(path: Path) -> Pipeline:
         platforms=_platforms(top["platforms"]) if "platforms" in top else (),
         site_projects=_site_projects(top, folder),
         gate=load_gate(top["gate"]) if "gate" in top else (),
+        retention=_retention(top["retention"], top, images) if "retention" in top else None,
     )
+
+
+def _retention(node: Field, top: dict[str, Field], images: dict[str, ImageSpec]) -> int:
+    """``retention: {keep: N}``: the dated tags kept per image in the registry."""
+    keep = node.mapping(("keep",), required=("keep",))["keep"].integer(minimum=1)
+    templates = [
+        *(top["tags"].strings() if "tags" in top else ()),
+        *(tag for image in images.values() for tag in image.tags),
+    ]
+    if not any("{date}" in template for template in templates):
+        raise node.error(
+            "nothing to keep: no tag template of the pipeline or its images has {date}"
+        )
+    return keep
 
 
 def _site_projects(top: dict[str, Field], folder: Path) -> dict[str, tuple[Field, ...]]:

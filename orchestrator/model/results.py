@@ -153,6 +153,9 @@ class RunResult:
     promoted: list[str] = field(default_factory=list)
     # Why release tags were not (all) moved: a node did not succeed, the registry failed.
     promotion_error: str = ""
+    # The pipeline's retention after promotion: what was deleted and held; why it stopped.
+    retention: list[str] = field(default_factory=list)
+    retention_error: str = ""
     # The pipeline's gate, when it ran; why it did not, when it has checks and did not run.
     gate: GateResult | None = None
     gate_note: str = ""

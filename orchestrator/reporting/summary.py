@@ -57,6 +57,9 @@ def table(result: RunResult, order: list[str]) -> str:
         lines.append(f"promoted: {', '.join(result.promoted)}")
     if result.promotion_error:
         lines.append(result.promotion_error)
+    lines += [f"retention: {line}" for line in result.retention]
+    if result.retention_error:
+        lines.append(result.retention_error)
     lines.extend(gate_lines(result))
     return "\n".join(lines)
 
@@ -101,6 +104,8 @@ def to_json(result: RunResult, order: list[str], *, pipeline: str, log_dir: Path
         "log_dir": str(log_dir),
         "promoted": list(result.promoted),
         "promotion_error": result.promotion_error,
+        "retention": list(result.retention),
+        "retention_error": result.retention_error,
         "gate": _gate_json(result),
         "nodes": [
             {

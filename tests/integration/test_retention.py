@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +164,79 @@ def test_older_dated_tags_go_with_their_sbom_and_signatures_and_needed_ones_stay
     # Run again: nothing left to delete.
     again = prune(tls_registry, pipeline, lookaside)
     assert again.stdout.strip().splitlines()[-1] == "0 dated tags deleted, 2 kept"
+
+
+def push_tiny(registry: TlsRegistry, label: str, destination: str) -> str:
+    """A one-label image from scratch pushed to ``destination``; its digest."""
+    container = sh("buildah", "from", "scratch")
+    image = f"localhost/orchestrate-test/prune-{label}:{os.getpid()}"
+    try:
+        sh("buildah", "config", "--label", f"nightly={label}", container)
+        sh("buildah", "commit", "--quiet", container, image)
+        digest = Path(tempfile.mkdtemp()) / "digest"
+        sh(
+            "buildah", "push", "--quiet", *registry.client_options(),
+            "--digestfile", str(digest), image, f"docker://{destination}",
+        )  # fmt: skip
+        return digest.read_text().strip()
+    finally:
+        subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
+        subprocess.run(["buildah", "rmi", image], capture_output=True, check=False)
+
+
+def test_a_pipelines_retention_prunes_after_its_tags_are_promoted(
+    tls_registry: TlsRegistry,
+    nightly_tags: dict[str, str],
+    keystone_run: dict[str, object],
+    state_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """``retention: {keep: 2}``: ``orchestrate promote`` (a CI engine's last job) moves each
+    node's master and today's dated tag onto its key tag (pushed by build hosts: stood in for
+    here by tiny images, promotion moves tags and never reads layers), then deletes the older
+    dated tags no other tag needs."""
+    for node in keystone_run["nodes"]:  # type: ignore[attr-defined]
+        name, key_tag = str(node["image"]).rsplit("/", 1)[1].split(":")
+        push_tiny(tls_registry, f"key-{name}", f"{tls_registry.address}/openstack/{name}:{key_tag}")
+    repository = f"{tls_registry.address}/openstack/keystone"
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    text = text.replace("../constraints", str(ROOT / "constraints"))
+    text = text.replace('tags: ["{release}"]\n', NIGHTLY + "retention: {keep: 2}\n")
+    pipeline = tmp_path / "nightly-keystone.yaml"
+    pipeline.write_text(text)
+    lookaside = tmp_path / "lookaside"
+    signatures = signature_dir(lookaside, f"{repository}:master", nightly_tags["a"])
+    assert signatures.is_dir()
+
+    proc = orchestrate(
+        "promote", str(pipeline), "--only", "keystone",
+        "--registry", f"{tls_registry.address}/openstack",
+        "--cert-dir", str(tls_registry.cert_dir), "--authfile", str(tls_registry.authfile),
+        "--lookaside", str(lookaside),
+        state_dir=state_dir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    dated = sorted(t for t in tag_list(tls_registry, "openstack/keystone") if "-2026" in t)
+    today = dated[-1]
+    assert today > "master-20261205"
+    lines = proc.stdout.splitlines()
+    assert f"promoted: {repository}:master" in lines and f"promoted: {repository}:{today}" in lines
+    # master moved off b, so b's tag goes too; c is held by stable, 20261130 by the kept e.
+    for date, letter in (
+        ("20261129", "f"),
+        ("20261201", "a"),
+        ("20261202", "b"),
+        ("20261204", "d"),
+    ):
+        deleted = f"retention: deleted {repository}:master-{date} ({nightly_tags[letter][:19]})"
+        assert deleted in lines, proc.stdout
+    assert f"retention: held {repository}:master-20261203: tag 'stable' points to its image" in (
+        lines
+    )
+    assert f"retention: deleted signatures {signatures}" in lines
+    # keystone keeps two; base, wheel-builder and requirements their one dated tag, today's.
+    kept = 2 + len(keystone_run["nodes"]) - 1  # type: ignore[arg-type]
+    assert lines[-1] == f"retention: 4 dated tags deleted, {kept} kept"
+    left = {t for t in tag_list(tls_registry, "openstack/keystone") if t.startswith("master-")}
+    assert left == {"master-20261130", "master-20261203", "master-20261205", today}
+    assert not signatures.exists()

@@ -292,6 +292,29 @@ CASES: dict[str, Case] = {
         ("registry", "prune", "{pipeline}", "--keep", "2"), r"registry: no registry to prune"
     ),
     "prune-keep-zero": Case(("registry", "prune", "{pipeline}", "--keep", "0"), r"--keep"),
+    "prune-keep-unset": Case(
+        ("registry", "prune", "{pipeline}", "--registry", "localhost:5000/o"),
+        r"--keep: pass --keep N or set retention.keep in .*p.yaml$",
+    ),
+    "retention-undated": pipeline_case(
+        "tags: ['{release}']\nretention: {keep: 3}\n" + LOCAL,
+        r"retention: nothing to keep: no tag template of the pipeline or its images has \{date\}",
+    ),
+    "retention-keep-zero": pipeline_case(
+        "tags: ['master-{date}']\nretention: {keep: 0}\n" + LOCAL,
+        r"retention.keep: must be >= 1, got 0",
+    ),
+    "retention-no-keep": pipeline_case(
+        "tags: ['master-{date}']\nretention: {}\n" + LOCAL, r"retention: missing .*keep"
+    ),
+    "base-updates-pulled": pipeline_case(
+        "base: {from: 'debian:12', refresh: updates}\n" + LOCAL,
+        r"base.refresh: 'updates' needs 'bootstrap: mmdebstrap'",
+    ),
+    "base-sources-not-deb": pipeline_case(
+        "base: {bootstrap: mmdebstrap, sources: ['http://r/debian site main']}\n" + LOCAL,
+        r"base.sources\[0\]: 'http://r/debian site main' is not a sources.list line",
+    ),
     "gate-empty": pipeline_case("gate: []\n" + LOCAL, r"gate: list at least one check"),
     "gate-no-run": pipeline_case("gate: [{name: cloud}]\n" + LOCAL, r"gate\[0\].*'run'"),
     "gate-twice": pipeline_case(
