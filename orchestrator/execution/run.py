@@ -187,7 +187,11 @@ def prepare(
                 f"state directory {settings.state_dir}: cannot create the package cache "
                 f"({exc.strerror})"
             ) from None
-    inputs = dataclasses.replace(plan_inputs(resolved, sources), archive=archive)
+    inputs = dataclasses.replace(
+        plan_inputs(resolved, sources),
+        archive=archive,
+        pinned=read_pins(Path(settings.apt_pins)) if archive and settings.apt_pins else {},
+    )
     ctx = PlanContext(
         run_id=run_id,
         run_dir=settings.state_dir / "runs" / run_id / "work",
@@ -224,6 +228,24 @@ def _archive(
     arches = {p.debian_arch for p in resolved.platforms if p.name in wanted}
     cache = cache or settings.state_dir / "archive"
     return archive_for(base, arches, network_of(settings), cache, settings.apt_mirror)
+
+
+def read_pins(folder: Path) -> dict[str, dict[str, str]]:
+    """The versions a rebuild is held to (``apt_pins``, as ``verify`` writes them: one
+    ``<node>.txt`` of ``name=version`` lines per node), by node.
+
+    Raises:
+        ConfigError: the folder or a file cannot be read.
+    """
+    try:
+        return {
+            path.stem: dict(
+                line.split("=", 1) for line in path.read_text().splitlines() if "=" in line
+            )
+            for path in sorted(folder.glob("*.txt"))
+        }
+    except OSError as exc:
+        raise ConfigError("setting 'apt_pins'", "", f"{folder}: {exc.strerror or exc}") from None
 
 
 def _previous_wheels_for(request: Request, graph: nx.DiGraph) -> dict[str, str]:

@@ -57,6 +57,8 @@ class AptSource:
     uri: str
     suite: str
     components: tuple[str, ...]
+    # ``[arch=amd64,arm64]``: the architectures apt reads it for (all when empty).
+    arches: tuple[str, ...] = ()
 
     @property
     def security(self) -> bool:
@@ -71,6 +73,28 @@ class Offer:
     version: str
     suite: str
     security: bool
+
+
+# apt's default pin priority of a suite, and of one whose Release says NotAutomatic (with
+# ButAutomaticUpgrades: 100): experimental, backports.
+DEFAULT_PRIORITY = 500
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """What a suite's Release file says: the sha256 and size of each index, apt's priority
+    for the suite, and whether its Architecture: all packages are in each architecture's
+    indexes (Debian's ``No-Support-for-Architecture-all: Packages``)."""
+
+    table: Mapping[str, tuple[str, int]]
+    priority: int = DEFAULT_PRIORITY
+    all_in_arch: bool = True
+
+
+def _apt_priority(release: Mapping[str, str]) -> int:
+    if release.get("NotAutomatic", "").strip().lower() != "yes":
+        return DEFAULT_PRIORITY
+    return 100 if release.get("ButAutomaticUpgrades", "").strip().lower() == "yes" else 1
 
 
 def newer(candidate: str, installed: str) -> bool:
@@ -93,16 +117,29 @@ def parse_sources(text: str, *, name: str = "sources.list") -> list[AptSource]:
         if not words or words[0] != "deb":
             continue
         words = words[1:]
+        options: list[str] = []
         if words and words[0].startswith("["):
             while words and not words[0].endswith("]"):
-                words = words[1:]
-            words = words[1:]
+                options.append(words.pop(0))
+            options.append(words.pop(0) if words else "")
         if len(words) < 2:
             raise SourceError(f"{name}: line {number}: {raw.strip()!r} names no suite")
         found.append(
-            AptSource(uri=words[0].rstrip("/"), suite=words[1], components=tuple(words[2:]))
+            AptSource(
+                uri=words[0].rstrip("/"),
+                suite=words[1],
+                components=tuple(words[2:]),
+                arches=_arch_option(" ".join(options).strip("[]").split()),
+            )
         )
     return found
+
+
+def _arch_option(options: Sequence[str]) -> tuple[str, ...]:
+    for option in options:
+        if option.startswith("arch="):
+            return tuple(a for a in option.removeprefix("arch=").split(",") if a)
+    return ()
 
 
 def _deb822_sources(text: str) -> list[AptSource]:
@@ -112,9 +149,13 @@ def _deb822_sources(text: str) -> list[AptSource]:
         if "deb" not in stanza.get("Types", "deb").split() or disabled:
             continue
         components = tuple(stanza.get("Components", "").split())
+        arches = tuple(stanza.get("Architectures", "").split())
         for uri in stanza.get("URIs", "").split():
             for suite in stanza.get("Suites", "").split():
-                found.append(AptSource(uri=uri.rstrip("/"), suite=suite, components=components))
+                source = AptSource(
+                    uri=uri.rstrip("/"), suite=suite, components=components, arches=arches
+                )
+                found.append(source)
     return found
 
 
@@ -131,6 +172,7 @@ class Archive:
         self.mirrors = dict(mirrors or {})
         self._opener = network.opener()
         self._read: dict[tuple[AptSource, str], dict[str, list[Any]]] = {}
+        self._priority: dict[AptSource, int] = {}
         self._offers: dict[tuple[tuple[AptSource, ...], str], dict[str, list[Offer]]] = {}
 
     def offers(self, sources: Sequence[AptSource], arch: str) -> dict[str, list[Offer]]:
@@ -159,18 +201,28 @@ class Archive:
 
     def records(self, source: AptSource, arch: str) -> dict[str, list[Any]]:
         """``{package: its newest version's record}`` (see :func:`newest_records`) of one
-        source's components for ``arch``."""
+        source's components for ``arch``; nothing when the source is not for ``arch``."""
+        if source.arches and arch not in source.arches:
+            return {}
         if (source, arch) not in self._read:
             release = self._release(source)
             # A flat repository (``deb URI ./``) has its index beside its Release file.
-            folders = ("",) if source.suite.endswith("/") else source.components or ("main",)
-            indexes = [self._packages(source, release, c, arch) for c in folders]
+            flat = source.suite.endswith("/")
+            folders = (
+                [""] if flat else [f"{c}/binary-{arch}" for c in source.components or ("main",)]
+            )
+            if not flat and not release.all_in_arch:
+                # Architecture: all packages in indexes of their own (a site's reprepro or
+                # aptly), unless the Release says they are in every architecture's.
+                folders += [f"{c}/binary-all" for c in source.components or ("main",)]
+            indexes = [self._packages(source, release.table, folder) for folder in folders]
             merged = indexes[0]
             for more in indexes[1:]:
                 for name, record in more.items():
                     if name not in merged or newer(record[0], merged[name][0]):
                         merged[name] = record
             self._read[(source, arch)] = merged
+            self._priority[source] = release.priority
         return self._read[(source, arch)]
 
     def deb_index(self, sources: Sequence[AptSource], arch: str) -> DebIndex:
@@ -181,15 +233,20 @@ class Archive:
 
     def _deb_index(self, sources: Sequence[AptSource], arch: str) -> DebIndex:
         best: dict[str, tuple[str, list[Any]]] = {}
+        rank: dict[str, int] = {}  # the apt priority of each candidate's source
         for source in sources:
-            for name, record in self.records(source, arch).items():
+            records = self.records(source, arch)
+            priority = self._priority.get(source, DEFAULT_PRIORITY)
+            for name, record in records.items():
                 held = best.get(name)
                 if (
                     held is None
-                    or newer(record[0], held[1][0])
-                    or (record[0] == held[1][0] and source.security)
+                    or priority > rank[name]
+                    or (priority == rank[name] and newer(record[0], held[1][0]))
+                    or (priority == rank[name] and record[0] == held[1][0] and source.security)
                 ):
                     best[name] = (source.suite, record)
+                    rank[name] = priority
         providers: dict[str, list[str]] = {}
         for name, (_, record) in best.items():
             for virtual in record[2]:
@@ -221,8 +278,8 @@ class Archive:
         except http.client.HTTPException as exc:  # a connection cut mid-download
             raise FetchError(f"{url}: {exc!r}") from None
 
-    def _release(self, source: AptSource) -> dict[str, tuple[str, int]]:
-        """The Release file's SHA256 table: path -> (sha256, size)."""
+    def _release(self, source: AptSource) -> ReleaseFile:
+        """The suite's Release file: its SHA256 table and what decides apt's priority."""
         url = self._url(source, "Release")
         release = Release(self._get(url).decode("utf-8", "replace"))
         table = {
@@ -231,12 +288,15 @@ class Archive:
         }
         if not table:
             raise SourceError(f"{url}: no SHA256 list of indexes")
-        return table
+        return ReleaseFile(
+            table=table,
+            priority=_apt_priority(release),
+            all_in_arch=release.get("No-Support-for-Architecture-all", "").strip() == "Packages",
+        )
 
     def _packages(
-        self, source: AptSource, release: Mapping[str, tuple[str, int]], component: str, arch: str
+        self, source: AptSource, release: Mapping[str, tuple[str, int]], folder: str
     ) -> dict[str, list[Any]]:
-        folder = f"{component}/binary-{arch}" if component else ""
         for name in _INDEX_NAMES:
             listed = release.get(f"{folder}/{name}" if folder else name)
             if listed is None:

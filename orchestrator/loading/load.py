@@ -288,6 +288,11 @@ def plan_inputs(
                 )
     _check_constraints(pipeline.constraints.upper, upper)
     trees = {child.context: tree_hash(child.context) for child in resolved.children.values()}
+    runtime: tuple[str, ...] = ()
+    if spec.runtime_packages is not None:
+        # "<distribution> <package>...": the packages, for refresh: updates.
+        lines = spec.runtime_packages.read_text(encoding="utf-8", errors="replace").splitlines()
+        runtime = tuple(dict.fromkeys(p for line in lines for p in line.split()[1:]))
     return PlanInputs(
         scripts_dir=scripts_dir,
         scripts=scripts,
@@ -295,4 +300,5 @@ def plan_inputs(
         trees=trees,
         upper_constraints=upper,
         sources=sources,
+        runtime_packages=runtime,
     )

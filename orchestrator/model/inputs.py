@@ -75,3 +75,9 @@ class PlanInputs:
     sources: Mapping[str, FetchedSource]
     # With ``refresh: updates``: what the base's suites offer now, by Debian architecture.
     archive: Mapping[str, DebIndex] = field(default_factory=dict)
+    # The distro packages a published index's compiled wheels need (``requirements.
+    # runtime_packages``): services install them from the archive.
+    runtime_packages: tuple[str, ...] = ()
+    # The versions a rebuild is held to (``apt_pins``: ``verify``), by node: its ``archive``
+    # input names these rather than the archive's current ones.
+    pinned: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

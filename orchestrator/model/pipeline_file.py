@@ -97,6 +97,16 @@ def load_pipeline(path: Path) -> Pipeline:
         else {}
     )
     _check_tags(top, release, images, children, shared_nodes)
+    base = _base(top["base"]) if "base" in top else BaseSpec(kind="mmdebstrap")
+    requirements = (
+        _requirements(top["requirements"], folder) if "requirements" in top else RequirementsSpec()
+    )
+    if base.refresh == "updates" and requirements.image:
+        raise top["requirements"].error(
+            "'from' with base.refresh: updates: the distro packages its compiled wheels need "
+            "at run time are listed inside that image, unknown before it is pulled; set "
+            "base.refresh to a period (daily, weekly, monthly) or never"
+        )
     return Pipeline(
         path=path,
         name=top["name"].name() if "name" in top else path.stem,
@@ -104,10 +114,8 @@ def load_pipeline(path: Path) -> Pipeline:
         toolchain=_toolchain(top.get("toolchain"), root),
         constraints=_constraints(top.get("constraints"), root, folder),
         tags=top["tags"].strings() if "tags" in top else (),
-        base=_base(top["base"]) if "base" in top else BaseSpec(kind="mmdebstrap"),
-        requirements=_requirements(top["requirements"], folder)
-        if "requirements" in top
-        else (RequirementsSpec()),
+        base=base,
+        requirements=requirements,
         images=images,
         children=children,
         settings=settings,

@@ -7,6 +7,7 @@ import re
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -458,6 +459,8 @@ class NodeBuilder:
         if not requested:
             return have
         new = debs.closure(index, requested, have)
+        held = self.ctx.inputs.pinned.get(self.qualified, {})
+        new = {n: replace(d, version=held[n]) if n in held else d for n, d in new.items()}
         self.inputs["archive"] = "\n".join(debs.archive_lines(new))
         self.deb_suites = {name: deb.suite for name, deb in new.items()}
         return have | frozenset(new)

@@ -6,19 +6,17 @@ asks apt for; the versions of those new packages are one input of its key. A new
 a package only nova's image installs then changes nova's key alone; one in the base changes
 the base's, and every key through it.
 
-The closure follows apt's choices without recommends: ``Pre-Depends`` and ``Depends``; of an
-or-group, one already in the image (or already chosen, or providing the name) satisfies it,
-otherwise its first alternative apt can install; a virtual package is satisfied by a chosen
-provider, else by its provider of highest priority (then by name). Versions in dependencies
-are not compared: the candidate is what apt installs. What apt may choose differently (an
-alternative taken because a later dependency needs it) at worst adds or leaves out a package
-no image holds, which makes a rebuild happen once too often or misses one; the closure is
-checked against the images' SBOMs by the integration tests.
+The closure follows apt's own order without recommends (:func:`closure`): ``Pre-Depends``
+and ``Depends``, depth first; of an or-group, one already held, marked or provided satisfies
+it, otherwise its first installable alternative is taken; a virtual package is satisfied by a
+marked provider, else by its provider of highest priority (then by name: apt may choose
+another among equals). Versions in dependencies are not compared: the candidate is what apt
+installs. Checked against the SBOMs of images built from the same archive (the docs give the
+figures).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 
 from orchestrator.model.debs import Deb, DebIndex
@@ -47,23 +45,26 @@ def plain(name: str) -> str:
 def closure(index: DebIndex, requested: Iterable[str], have: Iterable[str] = ()) -> dict[str, Deb]:
     """The packages apt installs for ``requested`` on an image holding ``have``: each new
     package's candidate, by name. Names the archive does not offer are left out (the build's
-    own check names them)."""
+    own check names them).
+
+    As ``apt-get install`` does: every requested package is marked first; then, for each in
+    turn, its dependencies in order, depth first: a dependency (or or-group) that a package
+    held, marked or provided already satisfies is skipped, otherwise its first installable
+    alternative is marked and its own dependencies followed at once.
+    """
     chosen = set(have)
     provided = {
         p for name in chosen if name in index.packages for p in index.packages[name].provides
     }
     new: dict[str, Deb] = {}
-    pending: deque[Deb] = deque()
-    groups: deque[tuple[str, ...]] = deque()
 
     def satisfied(name: str) -> bool:
         return name in chosen or name in provided
 
-    def take(deb: Deb) -> None:
+    def mark(deb: Deb) -> None:
         chosen.add(deb.name)
         provided.update(deb.provides)
         new[deb.name] = deb
-        pending.append(deb)
 
     def installable(name: str) -> Deb | None:
         if name in index.packages:
@@ -71,31 +72,31 @@ def closure(index: DebIndex, requested: Iterable[str], have: Iterable[str] = ())
         providers = [index.packages[p] for p in index.providers.get(name, ())]
         return min(providers, key=lambda d: (d.rank, d.name), default=None)
 
+    def follow(deb: Deb) -> None:
+        stack = [iter(deb.depends)]
+        while stack:
+            group = next(stack[-1], None)
+            if group is None:
+                stack.pop()
+                continue
+            if any(satisfied(name) for name in group):
+                continue
+            for name in group:
+                found = installable(name)
+                if found is not None:
+                    mark(found)
+                    stack.append(iter(found.depends))  # its dependencies before the next
+                    break
+
+    asked = []
     for name in requested:
         name = plain(name)
         deb = None if satisfied(name) else installable(name)
         if deb is not None and deb.name not in chosen:
-            take(deb)
-    while pending or groups:
-        # Single dependencies first: an or-group is then decided by what is already chosen,
-        # as apt's resolver prefers an installed or marked alternative.
-        while pending:
-            for group in pending.popleft().depends:
-                if len(group) == 1:
-                    name = group[0]
-                    if not satisfied(name) and (deb := installable(name)) is not None:
-                        take(deb)
-                else:
-                    groups.append(group)
-        while groups and not pending:
-            group = groups.popleft()
-            if any(satisfied(name) for name in group):
-                continue
-            for name in group:
-                deb = installable(name)
-                if deb is not None:
-                    take(deb)
-                    break
+            mark(deb)
+            asked.append(deb)
+    for deb in asked:
+        follow(deb)
     return new
 
 

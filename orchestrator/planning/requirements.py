@@ -217,6 +217,10 @@ def _from_index(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> NodePlan:
     if spec.runtime_packages is not None:
         b.input("runtime_packages", files[spec.runtime_packages])
     b.from_step(plans[BASE_NODE].image)
+    # Not installed here but by the services that install the wheels needing them: their
+    # versions in this node's key rebuild the wheels and every service when one moves, as
+    # the wheel-builder's -dev packages do when the wheels are built here.
+    b.requested += b.ctx.inputs.runtime_packages
     b.script_step(
         "setup-venv",
         "setup-venv.sh",

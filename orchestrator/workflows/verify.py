@@ -201,7 +201,9 @@ def verify(
         request = rebuild_request(target, scratch, environ)
         started = datetime.fromtimestamp(target.record.started, UTC)
         # The request's storage_root is the scratch storage: prepare makes it.
-        # The archive's indexes from the state directory's cache (refresh: updates).
+        # refresh: updates: the archive read as a run reads it (its indexes cached in the
+        # state directory), each node's archive input naming the versions its original
+        # image holds (the pins), so its key is the original's.
         prepared = prepare(request, now=started, archive_dir=state_dir / "archive")
         verdicts = {}
         with History(state_dir, readonly=True) as history:

@@ -77,6 +77,8 @@ def test_services_build_from_a_wheels_image_pulled_by_digest(
         "\nimages:", f"\nrequirements:\n  from: {registry}/elsewhere/requirements@{digest}\nimages:"
     )
     text = text.replace("name: keystone", "name: keystone-elsewhere")
+    # What the image's compiled wheels need at run time is inside it: a period, not updates.
+    text = text.replace("refresh: updates", "refresh: weekly")
     path = tmp_path / "elsewhere.yaml"
     path.write_text(text)
     proc = orchestrate("build", str(path), "--no-tls-verify", state_dir=state_dir, timeout=3000)

@@ -311,6 +311,11 @@ CASES: dict[str, Case] = {
         "base: {from: 'debian:12', refresh: updates}\n" + LOCAL,
         r"base.refresh: 'updates' needs 'bootstrap: mmdebstrap'",
     ),
+    "wheels-from-elsewhere-with-updates": pipeline_case(
+        "base: {bootstrap: mmdebstrap, refresh: updates}\n"
+        "requirements: {from: 'r.example/requirements@sha256:" + "a" * 64 + "'}\n" + LOCAL,
+        r"requirements: 'from' with base.refresh: updates: the distro packages",
+    ),
     "base-sources-not-deb": pipeline_case(
         "base: {bootstrap: mmdebstrap, sources: ['http://r/debian site main']}\n" + LOCAL,
         r"base.sources\[0\]: 'http://r/debian site main' is not a sources.list line",

@@ -49,7 +49,9 @@ deb http://deb.debian.org/debian-security bookworm-security main  # security
 """
     assert parse_sources(text) == [
         AptSource("http://deb.debian.org/debian", "bookworm", ("main",)),
-        AptSource("http://deb.debian.org/debian", "bookworm-updates", ("main", "contrib")),
+        AptSource(
+            "http://deb.debian.org/debian", "bookworm-updates", ("main", "contrib"), ("amd64",)
+        ),
         AptSource("http://deb.debian.org/debian-security", "bookworm-security", ("main",)),
     ]
     stanzas = """\

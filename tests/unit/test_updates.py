@@ -4,6 +4,7 @@ exactly the packages a node installs, and the reason ``plan`` gives."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -88,6 +89,12 @@ def test_an_or_group_takes_what_the_image_has_else_its_first_alternative() -> No
         "default-mta",
         "svc",
     ]
+    # apt follows each requested package's dependencies depth first: p's or-group takes its
+    # first alternative before q's chain reaches the second.
+    chain = [deb("p", "1", "a|b"), deb("q", "1", "r"), deb("r", "1", "b"), deb("a"), deb("b")]
+    order = DebIndex.of(chain)
+    assert sorted(closure(order, ["p", "q"])) == ["a", "b", "p", "q", "r"]
+    assert sorted(closure(order, ["q", "p"])) == ["b", "p", "q", "r"]
     # A virtual package asked for by name: its provider of highest priority.
     awk = DebIndex.of(BASE_DEBS)
     assert list(closure(awk, ["awk"], have=["libc6"])) == ["mawk"]
@@ -154,6 +161,37 @@ def test_the_candidate_is_the_newest_over_the_suites_and_names_its_suite(
     assert archive_site.requests and all(p.endswith("/Release") for p in archive_site.requests)
 
 
+def test_apt_ranks_backports_below_the_suite_and_reads_arch_all_indexes(
+    archive_site: Served, tmp_path: Path
+) -> None:
+    """A NotAutomatic suite (backports) offers a candidate only where no other suite does; a
+    site's Architecture: all packages in binary-all indexes are read unless its Release says
+    they are in each architecture's; a source for another architecture offers nothing."""
+    root = archive_site.root
+    publish(root, "bookworm", "Package: libssl3\nVersion: 3.0.17-1~deb12u2\n")
+    backports = "Package: libssl3\nVersion: 3.5.0-1~bpo12+1\n\nPackage: only-bpo\nVersion: 1\n"
+    publish(root, "bookworm-backports", backports)
+    release = root / "debian" / "dists" / "bookworm-backports" / "Release"
+    release.write_text("NotAutomatic: yes\nButAutomaticUpgrades: yes\n" + release.read_text())
+    site = root / "debian" / "dists" / "site"
+    publish(root, "site", "Package: site-tool\nVersion: 2\nDepends: site-data\n")
+    (site / "main" / "binary-all").mkdir()
+    data = b"Package: site-data\nVersion: 7\nArchitecture: all\n"
+    (site / "main" / "binary-all" / "Packages").write_bytes(data)
+    with (site / "Release").open("a") as out:
+        out.write(f" {hashlib.sha256(data).hexdigest()} {len(data)} main/binary-all/Packages\n")
+    sources = [
+        AptSource(uri=archive_site.url, suite=suite, components=("main",))
+        for suite in ("bookworm", "bookworm-backports", "site")
+    ]
+    index = Archive(Network(), tmp_path / "cache").deb_index(sources, "amd64")
+    assert index.packages["libssl3"].version == "3.0.17-1~deb12u2"
+    assert index.packages["only-bpo"].suite == "bookworm-backports"
+    assert sorted(closure(index, ["site-tool"])) == ["site-data", "site-tool"]
+    arm = AptSource(uri=archive_site.url, suite="site", components=("main",), arches=("arm64",))
+    assert not Archive(Network(), tmp_path / "cache").deb_index([arm], "amd64").packages
+
+
 # --- planning --------------------------------------------------------------------------------
 
 PIPELINE = """\
@@ -177,10 +215,14 @@ SERVICE_DEBS = [
 ]
 
 
-def plans_with(path: Path, archive: Mapping[str, DebIndex]) -> dict[str, NodePlan]:
+def plans_with(
+    path: Path,
+    archive: Mapping[str, DebIndex],
+    pinned: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, NodePlan]:
     resolved = load(path)
     settings = resolve_settings({}, {"state_dir": str(path.parent / "s")}, environ={})
-    inputs = replace(plan_inputs(resolved, SOURCES), archive=archive)
+    inputs = replace(plan_inputs(resolved, SOURCES), archive=archive, pinned=pinned or {})
     ctx = PlanContext(
         run_id="r", run_dir=path.parent / "s" / "runs" / "r", settings=settings, inputs=inputs,
         now=NOW,
@@ -222,6 +264,42 @@ def test_a_newer_version_rebuilds_exactly_the_images_that_install_it(
     assert changed(today, other) == []
     # The run's time is no input: the next day plans the same keys, every image dated 0.
     assert source_date_epoch("updates", NOW) == 0 and refresh_period("updates", NOW) == "updates"
+
+
+def test_a_rebuild_held_to_recorded_versions_plans_the_recorded_keys(
+    write_pipeline: WritePipeline,
+) -> None:
+    """verify holds each node to the versions its image holds (apt_pins): its archive input
+    names those, so a run is compared with its rebuild after the archive moved on."""
+    path = write_pipeline(PIPELINE)
+    debs = BASE_DEBS + SERVICE_DEBS
+    then = plans_with(path, {"amd64": index_of(debs)})
+    moved = {"amd64": index_of(debs, libkeydep="1.0+deb12u1", libssl3="3.0.17-1~deb12u3")}
+    pins = {
+        "base": {"libssl3": "3.0.17-1~deb12u2", "bash": "5.2"},
+        "keystone": {"libkeydep": "1.0", "libssl3": "3.0.17-1~deb12u2"},
+    }
+    assert changed(then, plans_with(path, moved, pins)) == []
+    assert changed(then, plans_with(path, moved)) == sorted(then)
+
+
+def test_a_published_indexs_runtime_packages_are_in_the_wheels_key(
+    write_pipeline: WritePipeline, tmp_path: Path
+) -> None:
+    """Wheels from an index: the packages its compiled wheels need, which the services
+    install, are in the wheels node's key (and so in every service's)."""
+    (tmp_path / "resolved.txt").write_text("oslo.config==9.0.0\n")
+    (tmp_path / "runtime.txt").write_text("libvirt_python libvirt0 libyajl2\n")
+    path = write_pipeline(
+        PIPELINE
+        + f"requirements:\n  index: file://{tmp_path}/simple\n  pins: {tmp_path}/resolved.txt\n"
+        + f"  runtime_packages: {tmp_path}/runtime.txt\n"
+    )
+    debs = [*BASE_DEBS, *SERVICE_DEBS, deb("libvirt0", "9.0.0-4", "libyajl2"), deb("libyajl2")]
+    before = plans_with(path, {"amd64": index_of(debs)})
+    assert before["requirements"].inputs["archive"] == "libvirt0=9.0.0-4\nlibyajl2=1"
+    after = plans_with(path, {"amd64": index_of(debs, libvirt0="9.0.0-4+deb12u2")})
+    assert changed(before, after) == ["glance", "keystone", "openstack-base", "requirements"]
 
 
 def test_without_the_archive_no_key_gets_the_input(write_pipeline: WritePipeline) -> None:
