@@ -23,7 +23,7 @@ import io
 import json
 import lzma
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,9 @@ class ReleaseFile:
     table: Mapping[str, tuple[str, int]]
     priority: int = DEFAULT_PRIORITY
     all_in_arch: bool = True
+    # Acquire-By-Hash: each index also under by-hash/SHA256/<sha256>, which a mirror part-way
+    # through a sync still serves for the Release file it has.
+    by_hash: bool = False
 
 
 def _apt_priority(release: Mapping[str, str]) -> int:
@@ -215,7 +218,7 @@ class Archive:
                 # Architecture: all packages in indexes of their own (a site's reprepro or
                 # aptly), unless the Release says they are in every architecture's.
                 folders += [f"{c}/binary-all" for c in source.components or ("main",)]
-            indexes = [self._packages(source, release.table, folder) for folder in folders]
+            indexes = [self._packages(source, release, folder) for folder in folders]
             merged = indexes[0]
             for more in indexes[1:]:
                 for name, record in more.items():
@@ -291,14 +294,18 @@ class Archive:
         return ReleaseFile(
             table=table,
             priority=_apt_priority(release),
-            all_in_arch=release.get("No-Support-for-Architecture-all", "").strip() == "Packages",
+            # apt reads binary-all indexes only for a suite whose Architectures name "all"
+            # (and not while it says its arch-specific indexes still hold those packages).
+            all_in_arch="all" not in release.get("Architectures", "").split()
+            or release.get("No-Support-for-Architecture-all", "").strip() == "Packages",
+            by_hash=release.get("Acquire-By-Hash", "").strip().lower() == "yes",
         )
 
     def _packages(
-        self, source: AptSource, release: Mapping[str, tuple[str, int]], folder: str
+        self, source: AptSource, release: ReleaseFile, folder: str
     ) -> dict[str, list[Any]]:
         for name in _INDEX_NAMES:
-            listed = release.get(f"{folder}/{name}" if folder else name)
+            listed = release.table.get(f"{folder}/{name}" if folder else name)
             if listed is None:
                 continue
             sha256, _ = listed
@@ -307,8 +314,17 @@ class Archive:
                 kept = _load_json(cached)
                 if kept.get("format") == CACHE_FORMAT:
                     return dict(kept["packages"])
-            url = self._url(source, f"{folder}/{name}" if folder else name)
-            data = self._get(url)
+            path = f"{folder}/{name}" if folder else name
+            url = self._url(source, path)
+            data = b""
+            if release.by_hash:
+                # As apt does: by hash first, then by name.
+                hashed = (
+                    f"{folder}/by-hash/SHA256/{sha256}" if folder else f"by-hash/SHA256/{sha256}"
+                )
+                with suppress(FetchError, SourceError):
+                    data = self._get(self._url(source, hashed))
+            data = data or self._get(url)
             if hashlib.sha256(data).hexdigest() != sha256:
                 raise SourceError(f"{url}: sha256 differs from the suite's Release file")
             packages = newest_records(_DECOMPRESS[name](data))

@@ -180,6 +180,10 @@ def test_apt_ranks_backports_below_the_suite_and_reads_arch_all_indexes(
     (site / "main" / "binary-all" / "Packages").write_bytes(data)
     with (site / "Release").open("a") as out:
         out.write(f" {hashlib.sha256(data).hexdigest()} {len(data)} main/binary-all/Packages\n")
+    # Read because the suite names "all" among its architectures (Debian's do not), and
+    # fetched by name when its by-hash copy is missing, as apt falls back.
+    text = (site / "Release").read_text()
+    (site / "Release").write_text("Architectures: amd64 all\nAcquire-By-Hash: yes\n" + text)
     sources = [
         AptSource(uri=archive_site.url, suite=suite, components=("main",))
         for suite in ("bookworm", "bookworm-backports", "site")
@@ -188,6 +192,8 @@ def test_apt_ranks_backports_below_the_suite_and_reads_arch_all_indexes(
     assert index.packages["libssl3"].version == "3.0.17-1~deb12u2"
     assert index.packages["only-bpo"].suite == "bookworm-backports"
     assert sorted(closure(index, ["site-tool"])) == ["site-data", "site-tool"]
+    assert "/debian/dists/site/main/binary-all/Packages" in archive_site.requests
+    assert any("/site/main/binary-all/by-hash/SHA256/" in r for r in archive_site.requests)
     arm = AptSource(uri=archive_site.url, suite="site", components=("main",), arches=("arm64",))
     assert not Archive(Network(), tmp_path / "cache").deb_index([arm], "amd64").packages
 
