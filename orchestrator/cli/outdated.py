@@ -82,6 +82,11 @@ def outdated_cmd(
     reports = outdated(
         images, ShRunner(), archive, upper_constraints=pins, run_id=new_run_id(datetime.now(UTC))
     )
+    if archive.stale:
+        notes.append(
+            "archive unreachable: compared with the Release files an earlier run read "
+            f"({', '.join(archive.stale)})"
+        )
     if as_json:
         click.echo(json.dumps({**report.as_json(reports), "notes": notes}, indent=2))
     else:

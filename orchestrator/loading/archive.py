@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
 from debian.deb822 import Packages, Release
 from debian.debian_support import Version
 
 from orchestrator.errors import FetchError, SourceError
 from orchestrator.files import write_atomically
-from orchestrator.loading.sources import Network, fetch_failure, retrying
+from orchestrator.loading.sources import FETCH_TRIES, Network, fetch_failure, retrying
 from orchestrator.model.debs import Deb, DebIndex
 from orchestrator.model.pipeline import BaseSpec
 
@@ -176,6 +177,8 @@ class Archive:
         self._opener = network.opener()
         self._read: dict[tuple[AptSource, str], dict[str, list[Any]]] = {}
         self._priority: dict[AptSource, int] = {}
+        # The Release files that could not be fetched, read from the copy of an earlier run.
+        self.stale: list[str] = []
         self._offers: dict[tuple[tuple[AptSource, ...], str], dict[str, list[Offer]]] = {}
 
     def offers(self, sources: Sequence[AptSource], arch: str) -> dict[str, list[Offer]]:
@@ -268,14 +271,14 @@ class Archive:
             return f"{base}/{source.suite.lstrip('./')}{path}"
         return f"{base}/dists/{source.suite}/{path}"
 
-    def _get(self, url: str) -> bytes:
+    def _get(self, url: str, tries: int = FETCH_TRIES) -> bytes:
         def once() -> bytes:
             with self._opener.open(url, timeout=60) as response:
                 data: bytes = response.read()
                 return data
 
         try:
-            return retrying(url, once)
+            return retrying(url, once, tries)
         except OSError as exc:
             raise fetch_failure(url, exc) from None
         except http.client.HTTPException as exc:  # a connection cut mid-download
@@ -284,7 +287,19 @@ class Archive:
     def _release(self, source: AptSource) -> ReleaseFile:
         """The suite's Release file: its SHA256 table and what decides apt's priority."""
         url = self._url(source, "Release")
-        release = Release(self._get(url).decode("utf-8", "replace"))
+        kept = self.cache_dir / f"release-{hashlib.sha256(url.encode()).hexdigest()}"
+        try:
+            # With a copy from an earlier run, one try: unreachable, that copy is used.
+            data = self._get(url, tries=1 if kept.is_file() else FETCH_TRIES)
+        except FetchError:
+            if not kept.is_file():
+                raise
+            self.stale.append(url)
+            data = kept.read_bytes()
+        else:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            write_atomically(kept, data.decode("utf-8", "replace"))
+        release = Release(data.decode("utf-8", "replace"))
         table = {
             entry["name"]: (entry["sha256"], int(entry["size"]))
             for entry in release.get("SHA256", [])
@@ -459,4 +474,12 @@ def archive_for(
     mirrors = {spec.mirror.rstrip("/"): apt_mirror} if apt_mirror else {}
     archive = Archive(network, cache, mirrors)
     sources = parse_sources("\n".join(spec.apt_lines(spec.mirror)), name="base")
-    return {arch: archive.deb_index(sources, arch) for arch in sorted(set(arches))}
+    found = {arch: archive.deb_index(sources, arch) for arch in sorted(set(arches))}
+    if archive.stale:
+        # As apt plans with the lists it has: a network failure does not stop a run that may
+        # build nothing; what it builds, it builds from the archive as apt finds it then.
+        structlog.get_logger().warning(
+            "archive unreachable: planned with the Release files an earlier run read",
+            suites=archive.stale,
+        )
+    return found

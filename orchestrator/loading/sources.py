@@ -96,17 +96,18 @@ FETCH_TRIES = 3
 FETCH_BACKOFF_SECONDS = 2.0
 
 
-def retrying(what: str, action: Callable[[], T]) -> T:
-    """``action()``, tried again on network failures; the last failure is raised."""
-    for attempt in range(1, FETCH_TRIES + 1):
+def retrying(what: str, action: Callable[[], T], tries: int = FETCH_TRIES) -> T:
+    """``action()``, tried again on network failures (``tries`` times in all); the last
+    failure is raised."""
+    for attempt in range(1, tries + 1):
         try:
             return action()
         except urllib.error.HTTPError as exc:
-            if exc.code < 500 or attempt == FETCH_TRIES:
+            if exc.code < 500 or attempt == tries:
                 raise
             exc.close()
         except (urllib.error.URLError, OSError):
-            if attempt == FETCH_TRIES:
+            if attempt == tries:
                 raise
         structlog.get_logger().warning("fetch failed, trying again", source=what, attempt=attempt)
         time.sleep(FETCH_BACKOFF_SECONDS * attempt)

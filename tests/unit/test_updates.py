@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, FetchError
 from orchestrator.loading.archive import AptSource, Archive, newest_records
 from orchestrator.loading.load import load, plan_inputs
 from orchestrator.loading.sources import Network
@@ -196,6 +196,25 @@ def test_apt_ranks_backports_below_the_suite_and_reads_arch_all_indexes(
     assert any("/site/main/binary-all/by-hash/SHA256/" in r for r in archive_site.requests)
     arm = AptSource(uri=archive_site.url, suite="site", components=("main",), arches=("arm64",))
     assert not Archive(Network(), tmp_path / "cache").deb_index([arm], "amd64").packages
+
+
+def test_an_unreachable_archive_plans_with_the_release_files_read_before(
+    archive_site: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As apt plans with the lists it has: once read, a suite's Release file is kept, and
+    used (said in ``stale``) when the archive cannot be reached; never read, it is an error."""
+    publish(archive_site.root, "bookworm", "Package: libssl3\nVersion: 3.0.17-1~deb12u2\n")
+    source = AptSource(uri=archive_site.url, suite="bookworm", components=("main",))
+    first = Archive(Network(), tmp_path / "cache")
+    assert first.deb_index([source], "amd64").packages["libssl3"].version == "3.0.17-1~deb12u2"
+    assert first.stale == []
+    archive_site.close()
+    offline = Archive(Network(), tmp_path / "cache")
+    assert offline.deb_index([source], "amd64").packages["libssl3"].version == "3.0.17-1~deb12u2"
+    assert offline.stale == [f"{archive_site.url}/dists/bookworm/Release"]
+    monkeypatch.setattr("orchestrator.loading.sources.FETCH_BACKOFF_SECONDS", 0.0)
+    with pytest.raises(FetchError, match="dists/bookworm/Release"):
+        Archive(Network(), tmp_path / "empty").deb_index([source], "amd64")
 
 
 # --- planning --------------------------------------------------------------------------------
