@@ -22,11 +22,18 @@ def refresh_period(refresh: str, now: datetime) -> str:
     return "never"
 
 
+# The date of images whose base has no refresh period (``updates``, ``never``): no date is
+# one of their inputs. 1980-01-01, not 0: the earliest date a ZIP file (a wheel) can hold,
+# and a file dated 0 is never read by oslo's read_cached_file (it reloads a file only when
+# its mtime is greater than the 0 it starts from): keystone ignored its policy.yaml.
+FIXED_EPOCH = 315532800
+
+
 def source_date_epoch(refresh: str, now: datetime) -> int:
     """The time every image of a run is dated (``SOURCE_DATE_EPOCH``, the commit timestamp,
-    the ``created`` label): the start of the base's current refresh period, or 0 for a base
-    never refreshed or refreshed by the archive's versions (``updates``: no date is one of
-    its inputs). A function of the base's key, so two builds of one key agree on it."""
+    the ``created`` label, every file's mtime): the start of the base's current refresh
+    period, or :data:`FIXED_EPOCH` for a base never refreshed or refreshed by the archive's
+    versions (``updates``). A function of the base's key, so two builds of one key agree."""
     match refresh:
         case "daily":
             start = now.date()
@@ -35,5 +42,5 @@ def source_date_epoch(refresh: str, now: datetime) -> int:
         case "monthly":
             start = date(now.year, now.month, 1)
         case _:
-            return 0
+            return FIXED_EPOCH
     return int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp())

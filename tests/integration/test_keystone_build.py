@@ -31,8 +31,8 @@ def test_image_labels_user_and_metadata(keystone_run: dict[str, object]) -> None
     assert labels["org.opencontainers.image.revision"] == (
         "9090a34976c48b518dec21d73260d3af76029c05bd40bfe2cb097dfd7d343bc1"
     )
-    # Dated by the run's epoch (0, 1970-01-01, for a base refreshed by updates), not the build.
-    assert labels["org.opencontainers.image.created"] == "1970-01-01T00:00:00Z"
+    # Dated by the run's epoch (1980-01-01 for a base refreshed by updates), not the build.
+    assert labels["org.opencontainers.image.created"] == "1980-01-01T00:00:00Z"
     assert "io.orchestrate.run" not in labels
     assert len(labels["io.orchestrate.key"]) == 64
     assert config["User"] == "keystone"
