@@ -115,7 +115,8 @@ def multiarch(session: nox.Session) -> None:
 def carry_over(session: nox.Session) -> None:
     """What LOCI users carry over, on real builds: LOCI's bindep and pydep files build keystone
     and nova; services from a wheels image pulled by digest and from an exported index;
-    constraints and keystone from git; the keystone stack from sources (minutes)."""
+    constraints and keystone from git; the keystone stack from sources; a project of their
+    own outside the catalog (minutes)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "carry_over", "tests", *session.posargs)
 

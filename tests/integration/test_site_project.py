@@ -6,8 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from orchestrator.model.site_projects import entry_points_smoke, site_uid
 from tests.integration.conftest import ROOT, inspect, orchestrate, run_in
+
+# A minute of build (its wheels and image): with the other builds of what LOCI users bring,
+# in nox -s carry_over, not in the default run's fifteen minutes.
+pytestmark = pytest.mark.carry_over
 
 NS = "localhost/orchestrate-test"
 SOURCE = ROOT / "tests" / "integration" / "site-echo"
