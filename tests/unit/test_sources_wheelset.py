@@ -6,7 +6,16 @@ import io
 import tarfile
 from pathlib import Path
 
-from orchestrator.loading.sources import fetch_local, pbr_version, sdist_requires, tree_hash
+import pytest
+
+from orchestrator.errors import SourceError
+from orchestrator.loading.sources import (
+    fetch_local,
+    pbr_version,
+    sdist_files,
+    sdist_requires,
+    tree_hash,
+)
 from orchestrator.model.pipeline import Source
 from orchestrator.planning.wheelset import plan_wheels, requirement_name, unpinned
 
@@ -38,6 +47,21 @@ def test_sdist_without_requires_dist_falls_back_to_requirements_txt(tmp_path: Pa
         "# comment\npbr>=2.0 # Apache\n-e .\nFlask\n",
     )
     assert sdist_requires(sdist) == ("pbr>=2.0", "Flask")
+
+
+def test_an_sdists_top_files_are_read_once_per_sha256(tmp_path: Path) -> None:
+    """Every command plans: what a plan reads from an sdist is kept beside it, by sha256."""
+    sdist = make_sdist(tmp_path / "demo-1.0.tar.gz", "Name: demo\nVersion: 1.0\n", "pbr\n")
+    first = sdist_files(sdist, "a" * 64)
+    assert first == {"PKG-INFO": "Name: demo\nVersion: 1.0\n", "requirements.txt": "pbr\n",
+                     "bindep.txt": None}  # fmt: skip
+    memo = tmp_path / "demo-1.0.tar.gz.top.json"
+    assert memo.is_file()
+    sdist.write_bytes(b"not a tar any more")  # read from the memo, not the file
+    assert sdist_files(sdist, "a" * 64) == first
+    # Another sha256 (the file changed): read again.
+    with pytest.raises(SourceError, match="not a readable sdist"):
+        sdist_files(sdist, "b" * 64)
 
 
 def test_tree_hash_follows_content_not_vcs(tmp_path: Path) -> None:
