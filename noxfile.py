@@ -231,6 +231,14 @@ def rebuilds(session: nox.Session) -> None:
 
 
 @nox.session
+def service_cost(session: nox.Session) -> None:
+    """One service rebuilt on its cached parents (default keystone; ``-- --all``: the nine),
+    each step's wall and busy CPU-seconds; build the full stack first."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/service_cost.py", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Scheduler benchmark: a synthetic 1,000-node DAG through a no-op executor."""
     session.install("-e", ".")
