@@ -233,7 +233,7 @@ def fetch_pypi(source: Source, cache: Path, network: Network) -> FetchedSource:
         path=path,
         identity=f"sha256:{sha}",
         version=source.version,
-        requires=_requires(sdist_files(path, sha)),
+        requires=_requires(sdist_files(path, _memo(cache, sha))),
     )
 
 
@@ -249,7 +249,7 @@ def fetch_url(source: Source, cache: Path, network: Network) -> FetchedSource:
             raise SourceError(
                 f"{source.describe()}: sha256 is {got}, the pipeline pins {source.sha256}"
             )
-    return _sdist_source(source, path, source.sha256)
+    return _sdist_source(source, path, source.sha256, memo=_memo(cache, source.sha256))
 
 
 def fetch_git(source: Source, cache: Path) -> FetchedSource:
@@ -354,9 +354,16 @@ def fetch(source: Source, cache: Path, network: Network) -> FetchedSource:
             return fetch_local(source)
 
 
-def _sdist_source(source: Source, path: Path, sha256: str) -> FetchedSource:
+def _memo(cache: Path, sha256: str) -> Path:
+    """Where the top files of the sdist with ``sha256`` are kept in the source cache."""
+    return cache / "sdist-files" / f"{sha256}.json"
+
+
+def _sdist_source(
+    source: Source, path: Path, sha256: str, *, memo: Path | None = None
+) -> FetchedSource:
     """A fetched sdist file: identified by its sha256, version and requirements from it."""
-    files = sdist_files(path, sha256)
+    files = sdist_files(path, memo)
     meta = _pkg_info(files)
     return FetchedSource(
         source=source,
@@ -372,22 +379,21 @@ def _sdist_source(source: Source, path: Path, sha256: str) -> FetchedSource:
 _TOP_FILES = ("PKG-INFO", "requirements.txt", "bindep.txt")
 
 
-def sdist_files(path: Path, sha256: str = "") -> dict[str, str | None]:
-    """:data:`_TOP_FILES` of an sdist (None for one it lacks), read in one pass. With the
-    sdist's ``sha256``, kept beside it (``<sdist>.top.json``): every command plans, and
-    reading nova's or neutron's whole archive again took most of a plan's time (3.7 of 6.1 s
-    for the full stack).
+def sdist_files(path: Path, memo: Path | None = None) -> dict[str, str | None]:
+    """:data:`_TOP_FILES` of an sdist (None for one it lacks), read in one pass; kept in
+    ``memo`` (in the source cache, named by the sdist's sha256) when given. Every command
+    plans, and reading nova's or neutron's whole archive again took most of a plan's time
+    (3.7 of 6.1 s for the full stack). A local sdist is read each time (nothing is written
+    beside a file of the user's).
 
     Raises:
         SourceError: the file is not a readable tar archive.
     """
-    memo = path.with_name(path.name + ".top.json")
-    if sha256:
+    if memo is not None:
         try:
             kept = json.loads(memo.read_text())
-            if kept.get("sha256") == sha256:
-                return dict(kept["files"])
-        except (OSError, ValueError, KeyError, AttributeError):
+            return {name: kept[name] for name in _TOP_FILES}
+        except (OSError, ValueError, KeyError, TypeError):
             pass
     found: dict[str, str | None] = {}
     try:
@@ -401,9 +407,9 @@ def sdist_files(path: Path, sha256: str = "") -> dict[str, str | None]:
     except (tarfile.TarError, OSError) as exc:
         raise SourceError(f"{path}: not a readable sdist: {exc}") from None
     files = {name: found.get(name) for name in _TOP_FILES}
-    if sha256:
+    if memo is not None:
         with suppress(OSError):  # a read-only cache: read again next time
-            write_atomically(memo, json.dumps({"sha256": sha256, "files": files}))
+            write_atomically(memo, json.dumps(files))
     return files
 
 

@@ -50,18 +50,21 @@ def test_sdist_without_requires_dist_falls_back_to_requirements_txt(tmp_path: Pa
 
 
 def test_an_sdists_top_files_are_read_once_per_sha256(tmp_path: Path) -> None:
-    """Every command plans: what a plan reads from an sdist is kept beside it, by sha256."""
+    """Every command plans: what a plan reads from a fetched sdist is kept in the source
+    cache, named by the sdist's sha256; a local sdist is read each time."""
     sdist = make_sdist(tmp_path / "demo-1.0.tar.gz", "Name: demo\nVersion: 1.0\n", "pbr\n")
-    first = sdist_files(sdist, "a" * 64)
+    memo = tmp_path / "cache" / "sdist-files" / f"{'a' * 64}.json"
+    first = sdist_files(sdist, memo)
     assert first == {"PKG-INFO": "Name: demo\nVersion: 1.0\n", "requirements.txt": "pbr\n",
                      "bindep.txt": None}  # fmt: skip
-    memo = tmp_path / "demo-1.0.tar.gz.top.json"
-    assert memo.is_file()
+    assert memo.is_file() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "cache",
+        "demo-1.0.tar.gz",
+    ]
     sdist.write_bytes(b"not a tar any more")  # read from the memo, not the file
-    assert sdist_files(sdist, "a" * 64) == first
-    # Another sha256 (the file changed): read again.
+    assert sdist_files(sdist, memo) == first
     with pytest.raises(SourceError, match="not a readable sdist"):
-        sdist_files(sdist, "b" * 64)
+        sdist_files(sdist)
 
 
 def test_tree_hash_follows_content_not_vcs(tmp_path: Path) -> None:
