@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,6 +64,24 @@ def tag_list(registry: TlsRegistry, repository: str) -> set[str]:
     return set(json.loads(out)["Tags"])
 
 
+def push_tiny(registry: TlsRegistry, label: str, destination: str, folder: Path) -> str:
+    """A one-label image from scratch pushed to ``destination``; its digest."""
+    container = sh("buildah", "from", "scratch")
+    image = f"localhost/orchestrate-test/prune-{label}:{os.getpid()}"
+    digest = folder / f"{label}.digest"
+    try:
+        sh("buildah", "config", "--label", f"nightly={label}", container)
+        sh("buildah", "commit", "--quiet", container, image)
+        sh(
+            "buildah", "push", "--quiet", *registry.client_options(),
+            "--digestfile", str(digest), image, f"docker://{destination}",
+        )  # fmt: skip
+        return digest.read_text().strip()
+    finally:
+        subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
+        subprocess.run(["buildah", "rmi", image], capture_output=True, check=False)
+
+
 @pytest.fixture
 def nightly_tags(tls_registry: TlsRegistry, tmp_path: Path) -> Iterator[dict[str, str]]:
     """keystone's repository as seven nightlies left it: six tiny images (a to f) under
@@ -80,20 +97,7 @@ def nightly_tags(tls_registry: TlsRegistry, tmp_path: Path) -> Iterator[dict[str
         if letter in digests:  # the same image again: a tag copy inside the registry
             copy(access, f"{repository}@{digests[letter]}", f"{repository}:{tag}")
             continue
-        container = sh("buildah", "from", "scratch")
-        image = f"localhost/orchestrate-test/prune-{letter}:{os.getpid()}"
-        try:
-            sh("buildah", "config", "--label", f"nightly={letter}", container)
-            sh("buildah", "commit", "--quiet", container, image)
-        finally:
-            subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
-        digest_file = tmp_path / f"{letter}.digest"
-        sh(
-            "buildah", "push", "--quiet", *tls_registry.client_options(),
-            "--digestfile", str(digest_file), image, f"docker://{repository}:{tag}",
-        )  # fmt: skip
-        subprocess.run(["buildah", "rmi", image], capture_output=True, check=False)
-        digests[letter] = digest_file.read_text().strip()
+        digests[letter] = push_tiny(tls_registry, letter, f"{repository}:{tag}", tmp_path)
     for tag, letter in OTHER_TAGS.items():
         copy(access, f"{repository}@{digests[letter]}", f"{repository}:{tag}")
     layout = tmp_path / "sbom-layout"
@@ -166,24 +170,6 @@ def test_older_dated_tags_go_with_their_sbom_and_signatures_and_needed_ones_stay
     assert again.stdout.strip().splitlines()[-1] == "0 dated tags deleted, 2 kept"
 
 
-def push_tiny(registry: TlsRegistry, label: str, destination: str) -> str:
-    """A one-label image from scratch pushed to ``destination``; its digest."""
-    container = sh("buildah", "from", "scratch")
-    image = f"localhost/orchestrate-test/prune-{label}:{os.getpid()}"
-    try:
-        sh("buildah", "config", "--label", f"nightly={label}", container)
-        sh("buildah", "commit", "--quiet", container, image)
-        digest = Path(tempfile.mkdtemp()) / "digest"
-        sh(
-            "buildah", "push", "--quiet", *registry.client_options(),
-            "--digestfile", str(digest), image, f"docker://{destination}",
-        )  # fmt: skip
-        return digest.read_text().strip()
-    finally:
-        subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
-        subprocess.run(["buildah", "rmi", image], capture_output=True, check=False)
-
-
 def test_a_pipelines_retention_prunes_after_its_tags_are_promoted(
     tls_registry: TlsRegistry,
     nightly_tags: dict[str, str],
@@ -197,7 +183,8 @@ def test_a_pipelines_retention_prunes_after_its_tags_are_promoted(
     dated tags no other tag needs."""
     for node in keystone_run["nodes"]:  # type: ignore[attr-defined]
         name, key_tag = str(node["image"]).rsplit("/", 1)[1].split(":")
-        push_tiny(tls_registry, f"key-{name}", f"{tls_registry.address}/openstack/{name}:{key_tag}")
+        destination = f"{tls_registry.address}/openstack/{name}:{key_tag}"
+        push_tiny(tls_registry, f"key-{name}", destination, tmp_path)
     repository = f"{tls_registry.address}/openstack/keystone"
     text = (ROOT / "pipelines" / "keystone.yaml").read_text()
     text = text.replace("../constraints", str(ROOT / "constraints"))
