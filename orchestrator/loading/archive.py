@@ -176,7 +176,8 @@ class Archive:
         self.mirrors = dict(mirrors or {})
         self._opener = network.opener()
         self._read: dict[tuple[AptSource, str], dict[str, list[Any]]] = {}
-        self._priority: dict[AptSource, int] = {}
+        # Each suite's Release file, read once per run whatever the architectures.
+        self._releases: dict[AptSource, ReleaseFile] = {}
         # The Release files that could not be fetched, read from the copy of an earlier run.
         self.stale: list[str] = []
         self._offers: dict[tuple[tuple[AptSource, ...], str], dict[str, list[Offer]]] = {}
@@ -228,7 +229,6 @@ class Archive:
                     if name not in merged or newer(record[0], merged[name][0]):
                         merged[name] = record
             self._read[(source, arch)] = merged
-            self._priority[source] = release.priority
         return self._read[(source, arch)]
 
     def deb_index(self, sources: Sequence[AptSource], arch: str) -> DebIndex:
@@ -242,7 +242,8 @@ class Archive:
         rank: dict[str, int] = {}  # the apt priority of each candidate's source
         for source in sources:
             records = self.records(source, arch)
-            priority = self._priority.get(source, DEFAULT_PRIORITY)
+            release = self._releases.get(source)
+            priority = release.priority if release is not None else DEFAULT_PRIORITY
             for name, record in records.items():
                 held = best.get(name)
                 if (
@@ -286,6 +287,11 @@ class Archive:
 
     def _release(self, source: AptSource) -> ReleaseFile:
         """The suite's Release file: its SHA256 table and what decides apt's priority."""
+        if source not in self._releases:
+            self._releases[source] = self._fetch_release(source)
+        return self._releases[source]
+
+    def _fetch_release(self, source: AptSource) -> ReleaseFile:
         url = self._url(source, "Release")
         kept = self.cache_dir / f"release-{hashlib.sha256(url.encode()).hexdigest()}"
         try:
