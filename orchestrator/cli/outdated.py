@@ -18,7 +18,7 @@ from orchestrator.errors import EXIT_OK, EXIT_OUTDATED, ConfigError
 from orchestrator.execution.retention import undated_tags
 from orchestrator.inspection import outdated as report
 from orchestrator.inspection.image_contents import require_local
-from orchestrator.loading.archive import Archive
+from orchestrator.loading.archive import Archive, mirror_map
 from orchestrator.loading.load import fetch_constraints, find_pipeline, load, network_of
 from orchestrator.model.pipeline import BaseSpec
 from orchestrator.model.request import Selection
@@ -77,7 +77,7 @@ def outdated_cmd(
         pipeline = resolved.pipeline
         pins = "\n".join([pipeline.constraints.upper.read_text(), *pipeline.toolchain.builder()])
         mirror = pipeline.base.mirror
-    mirrors = {mirror.rstrip("/"): settings.apt_mirror} if settings.apt_mirror else {}
+    mirrors = mirror_map(mirror, settings.apt_mirror)
     archive = Archive(network_of(settings), settings.state_dir / "archive", mirrors)
     reports = outdated(
         images, ShRunner(), archive, upper_constraints=pins, run_id=new_run_id(datetime.now(UTC))

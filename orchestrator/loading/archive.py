@@ -466,6 +466,11 @@ def best_offer(offers: Iterable[Offer]) -> Offer | None:
     return best
 
 
+def mirror_map(mirror: str, apt_mirror: str) -> dict[str, str]:
+    """``Archive``'s ``mirrors``: the run's ``apt_mirror`` in place of the base's mirror."""
+    return {mirror.rstrip("/"): apt_mirror} if apt_mirror else {}
+
+
 def archive_for(
     spec: BaseSpec, arches: Iterable[str], network: Network, cache: Path, apt_mirror: str = ""
 ) -> dict[str, DebIndex]:
@@ -477,8 +482,7 @@ def archive_for(
         FetchError: an index could not be fetched.
         SourceError: a suite is not in the archive, or an index is not what its Release says.
     """
-    mirrors = {spec.mirror.rstrip("/"): apt_mirror} if apt_mirror else {}
-    archive = Archive(network, cache, mirrors)
+    archive = Archive(network, cache, mirror_map(spec.mirror, apt_mirror))
     sources = parse_sources("\n".join(spec.apt_lines(spec.mirror)), name="base")
     found = {arch: archive.deb_index(sources, arch) for arch in sorted(set(arches))}
     if archive.stale:
