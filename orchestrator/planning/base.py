@@ -35,9 +35,7 @@ def plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
         b.input("from", spec.image)
         b.from_step(spec.image, pull="missing")
         b.input("packages", spec.packages)
-        b.script_step(
-            "install-packages", "install-packages.sh", {"PACKAGES": " ".join(spec.packages)}
-        )
+        b.install_packages(spec.packages)
         b.script_step("cleanup", "cleanup.sh", {})
     config = ["--env", "LANG=C.UTF-8", "--cmd", "/bin/bash"]
     b.input("config", config)

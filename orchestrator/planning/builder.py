@@ -47,8 +47,6 @@ REPRODUCIBLE = "reproducible/1"
 SETTLE_RUN = ("/bin/touch", "-c", "/run")
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN_STEP = "run-step.sh"
-# How every node installs distro packages: what it is given enters ``archive``.
-INSTALL_PACKAGES = "install-packages.sh"
 
 # Turns the labels (the key label included) into the steps that produce the candidate image.
 Producer = Callable[[Sequence[tuple[str, str]]], Sequence[Step]]
@@ -177,8 +175,6 @@ class NodeBuilder:
             mounts: more bind mounts for this step (a local package index).
         """
         self.scripts.add(script)
-        if script == INSTALL_PACKAGES:
-            self.requested += env.get("PACKAGES", "").split()
         env = {"SOURCE_DATE_EPOCH": str(self.epoch), **env}
         step_mounts = [*self.base_mounts(), *mounts]
         if wheels:
@@ -196,6 +192,16 @@ class NodeBuilder:
             env=tuple(env.items()),
         )
         self.step(name, argv, needs=needs, background=background)
+
+    def install_packages(
+        self, packages: Sequence[str], *, name: str = "install-packages", background: bool = False
+    ) -> None:
+        """``install-packages.sh``: distro packages with apt, the way every node installs
+        them; what it is given is what the ``archive`` input follows."""
+        self.requested += packages
+        self.script_step(
+            name, "install-packages.sh", {"PACKAGES": " ".join(packages)}, background=background
+        )
 
     def venv_from_wheels(self, wheels: str, needs: tuple[str, ...]) -> None:
         """``setup-venv``: the runtime venv at VENV with the pinned toolchain, from the wheels

@@ -121,9 +121,7 @@ def plan_wheel_builder(
     b.input("build_packages", build_packages)
     b.input("toolchain", pipeline.toolchain.builder())
     b.from_step(plans[BASE_NODE].image)
-    b.script_step(
-        "install-build-packages", "install-packages.sh", {"PACKAGES": " ".join(build_packages)}
-    )
+    b.install_packages(build_packages, name="install-build-packages")
     b.script_step(
         "setup-venv",
         "setup-venv.sh",

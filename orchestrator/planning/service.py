@@ -184,12 +184,7 @@ def _runtime(
 def _user_and_packages(
     b: NodeBuilder, service: ServiceImage, packages: Sequence[str], *, background: bool
 ) -> None:
-    b.script_step(
-        "install-packages",
-        "install-packages.sh",
-        {"PACKAGES": " ".join(packages)},
-        background=background,
-    )
+    b.install_packages(packages, background=background)
     b.script_step(
         "create-user",
         "create-user.sh",
