@@ -62,6 +62,7 @@ from orchestrator.loading.load import (
     load,
     network_of,
     plan_inputs,
+    read_pins,
 )
 from orchestrator.logsetup import redirected
 from orchestrator.model.debs import DebIndex
@@ -228,24 +229,6 @@ def _archive(
     arches = {p.debian_arch for p in resolved.platforms if p.name in wanted}
     cache = cache or settings.state_dir / "archive"
     return archive_for(base, arches, network_of(settings), cache, settings.apt_mirror)
-
-
-def read_pins(folder: Path) -> dict[str, dict[str, str]]:
-    """The versions a rebuild is held to (``apt_pins``, as ``verify`` writes them: one
-    ``<node>.txt`` of ``name=version`` lines per node), by node.
-
-    Raises:
-        ConfigError: the folder or a file cannot be read.
-    """
-    try:
-        return {
-            path.stem: dict(
-                line.split("=", 1) for line in path.read_text().splitlines() if "=" in line
-            )
-            for path in sorted(folder.glob("*.txt"))
-        }
-    except OSError as exc:
-        raise ConfigError("setting 'apt_pins'", "", f"{folder}: {exc.strerror or exc}") from None
 
 
 def _previous_wheels_for(request: Request, graph: nx.DiGraph) -> dict[str, str]:

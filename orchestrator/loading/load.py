@@ -302,3 +302,21 @@ def plan_inputs(
         sources=sources,
         runtime_packages=runtime,
     )
+
+
+def read_pins(folder: Path) -> dict[str, dict[str, str]]:
+    """The versions a rebuild is held to (``apt_pins``, as ``verify`` writes them: one
+    ``<node>.txt`` of ``name=version`` lines per node), by node.
+
+    Raises:
+        ConfigError: the folder or a file cannot be read.
+    """
+    try:
+        return {
+            path.stem: dict(
+                line.split("=", 1) for line in path.read_text().splitlines() if "=" in line
+            )
+            for path in sorted(folder.glob("*.txt"))
+        }
+    except OSError as exc:
+        raise ConfigError("setting 'apt_pins'", "", f"{folder}: {exc.strerror or exc}") from None
