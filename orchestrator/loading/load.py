@@ -320,3 +320,7 @@ def read_pins(folder: Path) -> dict[str, dict[str, str]]:
         }
     except OSError as exc:
         raise ConfigError("setting 'apt_pins'", "", f"{folder}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "setting 'apt_pins'", "", f"{folder}: a file is not UTF-8 text (byte {exc.start})"
+        ) from None

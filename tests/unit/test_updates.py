@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.errors import ConfigError, FetchError
 from orchestrator.loading.archive import AptSource, Archive, newest_records
-from orchestrator.loading.load import load, plan_inputs
+from orchestrator.loading.load import load, plan_inputs, read_pins
 from orchestrator.loading.sources import Network
 from orchestrator.model.debs import Deb, DebIndex
 from orchestrator.model.settings import resolve_settings
@@ -401,3 +401,15 @@ def test_a_sites_own_sources_reach_the_bootstrap_and_the_image(
     assert bootstrap.argv[-1] == line  # a mirror argument of mmdebstrap
     assert any(line in arg and "sources.list" in arg for arg in bootstrap.argv)
     assert line in plans["base"].inputs["bootstrap"]
+
+
+def test_the_apt_pins_folder_is_read_per_node_and_bad_bytes_are_named(tmp_path: Path) -> None:
+    (tmp_path / "base.txt").write_text("bash=5.2\nlibssl3=3.0.17-1~deb12u2\n")
+    (tmp_path / "keystone@arm64.txt").write_text("libc6=2.36\n")
+    assert read_pins(tmp_path) == {
+        "base": {"bash": "5.2", "libssl3": "3.0.17-1~deb12u2"},
+        "keystone@arm64": {"libc6": "2.36"},
+    }
+    (tmp_path / "nova.txt").write_bytes(b"bash=\xff\n")
+    with pytest.raises(ConfigError, match=r"a file is not UTF-8 text \(byte 5\)"):
+        read_pins(tmp_path)
