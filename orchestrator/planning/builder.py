@@ -37,6 +37,8 @@ APT_CACHE_IN_CTR = f"{IN_CTR}/apt-cache"
 # Every image built in a working container carries a CycloneDX SBOM there (orchestrate sbom);
 # the format's version enters the keys of the images that carry it.
 SBOM_PATH = "/etc/image_info/sbom.cdx.json"
+# The lean program that writes it (python -m), not the whole command line.
+SBOM_STEP = "orchestrator.inspection.sbom_step"
 # The runtime completeness report (scripts/check-runtime.py) in the image, and its copy's name
 # in the node's run folder.
 RUNTIME_PATH = "/etc/image_info/runtime.json"
@@ -348,13 +350,9 @@ class NodeBuilder:
                 properties.append(
                     f"constraints_revision={self.resolved.pipeline.constraints.revision}"
                 )
-        argv = [
-            sys.executable, "-m", "orchestrator", "sbom", "--container", self.container,
-            "--output", str(written), "--name", self.node,
-            "--version", values.get("org.opencontainers.image.version", ""),
-        ]  # fmt: skip
-        for prop in properties:
-            argv += ["--property", prop]
+        version = values.get("org.opencontainers.image.version", "")
+        argv = [sys.executable, "-m", SBOM_STEP, self.container, str(written), self.node, version]
+        argv += properties
         return [
             Step(name="sbom", argv=tuple(argv)),
             Step(name="copy-sbom", argv=buildah.copy(self.container, [str(written)], SBOM_PATH)),

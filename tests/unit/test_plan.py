@@ -16,6 +16,7 @@ from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.pipeline import Source
 from orchestrator.model.request import Selection
 from orchestrator.model.settings import resolve_settings
+from orchestrator.planning.builder import SBOM_STEP
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
@@ -100,8 +101,8 @@ def test_every_step_is_an_exact_command(write_pipeline: WritePipeline) -> None:
     for plan in plans.values():
         for step in plan.steps:
             if step.name == "sbom":  # orchestrate itself, reading the working container
-                assert step.argv[:4] == (sys.executable, "-m", "orchestrator", "sbom"), step
-                assert step.argv[step.argv.index("--container") + 1] in plan.containers
+                assert step.argv[:3] == (sys.executable, "-m", SBOM_STEP), step
+                assert step.argv[3] in plan.containers
                 continue
             if step.name == "bootstrap":  # dated by the run's epoch, for a same tarball
                 assert step.argv[:2] == ("env", "SOURCE_DATE_EPOCH=1795392000"), step
