@@ -34,6 +34,22 @@ CA_IN_CTR = f"{IN_CTR}/ca.crt"
 UV_IN_CTR = f"{IN_CTR}/uv"
 APT_PINS_IN_CTR = f"{IN_CTR}/apt-pins"
 APT_CACHE_IN_CTR = f"{IN_CTR}/apt-cache"
+# The scripts each step script runs in turn (scripts/): in the key of every node that runs it.
+HELPERS: Mapping[str, tuple[str, ...]] = {
+    "install-project.sh": ("compile-bytecode.py", "install-packages.sh"),
+    "install-packages.sh": ("apt-pins.sh",),
+    "check-runtime.sh": ("check-runtime.py",),
+}
+
+
+def with_helpers(script: str) -> set[str]:
+    """``script`` and every script it runs, and those they run."""
+    out = {script}
+    for helper in HELPERS.get(script, ()):
+        out |= with_helpers(helper)
+    return out
+
+
 # Every image built in a working container carries a CycloneDX SBOM there (orchestrate sbom);
 # the format's version enters the keys of the images that carry it.
 SBOM_PATH = "/etc/image_info/sbom.cdx.json"
@@ -176,7 +192,7 @@ class NodeBuilder:
                 path).
             mounts: more bind mounts for this step (a local package index).
         """
-        self.scripts.add(script)
+        self.scripts.update(with_helpers(script))
         env = {"SOURCE_DATE_EPOCH": str(self.epoch), **env}
         step_mounts = [*self.base_mounts(), *mounts]
         if wheels:

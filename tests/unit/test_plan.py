@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import textwrap
@@ -16,7 +17,7 @@ from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.pipeline import Source
 from orchestrator.model.request import Selection
 from orchestrator.model.settings import resolve_settings
-from orchestrator.planning.builder import SBOM_STEP
+from orchestrator.planning.builder import HELPERS, SBOM_STEP, with_helpers
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
@@ -519,3 +520,18 @@ def test_every_build_step_sees_the_hosts_package_cache_writable(
     assert apt_cache_dir(Path("/s"), image_base) == Path(
         "/s/apt-cache/registry.example_ubuntu_24.04"
     )
+
+
+def test_every_script_a_step_script_runs_is_in_its_key():
+    """A script that runs another (``$(dirname "$0")/NAME``) names it in HELPERS, so a change
+    to the helper changes the key of every node that runs it."""
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    for path in sorted(scripts.glob("*.sh")):
+        called = set(re.findall(r'\$\(dirname "\$0"\)/([\w.-]+)', path.read_text()))
+        assert called <= set(HELPERS.get(path.name, ())), path.name
+    assert with_helpers("install-project.sh") == {
+        "install-project.sh",
+        "compile-bytecode.py",
+        "install-packages.sh",
+        "apt-pins.sh",
+    }
