@@ -41,9 +41,10 @@ if [ "${#binary_opts[@]}" -gt 0 ]; then
     # From sources, every isolated build environment builds its backends (setuptools, pbr,
     # wheel, flit-core, hatchling...) from their sdists too. pip's wheel cache (keyed by the
     # sdist's URL and hash, and honoured with --no-binary since pip 23.1) builds each once
-    # per wheels build instead of once per distribution. It lives under /tmp: not in the image.
+    # per wheels build instead of once per distribution. It lives under TMPDIR (the step's
+    # tmpfs, see run-step.sh): not in the image.
     unset PIP_NO_CACHE_DIR
-    export PIP_CACHE_DIR=/tmp/pip-build-cache
+    export PIP_CACHE_DIR="${TMPDIR:-/tmp}/pip-build-cache"
     trap 'rm -f "$log"; rm -rf "$PIP_CACHE_DIR"' EXIT
     # Those environments get the toolchain's setuptools and wheel, not the index's newest:
     # a setup.py that still imports pkg_resources (xstatic's) builds, and every build uses
@@ -99,7 +100,7 @@ if [ -x "$VENV/bin/uv" ]; then
     uv_opts=(--python "$VENV/bin/python" --no-header --no-annotate --quiet)
     if [ -n "${PIP_INDEX_URL:-}" ]; then uv_opts+=(--index-url "$PIP_INDEX_URL"); fi
     for url in ${PIP_EXTRA_INDEX_URL:-}; do uv_opts+=(--extra-index-url "$url"); done
-    export UV_CACHE_DIR=/tmp/uv-cache
+    export UV_CACHE_DIR="${TMPDIR:-/tmp}/uv-cache"
     "$VENV/bin/uv" pip compile "${uv_opts[@]}" "${uv_binary_opts[@]}" --constraint "$CONSTRAINTS" \
         --output-file "$resolved" "$REQUIREMENTS" 2>&1 | tee "$log" || status=$?
     if [ "$status" -eq 0 ]; then

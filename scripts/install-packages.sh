@@ -29,6 +29,15 @@ fi
 if [ -r /run/orchestrate/ca.crt ]; then
     apt_opts+=(-o "Acquire::https::CaInfo=/run/orchestrate/ca.crt")
 fi
+# The .debs and apt's binary caches go to scratch (TMPDIR: the step's tmpfs, run-step.sh),
+# not through the container's overlay only for cleanup.sh to delete them.
+archives=/var/cache/apt/archives
+if [ -n "${TMPDIR:-}" ]; then
+    archives="$TMPDIR/apt-archives"
+    mkdir -p "$archives/partial"
+    apt_opts+=(-o "Dir::Cache::Archives=$archives/" -o "Dir::Cache::pkgcache=$TMPDIR/pkgcache.bin"
+        -o "Dir::Cache::srcpkgcache=$TMPDIR/srcpkgcache.bin")
+fi
 # Lists are fetched once per container; cleanup.sh removes them before commit.
 if [ ! -e /var/lib/apt/lists/orchestrate.stamp ]; then
     apt-get "${apt_opts[@]}" update
@@ -71,7 +80,6 @@ fi
 # never used; it is replaced by the download.
 cache=/run/orchestrate/apt-cache
 if [ -d "$cache" ] && [ -w "$cache" ]; then
-    archives=/var/cache/apt/archives
     (
         flock 9
         taken=0 fetched=0

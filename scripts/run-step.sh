@@ -16,4 +16,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 export PYTHONDONTWRITEBYTECODE=1
+# Scratch files on the step's own tmpfs (/run) where it has one: never in the image, and files
+# written then deleted in the container's overlay cost the kernel several times more (the
+# same build of keystone's wheel: 2.9 CPU-s with its scratch under /tmp, 0.9 under /run).
+if [ "$(stat -f -c %T /run 2>/dev/null)" = tmpfs ]; then
+    export TMPDIR=/run/orchestrate-tmp
+    mkdir -p "$TMPDIR"
+fi
 exec /bin/bash "$here/$step"

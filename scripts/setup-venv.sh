@@ -7,7 +7,7 @@ set -euo pipefail
 
 : "${VENV:?}" "${TOOLCHAIN:?}"
 if [ -n "${WHEELS_DIR:-}" ] && [ -n "${UV:-}" ]; then
-    export UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy UV_NO_PROGRESS=1
+    export UV_CACHE_DIR="${TMPDIR:-/tmp}/uv-cache" UV_LINK_MODE=copy UV_NO_PROGRESS=1
     "$UV" venv --quiet --python /usr/bin/python3 "$VENV"
     # shellcheck disable=SC2086
     "$UV" pip install --python "$VENV/bin/python" --no-index --find-links "$WHEELS_DIR" \
