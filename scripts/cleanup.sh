@@ -1,5 +1,5 @@
 #!/bin/bash
-# Remove what a build leaves behind: apt lists and caches, pip caches, byte-code, sources,
+# Remove what a build leaves behind: apt lists and caches, pip caches, stray byte-code, sources,
 # temporary files, and what would make two builds of the same files differ.
 # Inputs: optional VENV.
 set -euo pipefail
@@ -8,7 +8,16 @@ apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log \
     /root/.cache /tmp/* /var/tmp/*
 if [ -n "${VENV:-}" ] && [ -d "$VENV" ]; then
-    find "$VENV" -name __pycache__ -type d -prune -exec rm -rf {} +
+    # The bytecode install-project.sh compiled (checked-hash: valid whatever the files'
+    # dates) stays; any other .pyc (a timestamp one a step's python wrote) goes.
+    "$VENV/bin/python" -I -B -c '
+import pathlib, sys
+for pyc in pathlib.Path(sys.argv[1]).rglob("*.pyc"):
+    with open(pyc, "rb") as f:
+        header = f.read(8)
+    if int.from_bytes(header[4:8], "little") != 0b11:
+        pyc.unlink()
+' "$VENV"
     # uv records in each installed distribution when and from which cache entry it came
     # (uv_cache.json): different in every build, and hashed in RECORD. Both go.
     find "$VENV" -path '*.dist-info/uv_cache.json' -type f -print0 \

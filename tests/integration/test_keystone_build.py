@@ -72,6 +72,32 @@ def test_smoke_command_passes_as_the_service_user(keystone_run: dict[str, object
     assert proc.returncode == 0 and proc.stdout.strip() == "29.1.0"
 
 
+def test_the_project_ships_checked_hash_bytecode_and_no_test_bytecode(
+    keystone_run: dict[str, object],
+) -> None:
+    """install-project.sh compiles what it installed (compile-bytecode.py): checked-hash
+    .pyc files that the service user's imports use, none under a tests folder."""
+    script = textwrap.dedent(
+        """
+        import importlib.util, pathlib, sys
+        import keystone.server.flask
+        venv = pathlib.Path(sys.prefix)
+        module = pathlib.Path(keystone.server.flask.__file__)
+        pyc = pathlib.Path(importlib.util.cache_from_source(str(module)))
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        tests = [p for p in venv.rglob("*.pyc") if "tests" in p.parts]
+        timestamp = [p for p in venv.rglob("*.pyc")
+                     if int.from_bytes(p.read_bytes()[4:8], "little") != 0b11]
+        print(flags, len(tests), len(timestamp))
+        """
+    )
+    proc = run_in(
+        f"{NS}/keystone:2026.1", "/var/lib/openstack/bin/python", "-c", script, user="keystone"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["3", "0", "0"], proc.stdout
+
+
 def test_no_network_setting_reaches_the_image(keystone_run: dict[str, object]) -> None:
     image = f"{NS}/keystone:2026.1"
     config = json.dumps(inspect(image)["OCIv1"])

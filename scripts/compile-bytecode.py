@@ -1,0 +1,75 @@
+"""Bytecode for the Python distributions a step installed into the venv.
+
+Run by install-project.sh with the venv's python and PYTHONHASHSEED=0 (a set of strings in a
+module compiles to a constant whose order follows the hash seed). Usage:
+
+    compile-bytecode.py snapshot FILE   the venv's distributions now (name and version)
+    compile-bytecode.py compile FILE    compile those installed or changed since FILE
+
+The .pyc files are checked-hash (PEP 552): Python validates them against the source's hash,
+not its mtime, so they hold in an image whose files all carry the build's date, are the same
+in two builds, and are recompiled in memory, never trusted, if a derived image edits the
+source. Test packages (a ``tests`` folder) are left out: a service never imports them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import py_compile
+import sys
+from importlib import metadata
+from pathlib import Path
+
+
+def _installed() -> dict[str, str]:
+    return {f"{dist.metadata['Name']}".lower(): dist.version for dist in metadata.distributions()}
+
+
+def _sources(dist: metadata.Distribution) -> list[Path]:
+    out = []
+    for item in dist.files or ():
+        if item.suffix != ".py" or "tests" in item.parts or "__pycache__" in item.parts:
+            continue
+        path = Path(str(item.locate()))
+        if path.is_file():
+            out.append(path)
+    return out
+
+
+def compile_new(snapshot: Path) -> tuple[int, int]:
+    """(distributions, files) compiled: those not in ``snapshot`` at the same version."""
+    before = {}
+    for line in snapshot.read_text().splitlines():
+        name, _, version = line.partition(" ")
+        before[name] = version
+    dists = files = 0
+    for dist in metadata.distributions():
+        if before.get(f"{dist.metadata['Name']}".lower()) == dist.version:
+            continue
+        dists += 1
+        for path in _sources(dist):
+            cfile = importlib.util.cache_from_source(str(path))
+            invalidation = py_compile.PycInvalidationMode.CHECKED_HASH
+            # A file that is not Python 3 (a template, a py2 example) is skipped, as pip does.
+            if py_compile.compile(
+                str(path), cfile, doraise=False, quiet=2, invalidation_mode=invalidation
+            ):
+                files += 1
+    return dists, files
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ("snapshot", "compile"):
+        print("usage: compile-bytecode.py snapshot|compile FILE", file=sys.stderr)
+        return 2
+    target = Path(argv[1])
+    if argv[0] == "snapshot":
+        target.write_text("".join(f"{n} {v}\n" for n, v in sorted(_installed().items())))
+        return 0
+    dists, files = compile_new(target)
+    print(f"bytecode: {files} modules of {dists} distributions compiled (checked-hash)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
