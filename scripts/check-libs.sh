@@ -7,6 +7,13 @@ set -euo pipefail
 : "${VENV:?}"
 missing=0
 while IFS= read -r -d '' so; do
+    # ELF files only (read by the shell itself): most executables in a venv are Python
+    # scripts, and an ldd per script cost more than the libraries' checks.
+    magic=""
+    IFS= read -r -N 4 magic < "$so" 2>/dev/null || true
+    if [ "$magic" != $'\x7fELF' ]; then
+        continue
+    fi
     if ldd "$so" 2>/dev/null | grep -q "not found"; then
         echo "ERROR: $so: $(ldd "$so" | awk '/not found/ {print $1}' | tr '\n' ' ')" >&2
         missing=1
