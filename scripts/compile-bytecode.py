@@ -1,7 +1,7 @@
 """Bytecode for the Python distributions a step installed into the venv.
 
 Run by install-project.sh with the venv's python and PYTHONHASHSEED=0 (a set of strings in a
-module compiles to a constant whose order follows the hash seed). Usage:
+module compiles to a constant whose order follows the hash seed), in a fixed order. Usage:
 
     compile-bytecode.py snapshot FILE   the venv's distributions now (name and version)
     compile-bytecode.py compile FILE    compile those installed or changed since FILE
@@ -33,7 +33,7 @@ def _sources(dist: metadata.Distribution) -> list[Path]:
         path = Path(str(item.locate()))
         if path.is_file():
             out.append(path)
-    return out
+    return sorted(out)
 
 
 def compile_new(snapshot: Path) -> tuple[int, int]:
@@ -43,7 +43,9 @@ def compile_new(snapshot: Path) -> tuple[int, int]:
         name, _, version = line.partition(" ")
         before[name] = version
     dists = files = 0
-    for dist in metadata.distributions():
+    # In name order, each one's files sorted: marshal's output can follow what the process
+    # compiled before, and a folder's listing order is the file system's, not the build's.
+    for dist in sorted(metadata.distributions(), key=lambda d: f"{d.metadata['Name']}".lower()):
         if before.get(f"{dist.metadata['Name']}".lower()) == dist.version:
             continue
         dists += 1
