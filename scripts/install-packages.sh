@@ -94,15 +94,18 @@ if [ -d "$cache" ] && [ -w "$cache" ]; then
                 taken=$((taken + 1))
             fi
         done < /run/orchestrate-debs
-        # shellcheck disable=SC2086
-        apt-get "${apt_opts[@]}" install -y --no-install-recommends --download-only -qq $PACKAGES
-        while read -r sha file; do
-            if [ -f "$archives/$file" ] \
-                    && ! echo "$sha  $cache/$file" | sha256sum --check --status 2>/dev/null; then
-                cp "$archives/$file" "$cache/.$file.part" && mv -f "$cache/.$file.part" "$cache/$file"
-                fetched=$((fetched + 1))
-            fi
-        done < /run/orchestrate-debs
+        # Every one taken: nothing to download or add (a whole apt run spared).
+        if [ "$taken" -lt "$(wc -l < /run/orchestrate-debs)" ]; then
+            # shellcheck disable=SC2086
+            apt-get "${apt_opts[@]}" install -y --no-install-recommends --download-only -qq $PACKAGES
+            while read -r sha file; do
+                if [ -f "$archives/$file" ] \
+                        && ! echo "$sha  $cache/$file" | sha256sum --check --status 2>/dev/null; then
+                    cp "$archives/$file" "$cache/.$file.part" && mv -f "$cache/.$file.part" "$cache/$file"
+                    fetched=$((fetched + 1))
+                fi
+            done < /run/orchestrate-debs
+        fi
         echo "package cache: $taken of $(wc -l < /run/orchestrate-debs) packages taken," \
             "$fetched downloaded and added"
     ) 9> "$cache/.lock"
