@@ -25,9 +25,8 @@ import yaml
 from measure import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
-WALL_TARGET_S = 200
-CPU_TARGET_S = 330
-DISTINCT_TARGET_MB = 1900
+# Cold goals (wall s, CPU-s, distinct MB or None) per pipeline: the nine and LOCI's thirty.
+GOALS = {"full-stack.yaml": (200, 330, 1900), "loci-all.yaml": (600, 900, None)}
 # Half of each one's own layer in the flat design as the issue measured it (341 MB and
 # 644 MB images on a 178 MB base).
 OWN_TARGET_MB = {"keystone": (341 - 178) / 2, "nova": (644 - 178) / 2}
@@ -69,6 +68,11 @@ def pipeline_copy(source: Path, layering: str, folder: Path) -> Path:
     return copy
 
 
+def summary_built(summary: dict) -> str:
+    statuses = [n["status"] for n in summary["nodes"]]
+    return f"{statuses.count('built')} built, {statuses.count('reused')} reused"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--warm", action="store_true", help="keep the cache (no-op rebuild)")
@@ -94,8 +98,9 @@ def main() -> int:
         wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
         summary = json.loads(summary_path.read_text())
     nodes = {n["node"]: n for n in summary["nodes"]}
-    # The goals are the nine's (pipelines/full-stack.yaml); other pipelines get the figures.
+    # The goals are the nine's and the thirty's; other pipelines get the figures.
     nine = Path(args.pipeline).name == "full-stack.yaml"
+    wall_goal, cpu_goal, distinct_goal = GOALS.get(Path(args.pipeline).name, (0, 0, None))
     layered = {name: layers(n["image"]) for name, n in nodes.items() if n["image_id"]}
     label = f"{'warm' if args.warm else 'cold'}, layering {args.layering or 'as in the file'}"
     print(f"\n{Path(args.pipeline).stem} ({label}), --parallel {args.parallel}")
@@ -110,17 +115,20 @@ def main() -> int:
         )
     distinct = {d: s for name, ls in layered.items() if name not in NOT_SERVED for d, s in ls}
 
-    def goal(text: str) -> str:
-        return f" ({text})" if nine else ""
+    def goal(value: float, target: float | None, unit: str) -> str:
+        if not target or args.warm:
+            return ""
+        return f" (goal <= {target} {unit} cold: {'met' if value <= target else 'not met'})"
 
     print(
-        f"wall: {wall:.1f} s{goal(f'target <= {WALL_TARGET_S} s cold')}; CPU: {cpu:.1f} CPU-s"
-        f"{goal(f'target <= {CPU_TARGET_S}')}; scheduler wall {summary['wall_seconds']:.1f} s; "
-        f"exit {proc.returncode}"
+        f"wall: {wall:.1f} s{goal(wall, wall_goal, 's')}; CPU: {cpu:.1f} CPU-s"
+        f"{goal(cpu, cpu_goal, 'CPU-s')}; scheduler wall {summary['wall_seconds']:.1f} s; "
+        f"{summary_built(summary)}; exit {proc.returncode}"
     )
+    mb = sum(distinct.values()) / 1e6
     print(
-        f"distinct layers of base and services: {sum(distinct.values()) / 1e6:.0f} MB in "
-        f"{len(distinct)} layers{goal(f'target <= {DISTINCT_TARGET_MB} MB')}"
+        f"distinct layers of base and services: {mb:.0f} MB in "
+        f"{len(distinct)} layers{goal(mb, distinct_goal, 'MB')}"
     )
     return proc.returncode
 
