@@ -245,3 +245,12 @@ def bench(session: nox.Session) -> None:
     """Scheduler benchmark: a synthetic 1,000-node DAG through a no-op executor."""
     session.install("-e", ".")
     session.run("python", "benchmarks/scheduler.py", *session.posargs)
+
+
+@nox.session
+def controller_pull(session: nox.Session) -> None:
+    """What a fresh host downloads to run keystone, glance, placement, nova and neutron, with
+    gzip and with zstd layers (pushed to a loopback TLS registry, pulled with podman): bytes,
+    pull wall and CPU-seconds. Build pipelines/loci-all.yaml first."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/controller_pull.py", *session.posargs)
