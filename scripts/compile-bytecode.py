@@ -1,10 +1,10 @@
 """Bytecode for the Python distributions a step installed into the venv.
 
 Run by install-project.sh with the venv's python and PYTHONHASHSEED=0 (a set of strings in a
-module compiles to a constant whose order follows the hash seed), in a fixed order. Usage:
+module compiles to a constant whose order follows the hash seed), in a fixed order:
 
-    compile-bytecode.py snapshot FILE   the venv's distributions now (name and version)
-    compile-bytecode.py compile FILE    compile those installed or changed since FILE
+    compile-bytecode.py FILE    compile the distributions whose .dist-info folder is not
+                                named in FILE (the venv's, listed before the install)
 
 The .pyc files are checked-hash (PEP 552): Python validates them against the source's hash,
 not its mtime, so they hold in an image whose files all carry the build's date, are the same
@@ -21,10 +21,6 @@ from importlib import metadata
 from pathlib import Path
 
 
-def _installed() -> dict[str, str]:
-    return {f"{dist.metadata['Name']}".lower(): dist.version for dist in metadata.distributions()}
-
-
 def _sources(dist: metadata.Distribution) -> list[Path]:
     out = []
     for item in dist.files or ():
@@ -37,16 +33,15 @@ def _sources(dist: metadata.Distribution) -> list[Path]:
 
 
 def compile_new(snapshot: Path) -> tuple[int, int]:
-    """(distributions, files) compiled: those not in ``snapshot`` at the same version."""
-    before = {}
-    for line in snapshot.read_text().splitlines():
-        name, _, version = line.partition(" ")
-        before[name] = version
+    """(distributions, files) compiled: those whose .dist-info folder (named for the
+    distribution and its version) ``snapshot`` does not list."""
+    before = set(snapshot.read_text().split())
     dists = files = 0
     # In name order, each one's files sorted: marshal's output can follow what the process
     # compiled before, and a folder's listing order is the file system's, not the build's.
     for dist in sorted(metadata.distributions(), key=lambda d: f"{d.metadata['Name']}".lower()):
-        if before.get(f"{dist.metadata['Name']}".lower()) == dist.version:
+        folder = getattr(dist, "_path", None)  # PathDistribution's: every venv's
+        if folder is not None and Path(folder).name in before:
             continue
         dists += 1
         for path in _sources(dist):
@@ -61,14 +56,10 @@ def compile_new(snapshot: Path) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("snapshot", "compile"):
-        print("usage: compile-bytecode.py snapshot|compile FILE", file=sys.stderr)
+    if len(argv) != 1:
+        print("usage: compile-bytecode.py FILE", file=sys.stderr)
         return 2
-    target = Path(argv[1])
-    if argv[0] == "snapshot":
-        target.write_text("".join(f"{n} {v}\n" for n, v in sorted(_installed().items())))
-        return 0
-    dists, files = compile_new(target)
+    dists, files = compile_new(Path(argv[0]))
     print(f"bytecode: {files} modules of {dists} distributions compiled (checked-hash)")
     return 0
 

@@ -1,0 +1,83 @@
+"""scripts/compile-bytecode.py in a venv of its own: what it compiles and how."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "compile-bytecode.py"
+
+
+def _venv_with_demo(tmp_path: Path) -> tuple[Path, Path]:
+    """A venv holding one distribution, demo 1.0: a module, a package and its tests."""
+    root = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(root)
+    (site,) = root.glob("lib/python3*/site-packages")
+    files = ["demo/__init__.py", "demo/core.py", "demo/tests/__init__.py", "demo/tests/t.py"]
+    for name in files:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text("VALUES = {'a', 'b', 'c'}\n")
+    info = site / "demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    record = [*files, "demo-1.0.dist-info/METADATA", "demo-1.0.dist-info/RECORD"]
+    (info / "RECORD").write_text("".join(f"{name},,\n" for name in record))
+    return root, site
+
+
+def _run(root: Path, before: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(root / "bin" / "python"), "-I", str(SCRIPT), str(before)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "315532800"},
+    )
+
+
+def test_new_distributions_get_checked_hash_bytecode_and_tests_none(tmp_path):
+    root, site = _venv_with_demo(tmp_path)
+    before = tmp_path / "before"
+    before.write_text("")
+    proc = _run(root, before)
+    assert proc.returncode == 0, proc.stderr
+    assert "bytecode: 2 modules of 1 distributions compiled (checked-hash)" in proc.stdout
+    pycs = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.pyc"))
+    tag = sys.implementation.cache_tag
+    assert pycs == [f"demo/__pycache__/__init__.{tag}.pyc", f"demo/__pycache__/core.{tag}.pyc"]
+    header = (site / pycs[0]).read_bytes()[:8]
+    assert int.from_bytes(header[4:8], "little") == 0b11  # checked-hash
+
+
+def test_distributions_listed_before_are_left_alone(tmp_path):
+    root, site = _venv_with_demo(tmp_path)
+    before = tmp_path / "before"
+    before.write_text("other-2.0.dist-info\ndemo-1.0.dist-info\n")
+    proc = _run(root, before)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 modules of 0 distributions" in proc.stdout
+    assert not list(site.rglob("*.pyc"))
+
+
+def test_the_same_sources_give_the_same_bytes(tmp_path):
+    """Two builds at the same path (the venv's, in an image) give the same .pyc files."""
+    outputs = []
+    for _ in range(2):
+        shutil.rmtree(tmp_path / "venv", ignore_errors=True)
+        root, site = _venv_with_demo(tmp_path)
+        before = tmp_path / "before"
+        before.write_text("")
+        assert _run(root, before).returncode == 0
+        outputs.append([p.read_bytes() for p in sorted(site.rglob("*.pyc"))])
+    assert outputs[0] == outputs[1] and outputs[0]
+
+
+def test_wrong_arguments_exit_2(tmp_path):
+    root, _ = _venv_with_demo(tmp_path)
+    proc = subprocess.run(
+        [str(root / "bin" / "python"), "-I", str(SCRIPT)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "usage: compile-bytecode.py FILE" in proc.stderr
