@@ -28,7 +28,10 @@ def _venv_with_demo(tmp_path: Path) -> tuple[Path, Path]:
     return root, site
 
 
-def _run(root: Path, before: Path) -> subprocess.CompletedProcess[str]:
+def _run(root: Path, listed: str) -> subprocess.CompletedProcess[str]:
+    """compile-bytecode.py in the venv at ``root``, the folders ``listed`` as there before."""
+    before = root.parent / "before"
+    before.write_text(listed)
     return subprocess.run(
         [str(root / "bin" / "python"), "-I", str(SCRIPT), str(before)],
         capture_output=True,
@@ -40,9 +43,7 @@ def _run(root: Path, before: Path) -> subprocess.CompletedProcess[str]:
 
 def test_new_distributions_get_checked_hash_bytecode_and_tests_none(tmp_path):
     root, site = _venv_with_demo(tmp_path)
-    before = tmp_path / "before"
-    before.write_text("")
-    proc = _run(root, before)
+    proc = _run(root, "")
     assert proc.returncode == 0, proc.stderr
     assert "bytecode: 2 modules of 1 distributions compiled (checked-hash)" in proc.stdout
     pycs = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.pyc"))
@@ -54,9 +55,7 @@ def test_new_distributions_get_checked_hash_bytecode_and_tests_none(tmp_path):
 
 def test_distributions_listed_before_are_left_alone(tmp_path):
     root, site = _venv_with_demo(tmp_path)
-    before = tmp_path / "before"
-    before.write_text("other-2.0.dist-info\ndemo-1.0.dist-info\n")
-    proc = _run(root, before)
+    proc = _run(root, "other-2.0.dist-info\ndemo-1.0.dist-info\n")
     assert proc.returncode == 0, proc.stderr
     assert "0 modules of 0 distributions" in proc.stdout
     assert not list(site.rglob("*.pyc"))
@@ -68,9 +67,7 @@ def test_the_same_sources_give_the_same_bytes(tmp_path):
     for _ in range(2):
         shutil.rmtree(tmp_path / "venv", ignore_errors=True)
         root, site = _venv_with_demo(tmp_path)
-        before = tmp_path / "before"
-        before.write_text("")
-        assert _run(root, before).returncode == 0
+        assert _run(root, "").returncode == 0
         outputs.append([p.read_bytes() for p in sorted(site.rglob("*.pyc"))])
     assert outputs[0] == outputs[1] and outputs[0]
 
