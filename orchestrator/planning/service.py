@@ -34,8 +34,6 @@ from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext,
 from orchestrator.planning.shared import shared_packages
 
 SRC_IN_CTR = "/tmp/orchestrate-src"
-# The program check-runtime.sh runs (scripts/).
-RUNTIME_CHECK = "check-runtime.py"
 REPORT_IN_CTR = "/run/orchestrate/report"
 WAIT_FOR_WHEELS = (REQUIREMENTS_NODE,)
 
@@ -133,7 +131,6 @@ def _check_runtime(b: NodeBuilder, service: ServiceImage) -> None:
     accepted as absent, and every configuration default under /etc/<project>/ exists."""
     accepted = sorted(command for command, _ in service.project.runtime_absent)
     b.input("runtime_absent", accepted)
-    b.scripts.add(RUNTIME_CHECK)
     # A copy of the report in the node's run folder, for the run's summary.
     report = Mount(source=str(b.node_dir), target=REPORT_IN_CTR, readonly=False)
     b.script_step(
