@@ -21,6 +21,11 @@ EXIT_PLATFORM = 4
 EXIT_GATE_FAILED = 5
 # `orchestrate outdated` found a newer package or a moved pin: not an error, an answer.
 EXIT_OUTDATED = 6
+# `orchestrate provenance verify` found the signature, the subject or a material wrong.
+EXIT_PROVENANCE = 7
+# A release would downgrade a package or distribution the published images hold: no tag
+# moved (`orchestrate diff --against`, `promote`), unless the pipeline allows it.
+EXIT_DOWNGRADE = 8
 # A bug in orchestrate (an exception it did not expect): never reported as a failed node
 # (1) or bad input (2). 70 is EX_SOFTWARE in sysexits.h.
 EXIT_INTERNAL = 70
