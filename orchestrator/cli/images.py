@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,18 +23,22 @@ from orchestrator.cli.flags import (
 )
 from orchestrator.cli.group import cli
 from orchestrator.engine import naming, signing
+from orchestrator.engine.buildah import RegistryAccess
 from orchestrator.engine.emulation import host_platform
 from orchestrator.engine.naming import RUN_ID_RE, new_run_id
+from orchestrator.engine.registry import Registry
 from orchestrator.engine.runner import ShRunner, require_tool
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import (
+    EXIT_DOWNGRADE,
     EXIT_INTERRUPTED,
     ConfigError,
 )
 from orchestrator.execution.engines import lookaside_of
 from orchestrator.files import write_atomically
-from orchestrator.inspection import image_contents, image_diff, sbom
+from orchestrator.inspection import image_contents, image_diff, published_sbom, sbom, sbom_diff
 from orchestrator.inspection.wheel_index import export_wheels
+from orchestrator.model.pipeline import AllowedDowngrades
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import wheels_image_of
 from orchestrator.workflows import verify
@@ -72,22 +77,82 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
 
 
 @cli.command("diff")
-@click.argument("image_a", metavar="IMAGE_A")
-@click.argument("image_b", metavar="IMAGE_B")
+@click.argument("image_a", metavar="IMAGE_A|NEW")
+@click.argument("image_b", metavar="[IMAGE_B]", required=False)
+@click.option(
+    "--against",
+    metavar="REF",
+    help="Compare NEW with the published REF by their SBOMs instead (usually a release tag "
+    "in the registry): NEW and REF are each a local image, a registry reference "
+    "(REG/repo:tag, REG/repo@sha256:...; the SBOM pushed beside it) or an SBOM file (*.json).",
+)
+@click.option(
+    "--allow-downgrade",
+    "allowed",
+    multiple=True,
+    metavar="NAME",
+    help="With --against: a package or distribution whose downgrade does not fail (exit 1, "
+    "not 8); repeatable.",
+)
 @limit_option("per kind")
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
-def diff_cmd(image_a: str, image_b: str, limit: int, as_json: bool) -> int:
+@options("tls_verify", "cert_dir", "authfile")
+@click.pass_context
+def diff_cmd(
+    ctx: click.Context,
+    /,
+    image_a: str,
+    image_b: str | None,
+    against: str | None,
+    allowed: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+    **values: Any,
+) -> int:
     """Compare two local images: distro packages (versions), Python distributions (versions,
     per site folder) and files (type, mode, owner, content; not times), e.g. yesterday's
-    nightly and today's. Exits 0 when they are the same, 1 when they differ (as diff does)."""
-    found = image_diff.diff_images(
-        image_a, image_b, ShRunner(), run_id=new_run_id(datetime.now(UTC))
+    nightly and today's. Exits 0 when they are the same, 1 when they differ (as diff does).
+
+    With --against REF: what NEW changes against the published REF, from their SBOMs: Debian
+    packages and Python distributions (per site folder) added, removed, upgraded and
+    DOWNGRADED, in Debian's and PEP 440's version order. Exits 0 when they hold the same
+    versions, 1 when they differ, 8 when NEW downgrades something --allow-downgrade does not
+    name."""
+    if against is None:
+        if image_b is None:
+            raise click.UsageError("give IMAGE_B, or --against REF", ctx=ctx)
+        if allowed:
+            raise click.UsageError("--allow-downgrade goes with --against REF", ctx=ctx)
+        found = image_diff.diff_images(
+            image_a, image_b, ShRunner(), run_id=new_run_id(datetime.now(UTC))
+        )
+        if as_json:
+            click.echo(json.dumps(found.as_dict(), indent=2))
+        else:
+            click.echo(image_diff.render(found, limit=limit))
+        return 0 if found.identical else 1
+    if image_b is not None:
+        raise click.UsageError("give IMAGE_B or --against REF, not both", ctx=ctx)
+    settings = request_of(ctx, values, None).settings({})
+    runner = ShRunner()
+    access = RegistryAccess(  # any registry's: REF and NEW are full references
+        tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
     )
+    registry = Registry(runner, access)
+    storage = Storage(runner) if shutil.which("buildah") else None
+    old = published_sbom.read_sbom(
+        against, registry=registry, storage=storage, argument="--against"
+    )
+    new = published_sbom.read_sbom(image_a, registry=registry, storage=storage, argument="NEW")
+    changes = sbom_diff.diff_sboms(old, new, names=(against, image_a))
+    allowance = AllowedDowngrades(names=allowed)
     if as_json:
-        click.echo(json.dumps(found.as_dict(), indent=2))
+        click.echo(json.dumps(changes.as_dict(allowance), indent=2))
     else:
-        click.echo(image_diff.render(found, limit=limit))
-    return 0 if found.identical else 1
+        click.echo(sbom_diff.render(changes, allowance=allowance, limit=limit))
+    if changes.refused(allowance):
+        return EXIT_DOWNGRADE
+    return 0 if changes.identical else 1
 
 
 @cli.command("verify")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from packaging.utils import canonicalize_name
+
 from orchestrator.model.yamlfile import Field
 
 BASE_NODE = "base"
@@ -207,6 +209,24 @@ class BindepSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AllowedDowngrades:
+    """Which packages and distributions a release may downgrade (``allow_downgrades:``):
+    every one (``true``), those named (a list), or none (the default): promotion refuses to
+    move a release tag onto an image holding an older version than the one it points at."""
+
+    every: bool = False
+    names: tuple[str, ...] = ()
+
+    def allows(self, name: str) -> bool:
+        """``name`` (a Debian package, or a Python distribution in any spelling:
+        ``oslo.config`` is ``oslo-config``) may be downgraded."""
+        if self.every:
+            return True
+        wanted = canonicalize_name(name)
+        return any(n == name or canonicalize_name(n) == wanted for n in self.names)
+
+
+@dataclass(frozen=True, kw_only=True)
 class GateCheck:
     """A check the images of a run must pass before any release tag moves (``gate:``): a
     shell command run in the pipeline's folder, told where the images are and where to keep
@@ -247,3 +267,5 @@ class Pipeline:
     # ``retention: {keep: N}``: after each promotion, the N newest dated tags of each image
     # are kept in the registry and the older ones deleted (``orchestrate registry prune``).
     retention: int | None = None
+    # ``allow_downgrades``: what promotion may downgrade (none unless the pipeline says so).
+    allow_downgrades: AllowedDowngrades = field(default_factory=AllowedDowngrades)

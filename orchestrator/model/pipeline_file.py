@@ -28,6 +28,7 @@ from orchestrator.model.pipeline import (
     REQUIREMENTS_NODE,
     RESERVED_NODES,
     SHARED_NODE,
+    AllowedDowngrades,
     BaseSpec,
     BindepSpec,
     ChildSpec,
@@ -65,6 +66,7 @@ PIPELINE_KEYS = (
     "projects",
     "gate",
     "retention",
+    "allow_downgrades",
 )
 
 
@@ -126,7 +128,24 @@ def load_pipeline(path: Path) -> Pipeline:
         site_projects=_site_projects(top, folder),
         gate=load_gate(top["gate"]) if "gate" in top else (),
         retention=_retention(top["retention"], top, images) if "retention" in top else None,
+        allow_downgrades=(
+            _allow_downgrades(top["allow_downgrades"])
+            if "allow_downgrades" in top
+            else AllowedDowngrades()
+        ),
     )
+
+
+def _allow_downgrades(node: Field) -> AllowedDowngrades:
+    """``allow_downgrades: true`` (any package or distribution), ``false`` (none, the default)
+    or a list of the names promotion may downgrade."""
+    if isinstance(node.value, bool):
+        return AllowedDowngrades(every=node.value)
+    if not isinstance(node.value, list):
+        raise node.error(
+            f"expected true, false or a list of package and distribution names, got {node.value!r}"
+        )
+    return AllowedDowngrades(names=node.strings())
 
 
 def _retention(node: Field, top: dict[str, Field], images: dict[str, ImageSpec]) -> int:

@@ -307,6 +307,37 @@ CASES: dict[str, Case] = {
     "retention-no-keep": pipeline_case(
         "tags: ['master-{date}']\nretention: {}\n" + LOCAL, r"retention: missing .*keep"
     ),
+    "allow-downgrades-a-string": pipeline_case(
+        "allow_downgrades: oslo.config\n" + LOCAL,
+        r"p.yaml: allow_downgrades: expected true, false or a list of package and "
+        r"distribution names, got 'oslo.config'$",
+    ),
+    "allow-downgrades-a-mapping": pipeline_case(
+        "allow_downgrades: {libssl3: true}\n" + LOCAL,
+        r"p.yaml: allow_downgrades: expected true, false or a list",
+    ),
+    "allow-downgrades-twice": pipeline_case(
+        "allow_downgrades: [libssl3, libssl3]\n" + LOCAL,
+        r"allow_downgrades\[1\]: duplicate entry 'libssl3'",
+    ),
+    "allow-downgrades-not-a-name": pipeline_case(
+        "allow_downgrades: [libssl3, 3]\n" + LOCAL, r"allow_downgrades\[1\]: expected a string"
+    ),
+    "diff-neither-image-b-nor-against": Case(
+        ("diff", "keystone:nightly"), r"^orchestrate diff: error: give IMAGE_B, or --against REF$"
+    ),
+    "diff-image-b-and-against": Case(
+        ("diff", "a", "b", "--against", "c"),
+        r"^orchestrate diff: error: give IMAGE_B or --against REF, not both$",
+    ),
+    "diff-allow-downgrade-without-against": Case(
+        ("diff", "a", "b", "--allow-downgrade", "libssl3"),
+        r"--allow-downgrade goes with --against REF$",
+    ),
+    "diff-against-a-missing-sbom-file": Case(
+        ("diff", "{dir}/nightly.cdx.json", "--against", "{dir}/published.cdx.json"),
+        r"^orchestrate: error: --against: cannot read .*published.cdx.json: No such file",
+    ),
     "base-updates-pulled": pipeline_case(
         "base: {from: 'debian:12', refresh: updates}\n" + LOCAL,
         r"base.refresh: 'updates' needs 'bootstrap: mmdebstrap'",
