@@ -51,14 +51,21 @@ def plan_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> int
 def promote_cmd(ctx: click.Context, /, pipeline: Path | None, **values: Any) -> int:
     """Point the release tags of PIPELINE's selected nodes at their key tags in the registry,
     only if every one of those key tags is there (nothing moves otherwise): the last job of
-    a pipeline that built one node per job (see `orchestrate export`). Then the pipeline's
-    retention, if it has one: the older dated tags deleted (see `orchestrate registry prune`)."""
+    a pipeline that built one node per job (see `orchestrate export`). Nothing moves either
+    when a new image holds an older version of a package or distribution than the image its
+    release tag points at now (by their SBOMs in the registry) and the pipeline's
+    allow_downgrades does not name it: exit 8. Then the pipeline's retention, if it has one:
+    the older dated tags deleted (see `orchestrate registry prune`)."""
     request = request_of(ctx, values, pipeline)
     prepared = run.prepare(request, check_tools=False)
     require_tool("skopeo")
-    promoted, registry = run.promote_release_tags(prepared, ShRunner(prepared.storage_conf))
-    for line in promoted:
-        click.echo(f"promoted: {line}")
+    done, registry = run.promote_release_tags(prepared, ShRunner(prepared.storage_conf))
+    for tag in done.promoted:
+        click.echo(f"promoted: {tag}")
+    for tag in done.unchanged:
+        click.echo(f"promoted: {tag} (unchanged)")
+    for note in done.notes:  # no SBOM to compare, a downgrade the pipeline allows
+        click.echo(f"note: {note}")
     lines, error = run.apply_retention(prepared, registry)
     for line in lines:
         click.echo(f"retention: {line}")

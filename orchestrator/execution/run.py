@@ -41,7 +41,7 @@ from orchestrator.errors import (
 )
 from orchestrator.execution.buildah_executor import BuildahExecutor
 from orchestrator.execution.engines import lookaside_of, registry_of, signer_of
-from orchestrator.execution.promote import PromotionError, promote
+from orchestrator.execution.promote import DowngradeError, Promotion, PromotionError, promote
 from orchestrator.execution.recording import (
     record_gate,
     record_node,
@@ -464,11 +464,16 @@ def _promote(
             registry,
             parallel=prepared.settings.push_parallel,
             signer=signer,
+            allowed=prepared.resolved.pipeline.allow_downgrades,
+            pipeline=str(prepared.path),
         )
     except PromotionError as exc:
         result.promotion_error = str(exc)
+        result.downgrade_refused = isinstance(exc, DowngradeError)
         log.error("release tags not promoted", error=str(exc))
         return
+    for note in done.notes:
+        log.warning("promotion", note=note)
     result.promoted = done.promoted
     log.info("release tags promoted", tags=len(done.promoted), unchanged=len(done.unchanged))
     result.retention, result.retention_error = apply_retention(prepared, registry)
@@ -501,13 +506,15 @@ def apply_retention(prepared: Prepared, registry: Registry) -> tuple[list[str], 
     return report(results, dry_run=False), error
 
 
-def promote_release_tags(prepared: Prepared, runner: Runner) -> tuple[list[str], Registry]:
+def promote_release_tags(prepared: Prepared, runner: Runner) -> tuple[Promotion, Registry]:
     """``orchestrate promote``: the selected nodes' release tags in the registry, once every
     key tag is there (a CI engine's last job, after one job per node); the registry, for
     :func:`apply_retention`.
 
     Raises:
         ConfigError: no registry is set.
+        DowngradeError: a new image downgrades what the pipeline does not allow (nothing
+            moved).
         PromotionError: a key tag is missing (nothing moved), or the registry failed.
     """
     registry = registry_of(prepared.settings, runner)
@@ -522,8 +529,10 @@ def promote_release_tags(prepared: Prepared, runner: Runner) -> tuple[list[str],
         registry,
         parallel=prepared.settings.push_parallel,
         signer=signer_of(prepared.settings, runner),
+        allowed=prepared.resolved.pipeline.allow_downgrades,
+        pipeline=str(prepared.path),
     )
-    return done.promoted + [f"{tag} (unchanged)" for tag in done.unchanged], registry
+    return done, registry
 
 
 def gate_only(prepared: Prepared, runner: Runner) -> GateResult:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from orchestrator.errors import (
+    EXIT_DOWNGRADE,
     EXIT_GATE_FAILED,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -153,6 +154,8 @@ class RunResult:
     promoted: list[str] = field(default_factory=list)
     # Why release tags were not (all) moved: a node did not succeed, the registry failed.
     promotion_error: str = ""
+    # The promotion was refused: a new image downgrades what the pipeline does not allow.
+    downgrade_refused: bool = False
     # The pipeline's retention after promotion: what was deleted and held; why it stopped.
     retention: list[str] = field(default_factory=list)
     retention_error: str = ""
@@ -163,14 +166,16 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         """0 when every node was built or reused (and the gate, if it ran, passed), 130 on
-        Ctrl-C, 70 when a node hit a bug in orchestrate, 5 when a gate check failed, 1
-        otherwise."""
+        Ctrl-C, 70 when a node hit a bug in orchestrate, 5 when a gate check failed, 8 when
+        promotion refused a downgrade, 1 otherwise."""
         if self.interrupted:
             return EXIT_INTERRUPTED
         if any(r.internal for r in self.results.values()):
             return EXIT_INTERNAL
         if self.gate is not None and not self.gate.passed:
             return EXIT_GATE_FAILED
+        if self.downgrade_refused:
+            return EXIT_DOWNGRADE
         if all(r.status.ok for r in self.results.values()) and not self.promotion_error:
             return EXIT_OK
         return EXIT_NODE_FAILED

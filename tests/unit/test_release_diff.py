@@ -1,24 +1,35 @@
 """A release diff by SBOMs: added, removed, upgraded and downgraded packages and distributions
-in their own version order; the pipeline's ``allow_downgrades``; ``diff --against``'s exit
-codes."""
+in their own version order; ``diff --against``'s exit codes; promotion refusing a downgrade
+the pipeline does not allow (over the fake registry)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from orchestrator.cli import main
+from orchestrator.engine import attachments
+from orchestrator.engine.buildah import Argv, RegistryAccess
+from orchestrator.engine.registry import Registry
 from orchestrator.errors import EXIT_DOWNGRADE
+from orchestrator.execution import run
+from orchestrator.execution.promote import DowngradeError, promote
 from orchestrator.inspection.published_sbom import repository_of
 from orchestrator.inspection.sbom_diff import WHEELS_SITE, diff_sboms, inventory, render
 from orchestrator.model.pipeline import AllowedDowngrades
 from orchestrator.model.pipeline_file import load_pipeline
+from orchestrator.model.results import NodeResult, RunResult
+from orchestrator.model.states import Status
+from orchestrator.planning.nodeplan import NodePlan, empty_plan
 from tests.conftest import WritePipeline
+from tests.unit.test_buildah_executor import RecordingRunner, _digest
 
 SITE = "/var/lib/openstack/lib/python3.11/site-packages"
 SYSTEM = "/usr/lib/python3/dist-packages"
@@ -274,3 +285,135 @@ def test_diff_against_json(
     assert run_main(monkeypatch, "diff", nightly, "--against", published, "--json") == 8
     out = json.loads(capsys.readouterr().out)
     assert (out["old"], out["new"], out["refused_downgrades"]) == (published, nightly, 1)
+
+
+# -- promotion -------------------------------------------------------------------------------
+
+REG = "registry.example/os"
+
+
+@dataclasses.dataclass
+class ArtifactRunner(RecordingRunner):
+    """The fake registry, also copying an artifact out into an OCI layout (``oci:DIR``)."""
+
+    def _skopeo(self, argv: Argv) -> str:
+        if argv[1] == "copy" and argv[-1].startswith("oci:"):
+            ref = argv[-2].removeprefix("docker://")
+            attachments.write_layout(Path(argv[-1].removeprefix("oci:")), self.artifacts[ref])
+            return ""
+        return super()._skopeo(argv)
+
+    def publish_sbom(self, repository: str, key: str, document: dict[str, Any]) -> None:
+        """Push ``document`` beside the image of ``key`` in ``repository``."""
+        ref = f"{repository}:{attachments.sbom_tag(_digest('', key))}"
+        self.remote[ref] = "artifact"
+        self.artifacts[ref] = json.dumps(document).encode()
+
+
+def plan(node: str, key: str) -> NodePlan:
+    return dataclasses.replace(
+        empty_plan(node), key=key, remote=f"{REG}/{node}", release_tags=("2026.1",)
+    )
+
+
+PLANS = {"base": plan("base", "b" * 64), "keystone": plan("keystone", "k" * 64)}
+OLD = sbom([("libssl3", "3.0.15-1")], [("oslo.config", "9.7.0")])
+
+
+def published(new_keystone: dict[str, Any] | None) -> tuple[ArtifactRunner, Registry]:
+    """Both release tags on older images with SBOMs; the new keys pushed, base's with the
+    same packages, keystone's with ``new_keystone`` (None: no SBOM beside it)."""
+    runner = ArtifactRunner(remote={p.remote_key: p.key for p in PLANS.values()})
+    for node, p in PLANS.items():
+        runner.remote[f"{p.remote}:2026.1"] = f"old-{node}"
+        runner.publish_sbom(p.remote, f"old-{node}", OLD)
+    runner.publish_sbom(PLANS["base"].remote, PLANS["base"].key, OLD)
+    if new_keystone is not None:
+        runner.publish_sbom(PLANS["keystone"].remote, PLANS["keystone"].key, new_keystone)
+    return runner, Registry(runner, RegistryAccess(tls_verify=False))
+
+
+def copies(runner: RecordingRunner) -> list[Argv]:
+    return [a for a in runner.calls if a[:2] == ("skopeo", "copy") and a[-1].startswith("docker")]
+
+
+def test_promotion_refuses_a_downgrade_and_moves_nothing() -> None:
+    runner, reg = published(sbom([("libssl3", "3.0.15-1")], [("oslo.config", "9.6.0")]))
+    with pytest.raises(DowngradeError) as refused:
+        promote(PLANS, reg, parallel=2, pipeline="pipelines/keystone.yaml")
+    message = str(refused.value)
+    assert message.startswith(
+        f"keystone: {REG}/keystone:2026.1 would downgrade oslo-config 9.7.0 -> 9.6.0 ("
+    )
+    assert "'allow_downgrades: [oslo-config]' (or true) in pipelines/keystone.yaml" in message
+    assert message.endswith("; no release tag moved") and "\n" not in message
+    assert refused.value.exit_code == EXIT_DOWNGRADE
+    assert copies(runner) == []
+    assert runner.remote[f"{REG}/base:2026.1"] == "old-base"
+
+
+@pytest.mark.parametrize(
+    "allowed",
+    [AllowedDowngrades(every=True), AllowedDowngrades(names=("oslo_config",))],
+)
+def test_promotion_lets_through_what_the_pipeline_allows(allowed: AllowedDowngrades) -> None:
+    _, reg = published(sbom([("libssl3", "3.0.15-1")], [("oslo.config", "9.6.0")]))
+    done = promote(PLANS, reg, parallel=2, allowed=allowed)
+    assert done.promoted == [f"{REG}/base:2026.1", f"{REG}/keystone:2026.1"]
+    assert done.notes == [
+        f"keystone: {REG}/keystone:2026.1 downgrades, as allow_downgrades allows: "
+        "oslo-config 9.7.0 -> 9.6.0"
+    ]
+
+
+def test_an_upgrade_promotes_without_a_note() -> None:
+    _, reg = published(sbom([("libssl3", "3.0.16-1")], [("oslo.config", "9.8.0")]))
+    done = promote(PLANS, reg, parallel=1)
+    assert len(done.promoted) == 2 and done.notes == []
+
+
+def test_no_sbom_to_compare_is_said_but_does_not_block() -> None:
+    _, reg = published(None)
+    done = promote(PLANS, reg, parallel=2)
+    assert done.promoted == [f"{REG}/base:2026.1", f"{REG}/keystone:2026.1"]
+    assert done.notes == [
+        f"keystone: no SBOM to compare ({PLANS['keystone'].remote_key} has no readable SBOM "
+        "beside it): not checked"
+    ]
+
+
+def test_a_new_release_tag_or_one_in_place_reads_no_sbom() -> None:
+    runner = ArtifactRunner(remote={p.remote_key: p.key for p in PLANS.values()})
+    reg = Registry(runner, RegistryAccess(tls_verify=False))
+    promote(PLANS, reg, parallel=1)  # no release tag yet
+    promote(PLANS, reg, parallel=1)  # every one in place
+    assert not [a for a in runner.calls if any(".sbom" in part for part in a)]
+
+
+def test_a_pushing_run_refused_a_downgrade_exits_8() -> None:
+    """The end of ``build --push``: the pipeline's allow_downgrades decides, the run says why
+    no tag moved and exits 8."""
+    _, reg = published(sbom([("libssl3", "3.0.11-1")], [("oslo.config", "9.7.0")]))
+
+    def promote_with(allowed: AllowedDowngrades) -> RunResult:
+        pipeline = SimpleNamespace(allow_downgrades=allowed, retention=None)
+        prepared = SimpleNamespace(
+            plans=PLANS,
+            settings=SimpleNamespace(push_parallel=2),
+            resolved=SimpleNamespace(pipeline=pipeline),
+            path=Path("pipelines/keystone.yaml"),
+        )
+        result = RunResult(run_id="r", started=0.0)
+        for node in PLANS:
+            result.results[node] = NodeResult(node=node, status=Status.BUILT)
+        run._promote(prepared, reg, result, None)  # only what _promote reads
+        return result
+
+    refused = promote_with(AllowedDowngrades())
+    assert refused.promotion_error.startswith(
+        f"keystone: {REG}/keystone:2026.1 would downgrade libssl3 3.0.15-1 -> 3.0.11-1"
+    )
+    assert refused.promoted == [] and refused.exit_code == EXIT_DOWNGRADE
+    allowed = promote_with(AllowedDowngrades(names=("libssl3",)))
+    assert allowed.promotion_error == "" and allowed.exit_code == 0
+    assert allowed.promoted == [f"{REG}/base:2026.1", f"{REG}/keystone:2026.1"]
