@@ -1,0 +1,68 @@
+"""``orchestrate diff NEW --against REF`` against a real registry (Debian's docker-registry on
+loopback): each side's SBOM read from the artifact pushed beside its image, as a pushing
+build leaves it, with skopeo; no image is pulled or built."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from orchestrator.engine.attachments import push_layout, sbom_tag, write_layout
+from orchestrator.engine.buildah import RegistryAccess
+from tests.integration.conftest import orchestrate
+from tests.unit.test_release_diff import sbom
+
+PLAIN = RegistryAccess(tls_verify=False)
+
+
+def push(folder: Path, document: bytes, destination: str) -> str:
+    """``document`` as a one-layer OCI artifact at ``destination``; its manifest digest."""
+    digest = write_layout(folder, document)
+    subprocess.run(push_layout(folder, destination, PLAIN), check=True, capture_output=True)
+    return digest
+
+
+def publish(registry: str, tmp_path: Path, tag: str, sbom_document: dict[str, Any] | None) -> str:
+    """A stand-in image at ``openstack/keystone-diff:tag`` (an artifact: only its digest matters
+    here) with ``sbom_document`` beside it, as a pushing build leaves them."""
+    repository = f"{registry}/openstack/keystone-diff"
+    digest = push(tmp_path / tag, f'{{"image": "{tag}"}}'.encode(), f"{repository}:{tag}")
+    if sbom_document is not None:
+        beside = f"{repository}:{sbom_tag(digest)}"
+        push(tmp_path / f"{tag}-sbom", json.dumps(sbom_document).encode(), beside)
+    return f"{repository}:{tag}"
+
+
+def test_a_downgrade_against_the_published_release_exits_8(registry: str, tmp_path: Path) -> None:
+    released = publish(
+        registry, tmp_path, "2026.1", sbom([("libssl3", "3.0.15-1")], [("oslo.config", "9.7")])
+    )
+    nightly = publish(
+        registry, tmp_path, "nightly", sbom([("libssl3", "3.0.11-1")], [("oslo.config", "9.8")])
+    )
+    state = tmp_path / "state"
+    proc = orchestrate("diff", nightly, "--against", released, "--no-tls-verify", state_dir=state)
+    assert proc.returncode == 8, proc.stdout + proc.stderr
+    assert "DOWNGRADED  libssl3" in proc.stdout
+    allowed = orchestrate(
+        "diff", nightly, "--against", released, "--no-tls-verify",
+        "--allow-downgrade", "libssl3", "--json", state_dir=state,
+    )  # fmt: skip
+    assert allowed.returncode == 1, allowed.stdout + allowed.stderr
+    found = json.loads(allowed.stdout)
+    assert [d["name"] for d in found["python"]["upgraded"]] == ["oslo-config"]
+    assert found["packages"]["downgraded"][0]["allowed"] is True
+
+
+def test_an_image_with_no_sbom_beside_it_is_named(registry: str, tmp_path: Path) -> None:
+    released = publish(registry, tmp_path, "2025.2", None)
+    nightly = tmp_path / "nightly.cdx.json"
+    nightly.write_text(json.dumps(sbom([("libssl3", "3.0.15-1")])))
+    proc = orchestrate(
+        "diff", str(nightly), "--against", released, "--no-tls-verify",
+        state_dir=tmp_path / "state",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith(f"orchestrate: error: --against: {released}: no SBOM beside it")
