@@ -1,9 +1,11 @@
-"""Documents pushed beside an image: its SBOM as an OCI artifact under cosign's tag convention.
+"""Documents pushed beside an image, as OCI artifacts under cosign's tag conventions.
 
 ``<repository>:sha256-<hex of the image's manifest digest>.sbom`` holds an OCI image manifest
 whose one layer is the SBOM (``application/vnd.cyclonedx+json``) with an empty config, so
 ``cosign download sbom``, ``oras pull`` and plain ``skopeo`` find it from the image's digest
-alone. It is written as an OCI layout on the host and copied with skopeo, digests preserved.
+alone; ``...att`` holds the image's signed provenance the same way (a DSSE envelope,
+``application/vnd.dsse.envelope.v1+json``). Each is written as an OCI layout on the host and
+copied with skopeo, digests preserved; read back the same way.
 """
 
 from __future__ import annotations
@@ -19,10 +21,20 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 
 
+DSSE_JSON = "application/vnd.dsse.envelope.v1+json"
+TITLES = {CYCLONEDX_JSON: "sbom.cdx.json", DSSE_JSON: "provenance.intoto.json"}
+
+
 def sbom_tag(image_digest: str) -> str:
     """The tag of an image's SBOM: ``sha256-<hex>.sbom`` (cosign's convention)."""
     algorithm, hexdigest = image_digest.split(":", 1)
     return f"{algorithm}-{hexdigest}.sbom"
+
+
+def attestation_tag(image_digest: str) -> str:
+    """The tag of an image's provenance: ``sha256-<hex>.att`` (cosign's convention)."""
+    algorithm, hexdigest = image_digest.split(":", 1)
+    return f"{algorithm}-{hexdigest}.att"
 
 
 def write_layout(folder: Path, document: bytes, *, media_type: str = CYCLONEDX_JSON) -> str:
@@ -37,7 +49,7 @@ def write_layout(folder: Path, document: bytes, *, media_type: str = CYCLONEDX_J
         return {"mediaType": kind, "digest": f"sha256:{digest}", "size": len(data)}
 
     layer = blob(document, media_type)
-    layer["annotations"] = {"org.opencontainers.image.title": "sbom.cdx.json"}
+    layer["annotations"] = {"org.opencontainers.image.title": TITLES.get(media_type, "document")}
     manifest = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -56,3 +68,32 @@ def push_layout(folder: Path, destination: str, access: RegistryAccess) -> Argv:
         "skopeo", "copy", "--quiet", "--preserve-digests", "--retry-times", "2",
         *access.options(prefix="dest-"), f"oci:{folder}", f"docker://{destination}",
     )  # fmt: skip
+
+
+def pull_layout(source: str, folder: Path, access: RegistryAccess) -> Argv:
+    """``skopeo copy`` of the artifact ``docker://source`` into an OCI layout in ``folder``."""
+    return (
+        "skopeo", "copy", "--quiet", "--retry-times", "2", *access.options(prefix="src-"),
+        f"docker://{source}", f"oci:{folder}",
+    )  # fmt: skip
+
+
+def read_layout(folder: Path, media_type: str) -> bytes | None:
+    """The first layer of ``media_type`` of the one artifact in the OCI layout ``folder``,
+    checked against its digest; None when it has none."""
+    blobs = folder / "blobs"
+    index = json.loads((folder / "index.json").read_text())
+    for described in index.get("manifests", []):
+        manifest = json.loads(_blob(blobs, described["digest"]))
+        for layer in manifest.get("layers", []):
+            if layer.get("mediaType") == media_type:
+                return _blob(blobs, layer["digest"])
+    return None
+
+
+def _blob(blobs: Path, digest: str) -> bytes:
+    algorithm, hexdigest = digest.split(":", 1)
+    data = (blobs / algorithm / hexdigest).read_bytes()
+    if hashlib.new(algorithm, data).hexdigest() != hexdigest:
+        raise ValueError(f"blob {digest} does not match its digest")
+    return data

@@ -322,6 +322,11 @@ def inspect_image_id(image: str) -> Argv:
     return ("buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}", image)
 
 
+def inspect_manifest_digest(image: str) -> Argv:
+    """``buildah inspect`` printing the digest of a local image's manifest."""
+    return ("buildah", "inspect", "--type", "image", "--format", "{{.FromImageDigest}}", image)
+
+
 def podman_image_facts(image: str) -> Argv:
     """``podman image inspect`` printing id and size (buildah does not report sizes)."""
     return ("podman", "image", "inspect", "--format", "{{.Id}} {{.Size}}", image)

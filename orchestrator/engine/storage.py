@@ -17,6 +17,7 @@ from orchestrator.engine.buildah import (
     images,
     inspect_image_id,
     inspect_label,
+    inspect_manifest_digest,
     manifest_exists,
     manifest_rm,
     mount,
@@ -79,6 +80,13 @@ class Storage:
         """The id of a local image, or None if there is no such image."""
         try:
             return self.runner.capture(inspect_image_id(image)).strip() or None
+        except StepFailedError:
+            return None
+
+    def manifest_digest(self, image: str) -> str | None:
+        """The digest of a local image's manifest (``sha256:<hex>``), or None."""
+        try:
+            return self.runner.capture(inspect_manifest_digest(image)).strip() or None
         except StepFailedError:
             return None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from orchestrator.engine import buildah, naming
 from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess
 from orchestrator.engine.naming import KEY_LABEL
+from orchestrator.model.materials import Material, identity_digest
 from orchestrator.model.pipeline import BaseSpec
 from orchestrator.model.references import render_tag
 from orchestrator.model.resolve import ResolvedPipeline, unique
@@ -114,6 +115,8 @@ class NodeBuilder:
         self.requested: list[str] = []
         self.bootstrap: tuple[str, tuple[str, ...]] | None = None
         self.deb_suites: dict[str, str] = {}
+        self.materials: list[Material] = []
+        self.wheels_image = ""
         namespace = self.settings.namespace.rstrip("/")
         self.repository = f"{namespace}/{node}"
         variant = self.platform.arch if ctx.qualified else ""
@@ -238,6 +241,7 @@ class NodeBuilder:
             wheels=wheels,
             needs=needs,
         )
+        self.wheels_image = wheels
 
     def base_mounts(self) -> list[Mount]:
         """/run as a tmpfs (bind-mount points land there and vanish with the step instead of
@@ -425,6 +429,7 @@ class NodeBuilder:
         for parent in parents:
             self.inputs[f"parent:{parent}"] = plans[parent].key
         debs = self._archive_input(plans)
+        materials = [*self._parent_materials(parents, plans), *self._constraints_material()]
         # Everything the image holds is a function of its key, its labels too: two pipelines
         # that share a node share its image only where they would label it the same.
         self.inputs["labels"] = "\n".join(f"{name}={value}" for name, value in labels)
@@ -464,7 +469,38 @@ class NodeBuilder:
             origins=tuple(origins),
             debs=debs,
             deb_suites=dict(self.deb_suites),
+            materials=(*materials, *self.materials),
+            wheels_image=self.wheels_image,
         )
+
+    def _parent_materials(
+        self, parents: Sequence[str], plans: Mapping[str, NodePlan]
+    ) -> list[Material]:
+        """Each parent image, named as a consumer finds it (its key tag in the registry,
+        else locally), with its key."""
+        return [
+            Material(
+                name=f"parent:{parent}",
+                uri=plans[parent].remote_key or plans[parent].image,
+                image=plans[parent].image,
+                annotations=(("key", plans[parent].key),),
+            )
+            for parent in parents
+            if plans[parent].kind != NodeKind.MANIFEST
+        ]
+
+    def _constraints_material(self) -> list[Material]:
+        """The upper-constraints every node above the base is built under (as its SBOM
+        says: the ``constraints`` property)."""
+        if self.kind == NodeKind.BASE:
+            return []
+        constraints = self.resolved.pipeline.constraints
+        identity = self.ctx.inputs.files.get(constraints.upper, "")
+        if not identity:
+            return []
+        uri = constraints.git.describe() if constraints.git else str(constraints.upper)
+        extra = (("gitCommit", constraints.revision),) if constraints.revision else ()
+        return [Material(name="constraints", uri=uri, digest=identity_digest(identity) + extra)]
 
     def _archive_input(self, plans: Mapping[str, NodePlan]) -> frozenset[str]:
         """With the archive's candidates (``refresh: updates``): the ``archive`` input, the

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from orchestrator.model.inputs import PlanInputs
+from orchestrator.model.materials import Material
 from orchestrator.model.platforms import SUPPORTED, Platform
 from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind
@@ -76,6 +77,12 @@ class NodePlan:
     # its own), and the suite each of its own comes from (for ``plan``'s reasons).
     debs: frozenset[str] = frozenset()
     deb_suites: Mapping[str, str] = field(default_factory=dict)
+    # What the image is made from, for its provenance: parent and wheels images, the source,
+    # the constraints (image digests are filled in once the images exist).
+    materials: tuple[Material, ...] = ()
+    # The wheels image a service's venv is installed from ("" for other nodes): the
+    # provenance names each wheel installed with the hash this image holds.
+    wheels_image: str = ""
 
     @property
     def key_tag(self) -> str:

@@ -17,6 +17,7 @@ from orchestrator.engine.buildah import Mount
 from orchestrator.errors import ConfigError
 from orchestrator.model import bindep
 from orchestrator.model.inputs import FetchedSource, tree_ignorefile
+from orchestrator.model.materials import Material, identity_digest
 from orchestrator.model.pipeline import BASE_NODE, REQUIREMENTS_NODE, SHARED_NODE, ExtraStep
 from orchestrator.model.resolve import ResolvedPipeline, ServiceImage, unique
 from orchestrator.model.states import NodeKind
@@ -60,6 +61,15 @@ def plan_service(
     b.input("user", f"{service.user}:{service.uid}:{service.gid}")
     b.input("toolchain", pipeline.toolchain.builder())
     b.input("source", _source_input(service, fetched))
+    if fetched is not None:
+        b.materials.append(
+            Material(
+                name="source",
+                uri=_source_url(service, fetched),
+                digest=identity_digest(fetched.identity),
+                annotations=(("version", fetched.version),),
+            )
+        )
 
     own = _own_bindep(resolved, service, fetched)
     if own:
