@@ -20,6 +20,7 @@ LAYERS = (
     "records",
     "reporting",
     "inspection",
+    "provenance",
     "execution",
     "workflows",
     "cli",

@@ -1,0 +1,273 @@
+"""The executor's side of provenance: gather one image's facts, write its statement (signed
+with the site's key when it has one), and push the envelope beside a pushed image.
+
+Where it goes:
+
+- ``<state>/runs/<run>/work/<node>/provenance.intoto.json``: the DSSE envelope of this run's
+  image, or, with no ``provenance_key``, ``provenance.json``, the statement unsigned (local
+  builds keep a record of how each image was made either way);
+- ``<state>/provenance/sha256-<hex>.intoto.json``: the same envelope under each subject's
+  digest, where ``orchestrate provenance verify IMAGE`` finds a local image's;
+- ``<registry>/<node>:sha256-<hex>.att``: the envelope beside the pushed image (an OCI
+  artifact, cosign's convention), unless the registry has one there already.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Protocol
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from securesystemslib.signer import Signer
+
+from orchestrator.engine import attachments, naming
+from orchestrator.engine.registry import Manifest, Registry
+from orchestrator.engine.runner import Runner
+from orchestrator.engine.storage import Storage
+from orchestrator.errors import StepFailedError
+from orchestrator.files import write_atomically
+from orchestrator.inspection.sbom import SBOM_PATH, WHEEL_HASHES, WHEELS_DIR
+from orchestrator.model.materials import Material
+from orchestrator.model.states import NodeKind
+from orchestrator.planning.nodeplan import NodePlan
+from orchestrator.provenance import envelope
+from orchestrator.provenance.statement import BuildFacts, Descriptor, payload, statement
+
+ENVELOPE_NAME = "provenance.intoto.json"
+STATEMENT_NAME = "provenance.json"
+SUMS = "SHA256SUMS"
+
+
+class Builds(Protocol):
+    """Where the run that built a key is found (:class:`orchestrator.records.history.History`)."""
+
+    def build_of(self, key: str) -> _Built | None: ...
+
+
+class _Built(Protocol):
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def built(self) -> float: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invocation:
+    """The run that built an image, and when (``started`` unknown for an earlier run's)."""
+
+    run_id: str
+    started: datetime | None
+    finished: datetime
+
+
+def envelope_path(state_dir: Path, digest: str) -> Path:
+    """Where the envelope of the image of manifest ``digest`` is kept on this host."""
+    algorithm, hexdigest = digest.split(":", 1)
+    return state_dir / "provenance" / f"{algorithm}-{hexdigest}.intoto.json"
+
+
+class Attestor:
+    """Writes (and pushes) the provenance of the images of one run."""
+
+    def __init__(
+        self,
+        *,
+        runner: Runner,
+        signer: Signer | None,
+        state_dir: Path,
+        pipeline: Path,
+        registry: Registry | None = None,
+        builds: Builds | None = None,
+    ) -> None:
+        self.runner = runner
+        self.storage = Storage(runner)
+        self.signer = signer
+        self.state_dir = state_dir
+        self.pipeline = pipeline
+        self.pipeline_sha256 = hashlib.sha256(pipeline.read_bytes()).hexdigest()
+        self.registry = registry
+        self.builds = builds
+        self._sums: dict[str, dict[str, str]] = {}  # wheels image id -> file -> sha256
+        self._sums_lock = threading.Lock()  # nodes finish on several threads
+
+    def invocation_of(self, plan: NodePlan, run_id: str, started: datetime | None) -> Invocation:
+        """This run, for an image it built (``started`` given); else the run the history says
+        built the key, else this one."""
+        now = datetime.now(UTC)
+        if started is not None or self.builds is None:
+            return Invocation(run_id=run_id, started=started, finished=now)
+        record = self.builds.build_of(plan.key)
+        if record is None:
+            return Invocation(run_id=run_id, started=None, finished=now)
+        return Invocation(
+            run_id=record.run_id, started=None, finished=datetime.fromtimestamp(record.built, UTC)
+        )
+
+    def attest(
+        self,
+        plan: NodePlan,
+        invocation: Invocation,
+        out: IO[str],
+        pushed: Manifest | None = None,
+    ) -> None:
+        """Write the provenance of ``plan``'s local image (and of its pushed manifest).
+
+        Raises:
+            StepFailedError: the image could not be read, or the registry failed.
+        """
+        if plan.kind == NodeKind.MANIFEST:
+            return
+        local = self.storage.manifest_digest(plan.image)
+        if local is None:
+            out.write(f"{plan.image} is not in local storage: no provenance written\n")
+            return
+        subjects = [Descriptor(name=plan.image, digest=_digest_set(local))]
+        if pushed is not None:
+            subjects.insert(0, Descriptor(name=plan.remote_key, digest=_digest_set(pushed.digest)))
+        container = naming.container_name(invocation.run_id, f"{plan.node}-provenance")
+        with self.storage.mounted(plan.image, container) as root:
+            installed = _sums(root / WHEEL_HASHES)
+            own_sums = _sums(root / WHEELS_DIR / SUMS) if plan.kind == NodeKind.REQUIREMENTS else {}
+            sbom = root / SBOM_PATH.lstrip("/")
+            sbom_sha = hashlib.sha256(sbom.read_bytes()).hexdigest() if sbom.is_file() else ""
+        materials = [self._material(m) for m in plan.materials]
+        if plan.wheels_image and installed:
+            materials += self._wheel_materials(plan, installed, invocation.run_id)
+        byproducts = []
+        if sbom_sha:
+            byproducts.append(
+                Descriptor(
+                    name="sbom",
+                    uri=SBOM_PATH,
+                    digest={"sha256": sbom_sha},
+                    media_type=attachments.CYCLONEDX_JSON,
+                )
+            )
+        byproducts += [
+            Descriptor(name=f"wheel:{name}", digest={"sha256": sha})
+            for name, sha in sorted(own_sums.items())
+        ]
+        document = statement(
+            BuildFacts(
+                subjects=subjects,
+                node=plan.node,
+                platform=plan.inputs.get("platform", ""),
+                pipeline=str(self.pipeline),
+                pipeline_sha256=self.pipeline_sha256,
+                key=plan.key,
+                inputs=plan.inputs,
+                materials=materials,
+                byproducts=byproducts,
+                run_id=invocation.run_id,
+                started=invocation.started,
+                finished=invocation.finished,
+                version=_version(),
+            )
+        )
+        if self.signer is None:
+            write_atomically(plan.run_dir / STATEMENT_NAME, payload(document).decode() + "\n")
+            out.write(f"wrote its provenance (unsigned: no provenance_key) to {plan.run_dir}\n")
+            return
+        signed = envelope.sign(document, self.signer)
+        write_atomically(plan.run_dir / ENVELOPE_NAME, signed.decode())
+        for digest in [local, *([pushed.digest] if pushed else [])]:
+            write_atomically(envelope_path(self.state_dir, digest), signed.decode())
+        out.write(f"wrote its signed provenance to {plan.run_dir / ENVELOPE_NAME}\n")
+        if pushed is not None:
+            self._push(plan, pushed, signed, out)
+
+    def _push(self, plan: NodePlan, pushed: Manifest, signed: bytes, out: IO[str]) -> None:
+        assert self.registry is not None
+        destination = f"{plan.remote}:{attachments.attestation_tag(pushed.digest)}"
+        if self.registry.manifest(destination) is not None:
+            out.write(f"{destination} is there already: not pushed again\n")
+            return
+        with tempfile.TemporaryDirectory(prefix="orchestrate-att-") as folder:
+            attachments.write_layout(Path(folder), signed, media_type=attachments.DSSE_JSON)
+            self.runner.capture(
+                attachments.push_layout(Path(folder), destination, self.registry.access)
+            )
+        out.write(f"pushed its provenance as {destination}\n")
+
+    def _material(self, material: Material) -> Descriptor:
+        digest = dict(material.digest)
+        annotations = dict(material.annotations)
+        if material.image:
+            image_id = self.storage.image_id(material.image)
+            if image_id:
+                digest["sha256"] = image_id.removeprefix("sha256:")
+                annotations["digestOf"] = "image config (image id)"
+            else:
+                annotations["absent"] = f"{material.image} was not in local storage"
+        return Descriptor(
+            name=material.name, uri=material.uri, digest=digest, annotations=annotations or None
+        )
+
+    def _wheel_materials(
+        self, plan: NodePlan, installed: Mapping[str, str], run_id: str
+    ) -> list[Descriptor]:
+        """Each wheel the venv was installed from, with the sha256 its wheels image holds
+        (the image's own record says which files; the hashes come from the wheels image)."""
+        sums = self._wheels_sums(plan.wheels_image, run_id)
+        out = []
+        for filename in sorted(installed):
+            try:
+                name, version, _, _ = parse_wheel_filename(filename)
+            except InvalidWheelFilename:
+                continue
+            sha = sums.get(filename)
+            out.append(
+                Descriptor(
+                    name=f"wheel:{filename}",
+                    uri=f"pkg:pypi/{name}@{version}",
+                    digest={"sha256": sha} if sha else {},
+                    annotations={"name": str(name), "version": str(version)}
+                    | ({} if sha else {"absent": f"not in {plan.wheels_image}"}),
+                )
+            )
+        return out
+
+    def _wheels_sums(self, image: str, run_id: str) -> dict[str, str]:
+        image_id = self.storage.image_id(image) or image
+        with self._sums_lock:
+            if image_id not in self._sums:
+                self._sums[image_id] = self._read_sums(image, image_id, run_id)
+        return self._sums[image_id]
+
+    def _read_sums(self, image: str, image_id: str, run_id: str) -> dict[str, str]:
+        container = naming.container_name(run_id, f"wheels-{image_id[:12]}-provenance")
+        try:
+            with self.storage.mounted(image, container) as root:
+                return _sums(root / WHEELS_DIR / SUMS)
+        except StepFailedError:
+            return {}
+
+
+def _version() -> str:
+    """orchestrate's version, as ``orchestrate --version`` says it."""
+    try:
+        return importlib.metadata.version("orchestrate")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown"
+
+
+def _digest_set(digest: str) -> dict[str, str]:
+    algorithm, _, value = digest.partition(":")
+    return {algorithm: value}
+
+
+def _sums(path: Path) -> dict[str, str]:
+    """``sha256sum`` output -> {file name: sha256}."""
+    out = {}
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        sha, _, name = line.partition("  ")
+        if len(sha) == 64 and name:
+            out[Path(name.strip().lstrip("*")).name] = sha
+    return out

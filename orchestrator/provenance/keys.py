@@ -1,0 +1,85 @@
+"""The site's provenance key: a PEM private key that signs, its public half that verifies.
+
+Key types (through securesystemslib's ``CryptoSigner`` and ``SSlibKey``): **Ed25519**,
+**ECDSA** on P-256 or P-384 (ecdsa-sha2-nistp256/384) and **RSA** (RSASSA-PSS with SHA-256),
+as PKCS#8 or traditional PEM, e.g. ``openssl genpkey -algorithm ed25519 -out provenance.key``
+and ``openssl pkey -in provenance.key -pubout -out provenance.pub``. An encrypted private key
+takes its passphrase from ``ORCHESTRATE_PROVENANCE_KEY_PASSPHRASE`` (never stored).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from securesystemslib.signer import CryptoSigner, SSlibKey
+
+from orchestrator.errors import ConfigError
+
+PASSPHRASE_ENV = "ORCHESTRATE_PROVENANCE_KEY_PASSPHRASE"
+
+
+def load_signer(path: Path, environ: Mapping[str, str] = os.environ) -> CryptoSigner:
+    """The signer of the private key in ``path``.
+
+    Raises:
+        ConfigError: the file cannot be read, is not a private key of a supported type, or
+            its passphrase is missing or wrong.
+    """
+    data = _read(path, "provenance_key")
+    passphrase = environ.get(PASSPHRASE_ENV)
+    try:
+        private = serialization.load_pem_private_key(
+            data, password=passphrase.encode() if passphrase else None
+        )
+        return CryptoSigner(private)
+    except TypeError as exc:  # encrypted without a passphrase, or a passphrase for none
+        raise ConfigError(str(path), "", f"{exc} (passphrase: {PASSPHRASE_ENV})") from None
+    except ValueError as exc:
+        raise ConfigError(
+            str(path), "", f"not a usable private key (Ed25519, ECDSA P-256/P-384, RSA): {exc}"
+        ) from None
+
+
+def load_public(path: Path) -> SSlibKey:
+    """The public key in ``path`` (PEM ``PUBLIC KEY``; a private key's file gives its public
+    half, for the site's own checks).
+
+    Raises:
+        ConfigError: the file cannot be read or holds no supported public key.
+    """
+    data = _read(path, "key")
+    try:
+        if b"PRIVATE KEY" in data:
+            return load_signer(path).public_key
+        return SSlibKey.from_crypto(serialization.load_pem_public_key(data))
+    except ValueError as exc:
+        raise ConfigError(
+            str(path), "", f"not a usable public key (Ed25519, ECDSA P-256/P-384, RSA): {exc}"
+        ) from None
+
+
+def public_pem(path: Path, environ: Mapping[str, str] = os.environ) -> bytes:
+    """The PEM of the public half of the private key in ``path``, for consumers
+    (``orchestrate trust``).
+
+    Raises:
+        ConfigError: as :func:`load_signer`.
+    """
+    load_signer(path, environ)  # the same checks and messages
+    passphrase = environ.get(PASSPHRASE_ENV)
+    private = serialization.load_pem_private_key(
+        _read(path, "provenance_key"), password=passphrase.encode() if passphrase else None
+    )
+    return private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read the {what}: {exc.strerror or exc}") from None

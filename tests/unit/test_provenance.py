@@ -1,0 +1,243 @@
+"""Provenance: the statement fits in-toto's and SLSA's definitions, its envelope verifies with
+the site's key only, and the checks against an image's digest and SBOM name the first thing
+that does not match. Real keys (securesystemslib, cryptography), a real SBOM (sbom_json)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from orchestrator.errors import ConfigError
+from orchestrator.inspection.sbom import sbom_json
+from orchestrator.model.materials import identity_digest
+from orchestrator.provenance import check, keys
+from orchestrator.provenance.envelope import EnvelopeError, open_envelope, sign
+from orchestrator.provenance.statement import BuildFacts, Descriptor, statement, validate
+from tests.unit.test_sbom import WHEEL, image_root
+
+IMAGE = "sha256:" + "a" * 64
+OTHER = "sha256:" + "b" * 64
+CONSTRAINTS = "sha256:" + "5" * 64
+
+
+def write_key(folder: Path, private: object, name: str = "site") -> tuple[Path, Path]:
+    """PEM files of a private key and its public half."""
+    key = folder / f"{name}.key"
+    key.write_bytes(
+        private.private_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    pub = folder / f"{name}.pub"
+    pub.write_bytes(
+        private.public_key().public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return key, pub
+
+
+def facts(**changes: object) -> BuildFacts:
+    values: dict[str, object] = {
+        "subjects": [
+            Descriptor(name="reg.example/ns/keystone:abc", digest={"sha256": IMAGE[7:]}),
+        ],
+        "node": "keystone",
+        "platform": "linux/amd64",
+        "pipeline": "pipelines/keystone.yaml",
+        "pipeline_sha256": "1" * 64,
+        "key": "abc",
+        "inputs": {"project": "keystone", "toolchain": "pip==25.3"},
+        "materials": [
+            Descriptor(
+                name="source",
+                uri="https://pypi.org/project/keystone/29.1.0/",
+                digest={"sha256": "9" * 64},
+            ),
+            Descriptor(name="constraints", uri="upper.txt", digest={"sha256": CONSTRAINTS[7:]}),
+            Descriptor(
+                name=f"wheel:{WHEEL}",
+                uri="pkg:pypi/oslo-utils@10.0.1",
+                digest={"sha256": "c" * 64},
+                annotations={"name": "oslo-utils", "version": "10.0.1"},
+            ),
+        ],
+        "byproducts": [],
+        "run_id": "20261207-000000-abcd",
+        "started": datetime(2026, 12, 7, 4, 0, tzinfo=UTC),
+        "finished": datetime(2026, 12, 7, 4, 1, tzinfo=UTC),
+        "version": "0.1.0",
+    }
+    values.update(changes)
+    return BuildFacts(**values)  # type: ignore[arg-type]
+
+
+def sbom(tmp_path: Path, key: str = "abc") -> dict[str, object]:
+    props = {"key": key, "constraints": CONSTRAINTS}
+    root = image_root(tmp_path / "root")
+    return json.loads(sbom_json(root, name="keystone", version="2026.1", properties=props))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "private",
+    [
+        ed25519.Ed25519PrivateKey.generate(),
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP384R1()),
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    ],
+    ids=["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa"],
+)
+def test_each_key_type_signs_an_envelope_its_public_key_opens(
+    tmp_path: Path, private: object
+) -> None:
+    key, pub = write_key(tmp_path, private)
+    document = statement(facts())
+    opened = open_envelope(sign(document, keys.load_signer(key, {})), keys.load_public(pub))
+    assert opened == json.loads(json.dumps(document))
+    assert opened["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert opened["predicate"]["runDetails"]["metadata"] == {
+        "invocationId": "20261207-000000-abcd",
+        "startedOn": "2026-12-07T04:00:00Z",
+        "finishedOn": "2026-12-07T04:01:00Z",
+    }
+
+
+def test_a_tampered_envelope_fails(tmp_path: Path) -> None:
+    key, pub = write_key(tmp_path, ed25519.Ed25519PrivateKey.generate())
+    envelope = json.loads(sign(statement(facts()), keys.load_signer(key, {})))
+    document = json.loads(base64.b64decode(envelope["payload"]))
+    document["predicate"]["buildDefinition"]["internalParameters"]["key"] = "forged"
+    envelope["payload"] = base64.b64encode(json.dumps(document).encode()).decode()
+    with pytest.raises(EnvelopeError, match="no valid signature"):
+        open_envelope(json.dumps(envelope).encode(), keys.load_public(pub))
+
+
+def test_another_key_fails(tmp_path: Path) -> None:
+    key, _ = write_key(tmp_path, ed25519.Ed25519PrivateKey.generate(), "site")
+    _, other_pub = write_key(tmp_path, ed25519.Ed25519PrivateKey.generate(), "other")
+    signed = sign(statement(facts()), keys.load_signer(key, {}))
+    with pytest.raises(EnvelopeError, match="no valid signature"):
+        open_envelope(signed, keys.load_public(other_pub))
+
+
+def test_an_unsigned_or_foreign_envelope_fails(tmp_path: Path) -> None:
+    _, pub = write_key(tmp_path, ed25519.Ed25519PrivateKey.generate())
+    public = keys.load_public(pub)
+    payload = base64.b64encode(b"{}").decode()
+    unsigned = {"payload": payload, "payloadType": "application/vnd.in-toto+json", "signatures": []}
+    with pytest.raises(EnvelopeError, match="not signed"):
+        open_envelope(json.dumps(unsigned).encode(), public)
+    with pytest.raises(EnvelopeError, match="payloadType"):
+        open_envelope(json.dumps(unsigned | {"payloadType": "text/plain"}).encode(), public)
+    with pytest.raises(EnvelopeError, match="not a DSSE envelope"):
+        open_envelope(b"not json", public)
+
+
+def test_the_statement_is_checked_against_in_totos_definitions() -> None:
+    document = statement(facts())
+    wrong = copy.deepcopy(document)
+    wrong["predicate"]["buildDefinition"]["resolvedDepndencies"] = []
+    with pytest.raises(ValueError, match="resolvedDepndencies"):
+        validate(wrong)
+    with pytest.raises(ValueError, match="digest"):
+        statement(facts(subjects=[Descriptor(name="x", digest={})]))
+
+
+def test_the_provenance_of_the_image_agrees_with_its_sbom(tmp_path: Path) -> None:
+    assert check.first_mismatch(statement(facts()), IMAGE, sbom(tmp_path)) is None
+
+
+def test_the_provenance_of_another_image_is_refused(tmp_path: Path) -> None:
+    found = check.first_mismatch(statement(facts()), OTHER, sbom(tmp_path))
+    assert found is not None and found.what == "subject"
+    assert f"not of {OTHER}" in str(found)
+
+
+def test_a_wheel_that_does_not_match_is_named(tmp_path: Path) -> None:
+    document = statement(facts())
+    document["predicate"]["buildDefinition"]["resolvedDependencies"][2]["digest"] = {
+        "sha256": "d" * 64
+    }
+    found = check.first_mismatch(document, IMAGE, sbom(tmp_path))
+    assert str(found) == (
+        f"material wheel: oslo-utils==10.0.1: the SBOM says sha256:{'c' * 64}, "
+        f"the provenance sha256:{'d' * 64}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("material", "what"),
+    [("source", "material source"), ("constraints", "material constraints")],
+)
+def test_a_source_or_constraints_that_does_not_match_is_named(
+    tmp_path: Path, material: str, what: str
+) -> None:
+    document = statement(facts())
+    for entry in document["predicate"]["buildDefinition"]["resolvedDependencies"]:
+        if entry["name"] == material:
+            entry["digest"] = {"sha256": "0" * 64}
+    found = check.first_mismatch(document, IMAGE, sbom(tmp_path))
+    assert found is not None and found.what == what, found
+
+
+def test_a_provenance_of_another_key_is_named(tmp_path: Path) -> None:
+    found = check.first_mismatch(statement(facts()), IMAGE, sbom(tmp_path, key="other"))
+    assert found is not None and found.what == "key"
+
+
+def test_a_wheels_images_wheels_are_its_byproducts(tmp_path: Path) -> None:
+    root = tmp_path / "wheels-root"
+    (root / "wheels").mkdir(parents=True)
+    (root / "wheels" / WHEEL).write_bytes(b"wheel bytes")
+    sha = hashlib.sha256(b"wheel bytes").hexdigest()
+    document_sbom = json.loads(
+        sbom_json(root, name="requirements", version="2026.1", properties={"key": "abc"})
+    )
+    made = facts(
+        materials=[],
+        byproducts=[Descriptor(name=f"wheel:{WHEEL}", digest={"sha256": sha})],
+    )
+    assert check.first_mismatch(statement(made), IMAGE, document_sbom) is None
+    forged = facts(
+        materials=[],
+        byproducts=[Descriptor(name=f"wheel:{WHEEL}", digest={"sha256": "e" * 64})],
+    )
+    found = check.first_mismatch(statement(forged), IMAGE, document_sbom)
+    assert found is not None and found.what == "byproduct wheel"
+
+
+def test_key_files_that_cannot_sign_are_named(tmp_path: Path) -> None:
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    with pytest.raises(ConfigError, match="PASSPHRASE"):
+        keys.load_signer(encrypted, {})
+    assert keys.load_signer(encrypted, {keys.PASSPHRASE_ENV: "secret"}) is not None
+    garbage = tmp_path / "garbage.key"
+    garbage.write_text("not a key\n")
+    with pytest.raises(ConfigError, match=r"garbage\.key.*not a usable private key"):
+        keys.load_signer(garbage, {})
+    with pytest.raises(ConfigError, match="cannot read"):
+        keys.load_public(tmp_path / "missing.pub")
+
+
+def test_source_identities_become_digest_sets() -> None:
+    assert identity_digest("sha256:" + "f" * 64) == (("sha256", "f" * 64),)
+    assert identity_digest("git:" + "1" * 40) == (("gitCommit", "1" * 40),)
+    assert identity_digest("tree:" + "2" * 64) == (("dirHash", "2" * 64),)
