@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +45,7 @@ from orchestrator.model.states import NodeKind, Status
 from orchestrator.planning.builder import SBOM_PATH
 from orchestrator.planning.nodeplan import NodePlan, Step
 from orchestrator.planning.reuse import BuildHistory, Decision, decide, decide_all
+from orchestrator.provenance.collect import Attestor
 
 BACKGROUND_NICENESS = 15
 # A push is tried this many times, waiting longer each time (a registry restarting, a
@@ -116,6 +118,7 @@ class BuildahExecutor:
         signer: Signer | None = None,
         step_slots: int = 0,
         hold_release: bool = False,
+        attestor: Attestor | None = None,
     ) -> None:
         """``done_before`` maps keys a resumed run had already built to that run's id;
         ``registry`` is where key tags are looked up (and pulled from); ``signer`` signs
@@ -123,7 +126,8 @@ class BuildahExecutor:
         running at once across nodes (0: no bound), and a waiting step of a node with more
         work waiting on it (``NodeContext.priority``) goes first; ``hold_release`` leaves
         the local release tags where they are (the run's gate moves them, see
-        :func:`orchestrator.execution.run.execute`)."""
+        :func:`orchestrator.execution.run.execute`); ``attestor`` writes each built image's
+        provenance (and pushes it beside each pushed image)."""
         self.runner = runner
         self.storage = Storage(runner)
         self.isolation = IsolationFallback(runner)
@@ -137,6 +141,7 @@ class BuildahExecutor:
         self.step_slots = BuildSlots(step_slots) if step_slots else None
         self.signer = signer
         self.hold_release = hold_release
+        self.attestor = attestor
         # Decided for the whole run before it starts (decide_run), else node by node.
         self.decisions: dict[str, Decision] = {}
 
@@ -212,6 +217,7 @@ class BuildahExecutor:
 
     def _build_or_reuse(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> Outcome:
         log = structlog.get_logger()
+        started = datetime.now(UTC)
         out.write(f"### {plan.node} attempt {ctx.attempt} (run {ctx.run_id})\n")
         decision = self.decide(plan)
         done_in = self.done_before.get(plan.key)
@@ -234,10 +240,16 @@ class BuildahExecutor:
             ctx.image_ready()
             if decision.remote_digest:
                 out.write(f"{plan.remote_key} is in the registry already: not pushed\n")
-                if plan.push and self.signer is not None:
-                    self._sign(plan, self._pushed(plan), out)
+                signing = self.attestor is not None and self.attestor.signer is not None
+                if plan.push and (self.signer is not None or signing):
+                    there = self._pushed(plan)
+                    if self.signer is not None:
+                        self._sign(plan, there, out)
+                    self._attest_pushed(plan, ctx, out, there, started=None)
             else:
-                self._push(plan, ctx, out)
+                newly = self._push(plan, ctx, out)
+                if newly is not None:
+                    self._attest_pushed(plan, ctx, out, newly, started=None)
             # Release tags follow the latest run, even back to an older key.
             self._release(plan, ctx, out)
             image_id, size = self._facts(plan)
@@ -249,7 +261,10 @@ class BuildahExecutor:
         with self._workspace(plan, out):
             self._run_steps(plan.steps, ctx, out, plan)
             ctx.image_ready()
-            self._push(plan, ctx, out)
+            pushed = self._push(plan, ctx, out)
+            if self.attestor is not None:
+                invocation = self.attestor.invocation_of(plan, ctx.run_id, started)
+                self.attestor.attest(plan, invocation, out, pushed)
             self._release(plan, ctx, out)
         if previous and self.storage.drop_replaced(previous, plan.image):
             out.write(f"removed {previous[:19]}, the image this rebuild replaced\n")
@@ -349,11 +364,12 @@ class BuildahExecutor:
                 "pull", 1, f"{ref} does not carry the key label {plan.key}", str(ctx.log_path)
             )
 
-    def _push(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> None:
+    def _push(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> Manifest | None:
         """Push the key tag, at most ``push_parallel`` nodes at once, trying again with
-        backoff when the registry fails."""
+        backoff when the registry fails; its SBOM goes beside it, and it is signed. Returns
+        the pushed manifest (None: the plan pushes nothing)."""
         if not plan.push:
-            return
+            return None
         with self.push_slots:
             for attempt in range(1, PUSH_TRIES + 1):
                 try:
@@ -369,6 +385,28 @@ class BuildahExecutor:
         if plan.kind != NodeKind.MANIFEST:  # each platform's image carries its own
             self._attach_sbom(plan, pushed, ctx, out)
         self._sign(plan, pushed, out)
+        return pushed
+
+    def _attest_pushed(
+        self,
+        plan: NodePlan,
+        ctx: NodeContext,
+        out: IO[str],
+        pushed: Manifest,
+        *,
+        started: datetime | None,
+    ) -> None:
+        """The provenance of a reused image the registry holds without one (pushed now, or
+        pushed by a run without a provenance key), made from this plan: the same key, so
+        the same inputs; its run is the one the history says built it."""
+        if self.attestor is None or self.attestor.signer is None or self.registry is None:
+            return
+        if plan.kind == NodeKind.MANIFEST:
+            return
+        if self.registry.manifest(f"{plan.remote}:{attachments.attestation_tag(pushed.digest)}"):
+            return
+        invocation = self.attestor.invocation_of(plan, ctx.run_id, started)
+        self.attestor.attest(plan, invocation, out, pushed)
 
     def _pushed(self, plan: NodePlan) -> Manifest:
         """The key tag's manifest, read back from the registry once for what follows a push.

@@ -1,5 +1,6 @@
 """The engine objects a run's settings call for: the registry it pushes to, the folder its
-signatures go to, and the signer (its key checked before anything starts)."""
+signatures go to, the signer (its key checked before anything starts) and the provenance
+writer (its key loaded before anything starts)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from orchestrator.engine.registry import Registry
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.signing import Signer
 from orchestrator.model.settings import Settings
+from orchestrator.provenance.collect import Attestor, Builds
+from orchestrator.provenance.keys import load_signer
 
 
 def registry_of(settings: Settings, runner: Runner) -> Registry | None:
@@ -40,3 +43,26 @@ def signer_of(settings: Settings, runner: Runner) -> Signer | None:
     signer = Signer(runner, fingerprint, lookaside_of(settings))
     signer.check_key()
     return signer
+
+
+def attestor_of(
+    settings: Settings,
+    runner: Runner,
+    pipeline: Path,
+    registry: Registry | None,
+    builds: Builds | None,
+) -> Attestor:
+    """The provenance writer of a run: signing with ``provenance_key`` when it is set.
+
+    Raises:
+        ConfigError: the key cannot be read or used.
+    """
+    key = settings.provenance_key
+    return Attestor(
+        runner=runner,
+        signer=load_signer(Path(key)) if key else None,
+        state_dir=settings.state_dir,
+        pipeline=pipeline,
+        registry=registry,
+        builds=builds,
+    )

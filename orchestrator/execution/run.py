@@ -40,7 +40,7 @@ from orchestrator.errors import (
     ToolMissingError,
 )
 from orchestrator.execution.buildah_executor import BuildahExecutor
-from orchestrator.execution.engines import lookaside_of, registry_of, signer_of
+from orchestrator.execution.engines import attestor_of, lookaside_of, registry_of, signer_of
 from orchestrator.execution.promote import DowngradeError, Promotion, PromotionError, promote
 from orchestrator.execution.recording import (
     record_gate,
@@ -357,6 +357,7 @@ def execute(
             signer=signer_of(settings, runner) if settings.push else None,
             step_slots=settings.build_slots,
             hold_release=bool(gate),
+            attestor=attestor_of(settings, runner, prepared.path, registry, history),
         )
         try:
             executor.decide_run(prepared.plans, children_of(prepared.graph))

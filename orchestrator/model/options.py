@@ -223,6 +223,17 @@ SETTINGS: tuple[Option, ...] = (
         validator=signing_needs_a_registry,
     ),
     Option(
+        name="provenance_key",
+        section="settings",
+        kind="str",
+        default="",
+        help="PEM private key (Ed25519, ECDSA P-256/P-384 or RSA) that signs each built "
+        "image's SLSA provenance (a DSSE envelope, pushed beside the image as "
+        "sha256-<digest>.att and kept in the run's folder); its passphrase, if any, from "
+        "ORCHESTRATE_PROVENANCE_KEY_PASSPHRASE. Without it the provenance is written "
+        "unsigned, locally only.",
+    ),
+    Option(
         name="lookaside",
         section="settings",
         kind="str",

@@ -52,6 +52,7 @@ class Settings:
     gate: bool
     push_parallel: int
     sign_by: str
+    provenance_key: str
     lookaside: str
     storage_root: str
     tls_verify: bool

@@ -169,6 +169,7 @@ def rebuild_request(target: Target, scratch: Path, environ: Mapping[str, str]) -
         "push": False,
         "registry": "",
         "sign_by": "",
+        "provenance_key": "",
         "progress": "plain",
     }
     selection = target.only or tuple(target.originals)

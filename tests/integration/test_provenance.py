@@ -1,0 +1,143 @@
+"""Provenance on real images: keystone rebuilt with a site key carries a signed SLSA statement
+that `orchestrate provenance verify` accepts, and a wrong key, a changed envelope, another
+image's envelope and a material that disagrees with the SBOM are each refused (exit 7); the
+base pushed to a real docker-registry has its envelope beside it, verified from the registry
+alone."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from orchestrator.errors import EXIT_PROVENANCE
+from orchestrator.provenance import keys
+from orchestrator.provenance.envelope import sign
+from tests.integration.conftest import orchestrate, tags
+
+
+def key_pair(folder: Path, name: str) -> tuple[Path, Path]:
+    private = ed25519.Ed25519PrivateKey.generate()
+    key, pub = folder / f"{name}.key", folder / f"{name}.pub"
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    pub.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return key, pub
+
+
+def images_of(summary_path: Path) -> tuple[str, dict[str, str]]:
+    summary = json.loads(summary_path.read_text())
+    return summary["run_id"], {n["node"]: n["image"] for n in summary["nodes"]}
+
+
+@pytest.mark.usefixtures("keystone_run", "no_leftovers")
+def test_a_built_image_carries_provenance_that_verifies_and_forgeries_do_not(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    key, pub = key_pair(tmp_path, "site")
+    _, other_pub = key_pair(tmp_path, "other")
+    summary = tmp_path / "summary.json"
+    proc = orchestrate(
+        "build", "pipelines/keystone.yaml", "--only", "keystone", "--no-cache-for", "keystone",
+        "--provenance-key", str(key), "--summary-json", str(summary), state_dir=state_dir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_id, images = images_of(summary)
+    keystone = images["keystone"]
+    written = state_dir / "runs" / run_id / "work" / "keystone" / "provenance.intoto.json"
+    assert written.is_file()
+
+    ok = orchestrate("provenance", "verify", keystone, "--key", str(pub), state_dir=state_dir)
+    assert ok.returncode == 0, ok.stderr
+    assert "provenance verified" in ok.stdout, ok.stdout
+    statement = json.loads(
+        orchestrate(
+            "provenance", "verify", keystone, "--key", str(pub), "--json", state_dir=state_dir
+        ).stdout
+    )
+    materials = {m["name"]: m for m in statement["predicate"]["buildDefinition"][
+        "resolvedDependencies"]}  # fmt: skip
+    assert materials["source"]["digest"]["sha256"] == (
+        "9090a34976c48b518dec21d73260d3af76029c05bd40bfe2cb097dfd7d343bc1"
+    )
+    assert "constraints" in materials
+    assert any(name.startswith("parent:") for name in materials)
+    assert sum(name.startswith("wheel:") for name in materials) > 50
+    assert statement["predicate"]["runDetails"]["metadata"]["invocationId"] == run_id
+
+    def refused(*extra: str, image: str = keystone, public: Path = pub) -> str:
+        proc = orchestrate(
+            "provenance", "verify", image, "--key", str(public), *extra, state_dir=state_dir
+        )
+        assert proc.returncode == EXIT_PROVENANCE, proc.stdout + proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        return proc.stderr
+
+    assert "signature: no valid signature" in refused(public=other_pub)
+
+    envelope = json.loads(written.read_text())
+    document = json.loads(base64.b64decode(envelope["payload"]))
+    changed = dict(envelope)
+    forged = json.loads(json.dumps(document))
+    forged["predicate"]["buildDefinition"]["internalParameters"]["key"] = "0" * 64
+    changed["payload"] = base64.b64encode(json.dumps(forged).encode()).decode()
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(changed))
+    assert "signature: no valid signature" in refused("--envelope", str(tampered))
+
+    # keystone's envelope, offered for the base image: the subject is not the base's.
+    assert "subject: the provenance is of" in refused(
+        "--envelope", str(written), image=images["base"]
+    )
+
+    # Signed by the right key, but a wheel's hash is not the one the image's SBOM records.
+    for material in forged["predicate"]["buildDefinition"]["resolvedDependencies"]:
+        if material["name"].startswith("wheel:"):
+            material["digest"] = {"sha256": "0" * 64}
+            break
+    forged["predicate"]["buildDefinition"]["internalParameters"]["key"] = document["predicate"][
+        "buildDefinition"
+    ]["internalParameters"]["key"]
+    resigned = tmp_path / "resigned.json"
+    resigned.write_bytes(sign(forged, keys.load_signer(key, {})))
+    assert "material wheel:" in refused("--envelope", str(resigned))
+
+
+@pytest.mark.usefixtures("keystone_run", "no_leftovers")
+def test_a_pushed_image_has_its_provenance_beside_it(
+    registry: str, state_dir: Path, tmp_path: Path
+) -> None:
+    key, pub = key_pair(tmp_path, "site")
+    prefix = f"{registry}/provenance"
+    proc = orchestrate(
+        "build", "pipelines/keystone.yaml", "--only", "base", "--push", "--registry", prefix,
+        "--no-tls-verify", "--provenance-key", str(key), state_dir=state_dir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    attached = [t for t in tags(registry, "provenance/base") if t.endswith(".att")]
+    assert len(attached) == 1, attached
+    ok = orchestrate(
+        "provenance", "verify", f"{prefix}/base:2026.1", "--key", str(pub), "--no-tls-verify",
+        state_dir=state_dir,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "subject matches" in ok.stdout and "agrees with its SBOM" in ok.stdout, ok.stdout
+    again = orchestrate(
+        "build", "pipelines/keystone.yaml", "--only", "base", "--push", "--registry", prefix,
+        "--no-tls-verify", "--provenance-key", str(key), state_dir=state_dir,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert [t for t in tags(registry, "provenance/base") if t.endswith(".att")] == attached
