@@ -18,10 +18,10 @@ from orchestrator.cli import main
 from orchestrator.engine import attachments
 from orchestrator.engine.buildah import Argv, RegistryAccess
 from orchestrator.engine.registry import Registry
-from orchestrator.errors import EXIT_DOWNGRADE
+from orchestrator.errors import EXIT_DOWNGRADE, ConfigError
 from orchestrator.execution import run
 from orchestrator.execution.promote import DowngradeError, promote
-from orchestrator.inspection.published_sbom import repository_of
+from orchestrator.inspection.published_sbom import read_sbom, repository_of
 from orchestrator.inspection.sbom_diff import WHEELS_SITE, diff_sboms, inventory, render
 from orchestrator.model.pipeline import AllowedDowngrades
 from orchestrator.model.pipeline_file import load_pipeline
@@ -417,3 +417,13 @@ def test_a_pushing_run_refused_a_downgrade_exits_8() -> None:
     allowed = promote_with(AllowedDowngrades(names=("libssl3",)))
     assert allowed.promotion_error == "" and allowed.exit_code == 0
     assert allowed.promoted == [f"{REG}/base:2026.1", f"{REG}/keystone:2026.1"]
+
+
+def test_a_registry_reference_reads_the_sbom_beside_its_image() -> None:
+    _, reg = published(None)
+    released = f"{REG}/keystone:2026.1"
+    assert read_sbom(released, registry=reg, storage=None, argument="--against") == OLD
+    with pytest.raises(ConfigError, match=rf"^NEW: {PLANS['keystone'].remote_key}: no SBOM bes"):
+        read_sbom(PLANS["keystone"].remote_key, registry=reg, storage=None, argument="NEW")
+    with pytest.raises(ConfigError, match=r"^NEW: r.example/x:1: neither a local image nor in"):
+        read_sbom("r.example/x:1", registry=reg, storage=None, argument="NEW")
