@@ -4,6 +4,7 @@ build leaves it, with skopeo; no image is pulled or built."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from orchestrator.engine.attachments import push_layout, sbom_tag, write_layout
 from orchestrator.engine.buildah import RegistryAccess
-from tests.integration.conftest import orchestrate
+from tests.integration.conftest import ROOT, orchestrate
 from tests.unit.test_release_diff import sbom
 
 PLAIN = RegistryAccess(tls_verify=False)
@@ -66,3 +67,43 @@ def test_an_image_with_no_sbom_beside_it_is_named(registry: str, tmp_path: Path)
     )  # fmt: skip
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith(f"orchestrate: error: --against: {released}: no SBOM beside it")
+
+
+def test_promote_refuses_a_downgrade_unless_the_pipeline_allows_it(
+    registry: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """The base pushed by a real build; its release tag in the registry points at a stand-in
+    whose SBOM holds a newer libc6 than the base. ``orchestrate promote`` moves nothing and
+    exits 8, until a copy of the pipeline says ``allow_downgrades: [libc6]``."""
+    prefix = f"{registry}/release"
+    flags = ["--registry", prefix, "--no-tls-verify", "--only", "base"]
+    built = orchestrate(
+        "build", "pipelines/keystone.yaml", "--push", "--no-promote", *flags, state_dir=state_dir
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    repository = f"{prefix}/base"
+    stand_in = push(tmp_path / "published", b'{"image": "published"}', f"{repository}:2026.1")
+    newer = sbom([("libc6", "9:2.99-1")])
+    push(tmp_path / "published-sbom", json.dumps(newer).encode(),
+         f"{repository}:{sbom_tag(stand_in)}")  # fmt: skip
+
+    refused = orchestrate("promote", "pipelines/keystone.yaml", *flags, state_dir=state_dir)
+    assert refused.returncode == 8, refused.stdout + refused.stderr
+    assert "would downgrade libc6 9:2.99-1 ->" in refused.stderr, refused.stderr
+    assert digest_of(f"{repository}:2026.1") == stand_in  # nothing moved
+
+    allowing = tmp_path / "keystone.yaml"
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    text = text.replace("../constraints/", str(ROOT / "constraints") + "/")
+    allowing.write_text(text + "allow_downgrades: [libc6]\n")
+    allowed = orchestrate("promote", str(allowing), *flags, state_dir=state_dir)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert digest_of(f"{repository}:2026.1") != stand_in
+
+
+def digest_of(ref: str) -> str:
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
