@@ -1,11 +1,11 @@
 """Sessions: tests (unit, integration, keystone acceptance, the cloud's backing services),
 unit, integration, acceptance (all thirty services served), cloud (the images together on
 MariaDB, RabbitMQ and memcached behind keystone), multiarch (amd64 and arm64 behind one tag,
-served),
-scale_out (registry hand-off between build hosts, the GitLab export under gitlab-ci-local),
-carry_over, reproducible (bit-identical rebuilds), lint, typecheck, docs (the documentation
-site: generated pages checked, mkdocs build --strict into site/, opened in headless
-Chromium), full_stack, rebuilds, scale_out_bench, wheels_elsewhere, bench."""
+served), scale_out (registry hand-off between build hosts, the GitLab export under
+gitlab-ci-local), provenance (the full stack released with signed provenance, each node
+verified), carry_over, reproducible (bit-identical rebuilds), lint, typecheck, docs (the
+documentation site: generated pages checked, mkdocs build --strict into site/, opened in
+headless Chromium), full_stack, rebuilds, scale_out_bench, wheels_elsewhere, bench."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "-m",
         "(cloud_fast or not cloud) and not full_stack and not scale_out and not carry_over"
-        " and not reproducible and not multiarch and not security_updates",
+        " and not reproducible and not multiarch and not security_updates"
+        " and not provenance_release",
         "--durations=12",  # the slowest tests, for keeping the run under 15 minutes
         "tests",
         *session.posargs,
@@ -57,7 +58,7 @@ def integration(session: nox.Session) -> None:
         "pytest",
         "-m",
         "integration and not scale_out and not carry_over and not reproducible and not multiarch"
-        " and not security_updates",
+        " and not security_updates and not provenance_release",
         "tests/integration",
         *session.posargs,
     )
@@ -127,6 +128,16 @@ def security_updates(session: nox.Session) -> None:
     published in it rebuilding exactly the images that install the package (minutes)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "security_updates", "tests", *session.posargs)
+
+
+@nox.session
+def provenance(session: nox.Session) -> None:
+    """The full stack pushed to a TLS registry with a site key (keystone rebuilt, the rest
+    reused from localhost/orchestrate), then every node's key and release tag verified from
+    the registry by `orchestrate provenance verify` (minutes)."""
+    session.install("-e", ".[test]")
+    session.env.setdefault("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
+    session.run("pytest", "-s", "-m", "provenance_release", "tests", *session.posargs)
 
 
 @nox.session
