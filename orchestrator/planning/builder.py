@@ -199,6 +199,7 @@ class NodeBuilder:
         env = {"SOURCE_DATE_EPOCH": str(self.epoch), **env}
         step_mounts = [*self.base_mounts(), *mounts]
         if wheels:
+            self.wheels_image = wheels
             step_mounts.append(Mount(image=wheels, source=WHEELS_DIR, target=WHEELS_IN_CTR))
             if self.resolved.pipeline.toolchain.uv:
                 # uv, the pinned installer, comes from the wheels image's builder venv, for
@@ -241,7 +242,6 @@ class NodeBuilder:
             wheels=wheels,
             needs=needs,
         )
-        self.wheels_image = wheels
 
     def base_mounts(self) -> list[Mount]:
         """/run as a tmpfs (bind-mount points land there and vanish with the step instead of

@@ -180,3 +180,20 @@ def test_a_shared_node_holds_what_its_members_share_and_only_they_start_from_it(
 def test_shared_nodes_are_checked(write_pipeline: WritePipeline, extra: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load(write_pipeline(FIVE + extra))
+
+
+def test_plans_name_what_each_image_is_made_from(write_pipeline: WritePipeline) -> None:
+    """The provenance's materials: every parent by image, the source and the constraints by
+    digest, and the wheels image a venv's wheels come from (the shared node's and each
+    service's own)."""
+    plans = plans_of(write_pipeline(TWO))
+    wheels = plans["requirements"].image
+    for node in ("openstack-base", "keystone", "glance"):
+        plan = plans[node]
+        assert plan.wheels_image == wheels, node
+        materials = {m.name: m for m in plan.materials}
+        assert {f"parent:{p}" for p in plan.parents} <= set(materials), node
+        assert materials["constraints"].digest[0][0] == "sha256", node
+    source = {m.name: m for m in plans["keystone"].materials}["source"]
+    assert source.digest[0][0] == "sha256" and len(source.digest[0][1]) == 64
+    assert plans["base"].materials == () and plans["base"].wheels_image == ""
