@@ -470,7 +470,9 @@ class NodeBuilder:
             debs=debs,
             deb_suites=dict(self.deb_suites),
             materials=(*materials, *self.materials),
-            wheels_image=self.wheels_image,
+            # A venv inherited from a parent (storage-base on openstack-base) has its wheels.
+            wheels_image=self.wheels_image
+            or next((plans[p].wheels_image for p in parents if plans[p].wheels_image), ""),
         )
 
     def _parent_materials(

@@ -148,6 +148,8 @@ def test_a_shared_node_holds_what_its_members_share_and_only_they_start_from_it(
     # Two of five services install them: not half, so not in openstack-base.
     assert packages == ["ceph-common", "qemu-utils"]
     assert "ceph-common" not in plans["openstack-base"].inputs["dist_packages"]
+    # Its venv is openstack-base's: so are the wheels its provenance names.
+    assert storage.wheels_image == plans["requirements"].image
     # No Python of its own: openstack-base has every distribution two services require.
     assert not any(s.name in ("setup-venv", "install-shared") for s in storage.steps)
     nova = plans["nova"]
