@@ -39,6 +39,7 @@ from orchestrator.files import write_atomically
 from orchestrator.inspection import image_contents, image_diff, published_sbom, sbom, sbom_diff
 from orchestrator.inspection.wheel_index import export_wheels
 from orchestrator.model.pipeline import AllowedDowngrades
+from orchestrator.provenance import keys
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import wheels_image_of
 from orchestrator.workflows import verify
@@ -53,26 +54,45 @@ from orchestrator.workflows import verify
     help="Where pullers read the signatures: the lookaside folder served over https:// "
     "(or file:// on a shared disk) [default: file:// of the lookaside folder].",
 )
-@options("registry", "sign_by", "lookaside", "state_dir")
+@options("registry", "sign_by", "provenance_key", "lookaside", "state_dir")
 @click.pass_context
 def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **values: Any) -> int:
-    """Write what makes podman, buildah and skopeo pull only signed images from the registry:
-    DIR/policy.json (images under the registry prefix must be signed by the sign_by key;
-    others as before) and DIR/registries.d/orchestrate.yaml (where their signatures are).
-    Install them as /etc/containers/policy.json (merged with yours) and in
-    /etc/containers/registries.d/."""
+    """Write what a consumer of the registry's images installs to trust them. With sign_by:
+    DIR/policy.json (podman, buildah and skopeo pull images under the registry prefix only
+    when signed by that GPG key; others as before) and DIR/registries.d/orchestrate.yaml
+    (where the signatures are); install them as /etc/containers/policy.json (merged with
+    yours) and in /etc/containers/registries.d/. With provenance_key: DIR/provenance.pub, the
+    public key `orchestrate provenance verify REF --key DIR/provenance.pub` checks each
+    image's signed provenance with."""
     settings = request_of(ctx, values, None).settings({})
     scope, fingerprint = settings.registry, settings.sign_by
-    if not scope or not fingerprint:
-        raise ConfigError("trust", "", "needs --registry and --sign-by (or their variables)")
-    url = lookaside_url or f"file://{lookaside_of(settings).resolve()}"
-    public_key = signing.public_key(ShRunner(), fingerprint)
-    write_atomically(dest / "policy.json", json.dumps(signing.policy(scope, public_key), indent=2))
-    write_atomically(dest / "registries.d" / "orchestrate.yaml", signing.registries_d(scope, url))
-    click.echo(
-        f"{dest}/policy.json: images under {scope} must be signed by {fingerprint}\n"
-        f"{dest}/registries.d/orchestrate.yaml: their signatures are read from {url}"
-    )
+    provenance_key = settings.provenance_key
+    if not provenance_key and (not scope or not fingerprint):
+        raise ConfigError(
+            "trust", "", "needs --registry and --sign-by, or --provenance-key (or their variables)"
+        )
+    if fingerprint:
+        if not scope:
+            raise ConfigError("trust", "", "--sign-by needs --registry (or its variable)")
+        url = lookaside_url or f"file://{lookaside_of(settings).resolve()}"
+        public_key = signing.public_key(ShRunner(), fingerprint)
+        policy = json.dumps(signing.policy(scope, public_key), indent=2)
+        write_atomically(dest / "policy.json", policy)
+        registries_d = signing.registries_d(scope, url)
+        write_atomically(dest / "registries.d" / "orchestrate.yaml", registries_d)
+        click.echo(
+            f"{dest}/policy.json: images under {scope} must be signed by {fingerprint}\n"
+            f"{dest}/registries.d/orchestrate.yaml: their signatures are read from {url}"
+        )
+    if provenance_key:
+        pem = keys.public_pem(Path(provenance_key))
+        write_atomically(dest / "provenance.pub", pem.decode())
+        key_id = keys.load_public(dest / "provenance.pub").keyid
+        example = f"{scope}/keystone:TAG" if scope else "REGISTRY/keystone:TAG"
+        click.echo(
+            f"{dest}/provenance.pub: the provenance key ({key_id[:16]}); a consumer checks an "
+            f"image with: orchestrate provenance verify {example} --key {dest}/provenance.pub"
+        )
     return 0
 
 

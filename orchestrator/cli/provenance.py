@@ -85,13 +85,14 @@ def verify_cmd(
     predicate = statement["predicate"]
     materials = predicate["buildDefinition"]["resolvedDependencies"]
     wheels = sum(1 for m in materials if str(m.get("name", "")).startswith("wheel:"))
+    made = len(predicate["runDetails"].get("byproducts", []))
     run = predicate["runDetails"]["metadata"].get("invocationId", "?")
     version = predicate["runDetails"]["builder"].get("version", {}).get("orchestrate", "?")
     sbom = "agrees with its SBOM" if found.sbom else "(the image carries no SBOM to compare)"
     click.echo(
         f"{target} ({found.digest}): provenance verified with key {key.keyid[:16]}: "
-        f"subject matches, {len(materials)} materials ({wheels} wheels) {sbom}; "
-        f"built in run {run} by orchestrate {version}"
+        f"subject matches; what it names ({len(materials)} materials, {wheels} of them "
+        f"wheels; {made} byproducts) {sbom}; built in run {run} by orchestrate {version}"
     )
     return 0
 

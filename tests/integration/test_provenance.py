@@ -129,9 +129,17 @@ def test_a_pushed_image_has_its_provenance_beside_it(
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     attached = [t for t in tags(registry, "provenance/base") if t.endswith(".att")]
     assert len(attached) == 1, attached
-    ok = orchestrate(
-        "provenance", "verify", f"{prefix}/base:2026.1", "--key", str(pub), "--no-tls-verify",
+    # A consumer: the public key from `orchestrate trust`, the image from the registry alone.
+    trust = orchestrate(
+        "trust", str(tmp_path / "trust"), "--provenance-key", str(key), "--registry", prefix,
         state_dir=state_dir,
+    )  # fmt: skip
+    assert trust.returncode == 0, trust.stderr
+    published = tmp_path / "trust" / "provenance.pub"
+    assert published.read_bytes() == pub.read_bytes()
+    ok = orchestrate(
+        "provenance", "verify", f"{prefix}/base:2026.1", "--key", str(published),
+        "--no-tls-verify", state_dir=state_dir,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert "subject matches" in ok.stdout and "agrees with its SBOM" in ok.stdout, ok.stdout

@@ -21,6 +21,7 @@ from orchestrator.model.materials import identity_digest
 from orchestrator.provenance import check, keys
 from orchestrator.provenance.envelope import EnvelopeError, open_envelope, sign
 from orchestrator.provenance.statement import BuildFacts, Descriptor, statement, validate
+from tests.unit.test_cli import invoke
 from tests.unit.test_sbom import WHEEL, image_root
 
 IMAGE = "sha256:" + "a" * 64
@@ -241,3 +242,19 @@ def test_source_identities_become_digest_sets() -> None:
     assert identity_digest("sha256:" + "f" * 64) == (("sha256", "f" * 64),)
     assert identity_digest("git:" + "1" * 40) == (("gitCommit", "1" * 40),)
     assert identity_digest("tree:" + "2" * 64) == (("dirHash", "2" * 64),)
+
+
+def test_trust_writes_the_public_key_consumers_verify_with(tmp_path: Path) -> None:
+    key, pub = write_key(tmp_path, ec.generate_private_key(ec.SECP256R1()))
+    dest = tmp_path / "trust"
+    proc = invoke(
+        "trust", str(dest), "--provenance-key", str(key), "--registry", "reg.example/openstack",
+        "--state-dir", str(tmp_path / "state"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (dest / "provenance.pub").read_bytes() == pub.read_bytes()
+    assert "orchestrate provenance verify reg.example/openstack/keystone:TAG" in proc.stdout
+    assert not (dest / "policy.json").exists()  # no GPG key: no pull policy
+    bare = invoke("trust", str(dest), "--state-dir", str(tmp_path / "state"))
+    assert bare.returncode == 2
+    assert "--provenance-key" in bare.stderr
