@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Protocol
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from securesystemslib.signer import Signer
 
 from orchestrator.engine import attachments, naming
@@ -33,6 +33,7 @@ from orchestrator.engine.runner import Runner
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import StepFailedError
 from orchestrator.files import write_atomically
+from orchestrator.inspection.image_contents import distributions
 from orchestrator.inspection.sbom import SBOM_PATH, WHEEL_HASHES, WHEELS_DIR
 from orchestrator.model.materials import Material
 from orchestrator.model.states import NodeKind
@@ -133,13 +134,14 @@ class Attestor:
             subjects.insert(0, Descriptor(name=plan.remote_key, digest=_digest_set(pushed.digest)))
         container = naming.container_name(invocation.run_id, f"{plan.node}-provenance")
         with self.storage.mounted(plan.image, container) as root:
-            installed = _sums(root / WHEEL_HASHES)
+            recorded = _sums(root / WHEEL_HASHES)  # the whole wheelhouse it was installed from
+            installed = {(d.name, d.version) for d in distributions(root)} if recorded else set()
             own_sums = _sums(root / WHEELS_DIR / SUMS) if plan.kind == NodeKind.REQUIREMENTS else {}
             sbom = root / SBOM_PATH.lstrip("/")
             sbom_sha = hashlib.sha256(sbom.read_bytes()).hexdigest() if sbom.is_file() else ""
         materials = [self._material(m) for m in plan.materials]
         if plan.wheels_image and installed:
-            materials += self._wheel_materials(plan, installed, invocation.run_id)
+            materials += self._wheel_materials(plan, recorded, installed, invocation.run_id)
         byproducts = []
         if sbom_sha:
             byproducts.append(
@@ -211,16 +213,23 @@ class Attestor:
         )
 
     def _wheel_materials(
-        self, plan: NodePlan, installed: Mapping[str, str], run_id: str
+        self,
+        plan: NodePlan,
+        recorded: Mapping[str, str],
+        installed: set[tuple[str, str]],
+        run_id: str,
     ) -> list[Descriptor]:
-        """Each wheel the venv was installed from, with the sha256 its wheels image holds
-        (the image's own record says which files; the hashes come from the wheels image)."""
+        """Each wheel the image's distributions were installed from (of the wheelhouse the
+        image records), with the sha256 its wheels image holds: the hashes come from the
+        wheels image, not from the image's own record."""
         sums = self._wheels_sums(plan.wheels_image, run_id)
         out = []
-        for filename in sorted(installed):
+        for filename in sorted(recorded):
             try:
                 name, version, _, _ = parse_wheel_filename(filename)
             except InvalidWheelFilename:
+                continue
+            if (str(canonicalize_name(name)), str(version)) not in installed:
                 continue
             sha = sums.get(filename)
             out.append(
