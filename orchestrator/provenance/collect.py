@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -135,10 +136,11 @@ class Attestor:
         container = naming.container_name(invocation.run_id, f"{plan.node}-provenance")
         with self.storage.mounted(plan.image, container) as root:
             recorded = _sums(root / WHEEL_HASHES)  # the whole wheelhouse it was installed from
-            installed = {(d.name, d.version) for d in distributions(root)} if recorded else set()
             own_sums = _sums(root / WHEELS_DIR / SUMS) if plan.kind == NodeKind.REQUIREMENTS else {}
             sbom = root / SBOM_PATH.lstrip("/")
-            sbom_sha = hashlib.sha256(sbom.read_bytes()).hexdigest() if sbom.is_file() else ""
+            sbom_bytes = sbom.read_bytes() if sbom.is_file() else b""
+            installed = _installed(root, sbom_bytes) if recorded else set()
+        sbom_sha = hashlib.sha256(sbom_bytes).hexdigest() if sbom_bytes else ""
         materials = [self._material(m) for m in plan.materials]
         if plan.wheels_image and installed:
             materials += self._wheel_materials(plan, recorded, installed, invocation.run_id)
@@ -257,6 +259,22 @@ class Attestor:
                 return _sums(root / WHEELS_DIR / SUMS)
         except StepFailedError:
             return {}
+
+
+def _installed(root: Path, sbom: bytes) -> set[tuple[str, str]]:
+    """(name, version) of every Python distribution installed: from the image's SBOM (read
+    already; which wheels, not their hashes, so the check against it still means something),
+    else from the dist-info folders (a walk of the whole tree: 0.3 CPU-s for keystone)."""
+    if sbom:
+        components = json.loads(sbom).get("components", [])
+        return {
+            (str(canonicalize_name(c["name"])), str(c["version"]))
+            for c in components
+            if str(c.get("purl", "")).startswith("pkg:pypi/")
+            and "version" in c
+            and not str(c.get("bom-ref", "")).startswith("wheel:")
+        }
+    return {(d.name, d.version) for d in distributions(root)}
 
 
 def _version() -> str:
