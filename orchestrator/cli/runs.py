@@ -16,6 +16,7 @@ from orchestrator.errors import (
     ConfigError,
 )
 from orchestrator.loading.load import check_output
+from orchestrator.provenance import collect as provenance
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import find_record, log_of
 from orchestrator.records.prune import Policy, apply_prune, plan_prune
@@ -191,8 +192,15 @@ def prune_cmd(
             lines += [f"would remove run folder {p}" for p in plan.run_dirs]
         else:
             require_tool("buildah")
-            lines = apply_prune(
-                plan, history, remove_image=lambda ref: storage.remove_images([ref])
-            )
+            state_dir = history.state_dir
+
+            def remove_image(ref: str) -> None:
+                """The image, and this host's record of its provenance."""
+                digest = storage.manifest_digest(ref)
+                storage.remove_images([ref])
+                if digest:
+                    provenance.forget(state_dir, digest)
+
+            lines = apply_prune(plan, history, remove_image=remove_image)
     click.echo("\n".join(lines) if lines else "nothing to prune")
     return 0

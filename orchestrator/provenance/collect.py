@@ -14,6 +14,7 @@ Where it goes:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.metadata
 import json
@@ -73,6 +74,23 @@ def envelope_path(state_dir: Path, digest: str) -> Path:
     """Where the envelope of the image of manifest ``digest`` is kept on this host."""
     algorithm, hexdigest = digest.split(":", 1)
     return state_dir / "provenance" / f"{algorithm}-{hexdigest}.intoto.json"
+
+
+def forget(state_dir: Path, digest: str) -> None:
+    """Remove this host's envelope of the image of local manifest ``digest``, under each of
+    its subjects' digests (``prune``, as the image goes)."""
+    path = envelope_path(state_dir, digest)
+    if not path.is_file():
+        return
+    digests = {digest}
+    try:
+        statement = json.loads(base64.b64decode(json.loads(path.read_bytes())["payload"]))
+        for subject in statement.get("subject", []):
+            digests |= {f"{alg}:{value}" for alg, value in subject.get("digest", {}).items()}
+    except (ValueError, KeyError, TypeError, AttributeError):  # unreadable: this file only
+        pass
+    for each in digests:
+        envelope_path(state_dir, each).unlink(missing_ok=True)
 
 
 class Attestor:

@@ -19,6 +19,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.inspection.sbom import sbom_json
 from orchestrator.model.materials import identity_digest
 from orchestrator.provenance import check, keys
+from orchestrator.provenance.collect import envelope_path, forget
 from orchestrator.provenance.envelope import EnvelopeError, open_envelope, sign
 from orchestrator.provenance.statement import BuildFacts, Descriptor, statement, validate
 from tests.unit.test_cli import invoke
@@ -258,3 +259,27 @@ def test_trust_writes_the_public_key_consumers_verify_with(tmp_path: Path) -> No
     bare = invoke("trust", str(dest), "--state-dir", str(tmp_path / "state"))
     assert bare.returncode == 2
     assert "--provenance-key" in bare.stderr
+
+
+def test_prune_forgets_an_images_envelope_under_each_subject(tmp_path: Path) -> None:
+    key, _ = write_key(tmp_path, ed25519.Ed25519PrivateKey.generate())
+    local = "sha256:" + "c" * 64
+    made = facts(
+        subjects=[
+            Descriptor(name="reg.example/ns/keystone:abc", digest={"sha256": IMAGE[7:]}),
+            Descriptor(name="localhost/ns/keystone:abc", digest={"sha256": local[7:]}),
+        ]
+    )
+    signed = sign(statement(made), keys.load_signer(key, {}))
+    state = tmp_path / "state"
+    for digest in (IMAGE, local):
+        envelope_path(state, digest).parent.mkdir(parents=True, exist_ok=True)
+        envelope_path(state, digest).write_bytes(signed)
+    other = envelope_path(state, OTHER)
+    other.write_bytes(signed)
+    forget(state, local)
+    assert sorted(p.name for p in (state / "provenance").iterdir()) == [other.name]
+    broken = envelope_path(state, local)
+    broken.write_text("not json")
+    forget(state, local)
+    assert not broken.exists() and other.exists()
