@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 
 from orchestrator.engine.buildah import Argv, RegistryAccess
+from orchestrator.engine.registry import Registry
 
 CYCLONEDX_JSON = "application/vnd.cyclonedx+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -78,17 +80,46 @@ def pull_layout(source: str, folder: Path, access: RegistryAccess) -> Argv:
     )  # fmt: skip
 
 
-def read_layout(folder: Path, media_type: str) -> bytes | None:
-    """The first layer of ``media_type`` of the one artifact in the OCI layout ``folder``,
-    checked against its digest; None when it has none."""
+def read_layout(folder: Path, media_type: str, *, only_layer: bool = False) -> bytes | None:
+    """The first layer of ``media_type`` of the one artifact in the OCI layout ``folder``
+    (with ``only_layer``, else its only layer, whatever its type), checked against its
+    digest; None when it has none.
+
+    Raises:
+        ValueError: the layout is not one (no index, a blob missing or not its digest).
+    """
     blobs = folder / "blobs"
-    index = json.loads((folder / "index.json").read_text())
-    for described in index.get("manifests", []):
-        manifest = json.loads(_blob(blobs, described["digest"]))
-        for layer in manifest.get("layers", []):
-            if layer.get("mediaType") == media_type:
-                return _blob(blobs, layer["digest"])
+    try:
+        index = json.loads((folder / "index.json").read_text())
+        for described in index.get("manifests", []):
+            manifest = json.loads(_blob(blobs, described["digest"]))
+            layers = manifest.get("layers") or []
+            for layer in layers:
+                if layer.get("mediaType") == media_type:
+                    return _blob(blobs, layer["digest"])
+            if only_layer and len(layers) == 1:
+                return _blob(blobs, layers[0]["digest"])
+    except (OSError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not an OCI layout of one artifact: {exc}") from None
     return None
+
+
+def read_artifact(
+    registry: Registry, ref: str, media_type: str, *, only_layer: bool = False
+) -> bytes | None:
+    """The document of ``media_type`` in the artifact ``ref`` (see :func:`read_layout`), or
+    None when the registry has no such artifact or it holds none.
+
+    Raises:
+        StepFailedError: the registry failed.
+        ValueError: the artifact is not a readable OCI artifact.
+    """
+    if registry.manifest(ref) is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="orchestrate-artifact-") as scratch:
+        folder = Path(scratch) / "layout"
+        registry.runner.capture(pull_layout(ref, folder, registry.access))
+        return read_layout(folder, media_type, only_layer=only_layer)
 
 
 def _blob(blobs: Path, digest: str) -> bytes:

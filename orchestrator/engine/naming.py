@@ -44,6 +44,15 @@ def repository_of(image: str) -> str:
     return name if name and "/" not in tag else image
 
 
+def in_a_registry(ref: str) -> bool:
+    """Whether ``ref`` names an image in a registry (``reg.example:5000/ns/x:tag``: a first
+    component with a dot or a port), not one of local storage's (``localhost/ns/x``, or a
+    short name). Commands that read an image's documents ask the registry for the one and
+    local storage for the other, so a pulled copy never stands in for what was published."""
+    first, slash, _ = ref.partition("/")
+    return bool(slash) and first != "localhost" and ("." in first or ":" in first)
+
+
 def run_of(name: str) -> str | None:
     """The run id in a working container's or candidate image's name, or None."""
     match = CONTAINER_RE.search(name) or CANDIDATE_RE.search(name)

@@ -10,17 +10,15 @@ of the small artifact into a scratch OCI layout, whose one layer is the document
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engine import attachments, naming
-from orchestrator.engine.buildah import Argv, RegistryAccess
 from orchestrator.engine.naming import new_run_id
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.storage import Storage
-from orchestrator.errors import ConfigError, StepFailedError
+from orchestrator.errors import ConfigError, FetchError, StepFailedError
 from orchestrator.inspection.sbom import SBOM_PATH
 
 Document = dict[str, Any]
@@ -35,14 +33,6 @@ def repository_of(ref: str) -> str:
     return f"{head}/{name}" if head else name
 
 
-def fetch_artifact(ref: str, folder: Path, access: RegistryAccess) -> Argv:
-    """``skopeo copy`` of the artifact ``ref`` into the OCI layout ``folder``, as it is."""
-    return (
-        "skopeo", "copy", "--quiet", "--preserve-digests", "--retry-times", "2",
-        *access.options(prefix="src-"), f"docker://{ref}", f"oci:{folder}",
-    )  # fmt: skip
-
-
 def sbom_beside(registry: Registry, repository: str, digest: str) -> Document | None:
     """The SBOM pushed beside ``repository@digest``, or None when the registry has none.
 
@@ -51,33 +41,15 @@ def sbom_beside(registry: Registry, repository: str, digest: str) -> Document | 
         ConfigError: the artifact is there but holds no CycloneDX JSON document.
     """
     ref = f"{repository}:{attachments.sbom_tag(digest)}"
-    if registry.manifest(ref) is None:
-        return None
-    with tempfile.TemporaryDirectory(prefix="orchestrate-sbom-") as scratch:
-        folder = Path(scratch) / "layout"
-        registry.runner.capture(fetch_artifact(ref, folder, registry.access))
-        return _parse(ref, _layer(folder, ref))
-
-
-def _layer(folder: Path, ref: str) -> bytes:
-    """The CycloneDX layer (else the only layer) of the one manifest of an OCI layout."""
-    blobs = folder / "blobs"
-
-    def blob(digest: str) -> bytes:
-        algorithm, _, hexdigest = digest.partition(":")
-        return (blobs / algorithm / hexdigest).read_bytes()
-
     try:
-        index = json.loads((folder / "index.json").read_text())
-        manifest = json.loads(blob(index["manifests"][0]["digest"]))
-        layers = manifest.get("layers") or []
-        cyclonedx = [x for x in layers if x.get("mediaType") == attachments.CYCLONEDX_JSON]
-        chosen = cyclonedx or (layers if len(layers) == 1 else [])
-        if not chosen:
-            raise ConfigError(ref, "", "the artifact holds no CycloneDX layer")
-        return blob(chosen[0]["digest"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        content = attachments.read_artifact(
+            registry, ref, attachments.CYCLONEDX_JSON, only_layer=True
+        )
+    except ValueError as exc:
         raise ConfigError(ref, "", f"unreadable SBOM artifact: {exc}") from None
+    if content is None:
+        return None
+    return _parse(ref, content)
 
 
 def _parse(where: str, content: bytes) -> Document:
@@ -92,14 +64,16 @@ def _parse(where: str, content: bytes) -> Document:
 
 def read_sbom(ref: str, *, registry: Registry, storage: Storage | None, argument: str) -> Document:
     """The SBOM of ``ref``: a file (``*.json``, e.g. one ``orchestrate sbom -o`` wrote or one
-    downloaded with ``cosign download sbom``), a local image (its own
-    /etc/image_info/sbom.cdx.json), or an image in the registry (``REG/repo:tag`` or
-    ``REG/repo@sha256:...``: the SBOM pushed beside it). ``storage`` None: no local images
-    (buildah is not installed).
+    downloaded with ``cosign download sbom``), an image in a registry (``REG/repo:tag`` or
+    ``REG/repo@sha256:...``, :func:`orchestrator.engine.naming.in_a_registry`: the SBOM pushed
+    beside it, even where a pulled copy is in local storage), or a local image (its own
+    /etc/image_info/sbom.cdx.json). ``storage`` None: no local images (buildah is not
+    installed).
 
     Raises:
         ConfigError: naming ``argument`` and ``ref``, when none of them has an SBOM.
-        StepFailedError: buildah or the registry failed.
+        FetchError: the registry could not be asked.
+        StepFailedError: buildah failed.
     """
     path = Path(ref)
     if ref.endswith(".json") or path.is_file():
@@ -107,14 +81,18 @@ def read_sbom(ref: str, *, registry: Registry, storage: Storage | None, argument
             return _parse(ref, path.read_bytes())
         except OSError as exc:
             raise ConfigError(argument, "", f"cannot read {ref}: {exc.strerror}") from None
-    if storage is not None and storage.image_id(ref) is not None:
-        return _local(storage, ref, argument)
+    if not naming.in_a_registry(ref):
+        if storage is not None and storage.image_id(ref) is not None:
+            return _local(storage, ref, argument)
+        raise ConfigError(
+            argument, "", f"{ref}: no such local image (one in a registry is REG/ns/name:tag)"
+        )
     try:
         manifest = registry.manifest(ref)
     except StepFailedError as exc:
-        raise ConfigError(argument, "", f"{ref}: registry: {exc.last_line}") from None
+        raise FetchError(f"{argument}: {ref}: registry: {exc.last_line}") from None
     if manifest is None:
-        raise ConfigError(argument, "", f"{ref}: neither a local image nor in the registry")
+        raise ConfigError(argument, "", f"{ref}: no such manifest in the registry")
     digest = manifest.digest  # that of its bytes: the same as a ref by digest names
     repository = repository_of(ref)
     document = sbom_beside(registry, repository, digest)

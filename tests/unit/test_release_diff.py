@@ -17,6 +17,7 @@ import pytest
 from orchestrator.cli import main
 from orchestrator.engine import attachments
 from orchestrator.engine.buildah import Argv, RegistryAccess
+from orchestrator.engine.naming import in_a_registry
 from orchestrator.engine.registry import Registry
 from orchestrator.errors import EXIT_DOWNGRADE, ConfigError
 from orchestrator.execution import run
@@ -425,5 +426,15 @@ def test_a_registry_reference_reads_the_sbom_beside_its_image() -> None:
     assert read_sbom(released, registry=reg, storage=None, argument="--against") == OLD
     with pytest.raises(ConfigError, match=rf"^NEW: {PLANS['keystone'].remote_key}: no SBOM bes"):
         read_sbom(PLANS["keystone"].remote_key, registry=reg, storage=None, argument="NEW")
-    with pytest.raises(ConfigError, match=r"^NEW: r.example/x:1: neither a local image nor in"):
+    with pytest.raises(ConfigError, match=r"^NEW: r.example/x:1: no such manifest in the registry"):
         read_sbom("r.example/x:1", registry=reg, storage=None, argument="NEW")
+
+
+def test_registry_references_and_local_names_are_told_apart() -> None:
+    """A registry's image is read there, even when a pulled copy is local; a local name never
+    goes to a registry (a typo would reach docker.io or localhost:443)."""
+    assert in_a_registry("r.example/x:1") and in_a_registry("127.0.0.1:5000/ns/x@sha256:ab")
+    assert not in_a_registry("localhost/orchestrate/keystone:2026.1")
+    assert not in_a_registry("keystone:2026.1") and not in_a_registry("Bad Ref!!")
+    with pytest.raises(ConfigError, match=r"^NEW: localhost/x:1: no such local image"):
+        read_sbom("localhost/x:1", registry=None, storage=None, argument="NEW")  # type: ignore[arg-type]
