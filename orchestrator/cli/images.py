@@ -71,6 +71,10 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
         raise ConfigError(
             "trust", "", "needs --registry and --sign-by, or --provenance-key (or their variables)"
         )
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(dest), "", f"cannot write there: {exc.strerror or exc}") from None
     if fingerprint:
         if not scope:
             raise ConfigError("trust", "", "--sign-by needs --registry (or its variable)")
@@ -88,7 +92,7 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
         pem = keys.public_pem(Path(provenance_key))
         write_atomically(dest / "provenance.pub", pem.decode())
         key_id = keys.load_public(dest / "provenance.pub").keyid
-        example = f"{scope}/keystone:TAG" if scope else "REGISTRY/keystone:TAG"
+        example = f"{scope}/NODE:TAG" if scope else "REGISTRY/NAMESPACE/NODE:TAG"
         click.echo(
             f"{dest}/provenance.pub: the provenance key ({key_id[:16]}); a consumer checks an "
             f"image with: orchestrate provenance verify {example} --key {dest}/provenance.pub"

@@ -4,7 +4,6 @@ SBOM."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import click
 from orchestrator.cli.flags import local_storage, options, request_of
 from orchestrator.cli.group import cli
 from orchestrator.engine.buildah import RegistryAccess
-from orchestrator.engine.naming import new_run_id
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.runner import ShRunner, require_tool
 from orchestrator.errors import EXIT_PROVENANCE
@@ -39,8 +37,8 @@ def provenance_group() -> None:
     "--envelope",
     "envelope_file",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Read the envelope from this file instead of the registry (REF) or this host's "
-    "record (IMAGE).",
+    help="Read the envelope from this file instead of beside REF in the registry or this "
+    "host's record of IMAGE.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verified statement as JSON.")
 @options("tls_verify", "cert_dir", "authfile", "state_dir")
@@ -54,28 +52,40 @@ def verify_cmd(
     as_json: bool,
     **values: Any,
 ) -> int:
-    """Check IMAGE's (local) or REF's (in a registry) provenance: the DSSE envelope is signed
-    by the key, its subject is the image's manifest digest, and its materials agree with the
-    image's SBOM (cache key, constraints, source digest, every wheel's sha256). Exits 0, or 7
-    with one line naming the first thing that does not match."""
+    """Check an image's signed provenance: the DSSE envelope is signed by the key, its
+    subject is the image's manifest digest, the SBOM is the one it names, and its materials
+    agree with that SBOM (cache key, constraints, source digest, every wheel's sha256).
+
+    REF, a name with a registry (REG/ns/name:tag or @sha256:...), is read in the registry
+    (--tls-verify, --cert-dir, --authfile say how to reach it): its manifest digest and the
+    envelope and SBOM pushed beside it; nothing is pulled, and a pulled copy in local storage
+    is not looked at. Any other name is a local image: its envelope from --state-dir (where
+    this host's builds keep them), its SBOM from inside it. A manifest list has none of its
+    own: verify each platform's image by digest.
+
+    Exits 0 when it verifies; 7 with one line naming the first thing that does not match
+    (or no provenance found); 2 for no such image or a bad key file; 3 when the registry
+    cannot be reached."""
     require_tool("skopeo")
     key = keys.load_public(key_path)
     settings = request_of(ctx, values, None).settings({})
-    found = lookup.local(local_storage(), target, settings.state_dir, new_run_id(datetime.now(UTC)))
-    if found is None:
-        access = RegistryAccess(
-            tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
-        )
-        found = lookup.remote(Registry(ShRunner(), access), target)
-    if found is None:
-        return _refuse(target, "no such image here and no such manifest in a registry")
+    access = RegistryAccess(
+        tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
+    )
+    found = lookup.find(
+        target,
+        storage=local_storage(),
+        registry=Registry(ShRunner(), access),
+        state_dir=settings.state_dir,
+    )
     data = envelope_file.read_bytes() if envelope_file else found.envelope
     if data is None:
         return _refuse(target, f"no provenance: none at {found.looked_in}")
     try:
         statement = open_envelope(data, key)
     except EnvelopeError as exc:
-        return _refuse(target, f"signature: {exc}")
+        where = f"{envelope_file}: " if envelope_file else ""
+        return _refuse(target, f"signature: {where}{exc}")
     mismatch = check.first_mismatch(statement, found.digest, found.sbom)
     if mismatch is not None:
         return _refuse(target, str(mismatch))
@@ -85,14 +95,19 @@ def verify_cmd(
     predicate = statement["predicate"]
     materials = predicate["buildDefinition"]["resolvedDependencies"]
     wheels = sum(1 for m in materials if str(m.get("name", "")).startswith("wheel:"))
-    made = len(predicate["runDetails"].get("byproducts", []))
-    run = predicate["runDetails"]["metadata"].get("invocationId", "?")
-    version = predicate["runDetails"]["builder"].get("version", {}).get("orchestrate", "?")
-    sbom = "agrees with its SBOM" if found.sbom else "(the image carries no SBOM to compare)"
+    made = predicate["runDetails"].get("byproducts", [])
+    run = predicate["runDetails"]["metadata"].get("invocationId", "unknown")
+    version = predicate["runDetails"]["builder"].get("version", {})
+    by = version.get("orchestrate") or f"a version not recorded (attested by {version})"
+    sbom = (
+        "the SBOM it names, which agrees with them"
+        if any(b.get("name") == "sbom" for b in made)
+        else "no SBOM (the image was built without one)"
+    )
     click.echo(
         f"{target} ({found.digest}): provenance verified with key {key.keyid[:16]}: "
-        f"subject matches; what it names ({len(materials)} materials, {wheels} of them "
-        f"wheels; {made} byproducts) {sbom}; built in run {run} by orchestrate {version}"
+        f"subject matches; {len(materials)} materials ({wheels} of them wheels), "
+        f"{len(made)} byproducts, {sbom}; built in run {run} by orchestrate {by}"
     )
     return 0
 

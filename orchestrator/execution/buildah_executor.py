@@ -396,14 +396,10 @@ class BuildahExecutor:
         *,
         started: datetime | None,
     ) -> None:
-        """The provenance of a reused image the registry holds without one (pushed now, or
-        pushed by a run without a provenance key), made from this plan: the same key, so
-        the same inputs; its run is the one the history says built it."""
-        if self.attestor is None or self.attestor.signer is None or self.registry is None:
-            return
-        if plan.kind == NodeKind.MANIFEST:
-            return
-        if self.registry.manifest(f"{plan.remote}:{attachments.attestation_tag(pushed.digest)}"):
+        """The provenance of a reused image the registry holds without a good one (pushed now,
+        by a run without a provenance key, or signed by another key), made from this plan:
+        the same key, so the same inputs; its run is the one the history says built it."""
+        if self.attestor is None or not self.attestor.needs_envelope(plan, pushed):
             return
         invocation = self.attestor.invocation_of(plan, ctx.run_id, started)
         self.attestor.attest(plan, invocation, out, pushed)

@@ -227,7 +227,7 @@ SETTINGS: tuple[Option, ...] = (
         section="settings",
         kind="str",
         default="",
-        help="PEM private key (Ed25519, ECDSA P-256/P-384 or RSA) that signs each built "
+        help="PEM private key (Ed25519, ECDSA P-256/P-384/P-521 or RSA) that signs each built "
         "image's SLSA provenance (a DSSE envelope, pushed beside the image as "
         "sha256-<digest>.att and kept in the run's folder); its passphrase, if any, from "
         "ORCHESTRATE_PROVENANCE_KEY_PASSPHRASE. Without it the provenance is written "

@@ -500,7 +500,7 @@ class NodeBuilder:
         identity = self.ctx.inputs.files.get(constraints.upper, "")
         if not identity:
             return []
-        uri = constraints.git.describe() if constraints.git else str(constraints.upper)
+        uri = constraints.git.describe() if constraints.git else f"file://{constraints.upper}"
         extra = (("gitCommit", constraints.revision),) if constraints.revision else ()
         return [Material(name="constraints", uri=uri, digest=identity_digest(identity) + extra)]
 

@@ -4,6 +4,8 @@ Pure: the statement (its signature already checked), the image's manifest digest
 in, the first disagreement out. What is compared:
 
 - **subject**: one of the statement's subjects has the image's manifest digest;
+- **sbom**: the SBOM is the one the statement names as its byproduct (its sha256), so an SBOM
+  replaced or cut beside the image fails here, whatever it says;
 - **key**: the SBOM's ``orchestrate:key`` property is the statement's cache key;
 - **constraints**: the SBOM's ``orchestrate:constraints`` digest is the ``constraints``
   material's;
@@ -16,6 +18,8 @@ in, the first disagreement out. What is compared:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,18 +39,19 @@ class Mismatch:
 
 
 def first_mismatch(
-    statement: Mapping[str, Any], image_digest: str, sbom: Mapping[str, Any] | None
+    statement: Mapping[str, Any], image_digest: str, sbom_bytes: bytes | None
 ) -> Mismatch | None:
     """The first way ``statement`` is not the provenance of the image of ``image_digest``
-    (``sha256:<hex>``) with SBOM ``sbom`` (None: the image has none, only the subject is
-    checked), or None when it is."""
-    for found in _mismatches(statement, image_digest, sbom):
+    (``sha256:<hex>``) whose SBOM is ``sbom_bytes`` (None: none was found), or None when it
+    is. A statement that names no SBOM (an image built without one) is checked by its
+    subject alone."""
+    for found in _mismatches(statement, image_digest, sbom_bytes):
         return found
     return None
 
 
 def _mismatches(
-    statement: Mapping[str, Any], image_digest: str, sbom: Mapping[str, Any] | None
+    statement: Mapping[str, Any], image_digest: str, sbom_bytes: bytes | None
 ) -> Iterator[Mismatch]:
     subjects = statement.get("subject", [])
     algorithm, _, value = image_digest.partition(":")
@@ -57,11 +62,26 @@ def _mismatches(
         )
         yield Mismatch("subject", f"the provenance is of {named}, not of {image_digest}")
         return
-    if sbom is None:
-        return
     predicate = statement["predicate"]
     materials = predicate["buildDefinition"].get("resolvedDependencies", [])
     byproducts = predicate.get("runDetails", {}).get("byproducts", [])
+    named_sbom = (_named(byproducts, "sbom") or {}).get("digest", {}).get("sha256")
+    if named_sbom is None:
+        return
+    if sbom_bytes is None:
+        yield Mismatch("sbom", f"the provenance names SBOM sha256:{named_sbom}; none was found")
+        return
+    have = hashlib.sha256(sbom_bytes).hexdigest()
+    if have != named_sbom:
+        yield Mismatch(
+            "sbom", f"the SBOM found is sha256:{have}, the provenance names sha256:{named_sbom}"
+        )
+        return
+    try:
+        sbom = json.loads(sbom_bytes)
+    except ValueError:
+        yield Mismatch("sbom", "the SBOM the provenance names is not JSON")
+        return
     properties = {
         p.get("name"): p.get("value")
         for p in sbom.get("metadata", {}).get("component", {}).get("properties", [])

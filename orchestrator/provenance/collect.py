@@ -33,7 +33,6 @@ from orchestrator.engine import attachments, naming
 from orchestrator.engine.registry import Manifest, Registry
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.storage import Storage
-from orchestrator.errors import StepFailedError
 from orchestrator.files import write_atomically
 from orchestrator.inspection.image_contents import distributions
 from orchestrator.inspection.sbom import SBOM_PATH, WHEEL_HASHES, WHEELS_DIR
@@ -42,6 +41,7 @@ from orchestrator.model.states import NodeKind
 from orchestrator.planning.nodeplan import NodePlan
 from orchestrator.provenance import envelope
 from orchestrator.provenance.statement import BuildFacts, Descriptor, payload, statement
+from orchestrator.redaction import redact
 
 ENVELOPE_NAME = "provenance.intoto.json"
 STATEMENT_NAME = "provenance.json"
@@ -63,11 +63,15 @@ class _Built(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class Invocation:
-    """The run that built an image, and when (``started`` unknown for an earlier run's)."""
+    """The run that built an image, and when: ``built_now`` for this run's own build; an
+    earlier run's (``run_id`` "" when this host's history does not know it) has no start and
+    no orchestrate version recorded. ``attesting`` is this run (its containers' names)."""
 
     run_id: str
     started: datetime | None
-    finished: datetime
+    finished: datetime | None
+    built_now: bool
+    attesting: str
 
 
 def envelope_path(state_dir: Path, digest: str) -> Path:
@@ -116,18 +120,26 @@ class Attestor:
         self.builds = builds
         self._sums: dict[str, dict[str, str]] = {}  # wheels image id -> file -> sha256
         self._sums_lock = threading.Lock()  # nodes finish on several threads
+        self._remote: dict[str, str] = {}  # a parent's key tag -> its digest in the registry
 
     def invocation_of(self, plan: NodePlan, run_id: str, started: datetime | None) -> Invocation:
         """This run, for an image it built (``started`` given); else the run the history says
-        built the key, else this one."""
-        now = datetime.now(UTC)
-        if started is not None or self.builds is None:
-            return Invocation(run_id=run_id, started=started, finished=now)
-        record = self.builds.build_of(plan.key)
-        if record is None:
-            return Invocation(run_id=run_id, started=None, finished=now)
+        built the key (a key gives the same image, whichever run built it), else unknown."""
+        if started is not None:
+            return Invocation(
+                run_id=run_id,
+                started=started,
+                finished=datetime.now(UTC),
+                built_now=True,
+                attesting=run_id,
+            )
+        record = self.builds.build_of(plan.key) if self.builds is not None else None
         return Invocation(
-            run_id=record.run_id, started=None, finished=datetime.fromtimestamp(record.built, UTC)
+            run_id=record.run_id if record else "",
+            started=None,
+            finished=datetime.fromtimestamp(record.built, UTC) if record else None,
+            built_now=False,
+            attesting=run_id,
         )
 
     def attest(
@@ -151,7 +163,7 @@ class Attestor:
         subjects = [Descriptor(name=plan.image, digest=_digest_set(local))]
         if pushed is not None:
             subjects.insert(0, Descriptor(name=plan.remote_key, digest=_digest_set(pushed.digest)))
-        container = naming.container_name(invocation.run_id, f"{plan.node}-provenance")
+        container = naming.container_name(invocation.attesting, f"{plan.node}-provenance")
         with self.storage.mounted(plan.image, container) as root:
             recorded = _sums(root / WHEEL_HASHES)  # the whole wheelhouse it was installed from
             own_sums = _sums(root / WHEELS_DIR / SUMS) if plan.kind == NodeKind.REQUIREMENTS else {}
@@ -161,7 +173,7 @@ class Attestor:
         sbom_sha = hashlib.sha256(sbom_bytes).hexdigest() if sbom_bytes else ""
         materials = [self._material(m) for m in plan.materials]
         if plan.wheels_image and installed:
-            materials += self._wheel_materials(plan, recorded, installed, invocation.run_id)
+            materials += self._wheel_materials(plan, recorded, installed, invocation.attesting)
         byproducts = []
         if sbom_sha:
             byproducts.append(
@@ -184,13 +196,15 @@ class Attestor:
                 pipeline=str(self.pipeline),
                 pipeline_sha256=self.pipeline_sha256,
                 key=plan.key,
-                inputs=plan.inputs,
+                inputs={name: redact(value) for name, value in plan.inputs.items()},
                 materials=materials,
                 byproducts=byproducts,
                 run_id=invocation.run_id,
                 started=invocation.started,
                 finished=invocation.finished,
-                version=_version(),
+                builder_version={
+                    "orchestrate" if invocation.built_now else "orchestrate-attesting": _version()
+                },
             )
         )
         if self.signer is None:
@@ -205,11 +219,36 @@ class Attestor:
         if pushed is not None:
             self._push(plan, pushed, signed, out)
 
+    def needs_envelope(self, plan: NodePlan, pushed: Manifest) -> bool:
+        """Whether the registry lacks a good envelope beside ``pushed``: none, or one this
+        site's key did not sign for that digest (an older key, a broken write).
+
+        Raises:
+            StepFailedError: the registry failed.
+        """
+        if self.signer is None or self.registry is None or plan.kind == NodeKind.MANIFEST:
+            return False
+        ref = f"{plan.remote}:{attachments.attestation_tag(pushed.digest)}"
+        try:
+            there = attachments.read_artifact(self.registry, ref, attachments.DSSE_JSON)
+        except ValueError:
+            return True
+        if there is None:
+            return True
+        try:
+            document = envelope.open_envelope(there, self.signer.public_key)
+        except envelope.EnvelopeError:
+            return True
+        algorithm, _, value = pushed.digest.partition(":")
+        return not any(
+            s.get("digest", {}).get(algorithm) == value for s in document.get("subject", [])
+        )
+
     def _push(self, plan: NodePlan, pushed: Manifest, signed: bytes, out: IO[str]) -> None:
         assert self.registry is not None
         destination = f"{plan.remote}:{attachments.attestation_tag(pushed.digest)}"
-        if self.registry.manifest(destination) is not None:
-            out.write(f"{destination} is there already: not pushed again\n")
+        if not self.needs_envelope(plan, pushed):
+            out.write(f"{destination} is there already, signed by this key: not pushed again\n")
             return
         with tempfile.TemporaryDirectory(prefix="orchestrate-att-") as folder:
             attachments.write_layout(Path(folder), signed, media_type=attachments.DSSE_JSON)
@@ -219,18 +258,37 @@ class Attestor:
         out.write(f"pushed its provenance as {destination}\n")
 
     def _material(self, material: Material) -> Descriptor:
+        """A planned material, resolved: an image by its manifest digest where its ``uri``
+        names it (its key tag in the registry, else the local image), with its id."""
         digest = dict(material.digest)
         annotations = dict(material.annotations)
+        uri = redact(material.uri)
         if material.image:
+            uri, manifest = self._image_digest(material)
             image_id = self.storage.image_id(material.image)
+            if manifest:
+                digest.update(_digest_set(manifest))
             if image_id:
-                digest["sha256"] = image_id.removeprefix("sha256:")
-                annotations["digestOf"] = "image config (image id)"
-            else:
+                annotations["imageId"] = f"sha256:{image_id.removeprefix('sha256:')}"
+            if not manifest:
                 annotations["absent"] = f"{material.image} was not in local storage"
         return Descriptor(
-            name=material.name, uri=material.uri, digest=digest, annotations=annotations or None
+            name=material.name, uri=uri, digest=digest, annotations=annotations or None
         )
+
+    def _image_digest(self, material: Material) -> tuple[str, str | None]:
+        """(uri, manifest digest) of an image material: its registry name and the registry's
+        digest when the registry has it (pushed by this run or an earlier one), else the
+        local name and local storage's."""
+        if self.registry is not None and material.uri != material.image:
+            with self._sums_lock:
+                if material.uri not in self._remote:  # not there yet: asked again next time
+                    found = self.registry.manifest(material.uri)
+                    if found is not None:
+                        self._remote[material.uri] = found.digest
+            if material.uri in self._remote:
+                return material.uri, self._remote[material.uri]
+        return material.image, self.storage.manifest_digest(material.image)
 
     def _wheel_materials(
         self,
@@ -271,12 +329,11 @@ class Attestor:
         return self._sums[image_id]
 
     def _read_sums(self, image: str, image_id: str, run_id: str) -> dict[str, str]:
+        """The wheels image's ``SHA256SUMS`` (its mount failing fails the node: a statement
+        without the wheels' hashes would be signed and pushed for good)."""
         container = naming.container_name(run_id, f"wheels-{image_id[:12]}-provenance")
-        try:
-            with self.storage.mounted(image, container) as root:
-                return _sums(root / WHEELS_DIR / SUMS)
-        except StepFailedError:
-            return {}
+        with self.storage.mounted(image, container) as root:
+            return _sums(root / WHEELS_DIR / SUMS)
 
 
 def _installed(root: Path, sbom: bytes) -> set[tuple[str, str]]:

@@ -40,8 +40,9 @@ def open_envelope(data: bytes, key: Key) -> dict[str, Any]:
     """
     try:
         envelope = Envelope.from_dict(json.loads(data))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise EnvelopeError(f"not a DSSE envelope: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # UnicodeDecodeError too
+        shape = "JSON with payload, payloadType and signatures"
+        raise EnvelopeError(f"not a DSSE envelope ({shape}): {type(exc).__name__}") from None
     if envelope.payload_type != PAYLOAD_TYPE:
         raise EnvelopeError(f"payloadType is {envelope.payload_type!r}, not {PAYLOAD_TYPE}")
     if not envelope.signatures:
@@ -49,9 +50,9 @@ def open_envelope(data: bytes, key: Key) -> dict[str, Any]:
     try:
         envelope.verify([key], 1)
     except VerificationError:
-        ids = ", ".join(sorted(envelope.signatures))
+        ids = ", ".join(keyid[:16] for keyid in sorted(envelope.signatures))
         raise EnvelopeError(
-            f"no valid signature by key {key.keyid[:16]} (signed by {ids[:16] or 'none'}): "
+            f"no valid signature by key {key.keyid[:16]} (signed by {ids}): "
             "another key, or the envelope was changed after signing"
         ) from None
     try:

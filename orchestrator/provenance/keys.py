@@ -1,10 +1,11 @@
 """The site's provenance key: a PEM private key that signs, its public half that verifies.
 
 Key types (through securesystemslib's ``CryptoSigner`` and ``SSlibKey``): **Ed25519**,
-**ECDSA** on P-256 or P-384 (ecdsa-sha2-nistp256/384) and **RSA** (RSASSA-PSS with SHA-256),
-as PKCS#8 or traditional PEM, e.g. ``openssl genpkey -algorithm ed25519 -out provenance.key``
-and ``openssl pkey -in provenance.key -pubout -out provenance.pub``. An encrypted private key
-takes its passphrase from ``ORCHESTRATE_PROVENANCE_KEY_PASSPHRASE`` (never stored).
+**ECDSA** on P-256, P-384 or P-521 (ecdsa-sha2-nistp256/384/521) and **RSA** (RSASSA-PSS
+with SHA-256), as PKCS#8 or traditional PEM, e.g. ``openssl genpkey -algorithm ed25519 -out
+provenance.key`` and ``openssl pkey -in provenance.key -pubout -out provenance.pub``. An
+encrypted private key takes its passphrase from ``ORCHESTRATE_PROVENANCE_KEY_PASSPHRASE``
+(never stored).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from securesystemslib.signer import CryptoSigner, SSlibKey
 from orchestrator.errors import ConfigError
 
 PASSPHRASE_ENV = "ORCHESTRATE_PROVENANCE_KEY_PASSPHRASE"
+KINDS = "Ed25519, ECDSA P-256/P-384/P-521, RSA"
 
 
 def load_signer(path: Path, environ: Mapping[str, str] = os.environ) -> CryptoSigner:
@@ -38,27 +40,26 @@ def load_signer(path: Path, environ: Mapping[str, str] = os.environ) -> CryptoSi
     except TypeError as exc:  # encrypted without a passphrase, or a passphrase for none
         raise ConfigError(str(path), "", f"{exc} (passphrase: {PASSPHRASE_ENV})") from None
     except ValueError as exc:
-        raise ConfigError(
-            str(path), "", f"not a usable private key (Ed25519, ECDSA P-256/P-384, RSA): {exc}"
-        ) from None
+        raise ConfigError(str(path), "", f"not a usable private key ({KINDS}): {exc}") from None
 
 
 def load_public(path: Path) -> SSlibKey:
-    """The public key in ``path`` (PEM ``PUBLIC KEY``; a private key's file gives its public
-    half, for the site's own checks).
+    """The public key in ``path`` (PEM ``PUBLIC KEY``).
 
     Raises:
-        ConfigError: the file cannot be read or holds no supported public key.
+        ConfigError: the file cannot be read, holds no supported public key, or holds a
+            private key (which has no business on a consumer's host).
     """
     data = _read(path, "key")
+    if b"PRIVATE KEY" in data:
+        raise ConfigError(
+            str(path), "", "a private key: give its public half "
+            "(openssl pkey -in KEY -pubout, or the provenance.pub orchestrate trust writes)"
+        )  # fmt: skip
     try:
-        if b"PRIVATE KEY" in data:
-            return load_signer(path).public_key
         return SSlibKey.from_crypto(serialization.load_pem_public_key(data))
     except ValueError as exc:
-        raise ConfigError(
-            str(path), "", f"not a usable public key (Ed25519, ECDSA P-256/P-384, RSA): {exc}"
-        ) from None
+        raise ConfigError(str(path), "", f"not a usable public key ({KINDS}): {exc}") from None
 
 
 def public_pem(path: Path, environ: Mapping[str, str] = os.environ) -> bytes:

@@ -77,10 +77,13 @@ class BuildFacts:
     inputs: Mapping[str, str]
     materials: Sequence[Descriptor]
     byproducts: Sequence[Descriptor]
-    run_id: str
+    run_id: str  # "": not known (built before this host's history)
     started: datetime | None  # unknown for an image an earlier run built
-    finished: datetime
-    version: str
+    finished: datetime | None
+    # The build platform's components and versions: ``{"orchestrate": "0.1.0"}`` for an
+    # image built now; ``{"orchestrate-attesting": ...}`` for one an earlier run built, whose
+    # orchestrate version is not recorded.
+    builder_version: Mapping[str, str]
 
 
 def statement(facts: BuildFacts) -> dict[str, Any]:
@@ -101,11 +104,11 @@ def statement(facts: BuildFacts) -> dict[str, Any]:
             "resolvedDependencies": [m.as_dict() for m in facts.materials],
         },
         "runDetails": {
-            "builder": {"id": BUILDER_ID, "version": {"orchestrate": facts.version}},
+            "builder": {"id": BUILDER_ID, "version": dict(facts.builder_version)},
             "metadata": {
-                "invocationId": facts.run_id,
+                **({"invocationId": facts.run_id} if facts.run_id else {}),
                 **({"startedOn": _timestamp(facts.started)} if facts.started else {}),
-                "finishedOn": _timestamp(facts.finished),
+                **({"finishedOn": _timestamp(facts.finished)} if facts.finished else {}),
             },
             "byproducts": [b.as_dict() for b in facts.byproducts],
         },

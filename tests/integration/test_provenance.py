@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from orchestrator.engine.attachments import CYCLONEDX_JSON, push_layout, read_layout, write_layout
+from orchestrator.engine.buildah import RegistryAccess
 from orchestrator.errors import EXIT_PROVENANCE
 from orchestrator.provenance import keys
 from orchestrator.provenance.envelope import sign
@@ -149,3 +152,36 @@ def test_a_pushed_image_has_its_provenance_beside_it(
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     assert [t for t in tags(registry, "provenance/base") if t.endswith(".att")] == attached
+
+    # The site's key changes: the next push replaces the envelope the old key signed.
+    new_key, new_pub = key_pair(tmp_path, "rotated")
+    rotated = orchestrate(
+        "build", "pipelines/keystone.yaml", "--only", "base", "--push", "--registry", prefix,
+        "--no-tls-verify", "--provenance-key", str(new_key), state_dir=state_dir,
+    )  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr[-3000:]
+    base = f"{prefix}/base:2026.1"
+    verify = ("provenance", "verify", base, "--no-tls-verify")
+    assert orchestrate(*verify, "--key", str(new_pub), state_dir=state_dir).returncode == 0
+    old = orchestrate(*verify, "--key", str(pub), state_dir=state_dir)
+    assert old.returncode == EXIT_PROVENANCE, old.stderr
+
+    # An SBOM replaced beside the image, however plausible, is not the one signed for.
+    sbom_tag = attached[0].removesuffix(".att") + ".sbom"
+    sbom_ref = f"{prefix}/base:{sbom_tag}"
+    folder = tmp_path / "sbom-layout"
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{sbom_ref}",
+         f"oci:{folder}"], check=True, capture_output=True,
+    )  # fmt: skip
+    document = json.loads(read_layout(folder, CYCLONEDX_JSON) or b"{}")
+    document["components"] = document["components"][:-1]
+    replaced = tmp_path / "replaced-sbom"
+    write_layout(replaced, json.dumps(document).encode())
+    subprocess.run(
+        push_layout(replaced, sbom_ref, RegistryAccess(tls_verify=False)),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    cut = orchestrate(*verify, "--key", str(new_pub), state_dir=state_dir)
+    assert cut.returncode == EXIT_PROVENANCE, cut.stdout + cut.stderr
+    assert "sbom: the SBOM found is sha256:" in cut.stderr, cut.stderr

@@ -78,16 +78,23 @@ def facts(**changes: object) -> BuildFacts:
         "run_id": "20261207-000000-abcd",
         "started": datetime(2026, 12, 7, 4, 0, tzinfo=UTC),
         "finished": datetime(2026, 12, 7, 4, 1, tzinfo=UTC),
-        "version": "0.1.0",
+        "builder_version": {"orchestrate": "0.1.0"},
     }
     values.update(changes)
     return BuildFacts(**values)  # type: ignore[arg-type]
 
 
-def sbom(tmp_path: Path, key: str = "abc") -> dict[str, object]:
+def sbom(tmp_path: Path, key: str = "abc") -> bytes:
+    """A real SBOM's bytes (keystone's shape, one wheel installed)."""
     props = {"key": key, "constraints": CONSTRAINTS}
-    root = image_root(tmp_path / "root")
-    return json.loads(sbom_json(root, name="keystone", version="2026.1", properties=props))  # type: ignore[no-any-return]
+    root = image_root(tmp_path / f"root-{key}")
+    return sbom_json(root, name="keystone", version="2026.1", properties=props).encode()
+
+
+def naming_sbom(document: bytes, **changes: object) -> BuildFacts:
+    """``facts()`` whose statement names ``document`` as its SBOM byproduct."""
+    byproduct = Descriptor(name="sbom", digest={"sha256": hashlib.sha256(document).hexdigest()})
+    return facts(byproducts=[byproduct], **changes)
 
 
 @pytest.mark.parametrize(
@@ -157,21 +164,40 @@ def test_the_statement_is_checked_against_in_totos_definitions() -> None:
 
 
 def test_the_provenance_of_the_image_agrees_with_its_sbom(tmp_path: Path) -> None:
-    assert check.first_mismatch(statement(facts()), IMAGE, sbom(tmp_path)) is None
+    document = sbom(tmp_path)
+    assert check.first_mismatch(statement(naming_sbom(document)), IMAGE, document) is None
 
 
 def test_the_provenance_of_another_image_is_refused(tmp_path: Path) -> None:
-    found = check.first_mismatch(statement(facts()), OTHER, sbom(tmp_path))
+    document = sbom(tmp_path)
+    found = check.first_mismatch(statement(naming_sbom(document)), OTHER, document)
     assert found is not None and found.what == "subject"
     assert f"not of {OTHER}" in str(found)
 
 
+def test_an_sbom_replaced_cut_or_missing_is_refused(tmp_path: Path) -> None:
+    """The SBOM is bound to the signed statement by its sha256: one that says less (its
+    Python distributions cut, every hash dropped) or nothing fails before its contents are
+    read."""
+    document = sbom(tmp_path)
+    signed = statement(naming_sbom(document))
+    cut = json.loads(document)
+    cut["components"] = [c for c in cut["components"] if "pypi" not in c.get("purl", "")]
+    found = check.first_mismatch(signed, IMAGE, json.dumps(cut).encode())
+    assert found is not None and found.what == "sbom" and "the SBOM found is" in str(found)
+    found = check.first_mismatch(signed, IMAGE, None)
+    assert found is not None and found.what == "sbom" and "none was found" in str(found)
+    # A statement that names no SBOM (an image built without one): the subject alone.
+    assert check.first_mismatch(statement(facts()), IMAGE, None) is None
+
+
 def test_a_wheel_that_does_not_match_is_named(tmp_path: Path) -> None:
-    document = statement(facts())
+    sbom_bytes = sbom(tmp_path)
+    document = statement(naming_sbom(sbom_bytes))
     document["predicate"]["buildDefinition"]["resolvedDependencies"][2]["digest"] = {
         "sha256": "d" * 64
     }
-    found = check.first_mismatch(document, IMAGE, sbom(tmp_path))
+    found = check.first_mismatch(document, IMAGE, sbom_bytes)
     assert str(found) == (
         f"material wheel: oslo-utils==10.0.1: the SBOM says sha256:{'c' * 64}, "
         f"the provenance sha256:{'d' * 64}"
@@ -185,16 +211,18 @@ def test_a_wheel_that_does_not_match_is_named(tmp_path: Path) -> None:
 def test_a_source_or_constraints_that_does_not_match_is_named(
     tmp_path: Path, material: str, what: str
 ) -> None:
-    document = statement(facts())
+    sbom_bytes = sbom(tmp_path)
+    document = statement(naming_sbom(sbom_bytes))
     for entry in document["predicate"]["buildDefinition"]["resolvedDependencies"]:
         if entry["name"] == material:
             entry["digest"] = {"sha256": "0" * 64}
-    found = check.first_mismatch(document, IMAGE, sbom(tmp_path))
+    found = check.first_mismatch(document, IMAGE, sbom_bytes)
     assert found is not None and found.what == what, found
 
 
 def test_a_provenance_of_another_key_is_named(tmp_path: Path) -> None:
-    found = check.first_mismatch(statement(facts()), IMAGE, sbom(tmp_path, key="other"))
+    other = sbom(tmp_path, key="other")
+    found = check.first_mismatch(statement(naming_sbom(other)), IMAGE, other)
     assert found is not None and found.what == "key"
 
 
@@ -203,19 +231,19 @@ def test_a_wheels_images_wheels_are_its_byproducts(tmp_path: Path) -> None:
     (root / "wheels").mkdir(parents=True)
     (root / "wheels" / WHEEL).write_bytes(b"wheel bytes")
     sha = hashlib.sha256(b"wheel bytes").hexdigest()
-    document_sbom = json.loads(
-        sbom_json(root, name="requirements", version="2026.1", properties={"key": "abc"})
-    )
+    document = sbom_json(
+        root, name="requirements", version="2026.1", properties={"key": "abc"}
+    ).encode()
+    named = Descriptor(name="sbom", digest={"sha256": hashlib.sha256(document).hexdigest()})
     made = facts(
-        materials=[],
-        byproducts=[Descriptor(name=f"wheel:{WHEEL}", digest={"sha256": sha})],
+        materials=[], byproducts=[named, Descriptor(name=f"wheel:{WHEEL}", digest={"sha256": sha})]
     )
-    assert check.first_mismatch(statement(made), IMAGE, document_sbom) is None
+    assert check.first_mismatch(statement(made), IMAGE, document) is None
     forged = facts(
         materials=[],
-        byproducts=[Descriptor(name=f"wheel:{WHEEL}", digest={"sha256": "e" * 64})],
+        byproducts=[named, Descriptor(name=f"wheel:{WHEEL}", digest={"sha256": "e" * 64})],
     )
-    found = check.first_mismatch(statement(forged), IMAGE, document_sbom)
+    found = check.first_mismatch(statement(forged), IMAGE, document)
     assert found is not None and found.what == "byproduct wheel"
 
 
@@ -254,11 +282,17 @@ def test_trust_writes_the_public_key_consumers_verify_with(tmp_path: Path) -> No
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (dest / "provenance.pub").read_bytes() == pub.read_bytes()
-    assert "orchestrate provenance verify reg.example/openstack/keystone:TAG" in proc.stdout
+    assert "orchestrate provenance verify reg.example/openstack/NODE:TAG" in proc.stdout
     assert not (dest / "policy.json").exists()  # no GPG key: no pull policy
     bare = invoke("trust", str(dest), "--state-dir", str(tmp_path / "state"))
     assert bare.returncode == 2
     assert "--provenance-key" in bare.stderr
+    nowhere = invoke("trust", "/proc/nope", "--provenance-key", str(key))
+    assert nowhere.returncode == 2, nowhere.stderr
+    assert (
+        nowhere.stderr.strip()
+        == "orchestrate: error: /proc/nope: cannot write there: No such file or directory"
+    )
 
 
 def test_prune_forgets_an_images_envelope_under_each_subject(tmp_path: Path) -> None:
@@ -283,3 +317,14 @@ def test_prune_forgets_an_images_envelope_under_each_subject(tmp_path: Path) -> 
     broken.write_text("not json")
     forget(state, local)
     assert not broken.exists() and other.exists()
+
+
+def test_a_consumer_is_told_plainly_what_is_wrong_with_a_file(tmp_path: Path) -> None:
+    key, pub = write_key(tmp_path, ec.generate_private_key(ec.SECP521R1()))
+    assert keys.load_public(pub).scheme == "ecdsa-sha2-nistp521"
+    with pytest.raises(ConfigError, match=r"site\.key: a private key: give its public half"):
+        keys.load_public(key)
+    public = keys.load_public(pub)
+    for garbage in (b"{}", b"[]", b"null", b"\xff\xfe", json.dumps({"payload": 1}).encode()):
+        with pytest.raises(EnvelopeError, match=r"^not a DSSE envelope \(JSON with payload"):
+            open_envelope(garbage, public)
