@@ -15,10 +15,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from orchestrator.engine.registry import Manifest
 from orchestrator.errors import ConfigError
 from orchestrator.inspection.sbom import sbom_json
 from orchestrator.model.materials import identity_digest
-from orchestrator.provenance import check, keys
+from orchestrator.provenance import check, keys, lookup
 from orchestrator.provenance.collect import envelope_path, forget
 from orchestrator.provenance.envelope import EnvelopeError, open_envelope, sign
 from orchestrator.provenance.statement import BuildFacts, Descriptor, statement, validate
@@ -328,3 +329,44 @@ def test_a_consumer_is_told_plainly_what_is_wrong_with_a_file(tmp_path: Path) ->
     for garbage in (b"{}", b"[]", b"null", b"\xff\xfe", json.dumps({"payload": 1}).encode()):
         with pytest.raises(EnvelopeError, match=r"^not a DSSE envelope \(JSON with payload"):
             open_envelope(garbage, public)
+
+
+class _NoImages:
+    def manifest_digest(self, image: str) -> None:
+        return None
+
+
+class _Registry:
+    def __init__(self, raw: bytes | None) -> None:
+        self.raw = raw
+
+    def manifest(self, ref: str) -> Manifest | None:
+        if self.raw is None:
+            return None
+        return Manifest(ref=ref, digest=IMAGE, size=0, raw=self.raw)
+
+
+def test_a_name_is_looked_up_where_it_says(tmp_path: Path) -> None:
+    """A local name never goes to a registry; a registry's name is read there; a manifest
+    list is refused with its platforms' images to verify instead."""
+    state = tmp_path / "state"
+    with pytest.raises(ConfigError, match=r"^localhost/x:1: no such local image"):
+        lookup.find(
+            "localhost/x:1", storage=_NoImages(), registry=_Registry(b"{}"), state_dir=state
+        )  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^r\.example/x:1: no such manifest in the registry"):
+        lookup.find("r.example/x:1", storage=_NoImages(), registry=_Registry(None), state_dir=state)  # type: ignore[arg-type]
+    index = {
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"digest": IMAGE, "platform": {"architecture": "amd64"}},
+            {"digest": OTHER, "platform": {"architecture": "arm64"}},
+        ],
+    }
+    listed = _Registry(json.dumps(index).encode())
+    with pytest.raises(
+        ConfigError,
+        match=rf"a manifest list: verify each platform's image, amd64: r\.example/x@{IMAGE}; "
+        rf"arm64: r\.example/x@{OTHER}",
+    ):
+        lookup.find("r.example/x:1", storage=_NoImages(), registry=listed, state_dir=state)  # type: ignore[arg-type]
