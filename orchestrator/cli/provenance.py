@@ -96,9 +96,13 @@ def verify_cmd(
     materials = predicate["buildDefinition"]["resolvedDependencies"]
     wheels = sum(1 for m in materials if str(m.get("name", "")).startswith("wheel:"))
     made = predicate["runDetails"].get("byproducts", [])
-    run = predicate["runDetails"]["metadata"].get("invocationId", "unknown")
+    run = predicate["runDetails"]["metadata"].get("invocationId")
     version = predicate["runDetails"]["builder"].get("version", {})
-    by = version.get("orchestrate") or f"a version not recorded (attested by {version})"
+    built = f"built in run {run}" if run else "built in a run this host's history did not know"
+    if "orchestrate" in version:
+        built += f" by orchestrate {version['orchestrate']}"
+    else:
+        built += f", attested later by orchestrate {version.get('orchestrate-attesting', '?')}"
     sbom = (
         "the SBOM it names, which agrees with them"
         if any(b.get("name") == "sbom" for b in made)
@@ -107,7 +111,7 @@ def verify_cmd(
     click.echo(
         f"{target} ({found.digest}): provenance verified with key {key.keyid[:16]}: "
         f"subject matches; {len(materials)} materials ({wheels} of them wheels), "
-        f"{len(made)} byproducts, {sbom}; built in run {run} by orchestrate {by}"
+        f"{len(made)} byproducts, {sbom}; {built}"
     )
     return 0
 

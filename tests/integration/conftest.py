@@ -47,12 +47,32 @@ def state_dir(build_state_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def keystone_run(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """pipelines/keystone.yaml built once per session; its summary document."""
+def site_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The session's provenance key (Ed25519, PEM): (private key, public key)."""
+    folder = tmp_path_factory.mktemp("site-key")
+    key, pub = folder / "provenance.key", folder / "provenance.pub"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(pub)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return key, pub
+
+
+@pytest.fixture(scope="session")
+def keystone_run(
+    state_dir: Path, tmp_path_factory: pytest.TempPathFactory, site_key: tuple[Path, Path]
+) -> dict[str, object]:
+    """pipelines/keystone.yaml built once per session, signing the provenance of what it
+    builds with the session's key; its summary document."""
     out = tmp_path_factory.mktemp("out") / "summary.json"
     proc = orchestrate(
-        "build", "pipelines/keystone.yaml", "--summary-json", str(out), state_dir=state_dir
-    )
+        "build", "pipelines/keystone.yaml", "--summary-json", str(out),
+        "--provenance-key", str(site_key[0]), state_dir=state_dir,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary: dict[str, object] = json.loads(out.read_text())
     return summary
