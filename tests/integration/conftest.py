@@ -19,7 +19,7 @@ import pytest
 from orchestrator.engine import leftovers
 from orchestrator.engine.naming import run_of
 from orchestrator.engine.runner import ShRunner
-from tests.registry_server import free_port
+from tests.registry_server import TlsRegistry, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -228,6 +228,16 @@ def plain_registry(root: Path, *, readonly: bool = False) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def tls_registry(tmp_path: Path) -> Iterator[TlsRegistry]:
+    """A TLS docker-registry with htpasswd auth on 127.0.0.1, for one test."""
+    registry = TlsRegistry(tmp_path / "registry")
+    registry.prepare()
+    registry.start()
+    yield registry
+    registry.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ from tests.integration.test_provenance import key_pair
 from tests.registry_server import TlsRegistry
 
 pytestmark = pytest.mark.provenance_release
-
-
-@pytest.fixture
-def tls_registry(tmp_path: Path) -> Iterator[TlsRegistry]:
-    registry = TlsRegistry(tmp_path / "registry")
-    registry.prepare()
-    registry.start()
-    yield registry
-    registry.stop()
 
 
 def test_every_node_of_the_full_stack_pushed_has_provenance_that_verifies(

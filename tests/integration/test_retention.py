@@ -34,15 +34,6 @@ DATED = {
 OTHER_TAGS = {"master": "b", "stable": "c"}
 
 
-@pytest.fixture
-def tls_registry(tmp_path: Path) -> Iterator[TlsRegistry]:
-    registry = TlsRegistry(tmp_path / "registry")
-    registry.prepare()
-    registry.start()
-    yield registry
-    registry.stop()
-
-
 def sh(*argv: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
 
