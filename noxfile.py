@@ -134,7 +134,8 @@ def security_updates(session: nox.Session) -> None:
 def provenance(session: nox.Session) -> None:
     """The full stack pushed to a TLS registry with a site key (keystone rebuilt, the rest
     reused from localhost/orchestrate), then every node's key and release tag verified from
-    the registry by `orchestrate provenance verify` (minutes)."""
+    the registry by `orchestrate provenance verify`; an envelope replaced when the key
+    changes, a replaced SBOM refused, promote refusing a downgrade (minutes)."""
     session.install("-e", ".[test]")
     session.env.setdefault("ORCHESTRATE_ACCEPTANCE_NAMESPACE", "localhost/orchestrate")
     session.run("pytest", "-s", "-m", "provenance_release", "tests", *session.posargs)

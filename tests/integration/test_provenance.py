@@ -148,19 +148,28 @@ def test_a_pushed_image_has_its_provenance_beside_it(
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert "subject matches" in ok.stdout and "the SBOM it names, which agrees" in ok.stdout
-    again = orchestrate(
-        "build", "pipelines/keystone.yaml", "--only", "base", "--push", "--registry", prefix,
-        "--no-tls-verify", "--provenance-key", str(key), state_dir=state_dir,
-    )  # fmt: skip
+
+
+@pytest.mark.provenance_release
+@pytest.mark.usefixtures("keystone_run", "no_leftovers")
+def test_an_envelope_is_replaced_when_the_key_changes_and_a_replaced_sbom_is_refused(
+    registry: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """In ``nox -s provenance`` (a base pushed three times: kept out of the default run)."""
+    key, pub = key_pair(tmp_path, "site")
+    prefix = f"{registry}/provenance-rotation"
+    push = ("build", "pipelines/keystone.yaml", "--only", "base", "--push", "--registry", prefix,
+            "--no-tls-verify")  # fmt: skip
+    proc = orchestrate(*push, "--provenance-key", str(key), state_dir=state_dir)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    attached = [t for t in tags(registry, "provenance-rotation/base") if t.endswith(".att")]
+    again = orchestrate(*push, "--provenance-key", str(key), state_dir=state_dir)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert [t for t in tags(registry, "provenance/base") if t.endswith(".att")] == attached
+    assert [t for t in tags(registry, "provenance-rotation/base") if t.endswith(".att")] == attached
 
     # The site's key changes: the next push replaces the envelope the old key signed.
     new_key, new_pub = key_pair(tmp_path, "rotated")
-    rotated = orchestrate(
-        "build", "pipelines/keystone.yaml", "--only", "base", "--push", "--registry", prefix,
-        "--no-tls-verify", "--provenance-key", str(new_key), state_dir=state_dir,
-    )  # fmt: skip
+    rotated = orchestrate(*push, "--provenance-key", str(new_key), state_dir=state_dir)
     assert rotated.returncode == 0, rotated.stderr[-3000:]
     base = f"{prefix}/base:2026.1"
     verify = ("provenance", "verify", base, "--no-tls-verify")

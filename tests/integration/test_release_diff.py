@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orchestrator.engine.attachments import push_layout, sbom_tag, write_layout
 from orchestrator.engine.buildah import RegistryAccess
 from tests.integration.conftest import ROOT, orchestrate
@@ -69,12 +71,14 @@ def test_an_image_with_no_sbom_beside_it_is_named(registry: str, tmp_path: Path)
     assert proc.stderr.startswith(f"orchestrate: error: --against: {released}: no SBOM beside it")
 
 
+@pytest.mark.provenance_release
 def test_promote_refuses_a_downgrade_unless_the_pipeline_allows_it(
     registry: str, state_dir: Path, tmp_path: Path
 ) -> None:
-    """The base pushed by a real build; its release tag in the registry points at a stand-in
-    whose SBOM holds a newer libc6 than the base. ``orchestrate promote`` moves nothing and
-    exits 8, until a copy of the pipeline says ``allow_downgrades: [libc6]``."""
+    """In ``nox -s provenance``. The base pushed by a real build; its release tag in the
+    registry points at a stand-in whose SBOM holds a newer libc6 than the base. ``orchestrate
+    promote`` moves nothing and exits 8, until a copy of the pipeline says
+    ``allow_downgrades: [libc6]``."""
     prefix = f"{registry}/release"
     flags = ["--registry", prefix, "--no-tls-verify", "--only", "base"]
     built = orchestrate(
