@@ -39,7 +39,6 @@ from orchestrator.files import write_atomically
 from orchestrator.inspection import image_contents, image_diff, published_sbom, sbom, sbom_diff
 from orchestrator.inspection.wheel_index import export_wheels
 from orchestrator.model.pipeline import AllowedDowngrades
-from orchestrator.provenance import keys
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import wheels_image_of
 from orchestrator.workflows import verify
@@ -89,6 +88,8 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
             f"{dest}/registries.d/orchestrate.yaml: their signatures are read from {url}"
         )
     if provenance_key:
+        from orchestrator.provenance import keys  # cryptography, for this command only
+
         pem = keys.public_pem(Path(provenance_key))
         write_atomically(dest / "provenance.pub", pem.decode())
         key_id = keys.load_public(dest / "provenance.pub").keyid

@@ -15,8 +15,6 @@ from orchestrator.engine.buildah import RegistryAccess
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.runner import ShRunner, require_tool
 from orchestrator.errors import EXIT_PROVENANCE
-from orchestrator.provenance import check, keys, lookup
-from orchestrator.provenance.envelope import EnvelopeError, open_envelope
 
 
 @cli.group("provenance")
@@ -66,6 +64,10 @@ def verify_cmd(
     Exits 0 when it verifies; 7 with one line naming the first thing that does not match
     (or no provenance found); 2 for no such image or a bad key file; 3 when the registry
     cannot be reached."""
+    # Imported here, not at every orchestrate start (cryptography, securesystemslib).
+    from orchestrator.provenance import check, keys, lookup
+    from orchestrator.provenance.envelope import EnvelopeError, open_envelope
+
     require_tool("skopeo")
     key = keys.load_public(key_path)
     settings = request_of(ctx, values, None).settings({})

@@ -12,7 +12,6 @@ from orchestrator.engine.runner import Runner
 from orchestrator.engine.signing import Signer
 from orchestrator.model.settings import Settings
 from orchestrator.provenance.collect import Attestor, Builds
-from orchestrator.provenance.keys import load_signer
 
 
 def registry_of(settings: Settings, runner: Runner) -> Registry | None:
@@ -57,6 +56,9 @@ def attestor_of(
     Raises:
         ConfigError: the key cannot be read or used.
     """
+    # Imported here: cryptography and securesystemslib only for a run that signs.
+    from orchestrator.provenance.keys import load_signer
+
     key = settings.provenance_key
     return Attestor(
         runner=runner,

@@ -24,10 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from securesystemslib.signer import Signer
 
 from orchestrator.engine import attachments, naming
 from orchestrator.engine.registry import Manifest, Registry
@@ -42,6 +41,9 @@ from orchestrator.planning.nodeplan import NodePlan
 from orchestrator.provenance import envelope
 from orchestrator.provenance.statement import BuildFacts, Descriptor, payload, statement
 from orchestrator.redaction import redact
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import Signer
 
 ENVELOPE_NAME = "provenance.intoto.json"
 STATEMENT_NAME = "provenance.json"

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
-
-from securesystemslib.dsse import Envelope
-from securesystemslib.exceptions import VerificationError
-from securesystemslib.signer import Key, Signer
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.provenance.statement import PAYLOAD_TYPE, payload, validate
+
+if TYPE_CHECKING:  # securesystemslib is imported where an envelope is made or opened
+    from securesystemslib.signer import Key, Signer
 
 MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 
@@ -26,6 +25,8 @@ class EnvelopeError(ValueError):
 
 def sign(document: Mapping[str, Any], signer: Signer) -> bytes:
     """The DSSE envelope of ``document`` signed by ``signer``, as JSON bytes."""
+    from securesystemslib.dsse import Envelope
+
     envelope = Envelope(payload(document), PAYLOAD_TYPE, {})
     envelope.sign(signer)
     return json.dumps(envelope.to_dict(), sort_keys=True, indent=2).encode() + b"\n"
@@ -38,6 +39,9 @@ def open_envelope(data: bytes, key: Key) -> dict[str, Any]:
         EnvelopeError: not a DSSE envelope of an in-toto statement, no valid signature by
             ``key``, or the statement is not SLSA provenance v1.
     """
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.exceptions import VerificationError
+
     try:
         envelope = Envelope.from_dict(json.loads(data))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # UnicodeDecodeError too

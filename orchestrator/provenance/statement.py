@@ -25,11 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import google.protobuf.json_format as pb_json
-from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
-from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
-from in_toto_attestation.v1.statement import Statement
-
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -129,6 +124,13 @@ def validate(document: Mapping[str, Any]) -> None:
     Raises:
         ValueError: it is not, saying where.
     """
+    # Imported here: protobuf and in-toto's bindings cost every orchestrate start 20 ms
+    # otherwise, and only a build that attests or a verify needs them.
+    import google.protobuf.json_format as pb_json
+    from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+    from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
+    from in_toto_attestation.v1.statement import Statement
+
     if document.get("_type") != STATEMENT_TYPE:
         raise ValueError(f"not an in-toto Statement v1 (_type {document.get('_type')!r})")
     if document.get("predicateType") != PREDICATE_TYPE:
