@@ -88,8 +88,9 @@ def cloud(session: nox.Session) -> None:
 
 @nox.session
 def scale_out(session: nox.Session) -> None:
-    """Build hosts sharing work through a TLS registry, and the GitLab CI export run by
-    gitlab-ci-local (real pulls, builds and pushes: minutes)."""
+    """Build hosts sharing work through a TLS registry, the GitLab CI export run by
+    gitlab-ci-local, and a registry refusing pushes then resume pushing what was built (real
+    pulls, builds and pushes: minutes)."""
     session.install("-e", ".[test]")
     if shutil.which("npm") is None:  # gitlab-ci-local runs on Node (Debian's nodejs)
         session.run("apt-get", "install", "-y", "-qq", "nodejs", "npm", external=True)

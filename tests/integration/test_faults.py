@@ -239,6 +239,7 @@ def test_an_unreachable_registry_exits_3_before_anything_runs(
     assert_nothing_left(state_dir, {run})
 
 
+@pytest.mark.scale_out
 def test_a_failed_push_moves_no_release_tag_and_resume_pushes_what_was_built(
     keystone_run: dict[str, object],
     registry: str,
