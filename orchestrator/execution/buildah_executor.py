@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,10 +39,10 @@ from orchestrator.errors import (
 )
 from orchestrator.execution.executor import NodeContext
 from orchestrator.execution.slots import SLOT_WAIT, BuildSlots
+from orchestrator.inspection.image_files import ImageFiles, read_image
 from orchestrator.inspection.runtime_report import RUNTIME_REPORT, runtime_absent
 from orchestrator.model.results import Outcome
 from orchestrator.model.states import NodeKind, Status
-from orchestrator.planning.builder import SBOM_PATH
 from orchestrator.planning.nodeplan import NodePlan, Step
 from orchestrator.planning.reuse import BuildHistory, Decision, decide, decide_all
 from orchestrator.provenance.collect import Attestor
@@ -218,6 +218,10 @@ class BuildahExecutor:
     def _build_or_reuse(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> Outcome:
         log = structlog.get_logger()
         started = datetime.now(UTC)
+        # orchestrate's documents in the image (its SBOM, its wheels' hashes), read in one
+        # mount by whichever needs them first: the SBOM pushed beside it, the provenance.
+        container = naming.container_name(ctx.run_id, f"{plan.node}-files")
+        files = functools.cache(lambda: read_image(self.storage, plan.image, container))
         out.write(f"### {plan.node} attempt {ctx.attempt} (run {ctx.run_id})\n")
         decision = self.decide(plan)
         done_in = self.done_before.get(plan.key)
@@ -245,11 +249,11 @@ class BuildahExecutor:
                     there = self._pushed(plan)
                     if self.signer is not None:
                         self._sign(plan, there, out)
-                    self._attest_pushed(plan, ctx, out, there, started=None)
+                    self._attest_pushed(plan, ctx, out, there, files)
             else:
-                newly = self._push(plan, ctx, out)
+                newly = self._push(plan, ctx, out, files)
                 if newly is not None:
-                    self._attest_pushed(plan, ctx, out, newly, started=None)
+                    self._attest_pushed(plan, ctx, out, newly, files)
             # Release tags follow the latest run, even back to an older key.
             self._release(plan, ctx, out)
             image_id, size = self._facts(plan)
@@ -261,10 +265,10 @@ class BuildahExecutor:
         with self._workspace(plan, out):
             self._run_steps(plan.steps, ctx, out, plan)
             ctx.image_ready()
-            pushed = self._push(plan, ctx, out)
+            pushed = self._push(plan, ctx, out, files)
             if self.attestor is not None:
                 invocation = self.attestor.invocation_of(plan, ctx.run_id, started)
-                self.attestor.attest(plan, invocation, out, pushed)
+                self.attestor.attest(plan, invocation, out, files(), pushed)
             self._release(plan, ctx, out)
         if previous and self.storage.drop_replaced(previous, plan.image):
             out.write(f"removed {previous[:19]}, the image this rebuild replaced\n")
@@ -364,7 +368,9 @@ class BuildahExecutor:
                 "pull", 1, f"{ref} does not carry the key label {plan.key}", str(ctx.log_path)
             )
 
-    def _push(self, plan: NodePlan, ctx: NodeContext, out: IO[str]) -> Manifest | None:
+    def _push(
+        self, plan: NodePlan, ctx: NodeContext, out: IO[str], files: Callable[[], ImageFiles]
+    ) -> Manifest | None:
         """Push the key tag, at most ``push_parallel`` nodes at once, trying again with
         backoff when the registry fails; its SBOM goes beside it, and it is signed. Returns
         the pushed manifest (None: the plan pushes nothing)."""
@@ -383,7 +389,7 @@ class BuildahExecutor:
                         raise CancelledError("cancelled while waiting to push again") from None
         pushed = self._pushed(plan)
         if plan.kind != NodeKind.MANIFEST:  # each platform's image carries its own
-            self._attach_sbom(plan, pushed, ctx, out)
+            self._attach_sbom(plan, pushed, files, out)
         self._sign(plan, pushed, out)
         return pushed
 
@@ -393,16 +399,15 @@ class BuildahExecutor:
         ctx: NodeContext,
         out: IO[str],
         pushed: Manifest,
-        *,
-        started: datetime | None,
+        files: Callable[[], ImageFiles],
     ) -> None:
         """The provenance of a reused image the registry holds without a good one (pushed now,
         by a run without a provenance key, or signed by another key), made from this plan:
         the same key, so the same inputs; its run is the one the history says built it."""
         if self.attestor is None or not self.attestor.needs_envelope(plan, pushed):
             return
-        invocation = self.attestor.invocation_of(plan, ctx.run_id, started)
-        self.attestor.attest(plan, invocation, out, pushed)
+        invocation = self.attestor.invocation_of(plan, ctx.run_id, None)
+        self.attestor.attest(plan, invocation, out, files(), pushed, envelope_missing=True)
 
     def _pushed(self, plan: NodePlan) -> Manifest:
         """The key tag's manifest, read back from the registry once for what follows a push.
@@ -417,7 +422,7 @@ class BuildahExecutor:
         return pushed
 
     def _attach_sbom(
-        self, plan: NodePlan, pushed: Manifest, ctx: NodeContext, out: IO[str]
+        self, plan: NodePlan, pushed: Manifest, files: Callable[[], ImageFiles], out: IO[str]
     ) -> None:
         """Push the image's SBOM beside it (cosign's ``sha256-<hex>.sbom`` tag), unless the
         registry has it or the image carries none.
@@ -429,13 +434,10 @@ class BuildahExecutor:
         destination = f"{plan.remote}:{attachments.sbom_tag(pushed.digest)}"
         if self.registry.manifest(destination) is not None:
             return
-        container = naming.container_name(ctx.run_id, f"{plan.node}-sbom")
-        with self.storage.mounted(plan.image, container) as root:
-            document = root / SBOM_PATH.lstrip("/")
-            if not document.is_file():
-                out.write(f"{plan.image} carries no SBOM: none pushed\n")
-                return
-            content = document.read_bytes()
+        content = files().sbom
+        if content is None:
+            out.write(f"{plan.image} carries no SBOM: none pushed\n")
+            return
         with tempfile.TemporaryDirectory(prefix="orchestrate-sbom-") as folder:
             attachments.write_layout(Path(folder), content)
             self.runner.capture(

@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from orchestrator.errors import ConfigError
-from orchestrator.inspection.sbom import SBOM_PATH
+from orchestrator.inspection.image_files import SBOM_PATH
 from orchestrator.loading.archive import AptSource, Offer, best_offer, newer, parse_sources
 from orchestrator.reporting.tables import columns
 

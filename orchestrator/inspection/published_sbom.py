@@ -19,7 +19,7 @@ from orchestrator.engine.naming import new_run_id
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, FetchError, StepFailedError
-from orchestrator.inspection.sbom import SBOM_PATH
+from orchestrator.inspection.image_files import SBOM_PATH, read_image
 
 Document = dict[str, Any]
 
@@ -108,11 +108,9 @@ def read_sbom(ref: str, *, registry: Registry, storage: Storage | None, argument
 
 def _local(storage: Storage, image: str, argument: str) -> Document:
     container = naming.container_name(new_run_id(datetime.now(UTC)), "sbom-diff")
-    with storage.mounted(image, container) as root:
-        document = root / SBOM_PATH.lstrip("/")
-        if not document.is_file():
-            raise ConfigError(
-                argument, "", f"{image} carries no {SBOM_PATH}: not an image orchestrate built"
-            )
-        content = document.read_bytes()
+    content = read_image(storage, image, container).sbom
+    if content is None:
+        raise ConfigError(
+            argument, "", f"{image} carries no {SBOM_PATH}: not an image orchestrate built"
+        )
     return _parse(image, content)

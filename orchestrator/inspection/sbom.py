@@ -43,11 +43,8 @@ from orchestrator.inspection.image_contents import (
     distributions,
     python_license,
 )
+from orchestrator.inspection.image_files import WHEEL_HASHES, WHEELS_DIR, sums
 
-SBOM_PATH = "/etc/image_info/sbom.cdx.json"
-# sha256 and file name of every wheel a service was installed from (install-project.sh).
-WHEEL_HASHES = "etc/image_info/wheels.sha256"
-WHEELS_DIR = "wheels"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -152,15 +149,10 @@ def _distro(root: Path) -> str:
 
 def _wheel_hashes(root: Path) -> dict[tuple[str, str], str]:
     """(name, version) -> sha256 of the wheel each was installed from, as the image records."""
-    lines: Sequence[str] = []
-    recorded = root / WHEEL_HASHES
-    if recorded.is_file():
-        lines = recorded.read_text().splitlines()
     found = {}
-    for line in lines:
-        digest, _, filename = line.partition("  ")
-        parsed = _parse_wheel(filename.strip())
-        if parsed and _HEX64.match(digest):
+    for filename, digest in sums(root / WHEEL_HASHES).items():
+        parsed = _parse_wheel(filename)
+        if parsed:
             found[parsed] = digest
     return found
 

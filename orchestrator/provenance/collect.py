@@ -33,8 +33,7 @@ from orchestrator.engine.registry import Manifest, Registry
 from orchestrator.engine.runner import Runner
 from orchestrator.engine.storage import Storage
 from orchestrator.files import write_atomically
-from orchestrator.inspection.image_contents import distributions
-from orchestrator.inspection.sbom import SBOM_PATH, WHEEL_HASHES, WHEELS_DIR
+from orchestrator.inspection.image_files import SBOM_PATH, ImageFiles, read_image
 from orchestrator.model.materials import Material
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.nodeplan import NodePlan
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 
 ENVELOPE_NAME = "provenance.intoto.json"
 STATEMENT_NAME = "provenance.json"
-SUMS = "SHA256SUMS"
 
 
 class Builds(Protocol):
@@ -121,7 +119,7 @@ class Attestor:
         self.registry = registry
         self.builds = builds
         self._sums: dict[str, dict[str, str]] = {}  # wheels image id -> file -> sha256
-        self._sums_lock = threading.Lock()  # nodes finish on several threads
+        self._lock = threading.Lock()  # nodes finish on several threads
         self._remote: dict[str, str] = {}  # a parent's key tag -> its digest in the registry
 
     def invocation_of(self, plan: NodePlan, run_id: str, started: datetime | None) -> Invocation:
@@ -149,9 +147,14 @@ class Attestor:
         plan: NodePlan,
         invocation: Invocation,
         out: IO[str],
+        files: ImageFiles,
         pushed: Manifest | None = None,
+        *,
+        envelope_missing: bool = False,
     ) -> None:
-        """Write the provenance of ``plan``'s local image (and of its pushed manifest).
+        """Write the provenance of ``plan``'s local image, whose documents are ``files`` (and
+        of its pushed manifest, pushing the envelope beside it unless a good one is there:
+        ``envelope_missing`` when the caller asked :meth:`needs_envelope` already).
 
         Raises:
             StepFailedError: the image could not be read, or the registry failed.
@@ -165,17 +168,15 @@ class Attestor:
         subjects = [Descriptor(name=plan.image, digest=_digest_set(local))]
         if pushed is not None:
             subjects.insert(0, Descriptor(name=plan.remote_key, digest=_digest_set(pushed.digest)))
-        container = naming.container_name(invocation.attesting, f"{plan.node}-provenance")
-        with self.storage.mounted(plan.image, container) as root:
-            recorded = _sums(root / WHEEL_HASHES)  # the whole wheelhouse it was installed from
-            own_sums = _sums(root / WHEELS_DIR / SUMS) if plan.kind == NodeKind.REQUIREMENTS else {}
-            sbom = root / SBOM_PATH.lstrip("/")
-            sbom_bytes = sbom.read_bytes() if sbom.is_file() else b""
-            installed = _installed(root, sbom_bytes) if recorded else set()
+        recorded = files.wheels_record  # the whole wheelhouse it was installed from
+        own_sums = files.wheel_sums if plan.kind == NodeKind.REQUIREMENTS else {}
+        sbom_bytes = files.sbom or b""
         sbom_sha = hashlib.sha256(sbom_bytes).hexdigest() if sbom_bytes else ""
         materials = [self._material(m) for m in plan.materials]
-        if plan.wheels_image and installed:
-            materials += self._wheel_materials(plan, recorded, installed, invocation.attesting)
+        if plan.wheels_image and files.installed:
+            materials += self._wheel_materials(
+                plan, recorded, files.installed, invocation.attesting
+            )
         byproducts = []
         if sbom_sha:
             byproducts.append(
@@ -219,7 +220,7 @@ class Attestor:
             write_atomically(envelope_path(self.state_dir, digest), signed.decode())
         out.write(f"wrote its signed provenance to {plan.run_dir / ENVELOPE_NAME}\n")
         if pushed is not None:
-            self._push(plan, pushed, signed, out)
+            self._push(plan, pushed, signed, out, envelope_missing=envelope_missing)
 
     def needs_envelope(self, plan: NodePlan, pushed: Manifest) -> bool:
         """Whether the registry lacks a good envelope beside ``pushed``: none, or one this
@@ -246,10 +247,18 @@ class Attestor:
             s.get("digest", {}).get(algorithm) == value for s in document.get("subject", [])
         )
 
-    def _push(self, plan: NodePlan, pushed: Manifest, signed: bytes, out: IO[str]) -> None:
+    def _push(
+        self,
+        plan: NodePlan,
+        pushed: Manifest,
+        signed: bytes,
+        out: IO[str],
+        *,
+        envelope_missing: bool,
+    ) -> None:
         assert self.registry is not None
         destination = f"{plan.remote}:{attachments.attestation_tag(pushed.digest)}"
-        if not self.needs_envelope(plan, pushed):
+        if not envelope_missing and not self.needs_envelope(plan, pushed):
             out.write(f"{destination} is there already, signed by this key: not pushed again\n")
             return
         with tempfile.TemporaryDirectory(prefix="orchestrate-att-") as folder:
@@ -283,7 +292,7 @@ class Attestor:
         digest when the registry has it (pushed by this run or an earlier one), else the
         local name and local storage's."""
         if self.registry is not None and material.uri != material.image:
-            with self._sums_lock:
+            with self._lock:
                 if material.uri not in self._remote:  # not there yet: asked again next time
                     found = self.registry.manifest(material.uri)
                     if found is not None:
@@ -296,7 +305,7 @@ class Attestor:
         self,
         plan: NodePlan,
         recorded: Mapping[str, str],
-        installed: set[tuple[str, str]],
+        installed: frozenset[tuple[str, str]],
         run_id: str,
     ) -> list[Descriptor]:
         """Each wheel the image's distributions were installed from (of the wheelhouse the
@@ -325,7 +334,7 @@ class Attestor:
 
     def _wheels_sums(self, image: str, run_id: str) -> dict[str, str]:
         image_id = self.storage.image_id(image) or image
-        with self._sums_lock:
+        with self._lock:
             if image_id not in self._sums:
                 self._sums[image_id] = self._read_sums(image, image_id, run_id)
         return self._sums[image_id]
@@ -334,24 +343,7 @@ class Attestor:
         """The wheels image's ``SHA256SUMS`` (its mount failing fails the node: a statement
         without the wheels' hashes would be signed and pushed for good)."""
         container = naming.container_name(run_id, f"wheels-{image_id[:12]}-provenance")
-        with self.storage.mounted(image, container) as root:
-            return _sums(root / WHEELS_DIR / SUMS)
-
-
-def _installed(root: Path, sbom: bytes) -> set[tuple[str, str]]:
-    """(name, version) of every Python distribution installed: from the image's SBOM (read
-    already; which wheels, not their hashes, so the check against it still means something),
-    else from the dist-info folders (a walk of the whole tree: 0.3 CPU-s for keystone)."""
-    if sbom:
-        components = json.loads(sbom).get("components", [])
-        return {
-            (str(canonicalize_name(c["name"])), str(c["version"]))
-            for c in components
-            if str(c.get("purl", "")).startswith("pkg:pypi/")
-            and "version" in c
-            and not str(c.get("bom-ref", "")).startswith("wheel:")
-        }
-    return {(d.name, d.version) for d in distributions(root)}
+        return read_image(self.storage, image, container).wheel_sums
 
 
 def _version() -> str:
@@ -365,13 +357,3 @@ def _version() -> str:
 def _digest_set(digest: str) -> dict[str, str]:
     algorithm, _, value = digest.partition(":")
     return {algorithm: value}
-
-
-def _sums(path: Path) -> dict[str, str]:
-    """``sha256sum`` output -> {file name: sha256}."""
-    out = {}
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        sha, _, name = line.partition("  ")
-        if len(sha) == 64 and name:
-            out[Path(name.strip().lstrip("*")).name] = sha
-    return out

@@ -20,8 +20,8 @@ from orchestrator.engine import attachments, naming
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, FetchError, StepFailedError
+from orchestrator.inspection.image_files import read_image
 from orchestrator.inspection.published_sbom import repository_of
-from orchestrator.inspection.sbom import SBOM_PATH
 from orchestrator.provenance.collect import envelope_path
 
 _LISTS = ("manifest.list", "image.index")
@@ -68,9 +68,7 @@ def local(storage: Storage, image: str, state_dir: Path) -> Found:
     path = envelope_path(state_dir, digest)
     envelope = path.read_bytes() if path.is_file() else None
     container = naming.container_name(naming.new_run_id(datetime.now(UTC)), "provenance-verify")
-    with storage.mounted(image, container) as root:
-        document = root / SBOM_PATH.lstrip("/")
-        sbom = document.read_bytes() if document.is_file() else None
+    sbom = read_image(storage, image, container).sbom
     return Found(image, digest, envelope, str(path), sbom)
 
 
