@@ -90,9 +90,8 @@ def trust_cmd(ctx: click.Context, /, dest: Path, lookaside_url: str | None, **va
     if provenance_key:
         from orchestrator.provenance import keys  # cryptography, for this command only
 
-        pem = keys.public_pem(Path(provenance_key))
+        pem, key_id = keys.public_pem(Path(provenance_key))
         write_atomically(dest / "provenance.pub", pem.decode())
-        key_id = keys.load_public(dest / "provenance.pub").keyid
         example = f"{scope}/NODE:TAG" if scope else "REGISTRY/NAMESPACE/NODE:TAG"
         click.echo(
             f"{dest}/provenance.pub: the provenance key ({key_id[:16]}); a consumer checks an "

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from orchestrator.errors import ConfigError
@@ -30,17 +31,7 @@ def load_signer(path: Path, environ: Mapping[str, str] = os.environ) -> CryptoSi
         ConfigError: the file cannot be read, is not a private key of a supported type, or
             its passphrase is missing or wrong.
     """
-    data = _read(path, "provenance_key")
-    passphrase = environ.get(PASSPHRASE_ENV)
-    try:
-        private = serialization.load_pem_private_key(
-            data, password=passphrase.encode() if passphrase else None
-        )
-        return CryptoSigner(private)
-    except TypeError as exc:  # encrypted without a passphrase, or a passphrase for none
-        raise ConfigError(str(path), "", f"{exc} (passphrase: {PASSPHRASE_ENV})") from None
-    except ValueError as exc:
-        raise ConfigError(str(path), "", f"not a usable private key ({KINDS}): {exc}") from None
+    return _signer(path, _private(path, environ))
 
 
 def load_public(path: Path) -> SSlibKey:
@@ -62,21 +53,39 @@ def load_public(path: Path) -> SSlibKey:
         raise ConfigError(str(path), "", f"not a usable public key ({KINDS}): {exc}") from None
 
 
-def public_pem(path: Path, environ: Mapping[str, str] = os.environ) -> bytes:
+def public_pem(path: Path, environ: Mapping[str, str] = os.environ) -> tuple[bytes, str]:
     """The PEM of the public half of the private key in ``path``, for consumers
-    (``orchestrate trust``).
+    (``orchestrate trust``), and its key id.
 
     Raises:
         ConfigError: as :func:`load_signer`.
     """
-    load_signer(path, environ)  # the same checks and messages
-    passphrase = environ.get(PASSPHRASE_ENV)
-    private = serialization.load_pem_private_key(
-        _read(path, "provenance_key"), password=passphrase.encode() if passphrase else None
-    )
-    return private.public_key().public_bytes(
+    private = _private(path, environ)
+    key_id = _signer(path, private).public_key.keyid  # a key type that can sign, or refused
+    pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return pem, key_id
+
+
+def _private(path: Path, environ: Mapping[str, str]) -> PrivateKeyTypes:
+    data = _read(path, "provenance_key")
+    passphrase = environ.get(PASSPHRASE_ENV)
+    try:
+        return serialization.load_pem_private_key(
+            data, password=passphrase.encode() if passphrase else None
+        )
+    except TypeError as exc:  # encrypted without a passphrase, or a passphrase for none
+        raise ConfigError(str(path), "", f"{exc} (passphrase: {PASSPHRASE_ENV})") from None
+    except ValueError as exc:
+        raise ConfigError(str(path), "", f"not a usable private key ({KINDS}): {exc}") from None
+
+
+def _signer(path: Path, private: PrivateKeyTypes) -> CryptoSigner:
+    try:
+        return CryptoSigner(private)
+    except ValueError as exc:  # a key type securesystemslib does not sign with (Ed448, DSA)
+        raise ConfigError(str(path), "", f"not a usable private key ({KINDS}): {exc}") from None
 
 
 def _read(path: Path, what: str) -> bytes:
