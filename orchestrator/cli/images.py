@@ -23,10 +23,8 @@ from orchestrator.cli.flags import (
 )
 from orchestrator.cli.group import cli
 from orchestrator.engine import naming, signing
-from orchestrator.engine.buildah import RegistryAccess
 from orchestrator.engine.emulation import host_platform
 from orchestrator.engine.naming import RUN_ID_RE, new_run_id
-from orchestrator.engine.registry import Registry
 from orchestrator.engine.runner import ShRunner, require_tool
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import (
@@ -34,7 +32,7 @@ from orchestrator.errors import (
     EXIT_INTERRUPTED,
     ConfigError,
 )
-from orchestrator.execution.engines import lookaside_of
+from orchestrator.execution.engines import any_registry, lookaside_of
 from orchestrator.files import write_atomically
 from orchestrator.inspection import image_contents, image_diff, published_sbom, sbom, sbom_diff
 from orchestrator.inspection.wheel_index import export_wheels
@@ -159,10 +157,7 @@ def diff_cmd(
         raise click.UsageError("give IMAGE_B or --against REF, not both", ctx=ctx)
     settings = request_of(ctx, values, None).settings({})
     runner = ShRunner()
-    access = RegistryAccess(  # any registry's: REF and NEW are full references
-        tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
-    )
-    registry = Registry(runner, access)
+    registry = any_registry(settings, runner)  # REF and NEW are full references
     storage = Storage(runner) if shutil.which("buildah") else None
     old = published_sbom.read_sbom(
         against, registry=registry, storage=storage, argument="--against"

@@ -11,10 +11,9 @@ import click
 
 from orchestrator.cli.flags import local_storage, options, request_of
 from orchestrator.cli.group import cli
-from orchestrator.engine.buildah import RegistryAccess
-from orchestrator.engine.registry import Registry
 from orchestrator.engine.runner import ShRunner, require_tool
 from orchestrator.errors import EXIT_PROVENANCE
+from orchestrator.execution.engines import any_registry
 
 
 @cli.group("provenance")
@@ -71,13 +70,10 @@ def verify_cmd(
     require_tool("skopeo")
     key = keys.load_public(key_path)
     settings = request_of(ctx, values, None).settings({})
-    access = RegistryAccess(
-        tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
-    )
     found = lookup.find(
         target,
         storage=local_storage(),
-        registry=Registry(ShRunner(), access),
+        registry=any_registry(settings, ShRunner()),
         state_dir=settings.state_dir,
     )
     data = envelope_file.read_bytes() if envelope_file else found.envelope

@@ -29,14 +29,17 @@ TITLES = {CYCLONEDX_JSON: "sbom.cdx.json", DSSE_JSON: "provenance.intoto.json"}
 
 def sbom_tag(image_digest: str) -> str:
     """The tag of an image's SBOM: ``sha256-<hex>.sbom`` (cosign's convention)."""
-    algorithm, hexdigest = image_digest.split(":", 1)
-    return f"{algorithm}-{hexdigest}.sbom"
+    return _beside(image_digest, "sbom")
 
 
 def attestation_tag(image_digest: str) -> str:
     """The tag of an image's provenance: ``sha256-<hex>.att`` (cosign's convention)."""
+    return _beside(image_digest, "att")
+
+
+def _beside(image_digest: str, kind: str) -> str:
     algorithm, hexdigest = image_digest.split(":", 1)
-    return f"{algorithm}-{hexdigest}.att"
+    return f"{algorithm}-{hexdigest}.{kind}"
 
 
 def write_layout(folder: Path, document: bytes, *, media_type: str = CYCLONEDX_JSON) -> str:

@@ -18,6 +18,12 @@ def registry_of(settings: Settings, runner: Runner) -> Registry | None:
     """The registry of the ``registry`` setting, with its TLS and authfile options."""
     if not settings.registry:
         return None
+    return any_registry(settings, runner)
+
+
+def any_registry(settings: Settings, runner: Runner) -> Registry:
+    """Lookups in whatever registry a full reference names (``diff --against``, ``provenance
+    verify``), with the settings' TLS and authfile options."""
     access = RegistryAccess(
         tls_verify=settings.tls_verify, cert_dir=settings.cert_dir, authfile=settings.authfile
     )
