@@ -74,3 +74,18 @@ def attestor_of(
         registry=registry,
         builds=builds,
     )
+
+
+def check_keys(settings: Settings, runner: Runner) -> None:
+    """The keys a run will sign with are there and usable, checked before the run is
+    recorded: a bad one is one line and exit 2, and no run is left behind.
+
+    Raises:
+        ConfigError: the GPG key (``sign_by``, when pushing) or the provenance key is not.
+    """
+    if settings.push:
+        signer_of(settings, runner)
+    if settings.provenance_key:
+        from orchestrator.provenance.keys import load_signer  # cryptography: only here
+
+        load_signer(Path(settings.provenance_key))

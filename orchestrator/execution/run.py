@@ -40,7 +40,13 @@ from orchestrator.errors import (
     ToolMissingError,
 )
 from orchestrator.execution.buildah_executor import BuildahExecutor
-from orchestrator.execution.engines import attestor_of, lookaside_of, registry_of, signer_of
+from orchestrator.execution.engines import (
+    attestor_of,
+    check_keys,
+    lookaside_of,
+    registry_of,
+    signer_of,
+)
 from orchestrator.execution.promote import DowngradeError, Promotion, PromotionError, promote
 from orchestrator.execution.recording import (
     record_gate,
@@ -146,6 +152,8 @@ def prepare(
     if unknown:
         raise ConfigError("--no-cache-for", "", f"no such node in this run: {', '.join(unknown)}")
     if check_tools:
+        # The keys it will sign with, before the run is recorded: a bad one leaves no run.
+        check_keys(settings, ShRunner(storage_conf))
         require_tool("buildah")
         if settings.registry:
             require_tool("skopeo")

@@ -370,3 +370,20 @@ def test_a_name_is_looked_up_where_it_says(tmp_path: Path) -> None:
         rf"arm64: r\.example/x@{OTHER}",
     ):
         lookup.find("r.example/x:1", storage=_NoImages(), registry=listed, state_dir=state)  # type: ignore[arg-type]
+
+
+def test_a_build_with_an_unusable_key_stops_before_a_run_is_recorded(tmp_path: Path) -> None:
+    """Checked with the tools and the disk, before the run is recorded: exit 2, one line,
+    no run left "running" in the history."""
+    garbage = tmp_path / "garbage.key"
+    garbage.write_text("not a key\n")
+    state = tmp_path / "state"
+    for key in (tmp_path / "missing.key", garbage):
+        proc = invoke(
+            "build", "pipelines/keystone.yaml", "--only", "base", "--provenance-key", str(key),
+            "--state-dir", str(state),
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith(f"orchestrate: error: {key}: "), proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (state / "runs").exists() or not any((state / "runs").iterdir())
