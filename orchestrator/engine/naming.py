@@ -39,7 +39,9 @@ def candidate_name(repository: str, run_id: str, variant: str = "") -> str:
 
 
 def repository_of(image: str) -> str:
-    """``localhost/openstack/keystone:abc`` -> ``localhost/openstack/keystone``."""
+    """``localhost/openstack/keystone:abc`` (or ``...@sha256:...``) ->
+    ``localhost/openstack/keystone``."""
+    image = image.split("@", 1)[0]
     name, _, tag = image.rpartition(":")
     return name if name and "/" not in tag else image
 

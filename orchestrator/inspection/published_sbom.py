@@ -15,22 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engine import attachments, naming
-from orchestrator.engine.naming import new_run_id
+from orchestrator.engine.naming import new_run_id, repository_of
 from orchestrator.engine.registry import Registry
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, FetchError, StepFailedError
 from orchestrator.inspection.image_files import SBOM_PATH, read_image
 
 Document = dict[str, Any]
-
-
-def repository_of(ref: str) -> str:
-    """``registry/repo`` of ``registry/repo:tag`` or ``registry/repo@sha256:...``."""
-    if "@" in ref:
-        return ref.split("@", 1)[0]
-    head, _, last = ref.rpartition("/")
-    name = last.split(":", 1)[0]
-    return f"{head}/{name}" if head else name
 
 
 def sbom_beside(registry: Registry, repository: str, digest: str) -> Document | None:

@@ -21,7 +21,6 @@ from orchestrator.engine.registry import Registry
 from orchestrator.engine.storage import Storage
 from orchestrator.errors import ConfigError, FetchError, StepFailedError
 from orchestrator.inspection.image_files import read_image
-from orchestrator.inspection.published_sbom import repository_of
 from orchestrator.provenance.collect import envelope_path
 
 _LISTS = ("manifest.list", "image.index")
@@ -84,7 +83,7 @@ def remote(registry: Registry, ref: str) -> Found:
         if manifest is None:
             raise ConfigError(ref, "", "no such manifest in the registry")
         _not_a_list(ref, manifest.raw)
-        repository = repository_of(ref)
+        repository = naming.repository_of(ref)
         att = f"{repository}:{attachments.attestation_tag(manifest.digest)}"
         envelope = attachments.read_artifact(registry, att, attachments.DSSE_JSON)
         sbom_ref = f"{repository}:{attachments.sbom_tag(manifest.digest)}"
@@ -107,7 +106,7 @@ def _not_a_list(ref: str, raw: bytes) -> None:
     if isinstance(document, dict) and any(k in str(document.get("mediaType")) for k in _LISTS):
         digests = [
             f"{m.get('platform', {}).get('architecture', '?')}: "
-            f"{repository_of(ref)}@{m.get('digest')}"
+            f"{naming.repository_of(ref)}@{m.get('digest')}"
             for m in document.get("manifests", [])
         ]
         raise ConfigError(
