@@ -7,17 +7,38 @@ set -euo pipefail
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log \
     /root/.cache /tmp/* /var/tmp/*
-if [ -n "${VENV:-}" ] && [ -d "$VENV" ]; then
-    # The bytecode install-project.sh compiled (checked-hash: valid whatever the files'
-    # dates) stays; any other .pyc (a timestamp one a step's python wrote) goes.
-    "$VENV/bin/python" -I -B -c '
+# Bytecode: in the venv, the checked-hash files install-project.sh compiled (valid whatever
+# the files' dates, the same in two builds) stay, and any other .pyc (a timestamp one a
+# step's python wrote) goes. In the system Python's library, what compile-stdlib.sh compiled
+# in the base stays (an earlier node's file: commit dated it SOURCE_DATE_EPOCH); what this
+# node wrote there goes (dpkg's py3compile, which compiles several files per process with a
+# random hash seed: not the same in two builds). A __pycache__ folder left empty goes too.
+system=()
+for root in /usr/lib/python3*/; do system+=("${root%/}"); done
+python=/usr/bin/python3
+if [ -n "${VENV:-}" ] && [ -x "$VENV/bin/python" ]; then python=$VENV/bin/python; fi
+if [ -x "$python" ]; then
+    "$python" -I -B -c '
 import pathlib, sys
-for pyc in pathlib.Path(sys.argv[1]).rglob("*.pyc"):
-    with open(pyc, "rb") as f:
-        header = f.read(8)
-    if int.from_bytes(header[4:8], "little") != 0b11:
+epoch, venv, system = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+def sweep(root, earlier_only):
+    for pyc in sorted(pathlib.Path(root).rglob("*.pyc")):
+        with open(pyc, "rb") as f:
+            checked = int.from_bytes(f.read(8)[4:8], "little") == 0b11
+        if checked and (not earlier_only or pyc.stat().st_mtime <= epoch):
+            continue
         pyc.unlink()
-' "$VENV"
+        if not any(pyc.parent.iterdir()):
+            pyc.parent.rmdir()
+if venv:
+    sweep(venv, False)
+for root in system:
+    sweep(root, True)
+' "${SOURCE_DATE_EPOCH:--1}" "${VENV:-}" "${system[@]}"
+else
+    find /usr/lib/python3* -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+fi
+if [ -n "${VENV:-}" ] && [ -d "$VENV" ]; then
     # uv records in each installed distribution when and from which cache entry it came
     # (uv_cache.json): different in every build, and hashed in RECORD. Both go.
     find "$VENV" -path '*.dist-info/uv_cache.json' -type f -print0 \
@@ -33,4 +54,3 @@ rm -f /var/cache/ldconfig/aux-cache /var/log/alternatives.log /var/log/bootstrap
 # A machine id a package's postinst generated (dbus's, seen in nova): random, and the base
 # has none; a running container gets its own.
 rm -f /etc/machine-id /var/lib/dbus/machine-id
-find /usr/lib/python3* -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true

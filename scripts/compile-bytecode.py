@@ -5,11 +5,16 @@ module compiles to a constant whose order follows the hash seed), in a fixed ord
 
     compile-bytecode.py FILE    compile the distributions whose .dist-info folder is not
                                 named in FILE (the venv's, listed before the install)
+    compile-bytecode.py --tree DIR...
+                                compile every module under each DIR (the system Python's
+                                own library, compile-stdlib.sh), replacing the timestamp
+                                bytecode dpkg wrote there
 
 The .pyc files are checked-hash (PEP 552): Python validates them against the source's hash,
 not its mtime, so they hold in an image whose files all carry the build's date, are the same
 in two builds, and are recompiled in memory, never trusted, if a derived image edits the
-source. Test packages (a ``tests`` folder) are left out: a service never imports them.
+source. Test packages (a ``tests`` folder, and the standard library's ``test``) are left
+out: a service never imports them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,27 @@ def _sources(dist: metadata.Distribution) -> list[Path]:
     return sorted(out)
 
 
+def _compile(path: Path) -> bool:
+    cfile = importlib.util.cache_from_source(str(path))
+    invalidation = py_compile.PycInvalidationMode.CHECKED_HASH
+    # A file that is not Python 3 (a template, a py2 example) is skipped, as pip does.
+    return bool(
+        py_compile.compile(str(path), cfile, doraise=False, quiet=2, invalidation_mode=invalidation)
+    )
+
+
+def compile_tree(roots: list[Path]) -> int:
+    """Files compiled under ``roots``, each root's files in path order."""
+    files = 0
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            relative = path.relative_to(root).parts
+            if {"test", "tests", "__pycache__"} & set(relative[:-1]) or not path.is_file():
+                continue
+            files += _compile(path)
+    return files
+
+
 def compile_new(snapshot: Path) -> tuple[int, int]:
     """(distributions, files) compiled: those whose .dist-info folder (named for the
     distribution and its version) ``snapshot`` does not list."""
@@ -45,19 +71,18 @@ def compile_new(snapshot: Path) -> tuple[int, int]:
             continue
         dists += 1
         for path in _sources(dist):
-            cfile = importlib.util.cache_from_source(str(path))
-            invalidation = py_compile.PycInvalidationMode.CHECKED_HASH
-            # A file that is not Python 3 (a template, a py2 example) is skipped, as pip does.
-            if py_compile.compile(
-                str(path), cfile, doraise=False, quiet=2, invalidation_mode=invalidation
-            ):
-                files += 1
+            files += _compile(path)
     return dists, files
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: compile-bytecode.py FILE", file=sys.stderr)
+    if len(argv) >= 2 and argv[0] == "--tree":
+        roots = [Path(arg) for arg in argv[1:]]
+        files = compile_tree([root for root in roots if root.is_dir()])
+        print(f"bytecode: {files} modules under {' '.join(argv[1:])} compiled (checked-hash)")
+        return 0
+    if len(argv) != 1 or argv[0].startswith("--"):
+        print("usage: compile-bytecode.py FILE | --tree DIR...", file=sys.stderr)
         return 2
     dists, files = compile_new(Path(argv[0]))
     print(f"bytecode: {files} modules of {dists} distributions compiled (checked-hash)")

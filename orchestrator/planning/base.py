@@ -31,12 +31,15 @@ def plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
     b.network_env(pip_index=False)
     if spec.kind == "mmdebstrap":
         _bootstrap(b, spec)
+        _compile_stdlib(b)
     else:
         b.input("from", spec.image)
         b.from_step(spec.image, pull="missing")
         b.input("packages", spec.packages)
         b.install_packages(spec.packages)
         b.script_step("cleanup", "cleanup.sh", {})
+        # After cleanup, which keeps only an earlier node's bytecode there.
+        _compile_stdlib(b)
     config = ["--env", "LANG=C.UTF-8", "--cmd", "/bin/bash"]
     b.input("config", config)
     return b.finish(
@@ -77,6 +80,13 @@ def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
     b.step("bootstrap", argv, host_env=b.host_network_env())
     b.from_step("scratch")
     b.step("add-rootfs", buildah.add(b.container, str(rootfs), "/"))
+
+
+def _compile_stdlib(b: NodeBuilder) -> None:
+    """Checked-hash bytecode for the system Python's library (``compile-stdlib.sh``): dpkg's
+    is timestamp bytecode, stale once the image's files carry the build's date, and every
+    Python start in every image derived from this one compiled what it imported anew."""
+    b.script_step("compile-stdlib", "compile-stdlib.sh", {})
 
 
 def _pin_hooks(b: NodeBuilder) -> list[str]:

@@ -39,6 +39,7 @@ APT_CACHE_IN_CTR = f"{IN_CTR}/apt-cache"
 HELPERS: Mapping[str, tuple[str, ...]] = {
     "install-project.sh": ("compile-bytecode.py", "install-packages.sh"),
     "install-packages.sh": ("apt-pins.sh",),
+    "compile-stdlib.sh": ("compile-bytecode.py",),
     "check-runtime.sh": ("check-runtime.py",),
 }
 

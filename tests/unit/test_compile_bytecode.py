@@ -78,3 +78,50 @@ def test_wrong_arguments_exit_2(tmp_path):
         [str(root / "bin" / "python"), "-I", str(SCRIPT)], capture_output=True, text=True
     )
     assert proc.returncode == 2 and "usage: compile-bytecode.py FILE" in proc.stderr
+
+
+def _library(tmp_path: Path) -> Path:
+    """A library folder like /usr/lib/python3.11: modules, a package, its tests, ``test``,
+    a stale timestamp .pyc dpkg would have written, and a file that is not Python 3."""
+    lib = tmp_path / "python3.x"
+    for name in ("json/__init__.py", "json/tests/t.py", "test/support.py", "os2.py"):
+        (lib / name).parent.mkdir(parents=True, exist_ok=True)
+        (lib / name).write_text("VALUES = {'a', 'b', 'c'}\n")
+    (lib / "py2.py").write_text("print 'not python 3'\n")
+    stale = lib / "__pycache__" / f"os2.{sys.implementation.cache_tag}.pyc"
+    stale.parent.mkdir()
+    stale.write_bytes(b"\0\0\0\0\0\0\0\0old")
+    return lib
+
+
+def _tree(*roots: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-I", str(SCRIPT), "--tree", *map(str, roots)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONHASHSEED": "0"},
+    )
+
+
+def test_a_library_tree_gets_checked_hash_bytecode_but_not_its_tests(tmp_path):
+    lib = _library(tmp_path)
+    proc = _tree(lib, tmp_path / "absent")
+    assert proc.returncode == 0, proc.stderr
+    assert "bytecode: 2 modules under" in proc.stdout
+    tag = sys.implementation.cache_tag
+    pycs = sorted(p.relative_to(lib).as_posix() for p in lib.rglob("*.pyc"))
+    assert pycs == [f"__pycache__/os2.{tag}.pyc", f"json/__pycache__/__init__.{tag}.pyc"]
+    for pyc in pycs:  # the stale timestamp file replaced too
+        header = (lib / pyc).read_bytes()[:8]
+        assert int.from_bytes(header[4:8], "little") == 0b11, pyc
+
+
+def test_a_library_tree_compiles_to_the_same_bytes_twice(tmp_path):
+    outputs = []
+    for _ in range(2):
+        shutil.rmtree(tmp_path / "python3.x", ignore_errors=True)
+        lib = _library(tmp_path)
+        assert _tree(lib).returncode == 0
+        outputs.append([p.read_bytes() for p in sorted(lib.rglob("*.pyc"))])
+    assert outputs[0] == outputs[1] and outputs[0]

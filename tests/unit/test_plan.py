@@ -522,6 +522,20 @@ def test_every_build_step_sees_the_hosts_package_cache_writable(
     )
 
 
+def test_the_base_compiles_the_system_pythons_library_once(write_pipeline: WritePipeline) -> None:
+    """compile-stdlib (checked-hash bytecode of /usr/lib/python3*) runs in the base, after
+    the rootfs is in, so every image on it starts Python on bytecode; no other node runs it,
+    and the bytecode compiler is in the base's key."""
+    plans = plans_of(write_pipeline(TWO))
+    names = [step.name for step in plans["base"].steps]
+    assert names.index("add-rootfs") < names.index("compile-stdlib") < names.index("commit")
+    (step,) = [s for s in plans["base"].steps if s.name == "compile-stdlib"]
+    assert step.argv[-1] == "compile-stdlib.sh"
+    assert {"script:compile-stdlib.sh", "script:compile-bytecode.py"} <= set(plans["base"].inputs)
+    others = [p for name, p in plans.items() if name != "base"]
+    assert not any(s.name == "compile-stdlib" for p in others for s in p.steps)
+
+
 def test_every_script_a_step_script_runs_is_in_its_key():
     """A script that runs another (``$(dirname "$0")/NAME``) names it in HELPERS, so a change
     to the helper changes the key of every node that runs it."""
