@@ -3,10 +3,15 @@
 # Inputs: PACKAGES (space-separated; may be empty), optional APT_MIRROR and APT_MIRROR_REPLACES
 # (a build-time mirror substituted for the image's own, in a temporary sources list); with
 # /run/orchestrate/apt-pins mounted (setting apt_pins), the recorded versions, held; with
-# /run/orchestrate/apt-cache mounted (writable), the host's package cache.
+# /run/orchestrate/apt-cache mounted (writable), the host's package cache; with
+# /run/orchestrate/apt-lists mounted (read-only), the run's package lists.
+# APT_LISTS_FETCH=yes: only fetch the package lists into /run/orchestrate/apt-lists (mounted
+# writable): what orchestrate runs once per run, in a container of the base image, for every
+# node's install-packages to read.
 set -euo pipefail
 
-if [ -z "${PACKAGES:-}" ]; then
+lists=/run/orchestrate/apt-lists
+if [ -z "${PACKAGES:-}" ] && [ "${APT_LISTS_FETCH:-}" != yes ]; then
     echo "install-packages: nothing to install"
     exit 0
 fi
@@ -38,8 +43,22 @@ if [ -n "${TMPDIR:-}" ]; then
     apt_opts+=(-o "Dir::Cache::Archives=$archives/" -o "Dir::Cache::pkgcache=$TMPDIR/pkgcache.bin"
         -o "Dir::Cache::srcpkgcache=$TMPDIR/srcpkgcache.bin")
 fi
-# Lists are fetched once per container; cleanup.sh removes them before commit.
-if [ ! -e /var/lib/apt/lists/orchestrate.stamp ]; then
+if [ "${APT_LISTS_FETCH:-}" = yes ]; then
+    # The lists and their parsed form (srcpkgcache.bin); the cache of what is installed
+    # (pkgcache.bin) differs in every container and is made in each.
+    apt-get "${apt_opts[@]}" -o "Dir::State::Lists=$lists/" \
+        -o "Dir::Cache::srcpkgcache=$lists/srcpkgcache.bin" -o Dir::Cache::pkgcache= update
+    echo "package lists: $(find "$lists" -maxdepth 1 -name '*_Packages*' | wc -l) indexes fetched"
+    exit 0
+fi
+if [ -r "$lists/srcpkgcache.bin" ]; then
+    # The run's lists (orchestrate fetched them once, in a container of the base image, with
+    # these sources and options): read-only here, so apt must not set up folders in them.
+    apt_opts+=(-o "Dir::State::Lists=$lists/" -o "Dir::Cache::srcpkgcache=$lists/srcpkgcache.bin"
+        -o Debug::SetupAPTPartialDirectory::AssumeGood=true)
+    echo "package lists: the run's, fetched once ($(stat -c %y "$lists/srcpkgcache.bin" | cut -c1-19))"
+elif [ ! -e /var/lib/apt/lists/orchestrate.stamp ]; then
+    # Lists are fetched once per container; cleanup.sh removes them before commit.
     apt-get "${apt_opts[@]}" update
     touch /var/lib/apt/lists/orchestrate.stamp
 fi

@@ -38,6 +38,7 @@ from orchestrator.errors import (
     StepFailedError,
 )
 from orchestrator.execution.executor import NodeContext
+from orchestrator.execution.package_lists import PackageLists
 from orchestrator.execution.slots import SLOT_WAIT, BuildSlots
 from orchestrator.inspection.image_files import ImageFiles, read_image
 from orchestrator.inspection.runtime_report import RUNTIME_REPORT, runtime_absent
@@ -144,6 +145,12 @@ class BuildahExecutor:
         self.attestor = attestor
         # Decided for the whole run before it starts (decide_run), else node by node.
         self.decisions: dict[str, Decision] = {}
+        self.package_lists = PackageLists()
+
+    def close(self) -> None:
+        """Once the run's nodes are done: delete what the run shared between them (its
+        package lists)."""
+        self.package_lists.remove_all()
 
     def decide(self, plan: NodePlan) -> Decision:
         """Reuse the image if local storage has one with the plan's key, or the registry
@@ -307,6 +314,8 @@ class BuildahExecutor:
                     f"--- waiting for {', '.join(step.needs)} at {time.strftime('%H:%M:%S')}\n"
                 )
                 ctx.wait_for(step.needs)
+            if step.lists is not None:
+                self._fetch_lists(step, ctx, out, plan)
             slots = self.step_slots if slot else None
             with (
                 slots.held(
@@ -320,6 +329,22 @@ class BuildahExecutor:
                 else contextlib.nullcontext()
             ):
                 self._run_step(step, ctx, out, plan)
+
+    def _fetch_lists(self, step: Step, ctx: NodeContext, out: IO[str], plan: NodePlan) -> None:
+        """The run's package lists ``step`` reads: fetched here if no node has yet."""
+        fetch = step.lists
+        assert fetch is not None
+
+        def remove() -> None:
+            with _noted_in(out, plan.node):
+                self.storage.remove_containers((fetch.container,))
+
+        if self.package_lists.ensure(
+            fetch, lambda steps: self._run_steps(steps, ctx, out, plan), remove
+        ):
+            out.write(f"--- package lists fetched for the run into {fetch.folder}\n")
+        else:
+            out.write(f"--- package lists: the run's, in {fetch.folder}\n")
 
     def _run_step(self, step: Step, ctx: NodeContext, out: IO[str], plan: NodePlan) -> None:
         ctx.on_step(step.name)

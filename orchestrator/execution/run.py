@@ -411,7 +411,10 @@ def execute(
             on_result=on_result,
         )
         with _sigterm_as_interrupt(), progress, _log_through(progress):
-            result = scheduler.run()
+            try:
+                result = scheduler.run()
+            finally:
+                executor.close()
         if gate and not result.interrupted:
             with _sigterm_as_interrupt():
                 gate_and_release(

@@ -15,12 +15,12 @@ from orchestrator.engine import buildah, naming
 from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess
 from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.model.materials import Material, identity_digest
-from orchestrator.model.pipeline import BaseSpec
+from orchestrator.model.pipeline import BASE_NODE, BaseSpec
 from orchestrator.model.references import render_tag
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey, debs
-from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
+from orchestrator.planning.nodeplan import GeneratedFile, ListsFetch, NodePlan, PlanContext, Step
 from orchestrator.planning.refresh import source_date_epoch
 
 VENV = "/var/lib/openstack"
@@ -35,6 +35,7 @@ CA_IN_CTR = f"{IN_CTR}/ca.crt"
 UV_IN_CTR = f"{IN_CTR}/uv"
 APT_PINS_IN_CTR = f"{IN_CTR}/apt-pins"
 APT_CACHE_IN_CTR = f"{IN_CTR}/apt-cache"
+APT_LISTS_IN_CTR = f"{IN_CTR}/apt-lists"
 # The scripts each step script runs in turn (scripts/): in the key of every node that runs it.
 HELPERS: Mapping[str, tuple[str, ...]] = {
     "install-project.sh": ("compile-bytecode.py", "install-packages.sh"),
@@ -144,12 +145,20 @@ class NodeBuilder:
         needs: tuple[str, ...] = (),
         background: bool = False,
         host_env: tuple[str, ...] = (),
+        lists: ListsFetch | None = None,
     ) -> None:
         """Add a step; see :class:`Step` for ``needs`` (parents by image name),
-        ``background`` and ``host_env``."""
+        ``background``, ``host_env`` and ``lists``."""
         needs = tuple(self.ctx.qualify(parent) for parent in needs)
         self.steps.append(
-            Step(name=name, argv=tuple(argv), needs=needs, background=background, host_env=host_env)
+            Step(
+                name=name,
+                argv=tuple(argv),
+                needs=needs,
+                background=background,
+                host_env=host_env,
+                lists=lists,
+            )
         )
 
     def from_step(self, image: str, *, pull: str = "never") -> None:
@@ -185,6 +194,8 @@ class NodeBuilder:
         needs: tuple[str, ...] = (),
         background: bool = False,
         mounts: Sequence[Mount] = (),
+        lists: ListsFetch | None = None,
+        then: Sequence[tuple[str, Mapping[str, str]]] = (),
     ) -> None:
         """Run ``scripts/<script>`` in the working container with ``env`` as its inputs.
 
@@ -195,9 +206,19 @@ class NodeBuilder:
             background: run at low CPU priority (work done ahead of a parent on the critical
                 path).
             mounts: more bind mounts for this step (a local package index).
+            lists: the run's package lists, fetched before this step (once per run).
+            then: more (script, env) to run after ``script`` in the same ``buildah run``
+                (each run costs about 0.2 CPU-s to set up), which stops at the first that
+                fails; their inputs join ``env`` and must not contradict it.
         """
-        self.scripts.update(with_helpers(script))
+        scripts = [script, *(name for name, _ in then)]
+        for each in scripts:
+            self.scripts.update(with_helpers(each))
         env = {"SOURCE_DATE_EPOCH": str(self.epoch), **env}
+        for each, more in then:
+            for variable, value in more.items():
+                if env.setdefault(variable, value) != value:
+                    raise ValueError(f"{self.qualified}: {each} needs another {variable}")
         step_mounts = [*self.base_mounts(), *mounts]
         if wheels:
             self.wheels_image = wheels
@@ -210,23 +231,73 @@ class NodeBuilder:
                 env = {**env, "UV": UV_IN_CTR}
         argv = self.run_in(
             self.container,
-            ["/bin/bash", f"{SCRIPTS_IN_CTR}/{RUN_STEP}", script],
+            ["/bin/bash", f"{SCRIPTS_IN_CTR}/{RUN_STEP}", *scripts],
             mounts=step_mounts,
             env=tuple(env.items()),
         )
-        self.step(name, argv, needs=needs, background=background)
+        self.step(name, argv, needs=needs, background=background, lists=lists)
 
     def install_packages(
-        self, packages: Sequence[str], *, name: str = "install-packages", background: bool = False
+        self,
+        packages: Sequence[str],
+        *,
+        name: str = "install-packages",
+        background: bool = False,
+        lists_from: str = "",
+        then: Sequence[tuple[str, Mapping[str, str]]] = (),
     ) -> None:
         """``install-packages.sh``: distro packages with apt, the way every node installs
         them; what it is given is what the ``archive`` input follows. Nothing to install, no
-        step (a ``buildah run`` costs 0.4 CPU-s even to say so)."""
+        step (a ``buildah run`` costs 0.4 CPU-s even to say so).
+
+        Args:
+            lists_from: the base image: apt reads the run's package lists, fetched once in a
+                container of it (:meth:`lists_fetch`), instead of fetching its own ("": the
+                base itself, which has no base image yet).
+            then: more scripts run in the same step (see :meth:`script_step`).
+        """
         if not packages:
             return
         self.requested += packages
+        fetch = self.lists_fetch(lists_from) if lists_from else None
         self.script_step(
-            name, "install-packages.sh", {"PACKAGES": " ".join(packages)}, background=background
+            name,
+            "install-packages.sh",
+            {"PACKAGES": " ".join(packages)},
+            background=background,
+            mounts=[Mount(source=str(fetch.folder), target=APT_LISTS_IN_CTR)] if fetch else [],
+            lists=fetch,
+            then=then,
+        )
+
+    def lists_fetch(self, image: str) -> ListsFetch:
+        """The run's package lists for this node's platform: ``apt-get update`` once, by
+        install-packages.sh in a throwaway container of ``image`` (the base), into a folder
+        of the run that every node's install-packages then mounts read-only. Each node
+        fetching its own cost 1.6-1.8 CPU-s (9.4 MB of lists fetched and parsed); a
+        writable folder shared by the nodes' own steps would let one step change what
+        another installs."""
+        folder = self.ctx.run_dir / ".apt-lists" / self.ctx.qualify(BASE_NODE)
+        container = naming.container_name(self.ctx.run_id, f"{self.qualified}-apt-lists")
+        mounts = [
+            *self.base_mounts(),
+            Mount(source=str(folder), target=APT_LISTS_IN_CTR, readonly=False),
+        ]
+        env = (("SOURCE_DATE_EPOCH", str(self.epoch)), ("APT_LISTS_FETCH", "yes"))
+        command = ["/bin/bash", f"{SCRIPTS_IN_CTR}/{RUN_STEP}", "install-packages.sh"]
+        return ListsFetch(
+            folder=folder,
+            container=container,
+            steps=(
+                Step(
+                    name="apt-lists-from",
+                    argv=buildah.from_image(container, image, platform=self.platform.name),
+                ),
+                Step(
+                    name="apt-lists", argv=self.run_in(container, command, mounts=mounts, env=env)
+                ),
+                Step(name="apt-lists-rm", argv=buildah.rm(container)),
+            ),
         )
 
     def venv_from_wheels(self, wheels: str, needs: tuple[str, ...]) -> None:

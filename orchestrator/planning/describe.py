@@ -32,6 +32,12 @@ def describe_plan(plan: NodePlan) -> list[str]:
     for package, origin in plan.origins:
         lines.append(f"   bindep:  {package} <- {origin}")
     for index, step in enumerate((*plan.steps, *plan.push, *plan.release), start=1):
+        if step.lists is not None:
+            lines.append(
+                f"       (the run's package lists, in {step.lists.folder}: fetched once per run"
+                " by the first node that needs them, with)"
+            )
+            lines += [f"       - [{fetch.name}] {fetch.display()}" for fetch in step.lists.steps]
         lines.append(f"   {index:2d}. [{step.name}] {step.display()}")
     return lines
 

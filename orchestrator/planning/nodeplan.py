@@ -16,6 +16,20 @@ from orchestrator.model.states import NodeKind
 
 
 @dataclass(frozen=True, kw_only=True)
+class ListsFetch:
+    """The run's Debian package lists, fetched once for every node that installs packages:
+    ``apt-get update`` in a throwaway container of the base image (``steps``: from, update,
+    rm), into ``folder``, which each node's install-packages step then reads, read-only.
+
+    Every node of a platform names the same folder; its own network file and container name
+    are in its steps, and whichever node needs the lists first fetches them."""
+
+    folder: Path
+    container: str
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Step:
     """One command of a node: its name and exact argv (run on the host, buildah included)."""
 
@@ -28,6 +42,8 @@ class Step:
     # Run at low CPU priority: work done ahead of a late parent must not slow that parent,
     # which is on the critical path.
     background: bool = False
+    # Run first, once per run (the first step that needs it; the others wait for it).
+    lists: ListsFetch | None = None
 
     def display(self) -> str:
         """The command line as it would be typed, with host env names noted."""

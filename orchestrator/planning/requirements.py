@@ -121,7 +121,9 @@ def plan_wheel_builder(
     b.input("build_packages", build_packages)
     b.input("toolchain", pipeline.toolchain.builder())
     b.from_step(plans[BASE_NODE].image)
-    b.install_packages(build_packages, name="install-build-packages")
+    b.install_packages(
+        build_packages, name="install-build-packages", lists_from=plans[BASE_NODE].image
+    )
     b.script_step(
         "setup-venv",
         "setup-venv.sh",

@@ -84,11 +84,13 @@ def plan_service(
         b.from_step(plans[shared_parent].image)
         common = shared_packages(plans, shared_parent)
         packages = [p for p in unique(service.dist_packages, own_packages) if p not in common]
-        _user_and_packages(b, service, packages, background=False)
+        _user_and_packages(
+            b, service, packages, background=False, lists_from=plans[BASE_NODE].image
+        )
         install_needs = ()
     else:
         b.from_step(plans[BASE_NODE].image)
-        _runtime(b, service, wheels, own_packages)
+        _runtime(b, service, wheels, own_packages, plans[BASE_NODE].image)
         install_needs = ()
     version = fetched.version if fetched else service.source.version
     _install(b, service, fetched, version, wheels=wheels, needs=install_needs)
@@ -99,21 +101,16 @@ def plan_service(
         )
     for extra in service.extra_steps:
         _extra_step(b, extra)
-    _check_runtime(b, service)
     source_url = _source_url(service, fetched)
     revision = fetched.revision if fetched else ""
-    b.script_step(
-        "collect-info",
-        "collect-info.sh",
-        {
-            "VENV": VENV,
-            "PROJECT": service.project.pypi,
-            "PROJECT_VERSION": version,
-            "PROJECT_SOURCE": source_url,
-            "PROJECT_REVISION": revision,
-        },
-    )
-    b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
+    info = {
+        "VENV": VENV,
+        "PROJECT_NAME": service.project.pypi,
+        "PROJECT_VERSION": version,
+        "PROJECT_SOURCE": source_url,
+        "PROJECT_REVISION": revision,
+    }
+    _check_runtime(b, service, then=[("collect-info.sh", info), ("cleanup.sh", {"VENV": VENV})])
     config = [
         "--env",
         PATH_ENV,
@@ -136,15 +133,18 @@ def plan_service(
     )
 
 
-def _check_runtime(b: NodeBuilder, service: ServiceImage) -> None:
+def _check_runtime(
+    b: NodeBuilder, service: ServiceImage, *, then: Sequence[tuple[str, Mapping[str, str]]]
+) -> None:
     """Every command the project's rootwrap filters and privsep code run is in the image or
-    accepted as absent, and every configuration default under /etc/<project>/ exists."""
+    accepted as absent, and every configuration default under /etc/<project>/ exists; then,
+    in the same ``buildah run``, ``then`` (what the image says of itself, the cleanup)."""
     accepted = sorted(command for command, _ in service.project.runtime_absent)
     b.input("runtime_absent", accepted)
     # A copy of the report in the node's run folder, for the run's summary.
     report = Mount(source=str(b.node_dir), target=REPORT_IN_CTR, readonly=False)
     b.script_step(
-        "check-runtime",
+        "+".join(["check-runtime", *(script.removesuffix(".sh") for script, _ in then)]),
         "check-runtime.sh",
         {
             "VENV": VENV,
@@ -156,6 +156,7 @@ def _check_runtime(b: NodeBuilder, service: ServiceImage) -> None:
             "REPORT_COPY": f"{REPORT_IN_CTR}/{RUNTIME_REPORT}",
         },
         mounts=[report],
+        then=then,
     )
 
 
@@ -179,28 +180,42 @@ def _own_bindep(
 
 
 def _runtime(
-    b: NodeBuilder, service: ServiceImage, wheels: str, more_packages: tuple[str, ...]
+    b: NodeBuilder,
+    service: ServiceImage,
+    wheels: str,
+    more_packages: tuple[str, ...],
+    base_image: str,
 ) -> None:
     """Distro packages and the service user, in the background while the wheels build runs,
     then the venv, which needs the wheels image."""
     packages = unique(service.dist_packages, more_packages)
-    _user_and_packages(b, service, packages, background=True)
+    _user_and_packages(b, service, packages, background=True, lists_from=base_image)
     b.venv_from_wheels(wheels, needs=WAIT_FOR_WHEELS)
 
 
 def _user_and_packages(
-    b: NodeBuilder, service: ServiceImage, packages: Sequence[str], *, background: bool
+    b: NodeBuilder,
+    service: ServiceImage,
+    packages: Sequence[str],
+    *,
+    background: bool,
+    lists_from: str,
 ) -> None:
-    b.install_packages(packages, background=background)
-    b.script_step(
-        "create-user",
-        "create-user.sh",
-        {
-            "SERVICE_USER": service.user,
-            "SERVICE_UID": str(service.uid),
-            "SERVICE_GID": str(service.gid),
-        },
+    """The distro packages and the service user, in one ``buildah run``."""
+    user = {
+        "SERVICE_USER": service.user,
+        "SERVICE_UID": str(service.uid),
+        "SERVICE_GID": str(service.gid),
+    }
+    if not packages:
+        b.script_step("create-user", "create-user.sh", user, background=background)
+        return
+    b.install_packages(
+        packages,
+        name="install-packages+create-user",
         background=background,
+        lists_from=lists_from,
+        then=[("create-user.sh", user)],
     )
 
 

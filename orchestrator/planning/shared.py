@@ -110,7 +110,7 @@ def plan_shared(
     b.input("distributions", distributions)
     b.input("toolchain", pipeline.toolchain.requirements())
     b.from_step(plans[BASE_NODE].image)
-    b.install_packages(packages, background=True)
+    b.install_packages(packages, background=True, lists_from=plans[BASE_NODE].image)
     b.venv_from_wheels(wheels, needs=(REQUIREMENTS_NODE,))
     if distributions:  # none when the wheels are for one service alone (scope: selected)
         b.script_step(
@@ -138,5 +138,5 @@ def plan_shared_group(
     b.network_env(pip_index=False)
     b.input("dist_packages", packages)
     b.from_step(plans[SHARED_NODE].image)
-    b.install_packages(packages)
+    b.install_packages(packages, lists_from=plans[BASE_NODE].image)
     return b.clean_and_finish(parents=(SHARED_NODE,), plans=plans)

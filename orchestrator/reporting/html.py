@@ -46,7 +46,7 @@ STEP_COLOURS = {
 }
 _STEP_KINDS = (
     ("waiting", ("waiting",)),
-    ("packages", ("bootstrap", "install-packages", "build-packages", "bindep")),
+    ("packages", ("bootstrap", "install-packages", "build-packages", "bindep", "apt-lists")),
     ("install", ("install-", "build-wheels", "fetch-wheels", "setup-venv", "project-", "pip")),
     ("commit", ("commit", "config", "sbom", "copy-sbom", "settle-run", "tag", "untag")),
     ("checks", ("smoke", "check", "acceptance", "verify")),

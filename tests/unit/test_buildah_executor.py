@@ -41,7 +41,7 @@ from orchestrator.errors import (
 from orchestrator.execution.buildah_executor import STARTUP_RETRIES, BuildahExecutor
 from orchestrator.execution.executor import NodeContext
 from orchestrator.model.states import NodeKind, RunState, Status
-from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, Step, empty_plan
+from orchestrator.planning.nodeplan import GeneratedFile, ListsFetch, NodePlan, Step, empty_plan
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import clean_up_dead_runs
 
@@ -968,3 +968,69 @@ def test_a_container_removed_while_buildah_lists_them_is_asked_again() -> None:
     assert runner.calls == 3
     with pytest.raises(StepFailedError):  # not forever
         Storage(RacingListing(failures=99)).containers()  # type: ignore[arg-type]
+
+
+# -- the run's package lists -----------------------------------------------------------------
+
+
+def _with_lists(plan: NodePlan, folder: Path) -> NodePlan:
+    """``plan`` whose install step reads the run's package lists in ``folder``."""
+    fetcher = f"{plan.containers[0]}-apt-lists"
+    update = buildah.run(
+        fetcher,
+        ["apt-get", "update"],
+        isolation=Isolation(),
+        mounts=[Mount(source=str(folder), target="/run/orchestrate/apt-lists", readonly=False)],
+    )
+    fetch = ListsFetch(
+        folder=folder,
+        container=fetcher,
+        steps=(
+            Step(name="apt-lists-from", argv=buildah.from_image(fetcher, BASE)),
+            Step(name="apt-lists", argv=update),
+            Step(name="apt-lists-rm", argv=buildah.rm(fetcher)),
+        ),
+    )
+    steps = tuple(
+        dataclasses.replace(step, lists=fetch) if step.name == "install" else step
+        for step in plan.steps
+    )
+    return dataclasses.replace(plan, steps=steps)
+
+
+def test_the_package_lists_are_fetched_once_per_run(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    folder = tmp_path / "run" / ".apt-lists" / "base"
+    executor = BuildahExecutor(runner=runner, host_env={})
+    first = _with_lists(make_plan(tmp_path, key="k1", tags=()), folder)
+    second = _with_lists(make_plan(tmp_path, key="k2", tags=()), folder)
+
+    assert executor.execute(first, make_ctx(tmp_path)).status is Status.BUILT
+    assert executor.execute(second, make_ctx(tmp_path)).status is Status.BUILT
+
+    names = [name for name, _ in runner.steps]
+    assert names.count("apt-lists") == 1 and names.count("install") == 2
+    assert names.index("apt-lists-rm") < names.index("install")  # fetched, then read
+    assert folder.is_dir() and runner.containers == set()
+    log = make_ctx(tmp_path).log_path.read_text()
+    assert "package lists fetched for the run" in log and "package lists: the run's" in log
+    executor.close()  # the run is over: its lists go
+    assert not folder.exists()
+
+
+def test_a_failed_fetch_of_the_lists_fails_the_node_and_is_tried_again(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    folder = tmp_path / "run" / ".apt-lists" / "base"
+    executor = BuildahExecutor(runner=runner, host_env={})
+    plan = _with_lists(make_plan(tmp_path), folder)
+    runner.fail("apt-lists", tail="E: Failed to fetch http://deb.debian.org/.../InRelease")
+
+    with pytest.raises(StepFailedError):
+        executor.execute(plan, make_ctx(tmp_path))
+
+    assert runner.steps_named("install") == []
+    assert_no_leftovers(runner, plan)  # the fetch's container too
+    assert executor.execute(plan, make_ctx(tmp_path)).status is Status.BUILT
+    assert len(runner.steps_named("apt-lists")) == 2

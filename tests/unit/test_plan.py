@@ -17,7 +17,8 @@ from orchestrator.model.inputs import FetchedSource
 from orchestrator.model.pipeline import Source
 from orchestrator.model.request import Selection
 from orchestrator.model.settings import resolve_settings
-from orchestrator.planning.builder import HELPERS, SBOM_STEP, with_helpers
+from orchestrator.model.states import NodeKind
+from orchestrator.planning.builder import HELPERS, SBOM_STEP, NodeBuilder, with_helpers
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
@@ -262,16 +263,18 @@ def test_runtime_completeness_is_checked_before_the_image_is_committed(
     body = TWO + "projects:\n  glance:\n    runtime_absent: {qemu-img: 'a test', dd: 'x'}\n"
     plans = plans_of(write_pipeline(body))
     names = [s.name for s in plans["glance"].steps]
-    assert names.index("install-project") < names.index("check-runtime") < names.index("commit")
-    step = next(s for s in plans["glance"].steps if s.name == "check-runtime")
+    checks = "check-runtime+collect-info+cleanup"  # one buildah run, the scripts in turn
+    assert names.index("install-project") < names.index(checks) < names.index("commit")
+    step = next(s for s in plans["glance"].steps if s.name == checks)
+    assert step.argv[-3:] == ("check-runtime.sh", "collect-info.sh", "cleanup.sh")
     assert "ACCEPTED=dd qemu-img" in step.argv and "DIST=glance" in step.argv
-    assert "ETC_DIR=/etc/glance" in step.argv
+    assert "ETC_DIR=/etc/glance" in step.argv and "PROJECT_NAME=glance" in step.argv
     assert plans["glance"].inputs["runtime_absent"] != plans["keystone"].inputs["runtime_absent"]
 
 
 def test_isolation_and_runtime_are_settings(write_pipeline: WritePipeline) -> None:
     plans = plans_of(write_pipeline(TWO), cli={"isolation": "oci", "runtime": "runc"})
-    run = next(s for s in plans["keystone"].steps if s.name == "install-packages")
+    run = next(s for s in plans["keystone"].steps if s.argv[:2] == ("buildah", "run"))
     assert run.argv[:6] == ("buildah", "run", "--isolation", "oci", "--runtime", "runc")
 
 
@@ -412,7 +415,7 @@ def test_only_the_first_wheel_step_waits_for_the_wheels_image(
     needs = {s.name: s.needs for s in steps if s.needs}
     assert needs == {"setup-venv": ("requirements",)}
     names = [s.name for s in steps]
-    assert names.index("install-packages") < names.index("setup-venv")
+    assert names.index("install-packages+create-user") < names.index("setup-venv")
     assert "[after: requirements]" in next(s for s in steps if s.name == "setup-venv").display()
     # Shared: the shared node's packages are installed meanwhile; the services start on it.
     plans = plans_of(write_pipeline(TWO, name="shared.yaml"))
@@ -534,6 +537,65 @@ def test_the_base_compiles_the_system_pythons_library_once(write_pipeline: Write
     assert {"script:compile-stdlib.sh", "script:compile-bytecode.py"} <= set(plans["base"].inputs)
     others = [p for name, p in plans.items() if name != "base"]
     assert not any(s.name == "compile-stdlib" for p in others for s in p.steps)
+
+
+def test_package_lists_are_fetched_once_per_run_in_a_container_of_the_base(
+    write_pipeline: WritePipeline,
+) -> None:
+    """Every node that installs packages reads one folder of the run's lists, read-only; the
+    lists are fetched into it, writable, only by a throwaway container of the base image."""
+    plans = plans_of(write_pipeline(TWO + "layering: flat\n"))
+    installs = [
+        (name, step)
+        for name, plan in plans.items()
+        for step in plan.steps
+        if "install-packages.sh" in step.argv
+    ]
+    assert {name for name, _ in installs} >= {"keystone", "glance"}
+    folders = {step.lists.folder for _, step in installs if step.lists is not None}
+    assert len(folders) == 1 and all(step.lists is not None for _, step in installs)
+    (folder,) = folders
+    assert folder == plans["base"].run_dir.parent / ".apt-lists" / "base"
+    for name, step in installs:
+        assert f"type=bind,src={folder},dst=/run/orchestrate/apt-lists,ro" in step.argv, name
+        assert f"src={folder},dst=/run/orchestrate/apt-lists,rw" not in " ".join(step.argv)
+        fetch = step.lists
+        assert fetch is not None
+        assert [s.name for s in fetch.steps] == ["apt-lists-from", "apt-lists", "apt-lists-rm"]
+        assert fetch.steps[0].argv[-1] == plans["base"].image
+        update = fetch.steps[1].argv
+        assert f"type=bind,src={folder},dst=/run/orchestrate/apt-lists,rw" in update
+        assert "APT_LISTS_FETCH=yes" in update and fetch.container in update
+        assert fetch.container not in step.argv  # the node's own container reads them
+
+
+def test_a_service_sets_up_its_packages_and_user_in_one_run(
+    write_pipeline: WritePipeline,
+) -> None:
+    plans = plans_of(write_pipeline(TWO + "layering: flat\n"))
+    names = [s.name for s in plans["keystone"].steps]
+    assert "install-packages+create-user" in names and "create-user" not in names
+    step = next(s for s in plans["keystone"].steps if s.name == "install-packages+create-user")
+    assert step.argv[-2:] == ("install-packages.sh", "create-user.sh")
+    assert "SERVICE_USER=keystone" in step.argv and step.lists is not None
+    # On the shared node, glance has no packages of its own here: its user alone.
+    shared = plans_of(write_pipeline(TWO, name="shared.yaml"))
+    assert "create-user" in [s.name for s in shared["glance"].steps]
+
+
+def test_scripts_of_one_run_must_agree_on_their_inputs(write_pipeline: WritePipeline) -> None:
+    resolved = load(write_pipeline(TWO))
+    settings = resolve_settings({}, {"state_dir": "/s"}, environ={})
+    ctx = PlanContext(
+        run_id="r1",
+        run_dir=Path("/s/runs/r1/work"),
+        settings=settings,
+        inputs=plan_inputs(resolved, SOURCES),
+        now=NOW,
+    )
+    b = NodeBuilder("keystone", NodeKind.SERVICE, resolved, ctx)
+    with pytest.raises(ValueError, match=r"keystone: b\.sh needs another VENV"):
+        b.script_step("a+b", "a.sh", {"VENV": "/v"}, then=[("b.sh", {"VENV": "/w"})])
 
 
 def test_every_script_a_step_script_runs_is_in_its_key():

@@ -16,7 +16,8 @@ from tests.unit.test_plan import SOURCES, TWO, fetched, plans_of
 
 
 def step(plan, name):  # type: ignore[no-untyped-def]
-    return next(s for s in plan.steps if s.name == name)
+    """The step ``name``, or the one that runs it with others (``install-packages+...``)."""
+    return next(s for s in plan.steps if name in (s.name, *s.name.split("+")))
 
 
 def env_of(argv: tuple[str, ...], name: str) -> str:
