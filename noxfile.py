@@ -240,7 +240,8 @@ def loci_all(session: nox.Session) -> None:
 
 @nox.session
 def rebuilds(session: nox.Session) -> None:
-    """Cold, no-op (offline) and one-version-changed builds of the full stack, timed."""
+    """Cold, no-op (offline), one-version-changed and typical nightly (a constraint and a
+    service's source changed) builds of the full stack, timed."""
     session.install("-e", ".")
     session.run("python", "benchmarks/rebuilds.py", *session.posargs)
 
@@ -248,7 +249,8 @@ def rebuilds(session: nox.Session) -> None:
 @nox.session
 def service_cost(session: nox.Session) -> None:
     """One service rebuilt on its cached parents (default keystone; ``-- --all``: the nine),
-    each step's wall and busy CPU-seconds; build the full stack first."""
+    each step's wall and busy CPU-seconds and its marginal cost (minus the same run with
+    nothing built); build the full stack first."""
     session.install("-e", ".")
     session.run("python", "benchmarks/service_cost.py", *session.posargs)
 
