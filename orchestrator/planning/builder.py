@@ -288,6 +288,7 @@ class NodeBuilder:
         return ListsFetch(
             folder=folder,
             container=container,
+            node=self.ctx.qualify(BASE_NODE),
             steps=(
                 Step(
                     name="apt-lists-from",

@@ -27,6 +27,9 @@ class ListsFetch:
     folder: Path
     container: str
     steps: tuple[Step, ...]
+    # The node whose image the container starts from (the base): it must be in local
+    # storage when a node that reads the lists is built, even when only a grandparent.
+    node: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -110,7 +110,9 @@ def decide_all(
     decide_one: Callable[[NodePlan], Decision],
 ) -> dict[str, Decision]:
     """Every node's decision; a node reused from the registry is pulled (by digest) when one
-    of its children in this run is built on it, and left there otherwise."""
+    of its children in this run is built on it, or when a node built in this run fetches its
+    package lists in a container of it (the base, a grandparent: ListsFetch), and left there
+    otherwise."""
     decisions = {node: decide_one(plan) for node, plan in plans.items()}
     for node, plan in plans.items():
         built = [p for p in plan.parents if p in decisions and not decisions[p].reuse]
@@ -119,12 +121,27 @@ def decide_all(
             decisions[node] = Decision(
                 reuse=False, why=f"a platform's image is built: {', '.join(sorted(built))}"
             )
+    lists_from = {
+        step.lists.node
+        for node, plan in plans.items()
+        if not decisions[node].reuse
+        for step in plan.steps
+        if step.lists is not None
+    }
     for node, decision in decisions.items():
-        if decision.where == "registry" and any(
+        if decision.where != "registry":
+            continue
+        if any(
             not decisions[child].reuse for child in children.get(node, ()) if child in decisions
         ):
             decisions[node] = replace(
                 decision, pull=True, why=f"{decision.why}, pulled: a child is built on it"
+            )
+        elif node in lists_from:
+            decisions[node] = replace(
+                decision,
+                pull=True,
+                why=f"{decision.why}, pulled: a node built reads the package lists in it",
             )
     return decisions
 

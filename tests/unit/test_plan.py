@@ -23,6 +23,7 @@ from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
+from orchestrator.planning.reuse import Decision, decide_all
 from tests.conftest import ROOT, WritePipeline
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -567,6 +568,34 @@ def test_package_lists_are_fetched_once_per_run_in_a_container_of_the_base(
         assert f"type=bind,src={folder},dst=/run/orchestrate/apt-lists,rw" in update
         assert "APT_LISTS_FETCH=yes" in update and fetch.container in update
         assert fetch.container not in step.argv  # the node's own container reads them
+
+
+def test_the_base_is_pulled_when_a_node_built_reads_its_package_lists(
+    write_pipeline: WritePipeline,
+) -> None:
+    """On a host with the images in a registry, rebuilding keystone pulls its parent
+    openstack-base, and the base too: the lists are fetched in a container of the base,
+    keystone's grandparent, which would otherwise stay in the registry."""
+    plans = plans_of(write_pipeline(TWO))
+    children: dict[str, list[str]] = {}
+    for name, plan in plans.items():
+        for parent in plan.parents:
+            children.setdefault(parent, []).append(name)
+    remote = Decision(reuse=True, why="key tag in the registry", where="registry")
+
+    def decided(built: set[str]) -> dict[str, Decision]:
+        return decide_all(
+            plans,
+            children,
+            lambda plan: Decision(reuse=False, why="new") if plan.node in built else remote,
+        )
+
+    decisions = decided({"keystone"})
+    shared = decisions["openstack-base"]
+    assert shared.pull and "a child is built" in shared.why
+    assert decisions["base"].pull and "package lists" in decisions["base"].why
+    assert not decisions["wheel-builder"].pull and not decisions["glance"].pull
+    assert not decided(set())["base"].pull  # nothing built: nothing pulled
 
 
 def test_a_service_sets_up_its_packages_and_user_in_one_run(
