@@ -38,13 +38,13 @@ from orchestrator.errors import (
     StepFailedError,
 )
 from orchestrator.execution.executor import NodeContext
-from orchestrator.execution.package_lists import PackageLists
+from orchestrator.execution.package_lists import LISTS_WAIT, PackageLists
 from orchestrator.execution.slots import SLOT_WAIT, BuildSlots
 from orchestrator.inspection.image_files import ImageFiles, read_image
 from orchestrator.inspection.runtime_report import RUNTIME_REPORT, runtime_absent
 from orchestrator.model.results import Outcome
 from orchestrator.model.states import NodeKind, Status
-from orchestrator.planning.nodeplan import NodePlan, Step
+from orchestrator.planning.nodeplan import LISTS_RM, NodePlan, Step
 from orchestrator.planning.reuse import BuildHistory, Decision, decide, decide_all
 from orchestrator.provenance.collect import Attestor
 
@@ -339,8 +339,20 @@ class BuildahExecutor:
             with _noted_in(out, plan.node):
                 self.storage.remove_containers((fetch.container,))
 
+        def run(steps: tuple[Step, ...]) -> None:
+            self._run_steps(tuple(s for s in steps if s.name != LISTS_RM), ctx, out, plan)
+            # A container that will not go is noted, not fatal: the lists are complete.
+            with _noted_in(out, plan.node):
+                self._run_steps(tuple(s for s in steps if s.name == LISTS_RM), ctx, out, plan)
+
         if self.package_lists.ensure(
-            fetch, lambda steps: self._run_steps(steps, ctx, out, plan), remove
+            fetch,
+            run,
+            remove,
+            node=plan.node,
+            cancel=ctx.cancel,
+            deadline=ctx.deadline,
+            on_wait=lambda: ctx.on_step(LISTS_WAIT),
         ):
             out.write(f"--- package lists fetched for the run into {fetch.folder}\n")
         else:

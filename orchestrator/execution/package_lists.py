@@ -7,16 +7,39 @@ throwaway container of the base image, into a folder of the run. The first step 
 a folder fetches it (its steps run in a build slot like any other); steps that need it
 meanwhile wait for it; every step then mounts it read-only. Only that container, which runs
 Debian's apt and nothing of a project's, ever writes the folder.
+
+A fetch that fails (apt exits non-zero: the mirror is down) fails its node, and the nodes
+that were waiting for it fail at once, naming it, instead of trying the same mirror one
+after the other; a node that asks later (a retry) fetches again. A fetch stopped by Ctrl-C
+or its node's timeout fails no one else: the next waiting node fetches.
 """
 
 from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.errors import (
+    EXIT_NODE_FAILED,
+    CancelledError,
+    OrchestrateError,
+    StepFailedError,
+    StepTimeoutError,
+)
 from orchestrator.planning.nodeplan import ListsFetch, Step
+
+# The name of the time a node spends waiting for another node's fetch (``orchestrate show``).
+LISTS_WAIT = "waiting for the run's package lists"
+
+
+class ListsFetchError(OrchestrateError):
+    """The run's package lists could not be had: their fetch failed in another node, or
+    their folder could not be made."""
+
+    exit_code = EXIT_NODE_FAILED
 
 
 class PackageLists:
@@ -27,34 +50,79 @@ class PackageLists:
         self._locks: dict[Path, threading.Lock] = {}
         self._fetched: set[Path] = set()
         self._made: set[Path] = set()
+        # Per folder: how many fetches ended, and the one whose apt failed last (and where).
+        self._ended: dict[Path, int] = {}
+        self._failed: dict[Path, tuple[int, str]] = {}
 
     def ensure(
         self,
         fetch: ListsFetch,
         run: Callable[[tuple[Step, ...]], None],
         remove_container: Callable[[], None],
+        *,
+        node: str,
+        cancel: threading.Event,
+        deadline: float | None = None,
+        on_wait: Callable[[], None] = lambda: None,
     ) -> bool:
         """Fetch ``fetch.folder`` with ``run(fetch.steps)`` unless this run did already;
-        True when this call fetched it. A failed fetch removes its container and raises what
-        ``run`` raised; the next step that needs the folder tries again."""
+        True when this call fetched it.
+
+        Raises:
+            ListsFetchError: a fetch this call waited for failed (in ``node``'s words: the
+                node that ran it), or the folder cannot be made.
+            CancelledError, StepTimeoutError: while waiting for another node's fetch.
+            Whatever ``run`` raised: this call's own fetch failed (its container removed).
+        """
         with self._guard:
             lock = self._locks.setdefault(fetch.folder, threading.Lock())
-        with lock:
-            if fetch.folder in self._fetched:
-                return False
-            # A folder left by a killed attempt of this run is fetched afresh.
-            shutil.rmtree(fetch.folder, ignore_errors=True)
-            fetch.folder.mkdir(parents=True)
+            # A fetch that ends after this call asked is one it waited for.
+            seen = self._ended.get(fetch.folder, 0)
+        self._acquire(lock, cancel, deadline, on_wait)
+        try:
             with self._guard:
+                if fetch.folder in self._fetched:
+                    return False
+                failed = self._failed.get(fetch.folder)
+                if failed is not None and failed[0] > seen:
+                    raise ListsFetchError(
+                        f"the run's package lists: their fetch failed in node {failed[1]} "
+                        "(see its log)"
+                    )
+                attempt = self._ended.get(fetch.folder, 0) + 1
                 self._made.add(fetch.folder)
+            _fresh(fetch.folder)
             try:
                 run(fetch.steps)
-            except BaseException:
+            except BaseException as exc:
                 remove_container()
+                with self._guard:
+                    self._ended[fetch.folder] = attempt
+                    if isinstance(exc, StepFailedError):
+                        self._failed[fetch.folder] = (attempt, node)
                 raise
             with self._guard:
+                self._ended[fetch.folder] = attempt
                 self._fetched.add(fetch.folder)
             return True
+        finally:
+            lock.release()
+
+    @staticmethod
+    def _acquire(
+        lock: threading.Lock,
+        cancel: threading.Event,
+        deadline: float | None,
+        on_wait: Callable[[], None],
+    ) -> None:
+        if lock.acquire(blocking=False):
+            return
+        on_wait()
+        while not lock.acquire(timeout=0.1):
+            if cancel.is_set():
+                raise CancelledError("cancelled while waiting for the run's package lists")
+            if deadline is not None and time.monotonic() > deadline:
+                raise StepTimeoutError("timed out waiting for the run's package lists")
 
     def remove_all(self) -> None:
         """Delete every folder this run fetched (called once the run's nodes are done)."""
@@ -63,3 +131,14 @@ class PackageLists:
             self._fetched.clear()
         for folder in made:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fresh(folder: Path) -> None:
+    """An empty ``folder`` (one left by a failed or killed attempt is emptied)."""
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ListsFetchError(
+            f"the run's package lists: cannot make {folder}: {err.strerror or err}"
+        ) from err

@@ -20,7 +20,14 @@ from orchestrator.model.references import render_tag
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
 from orchestrator.planning import cachekey, debs
-from orchestrator.planning.nodeplan import GeneratedFile, ListsFetch, NodePlan, PlanContext, Step
+from orchestrator.planning.nodeplan import (
+    LISTS_RM,
+    GeneratedFile,
+    ListsFetch,
+    NodePlan,
+    PlanContext,
+    Step,
+)
 from orchestrator.planning.refresh import source_date_epoch
 
 VENV = "/var/lib/openstack"
@@ -297,7 +304,7 @@ class NodeBuilder:
                 Step(
                     name="apt-lists", argv=self.run_in(container, command, mounts=mounts, env=env)
                 ),
-                Step(name="apt-lists-rm", argv=buildah.rm(container)),
+                Step(name=LISTS_RM, argv=buildah.rm(container)),
             ),
         )
 

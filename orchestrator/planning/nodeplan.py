@@ -14,6 +14,9 @@ from orchestrator.model.platforms import SUPPORTED, Platform
 from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind
 
+# The last step of a ListsFetch: its container removed (a failure there is only noted).
+LISTS_RM = "apt-lists-rm"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ListsFetch:

@@ -1034,3 +1034,19 @@ def test_a_failed_fetch_of_the_lists_fails_the_node_and_is_tried_again(
     assert_no_leftovers(runner, plan)  # the fetch's container too
     assert executor.execute(plan, make_ctx(tmp_path)).status is Status.BUILT
     assert len(runner.steps_named("apt-lists")) == 2
+
+
+def test_a_fetch_container_that_will_not_go_is_noted_and_the_lists_are_used(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    folder = tmp_path / "run" / ".apt-lists" / "base"
+    executor = BuildahExecutor(runner=runner, host_env={})
+    plan = _with_lists(make_plan(tmp_path), folder)
+    runner.fail("apt-lists-rm", tail="Error: removing container: device busy")
+
+    assert executor.execute(plan, make_ctx(tmp_path)).status is Status.BUILT
+
+    log = make_ctx(tmp_path).log_path.read_text()
+    assert "cleanup of keystone incomplete: step 'apt-lists-rm' exited 1" in log
+    assert "package lists fetched for the run" in log
+    assert len(runner.steps_named("apt-lists")) == 1
