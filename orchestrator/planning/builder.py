@@ -122,6 +122,8 @@ class NodeBuilder:
         # base's bootstrap: the variant and its includes): the ``archive`` input's sources.
         self.from_image = ""
         self.requested: list[str] = []
+        # The run's package lists this node reads (its install-packages step's), if any.
+        self.lists: ListsFetch | None = None
         self.bootstrap: tuple[str, tuple[str, ...]] | None = None
         self.deb_suites: dict[str, str] = {}
         self.materials: list[Material] = []
@@ -219,8 +221,13 @@ class NodeBuilder:
                 fails; their inputs join ``env`` and must not contradict it.
         """
         scripts = [script, *(name for name, _ in then)]
-        for each in scripts:
-            self.scripts.update(with_helpers(each))
+        run = set().union(*(with_helpers(each) for each in scripts))
+        self.scripts.update(run)
+        if lists is None and self.lists is not None and "install-packages.sh" in run:
+            # A later step that may install packages too (install-project: the runtime
+            # packages of compiled wheels) reads the same lists, not a later fetch of its own.
+            lists = self.lists
+            mounts = [*mounts, Mount(source=str(lists.folder), target=APT_LISTS_IN_CTR)]
         env = {"SOURCE_DATE_EPOCH": str(self.epoch), **env}
         for each, more in then:
             for variable, value in more.items():
@@ -267,6 +274,7 @@ class NodeBuilder:
             return
         self.requested += packages
         fetch = self.lists_fetch(lists_from) if lists_from else None
+        self.lists = self.lists or fetch
         self.script_step(
             name,
             "install-packages.sh",

@@ -640,3 +640,23 @@ def test_every_script_a_step_script_runs_is_in_its_key():
         "install-packages.sh",
         "apt-pins.sh",
     }
+
+
+def test_install_project_reads_the_node_s_package_lists_for_the_runtime_packages(
+    write_pipeline: WritePipeline,
+) -> None:
+    """openstack-base installs its packages, then the shared distributions, whose compiled
+    wheels may need more packages (install-project.sh runs install-packages.sh): that step
+    reads the same lists, read-only, instead of fetching its own later ones."""
+    plans = plans_of(write_pipeline(TWO))
+    steps = {s.name: s for s in plans["openstack-base"].steps}
+    installed, shared = steps["install-packages"], steps["install-shared"]
+    assert installed.lists is not None and shared.lists == installed.lists
+    folder = installed.lists.folder
+    assert f"type=bind,src={folder},dst=/run/orchestrate/apt-lists,ro" in shared.argv
+    # A node without packages of its own fetches none for its install step.
+    flat = plans_of(write_pipeline(TWO + "layering: flat\n", name="flat.yaml"))
+    for service in ("glance", "keystone"):
+        named = {s.name: s for s in flat[service].steps}
+        installs = any(name.startswith("install-packages") for name in named)
+        assert installs == (named["install-project"].lists is not None), service
