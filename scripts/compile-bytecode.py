@@ -76,6 +76,13 @@ def compile_new(snapshot: Path) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> int:
+    if sys.flags.hash_randomization:
+        # The hash seed orders what a set constant holds; random, two builds could differ.
+        print(
+            "compile-bytecode: PYTHONHASHSEED=0 is not in effect (set it; -I and -E ignore it)",
+            file=sys.stderr,
+        )
+        return 2
     if len(argv) >= 2 and argv[0] == "--tree":
         roots = [Path(arg) for arg in argv[1:]]
         files = compile_tree([root for root in roots if root.is_dir()])

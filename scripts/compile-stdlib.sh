@@ -18,4 +18,8 @@ roots=()
 for root in /usr/lib/python3*/; do
     roots+=("${root%/}")
 done
-PYTHONHASHSEED=0 "$python" -I "$(dirname "$0")/compile-bytecode.py" --tree "${roots[@]}"
+# dpkg's timestamp bytecode goes first: compile-bytecode.py leaves tests out, and a stale file
+# there would be removed by a later node's cleanup (a whiteout in its layer).
+find "${roots[@]}" -name __pycache__ -type d -prune -exec rm -rf {} +
+# -s, not -I: -I ignores every PYTHON* variable, PYTHONHASHSEED too.
+PYTHONHASHSEED=0 "$python" -s "$(dirname "$0")/compile-bytecode.py" --tree "${roots[@]}"

@@ -72,7 +72,8 @@ else
     "$VENV/bin/pip" install --no-compile --no-index "${links[@]}" --only-binary :all: \
         --constraint "$constraints" $PROJECT ${PIP_PACKAGES:-}
 fi
-PYTHONHASHSEED=0 "$VENV/bin/python" -I "$(dirname "$0")/compile-bytecode.py" "$before"
+# -s, not -I: -I ignores every PYTHON* variable, PYTHONHASHSEED too.
+PYTHONHASHSEED=0 "$VENV/bin/python" -s "$(dirname "$0")/compile-bytecode.py" "$before"
 
 if [ -n "${PROJECT_ETC:-}" ] && [ -n "${PROJECT_SRC:-}" ]; then
     : "${ETC_DIR:?}"

@@ -33,7 +33,7 @@ def _run(root: Path, listed: str) -> subprocess.CompletedProcess[str]:
     before = root.parent / "before"
     before.write_text(listed)
     return subprocess.run(
-        [str(root / "bin" / "python"), "-I", str(SCRIPT), str(before)],
+        [str(root / "bin" / "python"), "-s", str(SCRIPT), str(before)],
         capture_output=True,
         text=True,
         check=False,
@@ -75,7 +75,10 @@ def test_the_same_sources_give_the_same_bytes(tmp_path):
 def test_wrong_arguments_exit_2(tmp_path):
     root, _ = _venv_with_demo(tmp_path)
     proc = subprocess.run(
-        [str(root / "bin" / "python"), "-I", str(SCRIPT)], capture_output=True, text=True
+        [str(root / "bin" / "python"), "-s", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONHASHSEED": "0"},
     )
     assert proc.returncode == 2 and "usage: compile-bytecode.py FILE" in proc.stderr
 
@@ -96,7 +99,7 @@ def _library(tmp_path: Path) -> Path:
 
 def _tree(*roots: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-I", str(SCRIPT), "--tree", *map(str, roots)],
+        [sys.executable, "-s", str(SCRIPT), "--tree", *map(str, roots)],
         capture_output=True,
         text=True,
         check=False,
@@ -125,3 +128,19 @@ def test_a_library_tree_compiles_to_the_same_bytes_twice(tmp_path):
         assert _tree(lib).returncode == 0
         outputs.append([p.read_bytes() for p in sorted(lib.rglob("*.pyc"))])
     assert outputs[0] == outputs[1] and outputs[0]
+
+
+def test_a_hash_seed_not_in_effect_is_refused(tmp_path):
+    """Under -I (or -E) PYTHONHASHSEED is ignored: the seed is random, so the order of a set
+    constant could differ between two builds. The script refuses rather than compile."""
+    lib = _library(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-I", str(SCRIPT), "--tree", str(lib)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONHASHSEED": "0"},
+    )
+    assert proc.returncode == 2
+    assert "PYTHONHASHSEED=0 is not in effect" in proc.stderr
+    assert not list(lib.rglob("*.pyc"))[1:]  # only the stale file _library left
