@@ -998,6 +998,12 @@ def _with_lists(plan: NodePlan, folder: Path) -> NodePlan:
     return dataclasses.replace(plan, steps=steps)
 
 
+def _lists_run(tmp_path: Path, runner: RecordingRunner) -> tuple[BuildahExecutor, NodePlan]:
+    """An executor and a plan whose install step reads the run's lists."""
+    folder = tmp_path / "run" / ".apt-lists" / "base"
+    return BuildahExecutor(runner=runner, host_env={}), _with_lists(make_plan(tmp_path), folder)
+
+
 def test_the_package_lists_are_fetched_once_per_run(
     tmp_path: Path, runner: RecordingRunner
 ) -> None:
@@ -1022,9 +1028,7 @@ def test_the_package_lists_are_fetched_once_per_run(
 def test_a_failed_fetch_of_the_lists_fails_the_node_and_is_tried_again(
     tmp_path: Path, runner: RecordingRunner
 ) -> None:
-    folder = tmp_path / "run" / ".apt-lists" / "base"
-    executor = BuildahExecutor(runner=runner, host_env={})
-    plan = _with_lists(make_plan(tmp_path), folder)
+    executor, plan = _lists_run(tmp_path, runner)
     runner.fail("apt-lists", tail="E: Failed to fetch http://deb.debian.org/.../InRelease")
 
     with pytest.raises(StepFailedError):
@@ -1039,9 +1043,7 @@ def test_a_failed_fetch_of_the_lists_fails_the_node_and_is_tried_again(
 def test_a_fetch_container_that_will_not_go_is_noted_and_the_lists_are_used(
     tmp_path: Path, runner: RecordingRunner
 ) -> None:
-    folder = tmp_path / "run" / ".apt-lists" / "base"
-    executor = BuildahExecutor(runner=runner, host_env={})
-    plan = _with_lists(make_plan(tmp_path), folder)
+    executor, plan = _lists_run(tmp_path, runner)
     runner.fail("apt-lists-rm", tail="Error: removing container: device busy")
 
     assert executor.execute(plan, make_ctx(tmp_path)).status is Status.BUILT
