@@ -32,7 +32,7 @@ class ListsFetch:
     steps: tuple[Step, ...]
     # The node whose image the container starts from (the base): it must be in local
     # storage when a node that reads the lists is built, even when only a grandparent.
-    node: str = ""
+    node: str
 
 
 @dataclass(frozen=True, kw_only=True)

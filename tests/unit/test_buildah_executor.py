@@ -985,6 +985,7 @@ def _with_lists(plan: NodePlan, folder: Path) -> NodePlan:
     fetch = ListsFetch(
         folder=folder,
         container=fetcher,
+        node="base",
         steps=(
             Step(name="apt-lists-from", argv=buildah.from_image(fetcher, BASE)),
             Step(name="apt-lists", argv=update),
