@@ -257,7 +257,8 @@ def previous_builds(
     settings: Settings, nodes: Mapping[str, str], runner: Runner
 ) -> dict[str, PreviousBuild]:
     """For each wheels node of ``nodes`` ({node: platform}), the newest wheels image of its
-    platform this state directory built that is still in the local storage ``runner`` uses:
+    platform this state directory built (of its last five) that is still in the local
+    storage ``runner`` uses:
     the node takes the wheels of unchanged pins from it (when its builder, toolchain and
     binary policy are the same)."""
     if not nodes:
@@ -271,10 +272,13 @@ def previous_builds(
         namespace = settings.namespace.rstrip("/")
         with history:
             for node, platform in nodes.items():
-                last = history.last_build(
+                recent = history.recent_builds(
                     f"{namespace}/{REQUIREMENTS_NODE}", {"platform": platform}
                 )
-                if last is not None and storage.image_id(last.image) is not None:
+                # The newest still there: a nightly's benchmark, or an operator, may have
+                # removed the last one.
+                last = next((b for b in recent if storage.image_id(b.image) is not None), None)
+                if last is not None:
                     out[node] = PreviousBuild(image=last.image, inputs=dict(last.inputs))
     except OrchestrateError:  # no readable history, no buildah: a cold build
         return {}

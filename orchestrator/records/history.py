@@ -393,19 +393,28 @@ class History:
         """The most recent build of an image repository, or None; with ``like``, the most
         recent whose inputs have those values (``{"platform": "linux/arm64"}``: a
         repository holds an image per platform, and a manifest list), if there is one."""
+        recent = self.recent_builds(repository, like, limit=1)
+        return recent[0] if recent else None
+
+    def recent_builds(
+        self, repository: str, like: Mapping[str, str] | None = None, limit: int = 5
+    ) -> list[BuildRecord]:
+        """The ``limit`` most recent builds of an image repository, newest first; with
+        ``like``, those whose inputs have those values, if there are any (as
+        :meth:`last_build`)."""
         for name, value in (like or {}).items():
             rows = self._query(
                 "SELECT * FROM builds WHERE repository = ? AND json_extract(inputs, ?) = ?"
-                " ORDER BY built DESC LIMIT 1",
-                (repository, f'$."{name}"', value),
+                " ORDER BY built DESC LIMIT ?",
+                (repository, f'$."{name}"', value, limit),
             )
             if rows:
-                return _build(rows[0])
+                return [_build(row) for row in rows]
         rows = self._query(
-            "SELECT * FROM builds WHERE repository = ? ORDER BY built DESC LIMIT 1",
-            (repository,),
+            "SELECT * FROM builds WHERE repository = ? ORDER BY built DESC LIMIT ?",
+            (repository, limit),
         )
-        return _build(rows[0]) if rows else None
+        return [_build(row) for row in rows]
 
     def build_of(self, key: str) -> BuildRecord | None:
         """The newest build of the image of ``key`` (in any repository), or None."""

@@ -6,14 +6,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from orchestrator.errors import StepFailedError
+from orchestrator.execution.run import previous_builds
 from orchestrator.loading.load import load, plan_inputs
 from orchestrator.model.settings import resolve_settings
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext, PreviousBuild
 from orchestrator.planning.plan import plan_all
+from orchestrator.records.history import History
 from tests.conftest import ROOT, WritePipeline
 from tests.unit.test_plan import NOW, SOURCES, TWO
 
@@ -111,3 +115,35 @@ def test_each_platform_takes_its_own_previous_wheels(write_pipeline: WritePipeli
     }
     no_arm = Request(no_cache_for=frozenset({"requirements@arm64"}))
     assert _previous_wheels_for(no_arm, graph) == {"requirements@amd64": "linux/amd64"}
+
+
+class _Present:
+    """Answers ``buildah inspect`` for the images named, fails for any other."""
+
+    def __init__(self, present: set[str]) -> None:
+        self.present = present
+
+    def capture(self, argv: Sequence[str], *, ok_codes: Sequence[int] = (0,)) -> str:
+        assert argv[:2] == ("buildah", "inspect"), argv
+        if argv[-1] not in self.present:
+            raise StepFailedError("inspect", 125, "image not known", "")
+        return "sha256:" + argv[-1][-1] * 64 + "\n"
+
+
+def test_the_previous_wheels_image_is_the_newest_still_in_storage(tmp_path: Path) -> None:
+    """The last wheels image built may be gone (removed by an operator, or a benchmark):
+    the one before it, still there, is taken instead of none (a cold wheels build)."""
+    settings = resolve_settings({}, {"state_dir": str(tmp_path)}, environ={})
+    repo = f"{settings.namespace.rstrip('/')}/requirements"
+    with History(tmp_path) as history:
+        for n in range(1, 8):  # seven builds, the newest last
+            history.record_build(
+                key=f"k{n}", node="requirements", image=f"{repo}:k{n}", image_id="",
+                inputs={"platform": "linux/amd64"}, run_id=f"r{n}", built=float(n),
+            )  # fmt: skip
+    nodes = {"requirements": "linux/amd64"}
+    runner = _Present({f"{repo}:k5", f"{repo}:k6"})
+    found = previous_builds(settings, nodes, runner)  # type: ignore[arg-type]
+    assert found["requirements"].image == f"{repo}:k6"
+    # Of the last five only: an older one is too far behind to save much.
+    assert previous_builds(settings, nodes, _Present({f"{repo}:k2"})) == {}  # type: ignore[arg-type]
