@@ -12,7 +12,9 @@ Three builds in a row, with the figures of each:
    the 29.0.2 image is then removed, so the next run measures the same thing;
 5. a typical nightly: one upper-constraints line changed (oslo.utils 10.0.1 -> 10.0.0) and
    one service's source (keystone 29.1.0 -> 29.0.2): the wheels node takes every other wheel
-   from the previous wheels image, and the nine services rebuild on the new one (targets:
+   from the previous wheels image, and the nine services rebuild on the new one, the eight
+   unchanged ones taking their own wheel from the host's cache (keystone's 29.0.2 wheel,
+   kept by step 3, is dropped first: a new release has none) (targets:
    wheels node <= 20 s, the whole nightly <= 90 s); its images are
    removed afterwards, and the pinned pipeline reuses everything again.
 
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +37,8 @@ import time
 from pathlib import Path
 
 from measure import cpu_seconds
+
+from orchestrator.model.settings import resolve_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "full-stack.yaml"
@@ -54,6 +59,13 @@ def build(pipeline: Path, *extra: str, env: dict[str, str] | None = None) -> tup
         summary = json.loads(summary_path.read_text())
         summary["cpu_seconds"] = cpu_seconds() - cpu
         return wall, summary
+
+
+def forget_project_wheel(prefix: str) -> None:
+    """Remove the host's cached wheels whose file name starts with ``prefix``."""
+    state = resolve_settings({}, {}, environ=os.environ).state_dir
+    for wheel in (state / "project-wheels").glob(f"*/*/{prefix}*.whl"):
+        shutil.rmtree(wheel.parent.parent, ignore_errors=True)
 
 
 def report(label: str, wall: float, summary: dict, target: str) -> None:
@@ -119,7 +131,9 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
     bumped, n = re.subn(r"^oslo\.utils===10\.0\.1$", "oslo.utils===10.0.0", upper.read_text(),
                         flags=re.M)  # fmt: skip
     assert n == 1, "constraints/2026.1/upper-constraints.txt no longer pins oslo.utils 10.0.1"
-    # The issue's typical nightly: one upper-constraints line and one service's source.
+    # The issue's typical nightly: one upper-constraints line and one service's source. The
+    # changed source builds its wheel, as a new release would: the one step 3 kept is dropped.
+    forget_project_wheel("keystone-29.0.2-")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "upper-constraints.txt").write_text(bumped)
         copy = Path(tmp) / "full-stack-oslo-utils-10.0.0-keystone-29.0.2.yaml"

@@ -10,7 +10,11 @@
 # optional PBR_VERSION for git sources; optional UV: the
 # uv binary, which installs the same wheels several times faster than pip; optional
 # PROJECT_ETC and ETC_DIR: copy the source's PROJECT_ETC folder (the project's default
-# api-paste.ini, rootwrap files) to ETC_DIR, where the service looks for them.
+# api-paste.ini, rootwrap files) to ETC_DIR, where the service looks for them; optional
+# PROJECT_WHEEL_OUT (a folder the host stores from) and PROJECT_WHEELS (the host's cache of
+# project wheels, read-only): an sdist's wheel is taken from PROJECT_WHEELS when one was built
+# from the same sdist with the same build environment (project-wheel-key.py), else built and
+# left in PROJECT_WHEEL_OUT/<fingerprint>/ for the host to keep.
 set -euo pipefail
 
 : "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}"
@@ -30,9 +34,32 @@ if [ -n "$PROJECT" ]; then
 else
     cp "$CONSTRAINTS" "$constraints"
 fi
+# The build environment's fingerprint (an sdist only; a tree has no sha256 to key it by).
+fingerprint=""
+if [ -n "${PROJECT_SRC:-}" ] && [ -f "$PROJECT_SRC" ] && [ -n "${PROJECT_WHEEL_OUT:-}" ]; then
+    if [ -n "${UV:-}" ]; then
+        frontend=$("$UV" --version)
+    else
+        frontend=$(cd "$VENV"/lib/python3*/site-packages && echo pip-*.dist-info)
+    fi
+    fingerprint=$("$VENV/bin/python" -I -S "$(dirname "$0")/project-wheel-key.py" \
+        "$PROJECT_SRC" "$WHEELS_DIR" "$frontend") || fingerprint=""
+fi
 if [ -n "${PROJECT_SRC:-}" ]; then
     built=$(mktemp -d)
-    if [ -n "${UV:-}" ]; then
+    cached=()
+    if [ -n "$fingerprint" ] && [ -n "${PROJECT_WHEELS:-}" ]; then
+        sdist_sha=$(sha256sum "$PROJECT_SRC" | cut -d' ' -f1)
+        shopt -s nullglob
+        cached=("$PROJECT_WHEELS/$sdist_sha/$fingerprint"/*.whl)
+        shopt -u nullglob
+    fi
+    if [ "${#cached[@]}" -eq 1 ]; then
+        cp "${cached[0]}" "$built/"
+        echo "$fingerprint" > "$PROJECT_WHEEL_OUT/taken"
+        echo "project wheel: ${cached[0]##*/} from the host's cache (the same sdist and" \
+            "build environment, $fingerprint)"
+    elif [ -n "${UV:-}" ]; then
         # uv sets up the isolated build environment (pbr, setuptools from the wheelhouse)
         # without a pip run: half the CPU of pip wheel for the same wheel.
         UV_CACHE_DIR="${TMPDIR:-/tmp}/uv-cache" UV_NO_PROGRESS=1 "$UV" build --wheel --no-index \
@@ -40,6 +67,11 @@ if [ -n "${PROJECT_SRC:-}" ]; then
             "$PROJECT_SRC"
     else
         "$VENV/bin/pip" wheel --no-deps --wheel-dir "$built" "$PROJECT_SRC"
+    fi
+    if [ -n "$fingerprint" ] && [ "${#cached[@]}" -ne 1 ]; then
+        # For the host to keep (a pure-Python wheel only: it checks).
+        mkdir -p "$PROJECT_WHEEL_OUT/$fingerprint"
+        cp "$built"/*.whl "$PROJECT_WHEEL_OUT/$fingerprint/"
     fi
     # Installed by name from this folder, so pip freeze records PROJECT==VERSION, not a path.
     links+=(--find-links "$built")

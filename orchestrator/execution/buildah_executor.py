@@ -509,6 +509,9 @@ class BuildahExecutor:
             )
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(generated.content)
+        for folder in plan.folders:  # empty: an attempt killed half-way may have left files
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
         succeeded = False
         try:
             yield
@@ -527,7 +530,7 @@ class BuildahExecutor:
         for generated in plan.files:
             if generated.secret:
                 generated.path.unlink(missing_ok=True)
-        for path in plan.scratch:
+        for path in (*plan.scratch, *plan.folders):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:

@@ -79,7 +79,7 @@ from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.results import GateResult, NodeResult, RunResult
 from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind, RunState
-from orchestrator.planning.builder import apt_cache_dir
+from orchestrator.planning.builder import apt_cache_dir, project_wheels_dir
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for, order
 from orchestrator.planning.nodeplan import NodePlan, PlanContext, PreviousBuild
@@ -191,9 +191,10 @@ def prepare(
             apt_cache_dir(settings.state_dir, resolved.pipeline.base).mkdir(
                 parents=True, exist_ok=True
             )
+            project_wheels_dir(settings.state_dir).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(
-                f"state directory {settings.state_dir}: cannot create the package cache "
+                f"state directory {settings.state_dir}: cannot create the package or wheel cache "
                 f"({exc.strerror})"
             ) from None
     inputs = dataclasses.replace(
@@ -210,6 +211,8 @@ def prepare(
         previous=previous_builds(
             settings, _previous_wheels_for(request, graph), ShRunner(storage_conf)
         ),
+        no_cache=request.no_cache,
+        no_cache_for=frozenset(request.no_cache_for),
     )
     return Prepared(
         request=request,

@@ -43,9 +43,11 @@ UV_IN_CTR = f"{IN_CTR}/uv"
 APT_PINS_IN_CTR = f"{IN_CTR}/apt-pins"
 APT_CACHE_IN_CTR = f"{IN_CTR}/apt-cache"
 APT_LISTS_IN_CTR = f"{IN_CTR}/apt-lists"
+PROJECT_WHEELS_IN_CTR = f"{IN_CTR}/project-wheels"
+PROJECT_WHEEL_OUT_IN_CTR = f"{IN_CTR}/project-wheel-out"
 # The scripts each step script runs in turn (scripts/): in the key of every node that runs it.
 HELPERS: Mapping[str, tuple[str, ...]] = {
-    "install-project.sh": ("compile-bytecode.py", "install-packages.sh"),
+    "install-project.sh": ("compile-bytecode.py", "install-packages.sh", "project-wheel-key.py"),
     "install-packages.sh": ("apt-pins.sh",),
     "compile-stdlib.sh": ("compile-bytecode.py",),
     "check-runtime.sh": ("check-runtime.py",),
@@ -87,6 +89,13 @@ def apt_cache_dir(state_dir: Path, base: BaseSpec) -> Path:
     return state_dir / "apt-cache" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
+def project_wheels_dir(state_dir: Path) -> Path:
+    """The host's cache of the services' own wheels built from their sdists, by the sdist's
+    sha256 and the build environment's fingerprint (:mod:`~orchestrator.execution.
+    project_wheels`)."""
+    return state_dir / "project-wheels"
+
+
 class NodeBuilder:
     """Accumulates the steps, inputs and files of one node's plan."""
 
@@ -116,6 +125,7 @@ class NodeBuilder:
         }
         self.files: list[GeneratedFile] = []
         self.scratch: list[Path] = []
+        self.folders: list[Path] = []
         self.containers: list[str] = [self.container]
         self.scripts: set[str] = {RUN_STEP}
         # The image this node starts FROM, and the distro packages it asks apt for (the
@@ -548,6 +558,7 @@ class NodeBuilder:
             containers=tuple(self.containers),
             files=tuple(self.files),
             scratch=tuple(self.scratch),
+            folders=tuple(self.folders),
             steps=tuple(steps),
             push=self._push(image, f"{remote}:{key[:20]}"),
             release=release,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from orchestrator.model.inputs import PlanInputs
 from orchestrator.model.materials import Material
-from orchestrator.model.platforms import SUPPORTED, Platform
+from orchestrator.model.platforms import SUPPORTED, Platform, named_in
 from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind
 
@@ -82,6 +82,9 @@ class NodePlan:
     containers: tuple[str, ...]
     files: tuple[GeneratedFile, ...]
     scratch: tuple[Path, ...]
+    # Folders the executor makes, empty, before the node's steps (a step's writable mount);
+    # removed with the scratch.
+    folders: tuple[Path, ...] = ()
     steps: tuple[Step, ...]
     push: tuple[Step, ...] = ()
     # Moves the release tags to the image, last: a node that failed (a push included) never
@@ -158,6 +161,13 @@ class PlanContext:
     # (``keystone@arm64``: a pipeline of several platforms).
     platform: Platform = SUPPORTED["linux/amd64"]
     qualified: bool = False
+    # --no-cache and --no-cache-for: those nodes build from nothing, taking no cached wheel.
+    no_cache: bool = False
+    no_cache_for: frozenset[str] = frozenset()
+
+    def from_nothing(self, node: str) -> bool:
+        """Whether ``node`` (by its name in the image graph) builds from nothing."""
+        return self.no_cache or named_in(node, self.no_cache_for)
 
     def qualify(self, node: str) -> str:
         """``node``'s name in the image graph: ``keystone``, or ``keystone@arm64``."""

@@ -10,7 +10,9 @@ image waits for it (``needs``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from orchestrator.engine import buildah, naming
 from orchestrator.engine.buildah import Mount
@@ -24,12 +26,15 @@ from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import (
     IN_CTR,
     PATH_ENV,
+    PROJECT_WHEEL_OUT_IN_CTR,
+    PROJECT_WHEELS_IN_CTR,
     RUNTIME_PATH,
     RUNTIME_REPORT,
     SCRIPTS_IN_CTR,
     VENV,
     WHEELS_IN_CTR,
     NodeBuilder,
+    project_wheels_dir,
 )
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
 from orchestrator.planning.shared import shared_packages
@@ -37,6 +42,8 @@ from orchestrator.planning.shared import shared_packages
 SRC_IN_CTR = "/tmp/orchestrate-src"
 REPORT_IN_CTR = "/run/orchestrate/report"
 WAIT_FOR_WHEELS = (REQUIREMENTS_NODE,)
+# The host's program that keeps the wheel install-project built (python -m).
+PROJECT_WHEELS_STEP = "orchestrator.execution.project_wheels"
 
 
 def plan_service(
@@ -247,7 +254,45 @@ def _install(
         if service.project.config_optional:
             b.input("config_optional", "yes")
             env["PROJECT_ETC_OPTIONAL"] = "yes"
-    b.script_step("install-project", "install-project.sh", env, wheels=wheels, needs=needs)
+    mounts = _project_wheel(b, fetched, env)
+    b.script_step(
+        "install-project", "install-project.sh", env, wheels=wheels, needs=needs, mounts=mounts
+    )
+    if mounts:
+        store = (sys.executable, "-m", PROJECT_WHEELS_STEP, str(_wheel_out(b)))
+        sha = _sdist_sha256(fetched)
+        b.step("keep-project-wheel", (*store, str(project_wheels_dir(b.settings.state_dir)), sha))
+
+
+def _sdist_sha256(fetched: FetchedSource | None) -> str:
+    """The sha256 of a fetched sdist ('' for a tree or no source)."""
+    if fetched is None or fetched.is_tree or not fetched.identity.startswith("sha256:"):
+        return ""
+    return fetched.identity.removeprefix("sha256:")
+
+
+def _wheel_out(b: NodeBuilder) -> Path:
+    return b.node_dir / "project-wheel"
+
+
+def _project_wheel(
+    b: NodeBuilder, fetched: FetchedSource | None, env: dict[str, str]
+) -> list[Mount]:
+    """For an sdist: the host's cache of project wheels, read-only (not when the node
+    builds from nothing), and an emptied folder of the node's own where install-project
+    leaves the wheel it built, for ``keep-project-wheel`` (the host) to keep
+    (:mod:`orchestrator.execution.project_wheels`). Neither enters the key: a cache."""
+    if not _sdist_sha256(fetched):
+        return []
+    out = _wheel_out(b)
+    b.folders.append(out)
+    env["PROJECT_WHEEL_OUT"] = PROJECT_WHEEL_OUT_IN_CTR
+    mounts = [Mount(source=str(out), target=PROJECT_WHEEL_OUT_IN_CTR, readonly=False)]
+    if not b.ctx.from_nothing(b.qualified):
+        env["PROJECT_WHEELS"] = PROJECT_WHEELS_IN_CTR
+        cache = project_wheels_dir(b.settings.state_dir)
+        mounts.append(Mount(source=str(cache), target=PROJECT_WHEELS_IN_CTR))
+    return mounts
 
 
 def _copy_source(b: NodeBuilder, service: ServiceImage, fetched: FetchedSource | None) -> str:

@@ -222,3 +222,41 @@ def test_the_package_cache_never_uses_a_corrupt_file(
     assert check.returncode == 0, check.stderr
     before = next(n for n in keystone_run["nodes"] if n["node"] == "keystone")  # type: ignore[attr-defined]
     assert keystone["image_id"] == before["image_id"]  # the cache changes nothing in the image
+
+
+def _keystone_build(state_dir: Path, out: Path, *extra: str) -> dict[str, object]:
+    """pipelines/keystone.yaml built once more: keystone's summary entry and its log."""
+    proc = orchestrate(
+        "build", "pipelines/keystone.yaml", "--summary-json", str(out), *extra,
+        state_dir=state_dir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads(out.read_text())
+    node: dict[str, object] = next(n for n in summary["nodes"] if n["node"] == "keystone")
+    node["log_text"] = Path(str(node["log"])).read_text()
+    return node
+
+
+def test_a_wheel_from_the_project_wheel_cache_makes_the_same_image(
+    keystone_run: dict[str, object], state_dir: Path
+) -> None:
+    """keystone's own wheel, kept by the host after a build, is taken by the next build of
+    keystone that does not build from nothing (here: its key image gone): no wheel built,
+    the same image, bit for bit."""
+    cache = state_dir / "project-wheels"
+    if not list(cache.glob("*/*/keystone-*.whl")):  # keystone was reused: have it kept
+        filled = _keystone_build(
+            state_dir, state_dir.parent / "fill.json", "--no-cache-for", "keystone"
+        )
+        assert "kept for later builds" in str(filled["log_text"])
+    (kept,) = cache.glob("*/*/keystone-*.whl")
+    before = next(n for n in keystone_run["nodes"] if n["node"] == "keystone")  # type: ignore[attr-defined]
+    assert str(before["image"]).startswith(f"{NS}/keystone:")  # its key tag
+    subprocess.run(["buildah", "rmi", str(before["image"])], capture_output=True, check=True)
+    node = _keystone_build(state_dir, state_dir.parent / "taken.json")
+    log = str(node["log_text"])
+    assert node["status"] == "built", node
+    assert f"project wheel: {kept.name} from the host's cache" in log, log[-3000:]
+    assert "project wheel: taken from the cache" in log
+    assert "uv build" not in log.split("--- step install-project at", 1)[1].split("--- step", 1)[0]
+    assert node["image_id"] == before["image_id"]

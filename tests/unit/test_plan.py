@@ -24,6 +24,7 @@ from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
 from orchestrator.planning.reuse import Decision, decide_all
+from orchestrator.planning.service import PROJECT_WHEELS_STEP
 from tests.conftest import ROOT, WritePipeline
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -106,6 +107,10 @@ def test_every_step_is_an_exact_command(write_pipeline: WritePipeline) -> None:
             if step.name == "sbom":  # orchestrate itself, reading the working container
                 assert step.argv[:3] == (sys.executable, "-m", SBOM_STEP), step
                 assert step.argv[3] in plan.containers
+                continue
+            if step.name == "keep-project-wheel":  # orchestrate itself, on the host
+                assert step.argv[:3] == (sys.executable, "-m", PROJECT_WHEELS_STEP), step
+                assert Path(step.argv[3]) in plan.folders, step
                 continue
             if step.name == "bootstrap":  # dated by the run's epoch, for a same tarball
                 assert step.argv[:2] == ("env", "SOURCE_DATE_EPOCH=1795392000"), step
@@ -639,6 +644,7 @@ def test_every_script_a_step_script_runs_is_in_its_key():
         "compile-bytecode.py",
         "install-packages.sh",
         "apt-pins.sh",
+        "project-wheel-key.py",
     }
 
 
