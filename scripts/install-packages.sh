@@ -5,9 +5,10 @@
 # /run/orchestrate/apt-pins mounted (setting apt_pins), the recorded versions, held; with
 # /run/orchestrate/apt-cache mounted (writable), the host's package cache; with
 # /run/orchestrate/apt-lists mounted (read-only), the run's package lists.
-# APT_LISTS_FETCH=yes: only fetch the package lists into /run/orchestrate/apt-lists (mounted
-# writable): what orchestrate runs once per run, in a container of the base image, for every
-# node's install-packages to read.
+# APT_LISTS_FETCH=yes: only update the package lists in /run/orchestrate/apt-lists (mounted
+# writable: the host's, kept between runs, so apt downloads and parses only the suites that
+# changed): what orchestrate runs once per run, in a container of the base image, before it
+# copies them for every node's install-packages to read.
 set -euo pipefail
 
 lists=/run/orchestrate/apt-lists
@@ -46,9 +47,12 @@ fi
 if [ "${APT_LISTS_FETCH:-}" = yes ]; then
     # The lists and their parsed form (srcpkgcache.bin); the cache of what is installed
     # (pkgcache.bin) differs in every container and is made in each.
+    # Error-Mode=any: a suite that cannot be fetched fails the update (apt would otherwise
+    # warn, exit 0 and keep the old lists, or none, and a build would install from those).
     apt-get "${apt_opts[@]}" -o "Dir::State::Lists=$lists/" \
-        -o "Dir::Cache::srcpkgcache=$lists/srcpkgcache.bin" -o Dir::Cache::pkgcache= update
-    echo "package lists: $(find "$lists" -maxdepth 1 -name '*_Packages*' | wc -l) indexes fetched"
+        -o "Dir::Cache::srcpkgcache=$lists/srcpkgcache.bin" -o Dir::Cache::pkgcache= \
+        -o APT::Update::Error-Mode=any update
+    echo "package lists: $(find "$lists" -maxdepth 1 -name '*_Packages*' | wc -l) indexes up to date"
     exit 0
 fi
 if [ -r "$lists/srcpkgcache.bin" ]; then

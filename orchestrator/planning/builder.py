@@ -16,6 +16,7 @@ from orchestrator.engine.buildah import Isolation, Mount, RegistryAccess
 from orchestrator.engine.naming import KEY_LABEL
 from orchestrator.model.materials import Material, identity_digest
 from orchestrator.model.pipeline import BASE_NODE, BaseSpec
+from orchestrator.model.platforms import Platform
 from orchestrator.model.references import render_tag
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
@@ -87,6 +88,14 @@ def apt_cache_dir(state_dir: Path, base: BaseSpec) -> Path:
     .debs install-packages.sh takes after checking them against the package index."""
     name = base.suite if base.kind == "mmdebstrap" else base.image
     return state_dir / "apt-cache" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def apt_lists_dir(state_dir: Path, base: BaseSpec, platform: Platform) -> Path:
+    """The host's package lists for images on ``base`` of ``platform``, kept between runs
+    (:class:`~orchestrator.planning.nodeplan.ListsFetch`)."""
+    name = base.suite if base.kind == "mmdebstrap" else base.image
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    return state_dir / "apt-lists" / f"{name}@{platform.debian_arch}"
 
 
 def project_wheels_dir(state_dir: Path) -> Path:
@@ -303,15 +312,17 @@ class NodeBuilder:
         writable folder shared by the nodes' own steps would let one step change what
         another installs."""
         folder = self.ctx.run_dir / ".apt-lists" / self.ctx.qualify(BASE_NODE)
+        kept = apt_lists_dir(self.settings.state_dir, self.resolved.pipeline.base, self.platform)
         container = naming.container_name(self.ctx.run_id, f"{self.qualified}-apt-lists")
         mounts = [
             *self.base_mounts(),
-            Mount(source=str(folder), target=APT_LISTS_IN_CTR, readonly=False),
+            Mount(source=str(kept), target=APT_LISTS_IN_CTR, readonly=False),
         ]
         env = (("SOURCE_DATE_EPOCH", str(self.epoch)), ("APT_LISTS_FETCH", "yes"))
         command = ["/bin/bash", f"{SCRIPTS_IN_CTR}/{RUN_STEP}", "install-packages.sh"]
         return ListsFetch(
             folder=folder,
+            kept=kept,
             container=container,
             node=self.ctx.qualify(BASE_NODE),
             steps=(

@@ -22,12 +22,17 @@ LISTS_RM = "apt-lists-rm"
 class ListsFetch:
     """The run's Debian package lists, fetched once for every node that installs packages:
     ``apt-get update`` in a throwaway container of the base image (``steps``: from, update,
-    rm), into ``folder``, which each node's install-packages step then reads, read-only.
+    rm), into ``kept``, copied to ``folder``, which each node's install-packages step then
+    reads, read-only.
 
     Every node of a platform names the same folder; its own network file and container name
     are in its steps, and whichever node needs the lists first fetches them."""
 
     folder: Path
+    # The host's lists of that base (``<state>/apt-lists/<base>``), kept between runs: the
+    # fetch's ``apt-get update`` revalidates them (an unchanged suite is not downloaded or
+    # parsed again), then the run reads its own copy of them, ``folder``.
+    kept: Path
     container: str
     steps: tuple[Step, ...]
     # The node whose image the container starts from (the base): it must be in local

@@ -984,6 +984,7 @@ def _with_lists(plan: NodePlan, folder: Path) -> NodePlan:
     )
     fetch = ListsFetch(
         folder=folder,
+        kept=folder.parent / "kept",
         container=fetcher,
         node="base",
         steps=(

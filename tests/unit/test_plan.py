@@ -570,7 +570,11 @@ def test_package_lists_are_fetched_once_per_run_in_a_container_of_the_base(
         assert [s.name for s in fetch.steps] == ["apt-lists-from", "apt-lists", "apt-lists-rm"]
         assert fetch.steps[0].argv[-1] == plans["base"].image
         update = fetch.steps[1].argv
-        assert f"type=bind,src={folder},dst=/run/orchestrate/apt-lists,rw" in update
+        # The update runs on the host's lists of the base, kept between runs (then copied).
+        kept = plans["base"].run_dir.parents[3] / "apt-lists" / "bookworm@amd64"
+        assert fetch.kept == kept
+        assert f"type=bind,src={kept},dst=/run/orchestrate/apt-lists,rw" in update
+        assert f"src={folder}," not in " ".join(update)
         assert "APT_LISTS_FETCH=yes" in update and fetch.container in update
         assert fetch.container not in step.argv  # the node's own container reads them
 
