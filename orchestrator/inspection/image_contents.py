@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.message
 import email.parser
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,10 +84,35 @@ def deb_licenses(root: Path, package: str) -> list[str]:
     return sorted({m.group(1).strip() for m in _LICENSE_LINE.finditer(text)})
 
 
+def metadata_files(root: Path) -> list[Path]:
+    """``root.glob("**/*-packages/*.dist-info/METADATA")``, sorted: the same files, found by
+    ``os.walk`` (pathlib's recursive glob cost 0.3 CPU-s on a service image, every node's
+    SBOM). Like the glob, the walk does not descend into a symlinked folder, while a
+    ``*-packages`` or ``*.dist-info`` folder may be one."""
+    found: list[Path] = []
+    for folder, subfolders, _files in os.walk(root):
+        for name in subfolders:
+            if not name.endswith("-packages"):
+                continue
+            packages = os.path.join(folder, name)
+            try:
+                entries = os.scandir(packages)
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    if not entry.name.endswith(".dist-info"):
+                        continue
+                    metadata = os.path.join(entry.path, "METADATA")
+                    if os.path.exists(metadata):
+                        found.append(Path(metadata))
+    return sorted(found)
+
+
 def distributions(root: Path) -> Iterator[Distribution]:
     """Every installed distribution with a ``METADATA``, in path order."""
     parser = email.parser.HeaderParser()
-    for metadata in sorted(root.glob("**/*-packages/*.dist-info/METADATA")):
+    for metadata in metadata_files(root):
         if metadata.is_symlink() or not metadata.is_file():
             continue
         headers = parser.parsestr(metadata.read_text(encoding="utf-8", errors="replace"))

@@ -10,6 +10,7 @@ from pathlib import Path
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from orchestrator.inspection.image_contents import metadata_files
 from orchestrator.inspection.sbom import sbom_json
 
 WHEEL = "oslo_utils-10.0.1-py3-none-any.whl"
@@ -94,3 +95,30 @@ def test_a_wheels_image_lists_its_wheels_with_their_hashes(tmp_path: Path) -> No
     doc = json.loads(sbom_json(root, name="requirements", version="1", properties={}))
     wheel = next(c for c in doc["components"] if c["bom-ref"] == f"wheel:{WHEEL}")
     assert wheel["hashes"][0]["content"] == hashlib.sha256(b"not really a zip").hexdigest()
+
+
+def test_the_metadata_files_are_the_ones_a_recursive_glob_finds(tmp_path: Path) -> None:
+    """The SBOM's distributions are found by a walk, not pathlib's slow recursive glob: the
+    same files in the same order, symlinks treated alike (a symlinked folder is not walked
+    into; a symlinked *-packages or *.dist-info folder is read)."""
+    root = tmp_path / "root"
+
+    def dist(site: str, name: str) -> None:
+        info = root / site / f"{name}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Name: {name}\nVersion: 1\n")
+
+    dist("usr/lib/python3/dist-packages", "b_pkg-1")
+    dist("var/lib/openstack/lib/python3.11/site-packages", "a_pkg-2")
+    dist("opt/deep/a/b/c/site-packages", "c-3")
+    (root / "var/lib/openstack/lib/python3.11/site-packages/nometa.dist-info").mkdir()
+    (root / "linked").symlink_to(root / "opt")  # not walked into: no duplicates
+    (root / "usr/lib/x-packages").symlink_to(root / "usr/lib/python3/dist-packages")
+    (root / "usr/lib/python3/dist-packages/alias.dist-info").symlink_to(
+        root / "opt/deep/a/b/c/site-packages/c-3.dist-info"
+    )
+    (root / "srv").mkdir()
+    (root / "srv/not-packages").write_text("a file, not a folder")
+    expected = sorted(root.glob("**/*-packages/*.dist-info/METADATA"))
+    assert metadata_files(root) == expected
+    assert len(expected) == 6
