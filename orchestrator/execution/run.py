@@ -258,15 +258,14 @@ def _previous_wheels_for(request: Request, graph: nx.DiGraph) -> dict[str, str]:
 
 def previous_builds(
     settings: Settings, nodes: Mapping[str, str], runner: Runner
-) -> dict[str, PreviousBuild]:
-    """For each wheels node of ``nodes`` ({node: platform}), the newest wheels image of its
-    platform this state directory built (of its last five) that is still in the local
-    storage ``runner`` uses:
-    the node takes the wheels of unchanged pins from it (when its builder, toolchain and
-    binary policy are the same)."""
+) -> dict[str, list[PreviousBuild]]:
+    """For each wheels node of ``nodes`` ({node: platform}), the wheels images of its
+    platform this state directory built last (five at most), newest first, that are still
+    in the local storage ``runner`` uses: the node takes the wheels of unchanged pins from
+    the newest built with its builder, toolchain and binary policy."""
     if not nodes:
         return {}
-    out: dict[str, PreviousBuild] = {}
+    out: dict[str, list[PreviousBuild]] = {}
     try:
         history = History.existing(settings.state_dir)
         if history is None:
@@ -278,11 +277,13 @@ def previous_builds(
                 recent = history.recent_builds(
                     f"{namespace}/{REQUIREMENTS_NODE}", {"platform": platform}
                 )
-                # The newest still there: a nightly's benchmark, or an operator, may have
-                # removed the last one.
-                last = next((b for b in recent if storage.image_id(b.image) is not None), None)
-                if last is not None:
-                    out[node] = PreviousBuild(image=last.image, inputs=dict(last.inputs))
+                # Those still there (a nightly's benchmark, or an operator, may have removed
+                # the last one); planning takes the newest built as this one will be.
+                out[node] = [
+                    PreviousBuild(image=b.image, inputs=dict(b.inputs))
+                    for b in recent
+                    if storage.image_id(b.image) is not None
+                ]
     except OrchestrateError:  # no readable history, no buildah: a cold build
         return {}
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -161,7 +161,8 @@ class PlanContext:
     settings: Settings
     inputs: PlanInputs
     now: datetime
-    previous: Mapping[str, PreviousBuild] = field(default_factory=dict)
+    # Per wheels node, the recent wheels images still in local storage, newest first.
+    previous: Mapping[str, Sequence[PreviousBuild]] = field(default_factory=dict)
     # The platform planned for, and whether the graph names its nodes after it
     # (``keystone@arm64``: a pipeline of several platforms).
     platform: Platform = SUPPORTED["linux/amd64"]

@@ -140,13 +140,14 @@ def _previous_wheels(b: NodeBuilder, plans: Mapping[str, NodePlan]) -> list[Moun
     the same toolchain and binary policy, whose wheels are the ones this build would make
     (a wheel built here is reproducible), so the image is the same as a cold build's. Not
     an input of the key: a cache."""
-    previous = b.ctx.previous.get(b.qualified)
     builder = f"parent:{BUILDER_NODE}"
-    if previous is None or previous.inputs.get(builder) != plans[BUILDER_NODE].key:
-        return []
-    if any(previous.inputs.get(name) != b.inputs.get(name) for name in ("toolchain", "binary")):
-        return []
-    return [Mount(image=previous.image, source=WHEELS_DIR, target=PREVIOUS_WHEELS_IN_CTR)]
+    for previous in b.ctx.previous.get(b.qualified, ()):  # the newest of them that fits
+        if previous.inputs.get(builder) != plans[BUILDER_NODE].key:
+            continue
+        if any(previous.inputs.get(name) != b.inputs.get(name) for name in ("toolchain", "binary")):
+            continue
+        return [Mount(image=previous.image, source=WHEELS_DIR, target=PREVIOUS_WHEELS_IN_CTR)]
+    return []
 
 
 def _constraints(b: NodeBuilder) -> list[Path]:

@@ -24,7 +24,7 @@ from tests.unit.test_plan import NOW, SOURCES, TWO
 MOUNT = "dst=/run/orchestrate/previous-wheels"
 
 
-def plan(path: Path, previous: dict[str, PreviousBuild]) -> dict[str, NodePlan]:
+def plan(path: Path, previous: dict[str, list[PreviousBuild]]) -> dict[str, NodePlan]:
     resolved = load(path)
     settings = resolve_settings({}, {"state_dir": str(path.parent / "s")}, environ={})
     ctx = PlanContext(
@@ -49,7 +49,7 @@ def test_the_previous_wheels_are_mounted_only_when_they_are_what_a_cold_build_ma
     cold = plan(path, {})
     assert not any(MOUNT in a for a in build_wheels(cold))
     same = PreviousBuild(image="ns/requirements:old", inputs=cold["requirements"].inputs)
-    warm = plan(path, {"requirements": same})
+    warm = plan(path, {"requirements": [same]})
     argv = build_wheels(warm)
     assert f"type=bind,from=ns/requirements:old,src=/wheels,{MOUNT},ro" in argv
     assert "PREVIOUS_WHEELS=/run/orchestrate/previous-wheels" in argv
@@ -57,9 +57,14 @@ def test_the_previous_wheels_are_mounted_only_when_they_are_what_a_cold_build_ma
     assert warm["requirements"].key == cold["requirements"].key
     for changed in ("parent:wheel-builder", "toolchain"):
         other = replace(same, inputs={**same.inputs, changed: "something else"})
-        assert not any(MOUNT in a for a in build_wheels(plan(path, {"requirements": other})))
+        assert not any(MOUNT in a for a in build_wheels(plan(path, {"requirements": [other]})))
+        # A newer image of another builder or toolchain (another pipeline's, an older
+        # checkout's) is passed over for an older one that fits.
+        older = replace(same, image="ns/requirements:older")
+        argv = build_wheels(plan(path, {"requirements": [other, older]}))
+        assert f"type=bind,from=ns/requirements:older,src=/wheels,{MOUNT},ro" in argv
     sources = write_pipeline(TWO + "requirements: {binary: none}\n", name="sources.yaml")
-    assert not any(MOUNT in a for a in build_wheels(plan(sources, {"requirements": same})))
+    assert not any(MOUNT in a for a in build_wheels(plan(sources, {"requirements": [same]})))
 
 
 def test_build_wheels_copies_the_wheels_of_unchanged_pins(tmp_path: Path) -> None:
@@ -130,9 +135,9 @@ class _Present:
         return "sha256:" + argv[-1][-1] * 64 + "\n"
 
 
-def test_the_previous_wheels_image_is_the_newest_still_in_storage(tmp_path: Path) -> None:
+def test_the_previous_wheels_images_are_the_recent_ones_still_in_storage(tmp_path: Path) -> None:
     """The last wheels image built may be gone (removed by an operator, or a benchmark):
-    the one before it, still there, is taken instead of none (a cold wheels build)."""
+    the ones before it, still there, are offered instead of none (a cold wheels build)."""
     settings = resolve_settings({}, {"state_dir": str(tmp_path)}, environ={})
     repo = f"{settings.namespace.rstrip('/')}/requirements"
     with History(tmp_path) as history:
@@ -144,6 +149,6 @@ def test_the_previous_wheels_image_is_the_newest_still_in_storage(tmp_path: Path
     nodes = {"requirements": "linux/amd64"}
     runner = _Present({f"{repo}:k5", f"{repo}:k6"})
     found = previous_builds(settings, nodes, runner)  # type: ignore[arg-type]
-    assert found["requirements"].image == f"{repo}:k6"
+    assert [b.image for b in found["requirements"]] == [f"{repo}:k6", f"{repo}:k5"]
     # Of the last five only: an older one is too far behind to save much.
-    assert previous_builds(settings, nodes, _Present({f"{repo}:k2"})) == {}  # type: ignore[arg-type]
+    assert previous_builds(settings, nodes, _Present({f"{repo}:k2"})) == {"requirements": []}  # type: ignore[arg-type]
