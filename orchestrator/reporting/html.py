@@ -47,7 +47,18 @@ STEP_COLOURS = {
 _STEP_KINDS = (
     ("waiting", ("waiting",)),
     ("packages", ("bootstrap", "install-packages", "build-packages", "bindep", "apt-lists")),
-    ("install", ("install-", "build-wheels", "fetch-wheels", "setup-venv", "project-", "pip")),
+    (
+        "install",
+        (
+            "install-",
+            "build-wheels",
+            "fetch-wheels",
+            "setup-venv",
+            "project-",
+            "pip",
+            "keep-project",
+        ),
+    ),
     ("commit", ("commit", "config", "sbom", "copy-sbom", "settle-run", "tag", "untag")),
     ("checks", ("smoke", "check", "acceptance", "verify")),
     ("push", ("push", "pull", "sign")),
