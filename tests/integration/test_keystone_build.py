@@ -8,6 +8,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import ROOT, inspect, orchestrate, run_in
 from tests.integration.proxy import start_proxy
 
@@ -237,6 +239,7 @@ def _keystone_build(state_dir: Path, out: Path, *extra: str) -> dict[str, object
     return node
 
 
+@pytest.mark.reproducible  # two keystone builds: in nox -s reproducible, not the default run
 def test_a_wheel_from_the_project_wheel_cache_makes_the_same_image(
     keystone_run: dict[str, object], state_dir: Path
 ) -> None:
