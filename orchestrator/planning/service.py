@@ -254,14 +254,17 @@ def _install(
         if service.project.config_optional:
             b.input("config_optional", "yes")
             env["PROJECT_ETC_OPTIONAL"] = "yes"
-    mounts = _project_wheel(b, fetched, env)
+    sha = _sdist_sha256(fetched)
+    out = b.node_dir / "project-wheel"
+    mounts = _project_wheel(b, out, env) if sha else []
     b.script_step(
         "install-project", "install-project.sh", env, wheels=wheels, needs=needs, mounts=mounts
     )
-    if mounts:
-        store = (sys.executable, "-m", PROJECT_WHEELS_STEP, str(_wheel_out(b)))
-        sha = _sdist_sha256(fetched)
-        b.step("keep-project-wheel", (*store, str(project_wheels_dir(b.settings.state_dir)), sha))
+    if sha:
+        cache = str(project_wheels_dir(b.settings.state_dir))
+        b.step(
+            "keep-project-wheel", (sys.executable, "-m", PROJECT_WHEELS_STEP, str(out), cache, sha)
+        )
 
 
 def _sdist_sha256(fetched: FetchedSource | None) -> str:
@@ -271,20 +274,11 @@ def _sdist_sha256(fetched: FetchedSource | None) -> str:
     return fetched.identity.removeprefix("sha256:")
 
 
-def _wheel_out(b: NodeBuilder) -> Path:
-    return b.node_dir / "project-wheel"
-
-
-def _project_wheel(
-    b: NodeBuilder, fetched: FetchedSource | None, env: dict[str, str]
-) -> list[Mount]:
+def _project_wheel(b: NodeBuilder, out: Path, env: dict[str, str]) -> list[Mount]:
     """For an sdist: the host's cache of project wheels, read-only (not when the node
-    builds from nothing), and an emptied folder of the node's own where install-project
-    leaves the wheel it built, for ``keep-project-wheel`` (the host) to keep
+    builds from nothing), and ``out``, an emptied folder of the node's own where
+    install-project leaves the wheel it built, for ``keep-project-wheel`` (the host) to keep
     (:mod:`orchestrator.execution.project_wheels`). Neither enters the key: a cache."""
-    if not _sdist_sha256(fetched):
-        return []
-    out = _wheel_out(b)
     b.folders.append(out)
     env["PROJECT_WHEEL_OUT"] = PROJECT_WHEEL_OUT_IN_CTR
     mounts = [Mount(source=str(out), target=PROJECT_WHEEL_OUT_IN_CTR, readonly=False)]
