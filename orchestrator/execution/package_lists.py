@@ -86,7 +86,10 @@ class PackageLists:
             lock = self._locks.setdefault(fetch.folder, threading.Lock())
             # A fetch that ends after this call asked is one it waited for.
             seen = self._ended.get(fetch.folder, 0)
-        self._acquire(lock, cancel, deadline, on_wait)
+        _wait_for(
+            lambda wait: lock.acquire(timeout=wait) if wait else lock.acquire(blocking=False),
+            "the run's package lists", cancel, deadline, on_wait,
+        )  # fmt: skip
         try:
             with self._guard:
                 if fetch.folder in self._fetched:
@@ -116,22 +119,6 @@ class PackageLists:
             return True
         finally:
             lock.release()
-
-    @staticmethod
-    def _acquire(
-        lock: threading.Lock,
-        cancel: threading.Event,
-        deadline: float | None,
-        on_wait: Callable[[], None],
-    ) -> None:
-        if lock.acquire(blocking=False):
-            return
-        on_wait()
-        while not lock.acquire(timeout=0.1):
-            if cancel.is_set():
-                raise CancelledError("cancelled while waiting for the run's package lists")
-            if deadline is not None and time.monotonic() > deadline:
-                raise StepTimeoutError("timed out waiting for the run's package lists")
 
     def remove_all(self) -> None:
         """Delete every folder this run fetched (called once the run's nodes are done)."""
@@ -181,25 +168,40 @@ def _host_lock(
         raise ListsFetchError(
             f"the host's package lists: cannot lock {lock}: {err.strerror or err}"
         ) from err
+
+    def try_lock(wait: float) -> bool:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(wait)
+            return False
+
     with handle:
-        waited = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited:
-                    on_wait()
-                    waited = True
-            if cancel.is_set():
-                raise CancelledError("cancelled while waiting for the host's package lists")
-            if deadline is not None and time.monotonic() > deadline:
-                raise StepTimeoutError("timed out waiting for the host's package lists")
-            time.sleep(0.1)
+        _wait_for(try_lock, "the host's package lists", cancel, deadline, on_wait)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _wait_for(
+    take: Callable[[float], bool],
+    what: str,
+    cancel: threading.Event,
+    deadline: float | None,
+    on_wait: Callable[[], None],
+) -> None:
+    """Call ``take(wait)`` until it takes the lock (``wait`` 0 the first time, then 0.1 s a
+    try): ``on_wait`` once if it must wait; stopped by ``cancel`` or ``deadline``."""
+    if take(0):
+        return
+    on_wait()
+    while not take(0.1):
+        if cancel.is_set():
+            raise CancelledError(f"cancelled while waiting for {what}")
+        if deadline is not None and time.monotonic() > deadline:
+            raise StepTimeoutError(f"timed out waiting for {what}")
 
 
 def _fresh(folder: Path) -> None:
