@@ -23,6 +23,10 @@ DPKG_EXCLUDES = (
 )
 
 
+# Debian's PATH for root, without what a user's environment puts before it.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def plan_base(resolved: ResolvedPipeline, ctx: PlanContext) -> NodePlan:
     """The base every other node starts FROM."""
     spec = resolved.pipeline.base
@@ -55,6 +59,10 @@ def _bootstrap(b: NodeBuilder, spec: BaseSpec) -> None:
         # mmdebstrap makes its tarball reproducible (file times, machine-id, logs) with it.
         "env",
         f"SOURCE_DATE_EPOCH={b.epoch}",
+        # The distribution's tools only: mmdebstrap runs its Python helper (mmtarfilter, once
+        # per essential package) through "env python3", which a user's shim (pyenv's: a
+        # shell script that looks the version up) made 0.2 s a call instead of 0.04.
+        f"PATH={SYSTEM_PATH}",
         "mmdebstrap",
         f"--variant={spec.variant}",
         f"--architectures={b.platform.debian_arch}",

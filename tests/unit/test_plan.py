@@ -18,6 +18,7 @@ from orchestrator.model.pipeline import Source
 from orchestrator.model.request import Selection
 from orchestrator.model.settings import resolve_settings
 from orchestrator.model.states import NodeKind
+from orchestrator.planning.base import SYSTEM_PATH
 from orchestrator.planning.builder import HELPERS, SBOM_STEP, NodeBuilder, with_helpers
 from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
@@ -114,7 +115,9 @@ def test_every_step_is_an_exact_command(write_pipeline: WritePipeline) -> None:
                 continue
             if step.name == "bootstrap":  # dated by the run's epoch, for a same tarball
                 assert step.argv[:2] == ("env", "SOURCE_DATE_EPOCH=1795392000"), step
-                assert step.argv[2] == "mmdebstrap", step
+                # Debian's tools, not a user's shims before them on PATH.
+                assert step.argv[2] == f"PATH={SYSTEM_PATH}", step
+                assert step.argv[3] == "mmdebstrap", step
             else:
                 assert step.argv[0] == "buildah", step
             text = " ".join(step.argv)
