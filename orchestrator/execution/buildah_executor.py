@@ -40,10 +40,11 @@ from orchestrator.errors import (
 from orchestrator.execution.executor import NodeContext
 from orchestrator.execution.package_lists import LISTS_WAIT, PackageLists
 from orchestrator.execution.slots import SLOT_WAIT, BuildSlots
-from orchestrator.inspection.image_files import ImageFiles, read_image
+from orchestrator.inspection.image_files import SBOM_PATH, ImageFiles, read_image, read_root
 from orchestrator.inspection.runtime_report import RUNTIME_REPORT, runtime_absent
 from orchestrator.model.results import Outcome
 from orchestrator.model.states import NodeKind, Status
+from orchestrator.planning.builder import DOCUMENTS
 from orchestrator.planning.nodeplan import LISTS_RM, NodePlan, Step
 from orchestrator.planning.reuse import BuildHistory, Decision, decide, decide_all
 from orchestrator.provenance.collect import Attestor
@@ -272,6 +273,10 @@ class BuildahExecutor:
         with self._workspace(plan, out):
             self._run_steps(plan.steps, ctx, out, plan)
             ctx.image_ready()
+            kept = plan.run_dir / DOCUMENTS
+            if (kept / SBOM_PATH.lstrip("/")).is_file():
+                # What the sbom step read in the working container: what the image holds.
+                files = functools.cache(lambda: read_root(kept))
             pushed = self._push(plan, ctx, out, files)
             if self.attestor is not None:
                 invocation = self.attestor.invocation_of(plan, ctx.run_id, started)

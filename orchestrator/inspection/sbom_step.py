@@ -1,10 +1,17 @@
-"""The ``sbom`` step of every node: the SBOM of a working container, written to a file.
+"""The ``sbom`` step of every node: the SBOM of a working container, and the documents
+orchestrate reads of the image later, written to a folder.
 
 The same document as ``orchestrate sbom --container``, through a lean entry point: a build
 runs it once per node, and the whole command line (click, every command's modules) cost three
 times the modules this needs (0.67 against 0.24 CPU-s to start, measured 2026-12-07).
 
-Usage: ``python -m orchestrator.inspection.sbom_step CONTAINER OUTPUT NAME VERSION
+In DOCUMENTS, laid out as in the image: the SBOM (``etc/image_info/sbom.cdx.json``, which the
+next step copies in) and copies of the wheel records :mod:`orchestrator.inspection.image_files`
+reads (a copy the container does not have is removed: a folder of an earlier attempt). The
+provenance and the SBOM pushed beside the image read them there: the same files the
+committed image holds (nothing after this step changes them), without mounting it again.
+
+Usage: ``python -m orchestrator.inspection.sbom_step CONTAINER DOCUMENTS NAME VERSION
 [KEY=VALUE ...]`` (the properties).
 """
 
@@ -17,6 +24,7 @@ from pathlib import Path
 from orchestrator.engine.runner import ShRunner
 from orchestrator.engine.storage import Storage
 from orchestrator.files import write_atomically
+from orchestrator.inspection.image_files import SBOM_PATH, WHEEL_HASHES, WHEEL_SUMS
 from orchestrator.inspection.sbom import sbom_json
 
 MODULE = "orchestrator.inspection.sbom_step"
@@ -24,14 +32,26 @@ MODULE = "orchestrator.inspection.sbom_step"
 
 def main(args: Sequence[str]) -> int:
     if len(args) < 4 or any("=" not in prop for prop in args[4:]):
-        print(f"usage: python -m {MODULE} CONTAINER OUTPUT NAME VERSION [KEY=VALUE ...]")
+        print(f"usage: python -m {MODULE} CONTAINER DOCUMENTS NAME VERSION [KEY=VALUE ...]")
         return 2
-    container, output, name, version = args[:4]
+    container, documents, name, version = args[:4]
     props = dict(prop.split("=", 1) for prop in args[4:])
     with Storage(ShRunner()).mounted_container(container) as root:
         text = sbom_json(root, name=name, version=version, properties=props)
-    write_atomically(Path(output), text)
+        keep_documents(root, Path(documents))
+    write_atomically(Path(documents) / SBOM_PATH.lstrip("/"), text)
     return 0
+
+
+def keep_documents(root: Path, documents: Path) -> None:
+    """Copy the wheel records under ``root`` to ``documents``, the same paths; remove a copy
+    of one ``root`` does not have."""
+    for relative in (WHEEL_HASHES, WHEEL_SUMS):
+        source, copy = root / relative, documents / relative
+        if source.is_file():
+            write_atomically(copy, source.read_text(encoding="utf-8"))
+        else:
+            copy.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,9 @@ def with_helpers(script: str) -> set[str]:
 SBOM_PATH = "/etc/image_info/sbom.cdx.json"
 # The lean program that writes it (python -m), not the whole command line.
 SBOM_STEP = "orchestrator.inspection.sbom_step"
+# In a node's folder: what the sbom step read of orchestrate's documents in the working
+# container (image_files.py), the SBOM beside them, laid out as in the image.
+DOCUMENTS = "documents"
 # The runtime completeness report (scripts/check-runtime.py) in the image, and its copy's name
 # in the node's run folder.
 RUNTIME_PATH = "/etc/image_info/runtime.json"
@@ -471,8 +474,11 @@ class NodeBuilder:
     def _sbom(self, labels: Sequence[tuple[str, str]]) -> list[Step]:
         """``orchestrate sbom`` of the working container, then into ``SBOM_PATH``. Only what
         does not change between two builds of the same key goes in (no run id, date or
-        pipeline name: pipelines that share a node share its image)."""
-        written = self.node_dir / "sbom.cdx.json"
+        pipeline name: pipelines that share a node share its image). The step keeps what it
+        read of orchestrate's other documents in ``DOCUMENTS``: the provenance and the pushed
+        SBOM read them there, not from the committed image through another mount."""
+        documents = self.node_dir / DOCUMENTS
+        written = documents / SBOM_PATH.lstrip("/")
         values = dict(labels)
         properties = [f"key={values.get(KEY_LABEL, '')}"]
         if self.kind != NodeKind.BASE:
@@ -483,7 +489,7 @@ class NodeBuilder:
                     f"constraints_revision={self.resolved.pipeline.constraints.revision}"
                 )
         version = values.get("org.opencontainers.image.version", "")
-        argv = [sys.executable, "-m", SBOM_STEP, self.container, str(written), self.node, version]
+        argv = [sys.executable, "-m", SBOM_STEP, self.container, str(documents), self.node, version]
         argv += properties
         return [
             Step(name="sbom", argv=tuple(argv)),

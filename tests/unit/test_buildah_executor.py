@@ -41,6 +41,7 @@ from orchestrator.errors import (
 from orchestrator.execution.buildah_executor import STARTUP_RETRIES, BuildahExecutor
 from orchestrator.execution.executor import NodeContext
 from orchestrator.model.states import NodeKind, RunState, Status
+from orchestrator.planning.builder import DOCUMENTS
 from orchestrator.planning.nodeplan import GeneratedFile, ListsFetch, NodePlan, Step, empty_plan
 from orchestrator.records.history import History
 from orchestrator.records.housekeeping import clean_up_dead_runs
@@ -839,6 +840,23 @@ def test_a_push_that_fails_once_is_tried_again(
     sbom_ref = f"{plan.remote}:sha256-{_digest(plan.remote_key, KEY).split(':')[1]}.sbom"
     assert set(runner.remote) == {plan.remote_key, sbom_ref}
     assert json.loads(runner.artifacts[sbom_ref])["key"] == KEY
+
+
+def test_a_built_node_pushes_the_sbom_its_sbom_step_kept_without_mounting_the_image(
+    tmp_path: Path, runner: RecordingRunner
+) -> None:
+    plan = registry_plan(tmp_path)
+    # What the sbom step left in the node's folder (the build's own plans run it).
+    kept = plan.run_dir / DOCUMENTS / "etc/image_info/sbom.cdx.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text(json.dumps({"bomFormat": "CycloneDX", "key": KEY, "from": "the step"}))
+
+    outcome = registry_executor(runner).execute(plan, make_ctx(tmp_path))
+
+    assert outcome.status is Status.BUILT
+    sbom_ref = f"{plan.remote}:sha256-{_digest(plan.remote_key, KEY).split(':')[1]}.sbom"
+    assert json.loads(runner.artifacts[sbom_ref])["from"] == "the step"
+    assert not any(argv[:2] == ("buildah", "mount") for argv in runner.calls)
 
 
 def test_a_key_in_the_registry_is_reused_without_download_when_nothing_builds_on_it(

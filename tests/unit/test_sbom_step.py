@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from orchestrator.inspection import sbom_step
+from orchestrator.inspection.image_files import read_root
 
 
 def test_wrong_arguments_print_usage_and_exit_2(capsys):
@@ -21,3 +22,19 @@ def test_it_does_not_import_the_command_line():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_wheel_records_are_kept_as_in_the_image_and_a_stale_copy_removed(tmp_path):
+    root, documents = tmp_path / "root", tmp_path / "documents"
+    record = root / "etc/image_info/wheels.sha256"
+    record.parent.mkdir(parents=True)
+    record.write_text(f"{'a' * 64}  keystone-29.1.0-py3-none-any.whl\n")
+    stale = documents / "wheels/SHA256SUMS"  # an earlier attempt's, of a file now absent
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old\n")
+
+    sbom_step.keep_documents(root, documents)
+
+    assert (documents / "etc/image_info/wheels.sha256").read_text() == record.read_text()
+    assert not stale.exists()
+    assert read_root(documents).wheels_record == read_root(root).wheels_record != {}
