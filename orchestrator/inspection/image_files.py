@@ -3,7 +3,9 @@ the wheels a service was installed from, and a wheels image's ``SHA256SUMS``.
 
 Pushing an image's SBOM beside it, writing its provenance, ``provenance verify`` and
 ``diff --against`` each need some of them; one mount (``buildah from``, ``mount``,
-``umount``, ``rm``) serves what one caller needs of an image.
+``umount``, ``rm``) serves what one caller needs of an image. For an image it has just built,
+a run reads the copies its ``sbom`` step kept (:func:`read_root` of the node's documents
+folder, laid out as in the image): no mount at all.
 """
 
 from __future__ import annotations
