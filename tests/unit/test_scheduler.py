@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,47 @@ def test_ctrl_c_cancels_running_and_pending_nodes(tmp_path: Path) -> None:
     assert result.results["b"].status is Status.CANCELLED
     assert result.results["c"].status is Status.CANCELLED
     assert result.results["d"].status is Status.CANCELLED
+    assert executor.running == 0
+
+
+class _BrokenOutput:
+    """A logger whose output's reader is gone (a closed pipe): its warning fails (what the
+    other levels say is dropped)."""
+
+    def warning(self, *args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+def test_ctrl_c_stops_the_nodes_when_its_warning_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "orchestrator.execution.scheduler.structlog.get_logger", lambda: _BrokenOutput()
+    )
+    graph = dag([("a", "b")])
+    executor = FakeExecutor(hang={"b"})
+    scheduler = Scheduler(
+        graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path, limits=Limits(parallel=1)
+    )
+
+    def interrupt(node: str) -> None:
+        if node == "b":
+            threading.Timer(0.05, lambda: scheduler_interrupt(scheduler)).start()
+
+    executor.on_start = interrupt
+    # Were the nodes left running, the run would wait for b's hour: released here, and said.
+    rescued = threading.Event()
+    watchdog = threading.Timer(10, lambda: (rescued.set(), scheduler.cancel.set()))
+    watchdog.start()
+    try:
+        result = scheduler.run()
+    finally:
+        watchdog.cancel()
+    assert not rescued.is_set(), "the Ctrl-C did not stop the running node"
+    assert result.interrupted and result.results["b"].status is Status.CANCELLED
     assert executor.running == 0
 
 
