@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from orchestrator.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NODE_FAILED, EXIT_OK
@@ -168,20 +169,32 @@ def test_timeout_fails_the_node(tmp_path: Path) -> None:
     assert "timed out" in result.results["b"].error
 
 
-def test_ctrl_c_cancels_running_and_pending_nodes(tmp_path: Path) -> None:
-    graph = dag([("a", "b"), ("a", "c"), ("b", "d")])
-    executor = FakeExecutor(hang={"b", "c"})
+def interrupted_when(
+    node: str, graph: nx.DiGraph, executor: FakeExecutor, tmp_path: Path, parallel: int
+) -> Scheduler:
+    """A scheduler that gets a Ctrl-C just after ``node`` starts."""
     scheduler = Scheduler(
-        graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path, limits=Limits(parallel=2)
+        graph,
+        plans_for(graph),
+        executor,
+        run_id="t",
+        log_dir=tmp_path,
+        limits=Limits(parallel=parallel),
     )
 
-    def interrupt(node: str) -> None:
-        if node == "c":
+    def interrupt(started: str) -> None:
+        if started == node:
             # What the main thread sees on Ctrl-C: KeyboardInterrupt out of wait().
             threading.Timer(0.05, lambda: scheduler_interrupt(scheduler)).start()
 
     executor.on_start = interrupt
-    result = scheduler.run()
+    return scheduler
+
+
+def test_ctrl_c_cancels_running_and_pending_nodes(tmp_path: Path) -> None:
+    executor = FakeExecutor(hang={"b", "c"})
+    graph = dag([("a", "b"), ("a", "c"), ("b", "d")])
+    result = interrupted_when("c", graph, executor, tmp_path, parallel=2).run()
     assert result.interrupted and result.exit_code == EXIT_INTERRUPTED
     assert result.results["a"].status is Status.BUILT
     assert result.results["b"].status is Status.CANCELLED
@@ -207,17 +220,8 @@ def test_ctrl_c_stops_the_nodes_when_its_warning_cannot_be_written(
     monkeypatch.setattr(
         "orchestrator.execution.scheduler.structlog.get_logger", lambda: _BrokenOutput()
     )
-    graph = dag([("a", "b")])
     executor = FakeExecutor(hang={"b"})
-    scheduler = Scheduler(
-        graph, plans_for(graph), executor, run_id="t", log_dir=tmp_path, limits=Limits(parallel=1)
-    )
-
-    def interrupt(node: str) -> None:
-        if node == "b":
-            threading.Timer(0.05, lambda: scheduler_interrupt(scheduler)).start()
-
-    executor.on_start = interrupt
+    scheduler = interrupted_when("b", dag([("a", "b")]), executor, tmp_path, parallel=1)
     # Were the nodes left running, the run would wait for b's hour: released here, and said.
     rescued = threading.Event()
     watchdog = threading.Timer(10, lambda: (rescued.set(), scheduler.cancel.set()))
