@@ -28,10 +28,16 @@ class _Sink:
         self.lock = threading.Lock()
 
     def write(self, text: str) -> int:
+        """Write an event; one that cannot be written (the output's reader gone: a broken
+        pipe, a full disk) is dropped, never raised into the code that logged it (a run's
+        Ctrl-C among them, which must go on to stop its nodes)."""
         with self.lock:
             target = self.file if self.file is not None else sys.stderr
-            written = target.write(text)
-            target.flush()
+            try:
+                written = target.write(text)
+                target.flush()
+            except OSError:
+                return 0
             return written
 
     def flush(self) -> None:

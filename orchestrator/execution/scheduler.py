@@ -357,17 +357,14 @@ class Scheduler:
             self._candidates.update(self.graph.successors(node))
 
     def _interrupt(self) -> None:
-        # Cancel first, then say so: a warning that cannot be written (the output's reader
-        # gone: a broken pipe) must not leave the running nodes to run on, and the main
-        # thread waiting for them forever.
+        # Cancel first, then say so: whatever saying it does, the running nodes are told.
         first = not self.cancel.is_set()
         self.cancel.set()
         self.result.interrupted = True
         if first:
-            with contextlib.suppress(OSError):
-                structlog.get_logger().warning(
-                    "interrupted: stopping running nodes and removing their containers"
-                )
+            structlog.get_logger().warning(
+                "interrupted: stopping running nodes and removing their containers"
+            )
 
     def _drain(self, running: dict[Future[NodeResult], str]) -> None:
         """Wait for running nodes to stop after a cancel; a second Ctrl-C does not abandon
