@@ -117,7 +117,10 @@ def plan_service(
         "PROJECT_SOURCE": source_url,
         "PROJECT_REVISION": revision,
     }
-    _check_runtime(b, service, then=[("collect-info.sh", info), ("cleanup.sh", {"VENV": VENV})])
+    # check-libs reads the venv the commit takes as it is (cleanup.sh removes no library):
+    # checked here, in the same buildah run, a broken image fails before its commit.
+    then = [("check-libs.sh", {"VENV": VENV}), ("collect-info.sh", info)]
+    _check_runtime(b, service, then=[*then, ("cleanup.sh", {"VENV": VENV})])
     config = [
         "--env",
         PATH_ENV,
@@ -344,11 +347,10 @@ def _source_url(service: ServiceImage, fetched: FetchedSource | None) -> str:
 
 def _verify_steps(b: NodeBuilder, service: ServiceImage) -> list[Step]:
     """Smoke-test the committed image in a throwaway container (never the working one, which
-    would leave __pycache__ behind), as the service user, and check its shared libraries."""
+    would leave __pycache__ behind), as the service user, then its acceptance script."""
     check = naming.check_container_name(b.ctx.run_id, b.qualified)
     b.containers.append(check)
     b.input("smoke", service.project.smoke)
-    b.scripts.add("check-libs.sh")
     scripts = Mount(source=str(b.ctx.inputs.scripts_dir), target=SCRIPTS_IN_CTR)
     return [
         Step(name="from", argv=buildah.from_image(check, b.candidate, platform=b.platform.name)),
@@ -356,16 +358,6 @@ def _verify_steps(b: NodeBuilder, service: ServiceImage) -> list[Step]:
             name="smoke",
             argv=b.run_in(
                 check, service.project.smoke, user=service.user, env=service.project.smoke_env
-            ),
-        ),
-        Step(
-            name="check-libs",
-            argv=b.run_in(
-                check,
-                ["/bin/bash", f"{SCRIPTS_IN_CTR}/run-step.sh", "check-libs.sh"],
-                user="root",
-                mounts=[scripts],
-                env=[("VENV", VENV)],
             ),
         ),
         *_acceptance(b, service, check, scripts),
