@@ -78,7 +78,6 @@ RUNTIME_REPORT = "runtime.json"
 SBOM_FORMAT = "cyclonedx-1.6/1"
 # The version of what makes two builds of one key identical (bump it when that changes).
 REPRODUCIBLE = "reproducible/1"
-SETTLE_RUN = ("/bin/touch", "-c", "/run")
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN_STEP = "run-step.sh"
 
@@ -437,15 +436,15 @@ class NodeBuilder:
         return labels
 
     def commit_working_container(self, config: Sequence[str], *, sbom: bool = True) -> Producer:
-        """The usual producer: /run settled and the SBOM of what the working container holds,
-        written on the host and copied in (unless ``sbom`` is false: an image taken as it
-        is); then ``buildah config`` (labels, then ``config``) and commit."""
+        """The usual producer: the SBOM of what the working container holds, written on the
+        host and copied in (the step settles /run too: :mod:`orchestrator.inspection.sbom_step`;
+        unless ``sbom`` is false: an image taken as it is); then ``buildah config`` (labels,
+        then ``config``) and commit."""
         if sbom:
             self.input("sbom", SBOM_FORMAT)  # images made before carried none
 
         def produce(labels: Sequence[tuple[str, str]]) -> list[Step]:
             return [
-                *(self._settle_run() if sbom else ()),
                 *(self._sbom(labels) if sbom else ()),
                 Step(
                     name="config",
@@ -464,13 +463,6 @@ class NodeBuilder:
         return produce
 
     # the one way out ---------------------------------------------------------------------
-    def _settle_run(self) -> list[Step]:
-        """Each step mounts a tmpfs on /run, yet some builds leave /run itself changed in the
-        layer and others not (seen: one build in two, the same steps): touched here, it is in
-        every layer, dated by the commit like every other entry."""
-        env = (("SOURCE_DATE_EPOCH", str(self.epoch)),)
-        return [Step(name="settle-run", argv=self.run_in(self.container, SETTLE_RUN, env=env))]
-
     def _sbom(self, labels: Sequence[tuple[str, str]]) -> list[Step]:
         """``orchestrate sbom`` of the working container, then into ``SBOM_PATH``. Only what
         does not change between two builds of the same key goes in (no run id, date or

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -38,3 +39,25 @@ def test_the_wheel_records_are_kept_as_in_the_image_and_a_stale_copy_removed(tmp
     assert (documents / "etc/image_info/wheels.sha256").read_text() == record.read_text()
     assert not stale.exists()
     assert read_root(documents).wheels_record == read_root(root).wheels_record != {}
+
+
+def test_run_is_settled_but_never_made_or_followed(tmp_path):
+    root = tmp_path / "root"
+    (root / "run").mkdir(parents=True)
+    os.utime(root / "run", (0, 0))
+    sbom_step.settle_run(root)
+    assert (root / "run").stat().st_mtime > 0
+    # touch -c: an image without /run gets none.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    sbom_step.settle_run(bare)
+    assert not (bare / "run").exists()
+    # A /run that is a link would lead out of the mounted root (to the host's own folder).
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.utime(outside, (0, 0))
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "run").symlink_to(outside)
+    sbom_step.settle_run(linked)
+    assert outside.stat().st_mtime == 0
