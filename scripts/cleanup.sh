@@ -7,34 +7,16 @@ set -euo pipefail
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log \
     /root/.cache /tmp/* /var/tmp/*
-# Bytecode: in the venv, the checked-hash files install-project.sh compiled (valid whatever
-# the files' dates, the same in two builds) stay, and any other .pyc (a timestamp one a
-# step's python wrote) goes. In the system Python's library, what compile-stdlib.sh compiled
-# in the base stays (an earlier node's file: commit dated it SOURCE_DATE_EPOCH); what this
-# node wrote there goes (dpkg's py3compile, which compiles several files per process with a
-# random hash seed: not the same in two builds). A __pycache__ folder left empty goes too.
+# Bytecode (sweep-bytecode.py): in the venv, only the checked-hash files install-project.sh
+# compiled stay; in the system Python's library, only what compile-stdlib.sh compiled in the
+# base. A __pycache__ folder left empty goes too.
 system=()
 for root in /usr/lib/python3*/; do system+=("${root%/}"); done
 python=/usr/bin/python3
 if [ -n "${VENV:-}" ] && [ -x "$VENV/bin/python" ]; then python=$VENV/bin/python; fi
 if [ -x "$python" ]; then
-    "$python" -I -B -c '
-import pathlib, sys
-epoch, venv, system = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-def sweep(root, earlier_only):
-    for pyc in sorted(pathlib.Path(root).rglob("*.pyc")):
-        with open(pyc, "rb") as f:
-            checked = int.from_bytes(f.read(8)[4:8], "little") == 0b11
-        if checked and (not earlier_only or pyc.stat().st_mtime <= epoch):
-            continue
-        pyc.unlink()
-        if not any(pyc.parent.iterdir()):
-            pyc.parent.rmdir()
-if venv:
-    sweep(venv, False)
-for root in system:
-    sweep(root, True)
-' "${SOURCE_DATE_EPOCH:--1}" "${VENV:-}" "${system[@]}"
+    "$python" -I -B "$(dirname "$0")/sweep-bytecode.py" "${SOURCE_DATE_EPOCH:--1}" "${VENV:-}" \
+        "${system[@]}"
 else
     find /usr/lib/python3* -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
 fi

@@ -52,6 +52,7 @@ HELPERS: Mapping[str, tuple[str, ...]] = {
     "install-packages.sh": ("apt-pins.sh",),
     "compile-stdlib.sh": ("compile-bytecode.py",),
     "check-runtime.sh": ("check-runtime.py",),
+    "cleanup.sh": ("sweep-bytecode.py",),
 }
 
 
