@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.engine import leftovers
+from orchestrator.engine import buildah, leftovers
 from orchestrator.engine.naming import run_of
 from orchestrator.engine.runner import ShRunner
 from tests.registry_server import TlsRegistry, free_port
@@ -180,17 +180,17 @@ def inspect(image: str) -> dict[str, Any]:
 
 
 def run_in(image: str, *argv: str, user: str = "root") -> subprocess.CompletedProcess[str]:
-    """Run a command in a throwaway container of ``image``."""
+    """Run a command in a throwaway container of ``image``; tried once more when buildah
+    failed to start it (``buildah.TRANSIENT_STARTUP_ERRORS``, as a build's steps are)."""
     name = subprocess.run(
         ["buildah", "from", "--pull=never", image], capture_output=True, text=True, check=True
     ).stdout.strip()
+    command = ["buildah", "run", "--isolation", "chroot", "--user", user, name, "--", *argv]
     try:
-        return subprocess.run(
-            ["buildah", "run", "--isolation", "chroot", "--user", user, name, "--", *argv],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode and any(e in done.stderr for e in buildah.TRANSIENT_STARTUP_ERRORS):
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+        return done
     finally:
         subprocess.run(["buildah", "rm", name], capture_output=True, check=False)
 
