@@ -48,6 +48,25 @@ def test_the_venv_keeps_only_checked_hash_bytecode(tmp_path: Path) -> None:
     assert not lone.parent.exists() and (venv / "lone" / "c.py").is_file()
 
 
+def test_unchecked_hash_bytecode_goes_and_folders_it_did_not_empty_stay(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    source = venv / "lib" / "unchecked.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("X = 1\n")
+    unchecked = Path(
+        py_compile.compile(
+            str(source),
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            doraise=True,
+        )
+    )
+    # A venv's empty folders (include/python3.X) are not the sweep's to remove.
+    (venv / "include" / "python3.11").mkdir(parents=True)
+    _sweep(EPOCH, venv)
+    assert not unchecked.exists()
+    assert (venv / "include" / "python3.11").is_dir()
+
+
 def test_the_system_library_keeps_only_the_earlier_checked_bytecode(tmp_path: Path) -> None:
     stdlib = tmp_path / "usr" / "lib" / "python3"
     base = _module(stdlib, "base", checked=True, mtime=EPOCH)
