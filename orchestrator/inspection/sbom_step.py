@@ -23,6 +23,7 @@ Usage: ``python -m orchestrator.inspection.sbom_step CONTAINER DOCUMENTS NAME VE
 from __future__ import annotations
 
 import os
+import posixpath
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,11 +52,26 @@ def main(args: Sequence[str]) -> int:
 
 
 def settle_run(root: Path) -> None:
-    """Touch ``root``'s /run (``touch -c``: an image without one gets none), so the layer
-    holds the folder whatever the steps left."""
-    run = root / "run"
-    if run.is_dir() and not run.is_symlink():
+    """Touch the image's /run as ``touch -c /run`` in the container would (an image without
+    one gets none; a link is followed inside the image), so the layer holds the folder
+    whatever the steps left."""
+    run = in_image(root, "/run")
+    if run is not None and run.is_dir():
         os.utime(run)
+
+
+def in_image(root: Path, path: str, *, hops: int = 8) -> Path | None:
+    """The host path under ``root`` of the image's ``path``, a link there followed the way
+    the image sees it (an absolute target from the image's root, ``..`` never above it), so
+    never out of ``root``; None if the links go on for more than ``hops``."""
+    for _ in range(hops):
+        path = posixpath.normpath(path)  # "/.." is "/", as in a chroot
+        host = root / path.lstrip("/")
+        if not host.is_symlink():
+            return host
+        target = os.readlink(host)
+        path = posixpath.join(posixpath.dirname(path), target)  # an absolute target wins
+    return None
 
 
 def keep_documents(root: Path, documents: Path) -> None:

@@ -41,7 +41,7 @@ def test_the_wheel_records_are_kept_as_in_the_image_and_a_stale_copy_removed(tmp
     assert read_root(documents).wheels_record == read_root(root).wheels_record != {}
 
 
-def test_run_is_settled_but_never_made_or_followed(tmp_path):
+def test_run_is_settled_but_never_made_or_followed_out_of_the_image(tmp_path):
     root = tmp_path / "root"
     (root / "run").mkdir(parents=True)
     os.utime(root / "run", (0, 0))
@@ -52,12 +52,27 @@ def test_run_is_settled_but_never_made_or_followed(tmp_path):
     bare.mkdir()
     sbom_step.settle_run(bare)
     assert not (bare / "run").exists()
-    # A /run that is a link would lead out of the mounted root (to the host's own folder).
+    # A link is followed as the image sees it: relative, or absolute from the image's root.
+    for target in ("var/run", "/var/run"):
+        linked = tmp_path / f"linked-{len(target)}"
+        (linked / "var" / "run").mkdir(parents=True)
+        os.utime(linked / "var" / "run", (0, 0))
+        (linked / "run").symlink_to(target)
+        sbom_step.settle_run(linked)
+        assert (linked / "var" / "run").stat().st_mtime > 0, target
+    # Never to the host's own folders: an absolute path is the image's, ".." stops at its root.
     outside = tmp_path / "outside"
     outside.mkdir()
     os.utime(outside, (0, 0))
-    linked = tmp_path / "linked"
-    linked.mkdir()
-    (linked / "run").symlink_to(outside)
-    sbom_step.settle_run(linked)
-    assert outside.stat().st_mtime == 0
+    for target in (str(outside), "../outside", "../../../outside"):
+        escaping = tmp_path / f"escaping-{len(target)}"
+        escaping.mkdir()
+        (escaping / "run").symlink_to(target)
+        sbom_step.settle_run(escaping)
+        assert outside.stat().st_mtime == 0, target
+    # Links that loop give up.
+    looping = tmp_path / "looping"
+    looping.mkdir()
+    (looping / "run").symlink_to("/run")
+    sbom_step.settle_run(looping)
+    assert sbom_step.in_image(looping, "/run") is None
