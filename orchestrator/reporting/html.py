@@ -59,6 +59,7 @@ _STEP_KINDS = (
             "keep-project",
         ),
     ),
+    # settle-run: a step of runs recorded before 2026-12-07 (the sbom step does its work now).
     ("commit", ("commit", "config", "sbom", "copy-sbom", "settle-run", "tag", "untag")),
     ("checks", ("smoke", "check", "acceptance", "verify")),
     ("push", ("push", "pull", "sign")),

@@ -19,6 +19,7 @@ import pytest
 from orchestrator.engine import buildah, leftovers
 from orchestrator.engine.naming import run_of
 from orchestrator.engine.runner import ShRunner
+from orchestrator.execution.buildah_executor import STARTUP_RETRIES
 from tests.registry_server import TlsRegistry, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,15 +181,21 @@ def inspect(image: str) -> dict[str, Any]:
 
 
 def run_in(image: str, *argv: str, user: str = "root") -> subprocess.CompletedProcess[str]:
-    """Run a command in a throwaway container of ``image``; tried once more when buildah
-    failed to start it (``buildah.TRANSIENT_STARTUP_ERRORS``, as a build's steps are)."""
+    """Run a command in a throwaway container of ``image``; tried again when buildah failed
+    to start it (``buildah.TRANSIENT_STARTUP_ERRORS``), as often and after the same pause as a
+    build's steps are."""
     name = subprocess.run(
         ["buildah", "from", "--pull=never", image], capture_output=True, text=True, check=True
     ).stdout.strip()
     command = ["buildah", "run", "--isolation", "chroot", "--user", user, name, "--", *argv]
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode and any(e in done.stderr for e in buildah.TRANSIENT_STARTUP_ERRORS):
+        for _ in range(STARTUP_RETRIES):
+            if not done.returncode or not any(
+                e in done.stderr for e in buildah.TRANSIENT_STARTUP_ERRORS
+            ):
+                break
+            time.sleep(1)
             done = subprocess.run(command, capture_output=True, text=True, check=False)
         return done
     finally:
