@@ -13,20 +13,18 @@ from tests.conftest import ROOT
 
 SWEEP = ROOT / "scripts" / "sweep-bytecode.py"
 EPOCH = 315532800
+MODE = py_compile.PycInvalidationMode
 
 
-def _module(folder: Path, name: str, *, checked: bool, mtime: int | None = None) -> Path:
-    """``folder/name.py`` and its bytecode, checked-hash or timestamp; the .pyc dated
-    ``mtime`` when given."""
+def _module(folder: Path, name: str, *, checked: bool | MODE, mtime: int | None = None) -> Path:
+    """``folder/name.py`` and its bytecode: checked-hash (True), timestamp (False) or the
+    mode given; the .pyc dated ``mtime`` when given."""
     folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{name}.py"
     source.write_text(f"NAME = {name!r}\n")
-    mode = py_compile.PycInvalidationMode
-    cfile = py_compile.compile(
-        str(source),
-        invalidation_mode=mode.CHECKED_HASH if checked else mode.TIMESTAMP,
-        doraise=True,
-    )
+    if isinstance(checked, bool):
+        checked = MODE.CHECKED_HASH if checked else MODE.TIMESTAMP
+    cfile = py_compile.compile(str(source), invalidation_mode=checked, doraise=True)
     pyc = Path(cfile)
     if mtime is not None:
         os.utime(pyc, (mtime, mtime))
@@ -50,16 +48,7 @@ def test_the_venv_keeps_only_checked_hash_bytecode(tmp_path: Path) -> None:
 
 def test_unchecked_hash_bytecode_goes_and_folders_it_did_not_empty_stay(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    source = venv / "lib" / "unchecked.py"
-    source.parent.mkdir(parents=True)
-    source.write_text("X = 1\n")
-    unchecked = Path(
-        py_compile.compile(
-            str(source),
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            doraise=True,
-        )
-    )
+    unchecked = _module(venv / "lib", "unchecked", checked=MODE.UNCHECKED_HASH)
     # A venv's empty folders (include/python3.X) are not the sweep's to remove.
     (venv / "include" / "python3.11").mkdir(parents=True)
     _sweep(EPOCH, venv)
