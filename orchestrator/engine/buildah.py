@@ -363,4 +363,10 @@ TRANSIENT_STARTUP_ERRORS = ("sealing memfd copy: Device or resource busy",)
 
 def is_transient(error: StepFailedError) -> bool:
     """True if the command failed in buildah's start-up, before its payload ran."""
-    return any(marker in error.tail for marker in TRANSIENT_STARTUP_ERRORS)
+    return failed_to_start(error.tail)
+
+
+def failed_to_start(output: str) -> bool:
+    """True if ``output`` (a buildah command's error output) says buildah failed in its
+    start-up (``TRANSIENT_STARTUP_ERRORS``)."""
+    return any(marker in output for marker in TRANSIENT_STARTUP_ERRORS)

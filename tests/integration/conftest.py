@@ -191,9 +191,7 @@ def run_in(image: str, *argv: str, user: str = "root") -> subprocess.CompletedPr
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         for _ in range(STARTUP_RETRIES):
-            if not done.returncode or not any(
-                e in done.stderr for e in buildah.TRANSIENT_STARTUP_ERRORS
-            ):
+            if not done.returncode or not buildah.failed_to_start(done.stderr):
                 break
             time.sleep(1)
             done = subprocess.run(command, capture_output=True, text=True, check=False)
