@@ -76,7 +76,8 @@ DOCUMENTS = "documents"
 # in the node's run folder.
 RUNTIME_PATH = "/etc/image_info/runtime.json"
 RUNTIME_REPORT = "runtime.json"
-SBOM_FORMAT = "cyclonedx-1.6/1"
+# /2: the constraints property only on images whose key holds the constraints.
+SBOM_FORMAT = "cyclonedx-1.6/2"
 # The version of what makes two builds of one key identical (bump it when that changes).
 REPRODUCIBLE = "reproducible/1"
 PATH_ENV = f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -150,6 +151,8 @@ class NodeBuilder:
         self.deb_suites: dict[str, str] = {}
         self.materials: list[Material] = []
         self.wheels_image = ""
+        # Set by :meth:`finish` (the SBOM step reads it): see ``NodePlan.under_constraints``.
+        self.under_constraints = False
         namespace = self.settings.namespace.rstrip("/")
         self.repository = f"{namespace}/{node}"
         variant = self.platform.arch if ctx.qualified else ""
@@ -474,7 +477,7 @@ class NodeBuilder:
         written = documents / SBOM_PATH.lstrip("/")
         values = dict(labels)
         properties = [f"key={values.get(KEY_LABEL, '')}"]
-        if self.kind != NodeKind.BASE:
+        if self.under_constraints:
             upper = self.resolved.pipeline.constraints.upper
             properties.append(f"constraints={self.ctx.inputs.files.get(upper, '')}")
             if self.resolved.pipeline.constraints.revision:
@@ -537,6 +540,11 @@ class NodeBuilder:
         for parent in parents:
             self.inputs[f"parent:{parent}"] = plans[parent].key
         debs = self._archive_input(plans)
+        # Built under the constraints: its key holds them, here or through a parent's key
+        # (the wheels image and what installs from it; not the wheel-builder, not the base).
+        self.under_constraints = "constraints" in self.inputs or any(
+            plans[parent].under_constraints for parent in parents
+        )
         materials = [*self._parent_materials(parents, plans), *self._constraints_material()]
         # Everything the image holds is a function of its key, its labels too: two pipelines
         # that share a node share its image only where they would label it the same.
@@ -579,6 +587,7 @@ class NodeBuilder:
             debs=debs,
             deb_suites=dict(self.deb_suites),
             materials=(*materials, *self.materials),
+            under_constraints=self.under_constraints,
             # A venv inherited from a parent (storage-base on openstack-base) has its wheels.
             wheels_image=self.wheels_image
             or next((plans[p].wheels_image for p in parents if plans[p].wheels_image), ""),
@@ -601,9 +610,9 @@ class NodeBuilder:
         ]
 
     def _constraints_material(self) -> list[Material]:
-        """The upper-constraints every node above the base is built under (as its SBOM
-        says: the ``constraints`` property)."""
-        if self.kind == NodeKind.BASE:
+        """The upper-constraints the node is built under, when its key holds them (as its
+        SBOM says: the ``constraints`` property)."""
+        if not self.under_constraints:
             return []
         constraints = self.resolved.pipeline.constraints
         identity = self.ctx.inputs.files.get(constraints.upper, "")

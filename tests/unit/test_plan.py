@@ -26,7 +26,7 @@ from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
 from orchestrator.planning.reuse import Decision, decide_all
 from orchestrator.planning.service import PROJECT_WHEELS_STEP
-from tests.conftest import ROOT, WritePipeline
+from tests.conftest import ROOT, UPPER, WritePipeline
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 KEYSTONE_REQUIRES = (
@@ -217,6 +217,38 @@ def test_a_new_pip_package_rebuilds_wheels_and_all_services(write_pipeline: Writ
     # The shared node installs from the new wheels image: it too.
     assert changed == {"requirements", "openstack-base", "glance", "keystone"}
     assert before["requirements"].inputs["wheels"] != after["requirements"].inputs["wheels"]
+
+
+def test_a_node_whose_key_ignores_the_constraints_names_none(
+    write_pipeline: WritePipeline, tmp_path: Path
+) -> None:
+    """What a node's SBOM and provenance say is a function of its key: a changed
+    upper-constraints file leaves the base's and the wheel-builder's keys, so neither may
+    name the file; every node whose key holds it names it."""
+    upper = tmp_path / "upper-constraints.txt"
+    shutil.copy(UPPER, upper)
+    path = write_pipeline(TWO)
+    path.write_text(path.read_text().replace(str(UPPER), str(upper)))
+    before = plans_of(path)
+    upper.write_text(upper.read_text() + "zzz-not-installed===1.0\n")
+    after = plans_of(path)
+
+    def said(plan: NodePlan) -> tuple[list[str], list[str]]:
+        sbom = next(s for s in plan.steps if s.name == "sbom")
+        return (
+            [a for a in sbom.argv if a.startswith("constraints")],
+            [m.name for m in plan.materials if m.name == "constraints"],
+        )
+
+    for node, plan in before.items():
+        if plan.key == after[node].key:
+            assert said(plan) == said(after[node]) == ([], []), node
+        else:
+            assert said(plan)[1] == ["constraints"] and said(plan)[0], node
+            assert said(plan) != said(after[node]), node
+    changed = {n for n in before if before[n].key != after[n].key}
+    assert changed == {"requirements", "openstack-base", "glance", "keystone"}
+    assert not before["wheel-builder"].under_constraints
 
 
 def test_proxy_credentials_never_reach_a_command(write_pipeline: WritePipeline) -> None:
@@ -503,7 +535,7 @@ def test_every_image_built_in_a_container_carries_its_sbom(write_pipeline: Write
     for plan in plans.values():
         names = [s.name for s in plan.steps]
         assert names.index("sbom") < names.index("copy-sbom") < names.index("commit"), names
-        assert plan.inputs["sbom"] == "cyclonedx-1.6/1"
+        assert plan.inputs["sbom"] == "cyclonedx-1.6/2"
         sbom = next(s for s in plan.steps if s.name == "sbom")
         assert f"key={plan.key}" in sbom.argv  # the key, never the run id or the date
         assert not any(plan.run_dir.name in a or "created" in a for a in sbom.argv[4:] if "=" in a)
