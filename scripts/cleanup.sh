@@ -9,7 +9,9 @@ rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.lo
     /root/.cache /tmp/* /var/tmp/*
 # Bytecode (sweep-bytecode.py): in the venv, only the checked-hash files install-project.sh
 # compiled stay; in the system Python's library, only what compile-stdlib.sh compiled in the
-# base. A __pycache__ folder left empty goes too.
+# base. A folder the sweep empties goes too. In the same walk, uv's record of when and from
+# which cache entry it installed each distribution (uv_cache.json, different in every build,
+# and hashed in RECORD) goes, with its RECORD line.
 system=()
 for root in /usr/lib/python3*/; do system+=("${root%/}"); done
 python=/usr/bin/python3
@@ -19,16 +21,6 @@ if [ -x "$python" ]; then
         "${system[@]}"
 else
     find /usr/lib/python3* -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
-fi
-if [ -n "${VENV:-}" ] && [ -d "$VENV" ]; then
-    # uv records in each installed distribution when and from which cache entry it came
-    # (uv_cache.json): different in every build, and hashed in RECORD. Both go.
-    find "$VENV" -path '*.dist-info/uv_cache.json' -type f -print0 \
-        | while IFS= read -r -d '' cache_info; do
-            rm -f "$cache_info"
-            record="$(dirname "$cache_info")/RECORD"
-            if [ -f "$record" ]; then sed -i '/\.dist-info\/uv_cache\.json,/d' "$record"; fi
-        done
 fi
 # What two builds of the same files would still differ by: ldconfig's cache of inode numbers
 # and times, logs of when things ran (the image is dated by its build's epoch instead).

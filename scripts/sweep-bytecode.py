@@ -10,6 +10,10 @@ SYSTEM_ROOT (the system Python's library), a checked-hash file dated EPOCH or ea
 goes (dpkg's py3compile, which compiles several files per process with a random hash seed:
 not the same in two builds). A folder the sweep empties goes too.
 
+In VENV, uv's ``uv_cache.json`` goes too, with its line in the distribution's RECORD: uv
+records there when and from which cache entry it installed the distribution, different in
+every build.
+
 os.walk, bottom up (a folder is emptied before its parent is looked at): a third of what
 pathlib's rglob cost on the 7,000 files of cinder's venv (0.11 CPU-s, not 0.27).
 """
@@ -22,10 +26,32 @@ import sys
 CHECKED_HASH = 0b11  # the flags word of a checked-hash .pyc: hash-based, checked
 
 
-def sweep(root: str, epoch: int, *, earlier_only: bool) -> int:
-    """Remove the ``.pyc`` files under ``root`` that may not stay; how many went."""
+UV_CACHE_INFO = "uv_cache.json"
+
+
+def forget_uv_cache(dist_info: str) -> None:
+    """Remove uv's ``uv_cache.json`` from a ``.dist-info`` folder, and its RECORD line."""
+    os.unlink(os.path.join(dist_info, UV_CACHE_INFO))
+    record = os.path.join(dist_info, "RECORD")
+    if not os.path.isfile(record):
+        return
+    entry = f"{os.path.basename(dist_info)}/{UV_CACHE_INFO},"
+    with open(record, "r+b") as f:
+        lines = f.read().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith(entry.encode())]
+        if kept != lines:
+            f.seek(0)
+            f.writelines(kept)
+            f.truncate()
+
+
+def sweep(root: str, epoch: int, *, earlier_only: bool, venv: bool = False) -> int:
+    """Remove the ``.pyc`` files under ``root`` that may not stay (and, in a ``venv``, uv's
+    cache records); how many ``.pyc`` went."""
     removed = 0
     for folder, _, files in os.walk(root, topdown=False):
+        if venv and folder.endswith(".dist-info") and UV_CACHE_INFO in files:
+            forget_uv_cache(folder)
         emptied = False
         for name in files:
             if not name.endswith(".pyc"):
@@ -49,7 +75,7 @@ def main(argv: list[str]) -> int:
         return 2
     epoch, venv, system = int(argv[0]), argv[1], argv[2:]
     if venv:
-        sweep(venv, epoch, earlier_only=False)
+        sweep(venv, epoch, earlier_only=False, venv=True)
     for root in system:
         sweep(root, epoch, earlier_only=True)
     return 0

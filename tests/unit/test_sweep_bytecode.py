@@ -73,3 +73,24 @@ def test_without_arguments_it_says_how_it_is_called(tmp_path: Path) -> None:
         [sys.executable, str(SWEEP)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 2 and "usage: sweep-bytecode.py EPOCH VENV" in result.stderr
+
+
+def test_uv_cache_records_go_with_their_record_line(tmp_path: Path) -> None:
+    site = tmp_path / "venv" / "lib" / "site-packages"
+    info = site / "keystone-29.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "uv_cache.json").write_text('{"timestamp": 1}')
+    lines = [
+        "keystone/__init__.py,sha256=abc,10\n",
+        "keystone-29.1.0.dist-info/uv_cache.json,sha256=def,16\n",
+        "keystone-29.1.0.dist-info/RECORD,,\n",
+    ]
+    (info / "RECORD").write_text("".join(lines))
+    # The same name outside a .dist-info folder is someone's data: it stays.
+    data = site / "keystone" / "uv_cache.json"
+    data.parent.mkdir()
+    data.write_text("{}")
+    _sweep(EPOCH, tmp_path / "venv")
+    assert not (info / "uv_cache.json").exists()
+    assert (info / "RECORD").read_text() == lines[0] + lines[2]
+    assert data.exists()
