@@ -8,7 +8,9 @@
 # wheels where the index has them; none: every wheel built from its sdist; only-pinned: from
 # sdists except ONLY_BINARY, comma-separated names), PREVIOUS_WHEELS (a wheelhouse to take the
 # wheels of unchanged pins from). pip checks every download against the index's published
-# sha256.
+# sha256. Optional RESOLVED (a file of name==version pins, resolved by orchestrate on the host):
+# exactly those are fetched or built, with no resolution here but a check that they are the
+# whole resolution for this image's Python (with uv, offline, from the wheels built).
 # Fails naming the distributions that could not be resolved or built.
 set -euo pipefail
 
@@ -96,7 +98,42 @@ pins.write_text("".join(f"{pin}\n" for pin in left))
 print(f"reused {reused} wheels of the previous wheels image; {len(left)} to fetch or build")
 PY
 }
-if [ -x "$VENV/bin/uv" ]; then
+# The pins as name==version, names in one spelling (PEP 503), sorted: to compare two lists.
+pins_of() {
+    grep -v -e '^#' -e '^[[:space:]]*$' "$1" \
+        | awk -F'==' '{n = tolower($1); gsub(/[-_.]+/, "-", n); print n "==" $2}' | LC_ALL=C sort
+}
+if [ -n "${RESOLVED:-}" ]; then
+    # Resolved on the host before planning (orchestrate's key holds these pins): fetch or
+    # build exactly them, then check with the image's own Python that they are the whole
+    # resolution of REQUIREMENTS, nothing missing and nothing more.
+    if [ ! -x "$VENV/bin/uv" ]; then
+        echo "ERROR: RESOLVED needs uv in the builder venv (toolchain.uv)" >&2
+        exit 2
+    fi
+    echo "resolved on the host: $(pins_of "$RESOLVED" | wc -l) distributions"
+    todo=$(mktemp)
+    grep -v -e '^#' -e '^[[:space:]]*$' "$RESOLVED" > "$todo"
+    if [ -n "${PREVIOUS_WHEELS:-}" ] && [ -d "$PREVIOUS_WHEELS" ]; then
+        reuse_previous "$todo"
+    fi
+    jobs=${WHEEL_JOBS:-$(( $(nproc) * 3 ))}
+    xargs -r -P "$jobs" -n 12 "$VENV/bin/pip" wheel --no-deps "${binary_opts[@]}" \
+            --wheel-dir "$WHEELS_DIR" < "$todo" 2>&1 | tee "$log" || status=$?
+    if [ "$status" -eq 0 ]; then
+        check=$(mktemp)
+        UV_CACHE_DIR="${TMPDIR:-/tmp}/uv-cache" "$VENV/bin/uv" pip compile --offline --no-index \
+            --find-links "$WHEELS_DIR" --python "$VENV/bin/python" --no-header --no-annotate \
+            --quiet --constraint "$RESOLVED" --output-file "$check" "$REQUIREMENTS" \
+            2>&1 | tee -a "$log" || status=$?
+        if [ "$status" -eq 0 ] && ! diff <(pins_of "$RESOLVED") <(pins_of "$check") > "$todo"; then
+            echo "ERROR: the wheel set resolved on the host is not what this image's Python" \
+                "resolves from the wheels (< host, > image):" \
+                "$(grep -e '^<' -e '^>' "$todo" | tr '\n' ' ')" >&2
+            exit 3
+        fi
+    fi
+elif [ -x "$VENV/bin/uv" ]; then
     uv_opts=(--python "$VENV/bin/python" --no-header --no-annotate --quiet)
     if [ -n "${PIP_INDEX_URL:-}" ]; then uv_opts+=(--index-url "$PIP_INDEX_URL"); fi
     for url in ${PIP_EXTRA_INDEX_URL:-}; do uv_opts+=(--extra-index-url "$url"); done

@@ -70,6 +70,7 @@ from orchestrator.loading.load import (
     plan_inputs,
     read_pins,
 )
+from orchestrator.loading.resolution import wheel_sets
 from orchestrator.logsetup import redirected
 from orchestrator.model.debs import DebIndex
 from orchestrator.model.pipeline import REQUIREMENTS_NODE
@@ -177,6 +178,9 @@ def prepare(
         images = [str(graph.nodes[node]["image"]) for node in nodes]
         sources = fetch_sources(resolved, unique(images, wheeled), settings)
         archive = _archive(resolved, graph, settings, archive_dir)
+        # What the wheels image resolves to: its key (and so every key after it) holds
+        # the pins of what it installs, not every line of upper-constraints.
+        resolutions = wheel_sets(resolved, graph, settings, plan_inputs(resolved, sources))
     except FetchError as exc:
         if request.dry_run or not record_unstarted(
             request, path, settings, graph, run_id, now, exc
@@ -201,6 +205,7 @@ def prepare(
         plan_inputs(resolved, sources),
         archive=archive,
         pinned=read_pins(Path(settings.apt_pins)) if archive and settings.apt_pins else {},
+        wheel_sets=resolutions,
     )
     ctx = PlanContext(
         run_id=run_id,

@@ -9,7 +9,8 @@ file://DIR/simple`` and any static web server can use:
     DIR/wheels/*.whl
     DIR/resolved.txt                   the exact pins (name==version)
     DIR/runtime-packages.txt           distro packages the compiled wheels need at runtime
-    DIR/constraints/                   upper-constraints.txt (and global-requirements.txt)
+    DIR/constraints/                   upper-constraints.txt (and global-requirements.txt), when
+                                       the image holds them (one keyed by its pins holds none)
 
 The image is read through a throwaway working container mounted on the host; the folder is
 written beside DIR and moved into place whole, so a failed export leaves no half index.

@@ -59,6 +59,24 @@ class FetchedSource:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WheelSet:
+    """What the wheels image's requirement lines resolve to under upper-constraints, for one
+    platform (:mod:`orchestrator.loading.resolution`): its key holds these pins."""
+
+    lines: tuple[str, ...]
+    python: str
+    # uv's --python-platform: x86_64-manylinux_2_36.
+    platform: str
+    pins: tuple[str, ...]
+    # The sdists whose requirements were taken from their PKG-INFO (name==version).
+    declared: tuple[str, ...] = ()
+
+    def pins_text(self) -> str:
+        """The pins as the wheels image holds them (``resolved.txt``)."""
+        return "".join(f"{pin}\n" for pin in self.pins)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlanInputs:
     """Everything a plan depends on beyond the resolved pipeline and the settings."""
 
@@ -81,3 +99,6 @@ class PlanInputs:
     # The versions a rebuild is held to (``apt_pins``: ``verify``), by node: its ``archive``
     # input names these rather than the archive's current ones.
     pinned: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The wheels image's resolution, by platform name; a platform without one is keyed by
+    # the whole upper-constraints file.
+    wheel_sets: Mapping[str, WheelSet] = field(default_factory=dict)

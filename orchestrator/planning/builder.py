@@ -3,6 +3,7 @@ labels, and :meth:`NodeBuilder.finish`, the one path from steps to a frozen plan
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 import sys
@@ -151,8 +152,9 @@ class NodeBuilder:
         self.deb_suites: dict[str, str] = {}
         self.materials: list[Material] = []
         self.wheels_image = ""
-        # Set by :meth:`finish` (the SBOM step reads it): see ``NodePlan.under_constraints``.
-        self.under_constraints = False
+        # Set by :meth:`finish` (the SBOM step reads them): see ``NodePlan.constraints``.
+        self.constraints = ""
+        self.constraints_revision = ""
         namespace = self.settings.namespace.rstrip("/")
         self.repository = f"{namespace}/{node}"
         variant = self.platform.arch if ctx.qualified else ""
@@ -477,13 +479,10 @@ class NodeBuilder:
         written = documents / SBOM_PATH.lstrip("/")
         values = dict(labels)
         properties = [f"key={values.get(KEY_LABEL, '')}"]
-        if self.under_constraints:
-            upper = self.resolved.pipeline.constraints.upper
-            properties.append(f"constraints={self.ctx.inputs.files.get(upper, '')}")
-            if self.resolved.pipeline.constraints.revision:
-                properties.append(
-                    f"constraints_revision={self.resolved.pipeline.constraints.revision}"
-                )
+        if self.constraints:
+            properties.append(f"constraints={self.constraints}")
+            if self.constraints_revision:
+                properties.append(f"constraints_revision={self.constraints_revision}")
         version = values.get("org.opencontainers.image.version", "")
         argv = [sys.executable, "-m", SBOM_STEP, self.container, str(documents), self.node, version]
         argv += properties
@@ -540,11 +539,14 @@ class NodeBuilder:
         for parent in parents:
             self.inputs[f"parent:{parent}"] = plans[parent].key
         debs = self._archive_input(plans)
-        # Built under the constraints: its key holds them, here or through a parent's key
-        # (the wheels image and what installs from it; not the wheel-builder, not the base).
-        self.under_constraints = "constraints" in self.inputs or any(
-            plans[parent].under_constraints for parent in parents
-        )
+        # The constraints it is built under, when its key holds them, here or through a
+        # parent's key (the wheels image and what installs from it; not the wheel-builder,
+        # not the base): the upper-constraints file, or the pins resolved from it.
+        self._own_constraints()
+        for parent in parents:
+            if not self.constraints and plans[parent].constraints:
+                self.constraints = plans[parent].constraints
+                self.constraints_revision = plans[parent].constraints_revision
         materials = [*self._parent_materials(parents, plans), *self._constraints_material()]
         # Everything the image holds is a function of its key, its labels too: two pipelines
         # that share a node share its image only where they would label it the same.
@@ -587,7 +589,8 @@ class NodeBuilder:
             debs=debs,
             deb_suites=dict(self.deb_suites),
             materials=(*materials, *self.materials),
-            under_constraints=self.under_constraints,
+            constraints=self.constraints,
+            constraints_revision=self.constraints_revision,
             # A venv inherited from a parent (storage-base on openstack-base) has its wheels.
             wheels_image=self.wheels_image
             or next((plans[p].wheels_image for p in parents if plans[p].wheels_image), ""),
@@ -609,18 +612,36 @@ class NodeBuilder:
             if plans[parent].kind != NodeKind.MANIFEST
         ]
 
+    def _own_constraints(self) -> None:
+        """The constraints this node's own inputs hold: the upper-constraints file (and its
+        commit), or the pins of the wheel set resolved from it (``resolved.txt``)."""
+        if "resolved" in self.inputs:
+            pins = self.inputs["resolved"] + "\n"
+            self.constraints = "sha256:" + hashlib.sha256(pins.encode()).hexdigest()
+        elif "constraints" in self.inputs:
+            upper = self.resolved.pipeline.constraints.upper
+            self.constraints = self.ctx.inputs.files.get(upper, "")
+            self.constraints_revision = self.resolved.pipeline.constraints.revision
+
     def _constraints_material(self) -> list[Material]:
-        """The upper-constraints the node is built under, when its key holds them (as its
-        SBOM says: the ``constraints`` property)."""
-        if not self.under_constraints:
+        """The constraints the node is built under, when its key holds them (as its SBOM
+        says: the ``constraints`` property): the upper-constraints file, or the wheel set's
+        pins resolved from it (annotated so)."""
+        if not self.constraints:
             return []
         constraints = self.resolved.pipeline.constraints
-        identity = self.ctx.inputs.files.get(constraints.upper, "")
-        if not identity:
-            return []
         uri = constraints.git.describe() if constraints.git else f"file://{constraints.upper}"
-        extra = (("gitCommit", constraints.revision),) if constraints.revision else ()
-        return [Material(name="constraints", uri=uri, digest=identity_digest(identity) + extra)]
+        extra = (("gitCommit", self.constraints_revision),) if self.constraints_revision else ()
+        resolved = self.constraints != self.ctx.inputs.files.get(constraints.upper, "")
+        notes = (("content", "the wheel set's pins resolved from it"),) if resolved else ()
+        return [
+            Material(
+                name="constraints",
+                uri=uri,
+                digest=identity_digest(self.constraints) + extra,
+                annotations=notes,
+            )
+        ]
 
     def _archive_input(self, plans: Mapping[str, NodePlan]) -> frozenset[str]:
         """With the archive's candidates (``refresh: updates``): the ``archive`` input, the

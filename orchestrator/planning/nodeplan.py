@@ -110,9 +110,11 @@ class NodePlan:
     # What the image is made from, for its provenance: parent and wheels images, the source,
     # the constraints (image digests are filled in once the images exist).
     materials: tuple[Material, ...] = ()
-    # Whether the key holds the pipeline's upper-constraints (its own ``constraints`` input
-    # or a parent's key that does): only then do its SBOM and provenance name them.
-    under_constraints: bool = False
+    # The constraints its key holds (its own input, or through a parent's key): the digest
+    # of the upper-constraints file, or of the wheel set's pins resolved from it; its commit
+    # when taken from git. "" when the key holds none: its SBOM and provenance name none.
+    constraints: str = ""
+    constraints_revision: str = ""
     # The wheels image a service's venv is installed from ("" for other nodes): the
     # provenance names each wheel installed with the hash this image holds.
     wheels_image: str = ""

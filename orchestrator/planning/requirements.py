@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Mount
 from orchestrator.errors import ConfigError
+from orchestrator.model.inputs import PlanInputs
 from orchestrator.model.pipeline import BASE_NODE, BUILDER_NODE, REQUIREMENTS_NODE
 from orchestrator.model.resolve import ResolvedPipeline, unique
 from orchestrator.model.states import NodeKind
@@ -23,6 +24,8 @@ from orchestrator.planning.wheelset import constraint_names, plan_wheels
 
 # Where build-wheels.sh finds the previous wheels image's wheels (PREVIOUS_WHEELS).
 PREVIOUS_WHEELS_IN_CTR = f"{IN_CTR}/previous-wheels"
+# The resolved pins, in the wheels image's folder (build-wheels.sh writes it when it resolves).
+RESOLVED = "resolved.txt"
 
 
 def plan_requirements(
@@ -36,38 +39,24 @@ def plan_requirements(
         return _from_elsewhere(b, pipeline.requirements.image, plans)
     if pipeline.requirements.index:
         return _from_index(b, plans)
-    selected = [resolved.services[n] for n in wheeled_services(resolved, graph)]
     pip_from_bindep = resolved.bindep.pip_packages(("requirements",)) if resolved.bindep else ()
-    requires = []
-    pip_packages: list[str] = list(pipeline.requirements.pip_packages)
-    pip_packages += [item.package for item in pip_from_bindep]
-    for service in selected:
-        fetched = ctx.inputs.sources.get(service.name)
-        requires.append((fetched.requires if fetched else (), service.extras))
-        pip_packages += service.pip_packages
-    everything = (
-        constraint_names(ctx.inputs.upper_constraints)
-        if pipeline.requirements.scope == "all"
-        else ()
-    )
-    try:
-        wheels = plan_wheels(
-            requires,
-            pip_packages,
-            toolchain=pipeline.toolchain.requirements(),
-            everything=everything,
-            constrained={
-                canonicalize_name(n.partition(";")[0].strip())
-                for n in constraint_names(ctx.inputs.upper_constraints)
-            },
-        )
-    except ValueError as exc:  # a pip package of the pipeline, a profile or a source
-        raise ConfigError(str(pipeline.path), "requirements", str(exc)) from None
+    wheels = wheel_lines(resolved, graph, ctx.inputs)
     req_file = b.node_dir / "requirements.txt"
     b.files.append(GeneratedFile(path=req_file, content="\n".join(wheels) + "\n"))
     b.input("wheels", wheels)
     b.input("toolchain", pipeline.toolchain.builder())
-    constraint_files = _constraints(b)
+    wheel_set = ctx.inputs.wheel_sets.get(ctx.platform.name)
+    if wheel_set is not None and wheel_set.lines == wheels:
+        # Keyed by what the lines resolve to, not by every pin of upper-constraints.
+        resolved_file = b.node_dir / RESOLVED
+        b.files.append(GeneratedFile(path=resolved_file, content=wheel_set.pins_text()))
+        b.input("resolved", wheel_set.pins)
+        b.input("resolved_for", [wheel_set.python, wheel_set.platform])
+        constraint_files = [resolved_file]
+        constraints_in_image = f"{WHEELS_DIR}/{RESOLVED}"
+    else:
+        constraint_files = _constraints(b)
+        constraints_in_image = f"{WHEELS_DIR}/{pipeline.constraints.upper.name}"
 
     # The build packages and the builder venv are the wheel-builder's.
     b.from_step(plans[BUILDER_NODE].image)
@@ -79,8 +68,10 @@ def plan_requirements(
         "VENV": VENV,
         "WHEELS_DIR": WHEELS_DIR,
         "REQUIREMENTS": f"{WHEELS_DIR}/requirements.txt",
-        "CONSTRAINTS": f"{WHEELS_DIR}/{pipeline.constraints.upper.name}",
+        "CONSTRAINTS": constraints_in_image,
     }
+    if "resolved" in b.inputs:
+        build_env["RESOLVED"] = constraints_in_image
     spec = pipeline.requirements
     if spec.binary != "any":  # a wheel set from sdists is another wheel set: another key
         b.input("binary", [spec.binary, *spec.only_binary])
@@ -98,6 +89,51 @@ def plan_requirements(
     )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
     return _finish(b, plans, [(i.package, i.origin) for i in pip_from_bindep], parent=BUILDER_NODE)
+
+
+def wheel_lines(
+    resolved: ResolvedPipeline, graph: nx.DiGraph, inputs: PlanInputs
+) -> tuple[str, ...]:
+    """The requirement lines the wheels image is built from: what every wheeled service
+    declares and installs, the pipeline's and bindep's pip packages, the toolchain.
+
+    Raises:
+        ConfigError: a pip package of the pipeline, a profile or a source is no requirement.
+    """
+    pipeline = resolved.pipeline
+    selected = [resolved.services[n] for n in wheeled_services(resolved, graph)]
+    pip_from_bindep = resolved.bindep.pip_packages(("requirements",)) if resolved.bindep else ()
+    requires = []
+    pip_packages: list[str] = list(pipeline.requirements.pip_packages)
+    pip_packages += [item.package for item in pip_from_bindep]
+    for service in selected:
+        fetched = inputs.sources.get(service.name)
+        requires.append((fetched.requires if fetched else (), service.extras))
+        pip_packages += service.pip_packages
+    everything = (
+        constraint_names(inputs.upper_constraints) if pipeline.requirements.scope == "all" else ()
+    )
+    try:
+        return plan_wheels(
+            requires,
+            pip_packages,
+            toolchain=pipeline.toolchain.requirements(),
+            everything=everything,
+            constrained={
+                canonicalize_name(n.partition(";")[0].strip())
+                for n in constraint_names(inputs.upper_constraints)
+            },
+        )
+    except ValueError as exc:  # a pip package of the pipeline, a profile or a source
+        raise ConfigError(str(pipeline.path), "requirements", str(exc)) from None
+
+
+def constraints_file(plans: Mapping[str, NodePlan], resolved: ResolvedPipeline) -> str:
+    """The file of the wheels image's folder a service installs under: the resolved pins
+    when the wheels image is keyed by them, else the pipeline's upper-constraints."""
+    if "resolved" in plans[REQUIREMENTS_NODE].inputs:
+        return RESOLVED
+    return resolved.pipeline.constraints.upper.name
 
 
 def plan_wheel_builder(

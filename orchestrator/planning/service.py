@@ -37,6 +37,7 @@ from orchestrator.planning.builder import (
     project_wheels_dir,
 )
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
+from orchestrator.planning.requirements import constraints_file
 from orchestrator.planning.shared import shared_packages
 
 SRC_IN_CTR = "/tmp/orchestrate-src"
@@ -100,7 +101,10 @@ def plan_service(
         _runtime(b, service, wheels, own_packages, plans[BASE_NODE].image)
         install_needs = ()
     version = fetched.version if fetched else service.source.version
-    _install(b, service, fetched, version, wheels=wheels, needs=install_needs)
+    constraints = constraints_file(plans, resolved)
+    _install(
+        b, service, fetched, version, wheels=wheels, needs=install_needs, constraints=constraints
+    )
     for script in service.project_steps:
         b.input(f"step:{script}", script)
         b.script_step(
@@ -237,13 +241,15 @@ def _install(
     *,
     wheels: str,
     needs: tuple[str, ...],
+    constraints: str,
 ) -> None:
-    """Copy the source in and install the project and its pip packages from the wheels."""
+    """Copy the source in and install the project and its pip packages from the wheels,
+    under ``constraints`` (a file of the wheels image's folder)."""
     src_path = _copy_source(b, service, fetched)
     env = {
         "VENV": VENV,
         "WHEELS_DIR": WHEELS_IN_CTR,
-        "CONSTRAINTS": f"{WHEELS_IN_CTR}/{b.resolved.pipeline.constraints.upper.name}",
+        "CONSTRAINTS": f"{WHEELS_IN_CTR}/{constraints}",
         "PROJECT": service.project.pypi,
         "PROJECT_SRC": src_path,
         "PIP_PACKAGES": " ".join(service.pip_packages),

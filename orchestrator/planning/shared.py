@@ -26,7 +26,7 @@ from orchestrator.model.resolve import ResolvedPipeline, ServiceImage
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import VENV, WHEELS_IN_CTR, NodeBuilder
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
-from orchestrator.planning.requirements import wheeled_services
+from orchestrator.planning.requirements import constraints_file, wheeled_services
 from orchestrator.planning.wheelset import parse_requirement, requirement_name
 
 # A Python distribution goes into the shared node when this many services require it.
@@ -119,7 +119,7 @@ def plan_shared(
             {
                 "VENV": VENV,
                 "WHEELS_DIR": WHEELS_IN_CTR,
-                "CONSTRAINTS": f"{WHEELS_IN_CTR}/{pipeline.constraints.upper.name}",
+                "CONSTRAINTS": f"{WHEELS_IN_CTR}/{constraints_file(plans, resolved)}",
                 "PIP_PACKAGES": " ".join(distributions),
             },
             wheels=wheels,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 import shutil
 import sys
@@ -13,7 +15,7 @@ import pytest
 
 from orchestrator.errors import ConfigError
 from orchestrator.loading.load import load, plan_inputs
-from orchestrator.model.inputs import FetchedSource
+from orchestrator.model.inputs import FetchedSource, WheelSet
 from orchestrator.model.pipeline import Source
 from orchestrator.model.request import Selection
 from orchestrator.model.settings import resolve_settings
@@ -24,6 +26,7 @@ from orchestrator.planning.describe import describe_plan
 from orchestrator.planning.graph import graph_for
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
 from orchestrator.planning.plan import plan_all
+from orchestrator.planning.requirements import wheel_lines
 from orchestrator.planning.reuse import Decision, decide_all
 from orchestrator.planning.service import PROJECT_WHEELS_STEP
 from tests.conftest import ROOT, UPPER, WritePipeline
@@ -248,7 +251,7 @@ def test_a_node_whose_key_ignores_the_constraints_names_none(
             assert said(plan) != said(after[node]), node
     changed = {n for n in before if before[n].key != after[n].key}
     assert changed == {"requirements", "openstack-base", "glance", "keystone"}
-    assert not before["wheel-builder"].under_constraints
+    assert not before["wheel-builder"].constraints
 
 
 def test_proxy_credentials_never_reach_a_command(write_pipeline: WritePipeline) -> None:
@@ -702,3 +705,79 @@ def test_install_project_reads_the_node_s_package_lists_for_the_runtime_packages
         named = {s.name: s for s in flat[service].steps}
         installs = any(name.startswith("install-packages") for name in named)
         assert installs == (named["install-project"].lists is not None), service
+
+
+def _resolved_plans(path: Path, pins: tuple[str, ...], lines: tuple[str, ...] | None = None):  # type: ignore[no-untyped-def]
+    """Plans as a run makes them when the wheels resolved on the host to ``pins``."""
+    resolved = load(path)
+    settings = resolve_settings(
+        resolved.pipeline.settings, {"state_dir": str(path.parent / "state")}, environ={}
+    )
+    graph = graph_for(resolved, None)
+    inputs = plan_inputs(resolved, SOURCES)
+    wheel_set = WheelSet(
+        lines=lines if lines is not None else wheel_lines(resolved, graph, inputs),
+        python="3.11.2",
+        platform="x86_64-manylinux_2_36",
+        pins=pins,
+    )
+    ctx = PlanContext(
+        run_id="r1",
+        run_dir=settings.state_dir / "runs" / "r1" / "work",
+        settings=settings,
+        inputs=dataclasses.replace(inputs, wheel_sets={"linux/amd64": wheel_set}),
+        now=NOW,
+    )
+    return plan_all(resolved, graph, ctx)
+
+
+PINS = ("flask==3.1.3", "keystone==29.1.0", "oslo-db==18.0.0", "pbr==7.0.3")
+
+
+def test_resolved_wheels_are_keyed_by_their_pins_not_by_upper_constraints(
+    write_pipeline: WritePipeline, tmp_path: Path
+) -> None:
+    upper = tmp_path / "upper-constraints.txt"
+    shutil.copy(UPPER, upper)
+    path = write_pipeline(TWO)
+    path.write_text(path.read_text().replace(str(UPPER), str(upper)))
+    before = _resolved_plans(path, PINS)
+    wheels = before["requirements"]
+    assert wheels.inputs["resolved"] == "\n".join(PINS)
+    assert "constraints" not in wheels.inputs
+    copy = next(s for s in wheels.steps if s.name == "copy-constraints")
+    assert [Path(a).name for a in copy.argv[-3:-1]] == ["requirements.txt", "resolved.txt"]
+    build = next(s for s in wheels.steps if s.name == "build-wheels")
+    assert "RESOLVED=/wheels/resolved.txt" in build.argv
+    assert "CONSTRAINTS=/wheels/resolved.txt" in build.argv
+    for node in ("openstack-base", "keystone"):
+        install = next(s for s in before[node].steps if "install-project.sh" in s.argv[-1])
+        assert any(a.endswith("/wheels/resolved.txt") for a in install.argv), node
+    # A line of the file that is no pin of the wheel set: nothing changes, no key, no step.
+    upper.write_text(upper.read_text() + "zzz-not-installed===1.0\n")
+    same = _resolved_plans(path, PINS)
+    assert {n: p.key for n, p in same.items()} == {n: p.key for n, p in before.items()}
+    # A pin moves: the wheels image and every image installed from it, not the others.
+    moved = _resolved_plans(path, tuple(p.replace("7.0.3", "7.0.2") for p in PINS))
+    changed = {n for n in before if before[n].key != moved[n].key}
+    assert changed == {"requirements", "openstack-base", "glance", "keystone"}
+    # What the SBOM and the provenance name is the pins' digest, from the wheels down.
+    digest = "sha256:" + hashlib.sha256("".join(f"{p}\n" for p in PINS).encode()).hexdigest()
+    for node, plan in before.items():
+        sbom = next(s for s in plan.steps if s.name == "sbom")
+        said = [a for a in sbom.argv if a.startswith("constraints")]
+        material = [m for m in plan.materials if m.name == "constraints"]
+        if node in changed:
+            assert said == [f"constraints={digest}"], node
+            assert material[0].digest == (("sha256", digest.removeprefix("sha256:")),)
+        else:
+            assert said == [] and material == [], node
+
+
+def test_a_resolution_of_other_lines_is_not_used(write_pipeline: WritePipeline) -> None:
+    path = write_pipeline(TWO)
+    plans = _resolved_plans(path, PINS, lines=("something-else",))
+    assert "resolved" not in plans["requirements"].inputs
+    assert "constraints" in plans["requirements"].inputs
+    assert plans == plans_of(path)
+

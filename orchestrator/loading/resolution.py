@@ -1,0 +1,303 @@
+"""Resolve the wheels image's requirements on the host before planning, with uv.
+
+The wheels image holds what its requirement lines resolve to under upper-constraints: a few
+hundred of the file's pins. Keyed by the whole file, any new pin rebuilds the wheels image and
+every image installed from it, to the same files when the pin is of nothing they hold. Keyed
+by the resolution (``uv pip compile`` for the image's Python and platform), a pin of something
+no image holds rebuilds nothing; the wheels build installs exactly those pins and checks, with
+the image's own Python, that they are the whole resolution (``build-wheels.sh``).
+
+The Python and glibc of each Debian suite are in :data:`TARGETS`; a pipeline on another base
+(a pulled image, another suite) or platform is not resolved here: its wheels image is keyed by
+the whole file, as before. uv prepares an sdist's metadata by running its build backend, which
+needs the build packages the wheel-builder image has and the host may not (libvirt-python's
+``pkg-config libvirt``): for such an sdist the requirements its PKG-INFO declares are given to
+uv instead (``dependency-metadata``), and the check in the wheels build proves them right.
+
+Resolutions are kept under ``<state>/wheel-sets`` by a digest of everything they depend on,
+so a run whose inputs did not change resolves nothing and needs no network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import structlog
+import uv
+from packaging.utils import canonicalize_name
+
+from orchestrator.engine import runner as engine
+from orchestrator.errors import ConfigError, FetchError, SourceError, StepFailedError
+from orchestrator.files import write_atomically
+from orchestrator.loading.load import network_of
+from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch_pypi
+from orchestrator.model.inputs import PlanInputs, WheelSet
+from orchestrator.model.pipeline import BaseSpec, RequirementsSpec, Source
+from orchestrator.model.platforms import Platform
+from orchestrator.model.resolve import ResolvedPipeline
+from orchestrator.model.settings import Settings
+from orchestrator.model.states import NodeKind
+from orchestrator.planning.requirements import wheel_lines
+
+SCHEMA = "orchestrate-wheel-set-v1"
+# Each Debian suite's Python (python_full_version) and glibc (manylinux_2_<n>).
+TARGETS = {"bookworm": ("3.11.2", "2_36"), "trixie": ("3.13.5", "2_41")}
+# OCI architecture -> what uv's --python-platform calls it.
+MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
+# At most this many sdists given their declared metadata in one resolution.
+DECLARED_LIMIT = 20
+_FAILED_BUILD = re.compile(r"Failed to build `([^`=\s]+)==([^`\s]+)`")
+_NETWORK = re.compile(
+    r"Failed to fetch|error sending request|dns error|Connection refused|timed out|"
+    r"Could not connect|tcp connect error|No space left on device",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """What a resolution depends on: the lines, the constraints' text, the target, the
+    binary policy and the indexes."""
+
+    lines: tuple[str, ...]
+    constraints: str
+    python: str
+    platform: str
+    binary: tuple[str, ...] = ()
+    index_url: str = DEFAULT_INDEX
+    extra_index_urls: tuple[str, ...] = ()
+
+    def digest(self) -> str:
+        document = {"schema": SCHEMA, "uv": uv_version(), **self.__dict__}
+        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def target(base: BaseSpec, platform: Platform) -> tuple[str, str] | None:
+    """(python version, uv's platform) of the images on ``base`` for ``platform``; ``None``
+    when this module does not know them (the wheels image is then keyed by the whole file)."""
+    known = TARGETS.get(base.suite) if base.kind == "mmdebstrap" else None
+    machine = MACHINES.get(platform.arch)
+    if known is None or machine is None:
+        return None
+    python, glibc = known
+    return python, f"{machine}-manylinux_{glibc}"
+
+
+def binary_options(spec: RequirementsSpec) -> tuple[str, ...]:
+    """uv's options for the binary policy, as build-wheels.sh passes them to its own uv: a
+    version with no sdist is no candidate when wheels are built from sdists."""
+    if spec.binary == "none":
+        return ("--no-binary", ":all:")
+    if spec.binary == "only-pinned":
+        return (
+            "--no-binary",
+            ":all:",
+            *(o for n in spec.only_binary for o in ("--only-binary", n)),
+        )
+    return ()
+
+
+def uv_version() -> str:
+    return engine.capture([uv.find_uv_bin(), "--version"]).strip()
+
+
+def resolve(query: Query, state_dir: Path, network: Network, where: str) -> WheelSet:
+    """The pins ``query`` resolves to, from the state's cache or by ``uv pip compile``.
+
+    Raises:
+        ConfigError: the lines do not resolve under the constraints (``where`` names the
+            pipeline); uv's reason is in the message.
+        FetchError: the index could not be reached.
+    """
+    cached = state_dir / "wheel-sets" / f"{query.digest()}.json"
+    try:
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        return WheelSet(
+            lines=query.lines,
+            python=data["python"],
+            platform=data["platform"],
+            pins=tuple(data["pins"]),
+            declared=tuple(data["declared"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not resolved yet (or a damaged file): resolve again
+    wheel_set = _compile(query, state_dir, network, where)
+    kept = {k: v for k, v in wheel_set.__dict__.items() if k != "lines"}
+    write_atomically(cached, json.dumps(kept, indent=1) + "\n")
+    return wheel_set
+
+
+def _compile(query: Query, state_dir: Path, network: Network, where: str) -> WheelSet:
+    declared: dict[tuple[str, str], tuple[str, ...]] = {}
+    with tempfile.TemporaryDirectory(prefix="orchestrate-resolve-") as tmp:
+        folder = Path(tmp)
+        (folder / "requirements.in").write_text("".join(f"{line}\n" for line in query.lines))
+        (folder / "constraints.txt").write_text(query.constraints)
+        while True:
+            try:
+                output = _uv_compile(query, folder, state_dir, network, declared)
+                break
+            except StepFailedError as exc:
+                failed = _FAILED_BUILD.search(exc.tail)
+                if failed and (failed[1], failed[2]) not in declared:
+                    if len(declared) >= DECLARED_LIMIT:
+                        raise ConfigError(where, "requirements", _reason(exc.tail)) from None
+                    name, version = failed[1], failed[2]
+                    declared[(name, version)] = _declared(name, version, state_dir, network, where)
+                    continue
+                if _NETWORK.search(exc.tail):
+                    raise FetchError(
+                        f"{where}: resolving the wheels: {_reason(exc.tail)}"
+                    ) from None
+                raise ConfigError(where, "requirements", _reason(exc.tail)) from None
+    pins = tuple(
+        line.strip()
+        for line in output.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+    return WheelSet(
+        lines=query.lines,
+        python=query.python,
+        platform=query.platform,
+        pins=pins,
+        declared=tuple(sorted(f"{n}=={v}" for n, v in declared)),
+    )
+
+
+def _uv_compile(
+    query: Query,
+    folder: Path,
+    state_dir: Path,
+    network: Network,
+    declared: dict[tuple[str, str], tuple[str, ...]],
+) -> str:
+    argv = [
+        uv.find_uv_bin(),
+        "pip",
+        "compile",
+        # The interpreter that runs build backends; the resolution is for query.python.
+        "--python",
+        sys.executable,
+        "--python-version",
+        query.python,
+        "--python-platform",
+        query.platform,
+        "--no-header",
+        "--no-annotate",
+        "--quiet",
+        "--index-url",
+        query.index_url,
+        *(o for url in query.extra_index_urls for o in ("--extra-index-url", url)),
+        *query.binary,
+        "--constraint",
+        str(folder / "constraints.txt"),
+        "--output-file",
+        str(folder / "resolved.txt"),
+    ]
+    if declared:
+        config = folder / "uv.toml"
+        config.write_text(_dependency_metadata(declared))
+        argv += ["--config-file", str(config)]
+    else:
+        argv.append("--no-config")
+    env = {"UV_CACHE_DIR": str(state_dir / "uv-cache"), "UV_PYTHON_DOWNLOADS": "never"}
+    if network.ca_bundle:
+        env["SSL_CERT_FILE"] = network.ca_bundle
+    else:
+        env["UV_NATIVE_TLS"] = "1"
+    for name, value in (("HTTP_PROXY", network.http_proxy), ("HTTPS_PROXY", network.https_proxy)):
+        if value:
+            env[name] = value
+    engine.capture([*argv, str(folder / "requirements.in")], env=env, timeout=900)
+    return (folder / "resolved.txt").read_text(encoding="utf-8")
+
+
+def _declared(
+    name: str, version: str, state_dir: Path, network: Network, where: str
+) -> tuple[str, ...]:
+    """What name==version's sdist declares it requires (PKG-INFO, else requirements.txt)."""
+    source = Source(kind="pypi", name=name, version=version)
+    try:
+        fetched = fetch_pypi(source, state_dir / "sources", network)
+    except SourceError as exc:
+        raise ConfigError(
+            where, "requirements", f"{name}=={version}: uv cannot prepare its metadata and {exc}"
+        ) from None
+    structlog.get_logger().info(
+        "sdist metadata taken from its PKG-INFO",
+        distribution=f"{name}=={version}",
+        requires=len(fetched.requires),
+    )
+    return fetched.requires
+
+
+def _dependency_metadata(declared: dict[tuple[str, str], tuple[str, ...]]) -> str:
+    """uv's ``dependency-metadata`` tables (TOML; JSON strings are TOML basic strings)."""
+    out = []
+    for (name, version), requires in sorted(declared.items()):
+        out += [
+            "[[dependency-metadata]]",
+            f"name = {json.dumps(canonicalize_name(name))}",
+            f"version = {json.dumps(version)}",
+            f"requires-dist = [{', '.join(json.dumps(r) for r in requires)}]",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def _reason(tail: str) -> str:
+    """uv's error on one line: from its first ``error:`` (or cross-marked) line on."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.startswith(("error:", "\u00d7"))), 0)
+    return " ".join(lines[start : start + 6])[:600] or "uv pip compile failed"
+
+
+def wheel_sets(
+    resolved: ResolvedPipeline, graph: nx.DiGraph, settings: Settings, inputs: PlanInputs
+) -> dict[str, WheelSet]:
+    """The wheels image's resolution for each platform of the graph that has a wheels node
+    built from requirement lines, with uv in its toolchain (build-wheels.sh checks the set
+    with it) and a known target; the others are keyed by the whole upper-constraints file.
+
+    Raises:
+        ConfigError: the lines do not resolve.
+        FetchError: the index could not be reached.
+    """
+    pipeline = resolved.pipeline
+    spec = pipeline.requirements
+    if spec.image or spec.index or not pipeline.toolchain.uv:
+        return {}
+    wanted = {
+        graph.nodes[node]["platform"]
+        for node in graph
+        if graph.nodes[node]["kind"] == NodeKind.REQUIREMENTS
+    }
+    targets = {
+        p.name: found
+        for p in resolved.platforms
+        if p.name in wanted and (found := target(pipeline.base, p)) is not None
+    }
+    if not targets:
+        return {}
+    lines = wheel_lines(resolved, graph, inputs)
+    network = network_of(settings)
+    out = {}
+    for name, (python, platform) in sorted(targets.items()):
+        query = Query(
+            lines=lines,
+            constraints=inputs.upper_constraints,
+            python=python,
+            platform=platform,
+            binary=binary_options(spec),
+            index_url=network.index_url,
+            extra_index_urls=tuple(settings.pip_extra_index_urls),
+        )
+        out[name] = resolve(query, settings.state_dir, network, str(pipeline.path))
+    return out

@@ -1,0 +1,54 @@
+"""build-wheels.sh with pins resolved on the host (RESOLVED): it builds exactly them, and
+fails unless the image's own Python resolves the same pins from the wheels it built.
+
+Run in a container of keystone's wheels image (its builder venv has uv, its wheelhouse the
+wheels), offline: pip takes the wheels from a folder, uv checks with --offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.conftest import ROOT, run_in
+
+CLOSURE = ("requests", "certifi", "charset-normalizer", "idna", "urllib3")
+
+
+def _build(image: str, extra: str = "") -> Any:
+    """build-wheels.sh for ``requests`` with its pins from the image's resolved.txt, plus
+    ``extra`` (a distribution of the wheelhouse requests does not need)."""
+    names = "|".join((*CLOSURE, extra) if extra else CLOSURE)
+    script = (ROOT / "scripts" / "build-wheels.sh").read_text()
+    shell = f"""set -e
+mkdir /tmp/links
+for wheel in /wheels/*.whl; do cp "$wheel" /tmp/links/; done
+printf 'requests\\n' > /tmp/requirements.txt
+grep -i -E '^({names})==' /wheels/resolved.txt > /tmp/pins.txt
+cat > /tmp/build-wheels.sh <<'SCRIPT'
+{script}
+SCRIPT
+export PIP_NO_INDEX=1 PIP_FIND_LINKS=/tmp/links VENV=/var/lib/openstack WHEELS_DIR=/tmp/out
+export REQUIREMENTS=/tmp/requirements.txt CONSTRAINTS=/tmp/pins.txt RESOLVED=/tmp/pins.txt
+bash /tmp/build-wheels.sh
+"""
+    return run_in(image, "bash", "-c", shell)
+
+
+def _wheels_image(summary: dict[str, object]) -> str:
+    nodes: list[dict[str, Any]] = summary["nodes"]  # type: ignore[assignment]
+    return next(str(n["image"]) for n in nodes if n["node"] == "requirements")
+
+
+def test_the_pins_resolved_on_the_host_are_built_and_checked(
+    keystone_run: dict[str, object],
+) -> None:
+    image = _wheels_image(keystone_run)
+    exact = _build(image)
+    assert exact.returncode == 0, exact.stdout[-2000:] + exact.stderr[-2000:]
+    assert "resolved on the host: 5 distributions" in exact.stdout
+    assert "wheelhouse: 5 wheels" in exact.stdout
+    # One pin more than the set needs: the image's Python does not resolve it, so no image
+    # could be keyed by pins that do not describe its wheels.
+    more = _build(image, "six")
+    assert more.returncode == 3, more.stdout[-2000:] + more.stderr[-2000:]
+    assert "ERROR: the wheel set resolved on the host is not" in more.stderr
+    assert "< six==" in more.stderr

@@ -1,0 +1,181 @@
+"""orchestrator.loading.resolution: the wheels' resolution on the host, its cache and its
+errors (uv itself is stood in for; the integration tests resolve for real)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ConfigError, FetchError, StepFailedError
+from orchestrator.loading import resolution
+from orchestrator.loading.resolution import Query, binary_options, resolve, target
+from orchestrator.loading.sources import Network
+from orchestrator.model.inputs import WheelSet
+from orchestrator.model.pipeline import BaseSpec, RequirementsSpec
+from orchestrator.model.platforms import SUPPORTED
+
+QUERY = Query(
+    lines=("keystone", "pbr"),
+    constraints="pbr===7.0.3\nkeystone===29.1.0\n",
+    python="3.11.2",
+    platform="x86_64-manylinux_2_36",
+)
+
+
+def test_each_suite_and_platform_names_its_python_and_glibc() -> None:
+    bookworm = BaseSpec(kind="mmdebstrap")
+    trixie = BaseSpec(kind="mmdebstrap", suite="trixie")
+    assert target(bookworm, SUPPORTED["linux/amd64"]) == ("3.11.2", "x86_64-manylinux_2_36")
+    assert target(trixie, SUPPORTED["linux/arm64"]) == ("3.13.5", "aarch64-manylinux_2_41")
+    # A pulled base or an unknown suite: no resolution, the whole file keys the wheels.
+    assert target(BaseSpec(kind="image", image="debian:bookworm"), SUPPORTED["linux/amd64"]) is None
+    assert target(BaseSpec(kind="mmdebstrap", suite="sid"), SUPPORTED["linux/amd64"]) is None
+
+
+def test_the_binary_policy_reaches_the_resolution() -> None:
+    assert binary_options(RequirementsSpec()) == ()
+    assert binary_options(RequirementsSpec(binary="none")) == ("--no-binary", ":all:")
+    only = RequirementsSpec(binary="only-pinned", only_binary=("numpy", "lxml"))
+    assert binary_options(only) == (
+        "--no-binary",
+        ":all:",
+        "--only-binary",
+        "numpy",
+        "--only-binary",
+        "lxml",
+    )
+
+
+def test_the_digest_follows_every_input() -> None:
+    same = Query(**QUERY.__dict__)
+    assert same.digest() == QUERY.digest()
+    for change in (
+        {"constraints": QUERY.constraints + "six===1.17.0\n"},
+        {"python": "3.13.5"},
+        {"platform": "aarch64-manylinux_2_36"},
+        {"binary": ("--no-binary", ":all:")},
+        {"index_url": "https://mirror.example/simple"},
+        {"lines": ("keystone",)},
+    ):
+        assert Query(**{**QUERY.__dict__, **change}).digest() != QUERY.digest(), change
+
+
+def test_a_cached_resolution_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cached = tmp_path / "wheel-sets" / f"{QUERY.digest()}.json"
+    cached.parent.mkdir()
+    cached.write_text(
+        json.dumps(
+            {"python": "3.11.2", "platform": QUERY.platform, "pins": ["pbr==7.0.3"], "declared": []}
+        )
+    )
+
+    def no_uv(*_: object) -> WheelSet:
+        raise AssertionError("resolved again")
+
+    monkeypatch.setattr(resolution, "_compile", no_uv)
+    got = resolve(QUERY, tmp_path, Network(), "p.yaml")
+    assert got.pins == ("pbr==7.0.3",) and got.lines == QUERY.lines
+
+
+def test_a_resolution_is_kept_and_a_damaged_one_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def fake(query: Query, *_: object) -> WheelSet:
+        calls.append(query)
+        return WheelSet(
+            lines=query.lines, python=query.python, platform=query.platform, pins=("a==1",)
+        )
+
+    monkeypatch.setattr(resolution, "_compile", fake)
+    resolve(QUERY, tmp_path, Network(), "p.yaml")
+    resolve(QUERY, tmp_path, Network(), "p.yaml")
+    assert len(calls) == 1
+    kept = tmp_path / "wheel-sets" / f"{QUERY.digest()}.json"
+    kept.write_text("{not json")
+    assert resolve(QUERY, tmp_path, Network(), "p.yaml").pins == ("a==1",)
+    assert len(calls) == 2
+    assert json.loads(kept.read_text())["pins"] == ["a==1"]
+
+
+def _failing(*tails: str):  # type: ignore[no-untyped-def]
+    """A stand-in for uv: fails with each tail in turn, then writes one pin."""
+    left = list(tails)
+    seen: list[dict] = []
+
+    def run(query, folder, state_dir, network, declared):  # type: ignore[no-untyped-def]
+        seen.append(dict(declared))
+        if left:
+            raise StepFailedError("uv pip compile", 1, left.pop(0), "")
+        return "# a comment\nlibvirt-python==12.0.0\n\n"
+
+    return run, seen
+
+
+def test_an_sdist_uv_cannot_prepare_is_given_its_declared_requirements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tail = "  \u00d7 Failed to build `libvirt-python==12.0.0`\n  ├─▶ pkg-config failed"
+    run, seen = _failing(tail)
+    monkeypatch.setattr(resolution, "_uv_compile", run)
+    monkeypatch.setattr(resolution, "_declared", lambda *a: ("six",))
+    got = resolution._compile(QUERY, tmp_path, Network(), "p.yaml")
+    assert got.pins == ("libvirt-python==12.0.0",)
+    assert got.declared == ("libvirt-python==12.0.0",)
+    assert seen == [{}, {("libvirt-python", "12.0.0"): ("six",)}]
+
+
+def test_the_same_sdist_failing_again_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tail = "error: Failed to build `libvirt-python==12.0.0`"
+    run, _ = _failing(tail, tail)
+    monkeypatch.setattr(resolution, "_uv_compile", run)
+    monkeypatch.setattr(resolution, "_declared", lambda *a: ())
+    with pytest.raises(ConfigError, match=r"p\.yaml: requirements: error: Failed to build"):
+        resolution._compile(QUERY, tmp_path, Network(), "p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("tail", "error"),
+    [
+        (
+            "error: Failed to fetch: `https://pypi.org/simple/pbr/`\n  Caused by: dns error",
+            FetchError,
+        ),
+        (
+            "  \u00d7 No solution found when resolving dependencies:\n  ╰─▶ keystone==1 not found",
+            ConfigError,
+        ),
+    ],
+)
+def test_the_network_and_the_requirements_fail_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: str, error: type[Exception]
+) -> None:
+    run, _ = _failing(tail)
+    monkeypatch.setattr(resolution, "_uv_compile", run)
+    with pytest.raises(error) as raised:
+        resolution._compile(QUERY, tmp_path, Network(), "p.yaml")
+    assert "\n" not in str(raised.value)
+
+
+def test_declared_metadata_is_toml_uv_reads() -> None:
+    text = resolution._dependency_metadata(
+        {
+            ("Libvirt_Python", "12.0.0"): (),
+            ("python-ldap", "3.4.5"): ('pyasn1>=0.3.7; extra == "x"',),
+        }
+    )
+    tables = tomllib.loads(text)["dependency-metadata"]
+    assert tables == [
+        {"name": "libvirt-python", "version": "12.0.0", "requires-dist": []},
+        {
+            "name": "python-ldap",
+            "version": "3.4.5",
+            "requires-dist": ['pyasn1>=0.3.7; extra == "x"'],
+        },
+    ]
