@@ -62,6 +62,11 @@ def plan_service(
     fetched = ctx.inputs.sources.get(service.name)
     wheels = plans[REQUIREMENTS_NODE].image
     b.input("project", service.project.name)
+    # Its distribution's name and its configuration folder reach the image (the install,
+    # /etc/image_info, where the default configuration is copied): a catalog or site entry
+    # that moves either is another image.
+    b.input("distribution", service.project.pypi)
+    b.input("etc_dir", service.project.etc_dir)
     b.input("dist_packages", service.dist_packages)
     b.input("pip_packages", service.pip_packages)
     b.input("profiles", service.profiles)

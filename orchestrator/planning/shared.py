@@ -108,7 +108,8 @@ def plan_shared(
     b.network_env(pip_index=False)
     b.input("dist_packages", packages)
     b.input("distributions", distributions)
-    b.input("toolchain", pipeline.toolchain.requirements())
+    # builder(): uv too, which installs the shared venv when pinned (NodeBuilder's uv mount).
+    b.input("toolchain", pipeline.toolchain.builder())
     b.from_step(plans[BASE_NODE].image)
     b.install_packages(packages, background=True, lists_from=plans[BASE_NODE].image)
     b.venv_from_wheels(wheels, needs=(REQUIREMENTS_NODE,))

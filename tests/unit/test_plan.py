@@ -781,3 +781,28 @@ def test_a_resolution_of_other_lines_is_not_used(write_pipeline: WritePipeline) 
     assert "constraints" in plans["requirements"].inputs
     assert plans == plans_of(path)
 
+
+@pytest.mark.parametrize("entry", ["{etc: keystone-site}", "{pypi: keystone-site}"])
+def test_a_project_s_distribution_and_configuration_folder_are_in_its_key(
+    write_pipeline: WritePipeline, entry: str
+) -> None:
+    before = plans_of(write_pipeline(TWO))
+    after = plans_of(write_pipeline(f"projects:\n  keystone: {entry}\n" + TWO))
+    changed = {n for n in before if before[n].key != after[n].key}
+    assert "keystone" in changed and "glance" not in changed, changed
+
+
+def test_the_shared_venv_s_key_holds_uv_when_its_wheels_come_from_elsewhere(
+    write_pipeline: WritePipeline,
+) -> None:
+    """With a wheels image from elsewhere the wheels' key holds no toolchain; uv installs
+    the shared venv when pinned, so the shared node's own key holds it."""
+    body = "requirements: {from: registry.example/wheels@sha256:" + "a" * 64 + "}\n" + TWO
+    without = plans_of(write_pipeline(body))
+    header = 'toolchain: {pip: "25.3", setuptools: "80.9.0", wheel: "0.45.1", uv: "0.13.9"}\n'
+    path = write_pipeline(body)
+    text = path.read_text()
+    path.write_text(re.sub(r"^toolchain: .*\n", header, text, flags=re.M))
+    with_uv = plans_of(path)
+    assert without["requirements"].key == with_uv["requirements"].key
+    assert without["openstack-base"].key != with_uv["openstack-base"].key
