@@ -240,8 +240,9 @@ def loci_all(session: nox.Session) -> None:
 
 @nox.session
 def rebuilds(session: nox.Session) -> None:
-    """Cold, no-op (offline), one-version-changed and typical nightly (a constraint and a
-    service's source changed) builds of the full stack, timed."""
+    """Cold, no-op (offline), one-version-changed and two typical nightlies (a service's
+    source and a constraint changed: one every service holds, one no image holds) of the
+    full stack, timed."""
     session.install("-e", ".")
     session.run("python", "benchmarks/rebuilds.py", *session.posargs)
 
