@@ -180,7 +180,7 @@ def prepare(
         archive = _archive(resolved, graph, settings, archive_dir)
         # What the wheels image resolves to: its key (and so every key after it) holds
         # the pins of what it installs, not every line of upper-constraints.
-        resolutions = wheel_sets(resolved, graph, settings, plan_inputs(resolved, sources))
+        resolutions = wheel_sets(resolved, graph, settings, plan_inputs(resolved, sources), now)
     except FetchError as exc:
         if request.dry_run or not record_unstarted(
             request, path, settings, graph, run_id, now, exc

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import networkx as nx
@@ -34,7 +36,14 @@ import uv
 from packaging.utils import canonicalize_name
 
 from orchestrator.engine import runner as engine
-from orchestrator.errors import ConfigError, FetchError, SourceError, StepFailedError
+from orchestrator.errors import (
+    ConfigError,
+    FetchError,
+    SourceError,
+    StateError,
+    StepFailedError,
+    StepTimeoutError,
+)
 from orchestrator.files import write_atomically
 from orchestrator.loading.load import network_of
 from orchestrator.loading.sources import DEFAULT_INDEX, Network, fetch_pypi
@@ -45,18 +54,23 @@ from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.requirements import wheel_lines
+from orchestrator.planning.wheelset import constraint_names
 
 SCHEMA = "orchestrate-wheel-set-v1"
-# Each Debian suite's Python (python_full_version) and glibc (manylinux_2_<n>).
-TARGETS = {"bookworm": ("3.11.2", "2_36"), "trixie": ("3.13.5", "2_41")}
+# Each Debian suite's Python (python_full_version) and the manylinux tag of its glibc (trixie
+# has 2.41; uv 0.13 knows tags up to 2_40, and no wheel needs more).
+TARGETS = {"bookworm": ("3.11.2", "2_36"), "trixie": ("3.13.5", "2_40")}
 # OCI architecture -> what uv's --python-platform calls it.
 MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
 # At most this many sdists given their declared metadata in one resolution.
 DECLARED_LIMIT = 20
+# Resolutions of the distributions upper-constraints does not pin, at most (see Query.cutoff).
+FLOATING_PASSES = 4
+TIMEOUT = 900
 _FAILED_BUILD = re.compile(r"Failed to build `([^`=\s]+)==([^`\s]+)`")
 _NETWORK = re.compile(
     r"Failed to fetch|error sending request|dns error|Connection refused|timed out|"
-    r"Could not connect|tcp connect error|No space left on device",
+    r"Could not connect|tcp connect error",
     re.IGNORECASE,
 )
 
@@ -73,10 +87,28 @@ class Query:
     binary: tuple[str, ...] = ()
     index_url: str = DEFAULT_INDEX
     extra_index_urls: tuple[str, ...] = ()
+    # What a distribution upper-constraints does not pin (uwsgi, fluent-logger) resolves
+    # to: its newest release uploaded before this instant, the start of the week (UTC), so
+    # every host resolving that week finds the same, and a new release is taken the week
+    # after.
+    cutoff: str = ""
 
     def digest(self) -> str:
-        document = {"schema": SCHEMA, "uv": uv_version(), **self.__dict__}
+        document = {
+            "schema": SCHEMA,
+            "uv": uv_version(),
+            # The interpreter that runs sdists' build backends for their metadata.
+            "host_python": ".".join(map(str, sys.version_info[:3])),
+            **self.__dict__,
+        }
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def week_start(now: datetime) -> str:
+    """The Monday 00:00 UTC of ``now``'s week, as uv's --exclude-newer-package takes it."""
+    day = now.astimezone(UTC).date()
+    monday = day - timedelta(days=day.weekday())
+    return f"{monday.isoformat()}T00:00:00Z"
 
 
 def target(base: BaseSpec, platform: Platform) -> tuple[str, str] | None:
@@ -130,38 +162,38 @@ def resolve(query: Query, state_dir: Path, network: Network, where: str) -> Whee
         pass  # not resolved yet (or a damaged file): resolve again
     wheel_set = _compile(query, state_dir, network, where)
     kept = {k: v for k, v in wheel_set.__dict__.items() if k != "lines"}
-    write_atomically(cached, json.dumps(kept, indent=1) + "\n")
+    try:
+        write_atomically(cached, json.dumps(kept, indent=1) + "\n")
+    except OSError as exc:
+        raise StateError(f"{cached}: cannot keep the wheels' resolution ({exc.strerror})") from None
     return wheel_set
 
 
 def _compile(query: Query, state_dir: Path, network: Network, where: str) -> WheelSet:
+    """Resolve with uv; pins of names upper-constraints does not pin are resolved again as
+    of ``query.cutoff`` until none is left unfixed (a fixed one may bring another)."""
     declared: dict[tuple[str, str], tuple[str, ...]] = {}
+    pinned = {
+        canonicalize_name(line.partition(";")[0].strip())
+        for line in constraint_names(query.constraints)
+    }
+    floating: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="orchestrate-resolve-") as tmp:
         folder = Path(tmp)
         (folder / "requirements.in").write_text("".join(f"{line}\n" for line in query.lines))
         (folder / "constraints.txt").write_text(query.constraints)
-        while True:
-            try:
-                output = _uv_compile(query, folder, state_dir, network, declared)
+        for _ in range(FLOATING_PASSES):
+            pins = _pins(
+                _resolve_once(query, folder, state_dir, network, declared, floating, where)
+            )
+            unpinned = {_name(pin) for pin in pins} - pinned
+            if not query.cutoff or unpinned <= floating:
                 break
-            except StepFailedError as exc:
-                failed = _FAILED_BUILD.search(exc.tail)
-                if failed and (failed[1], failed[2]) not in declared:
-                    if len(declared) >= DECLARED_LIMIT:
-                        raise ConfigError(where, "requirements", _reason(exc.tail)) from None
-                    name, version = failed[1], failed[2]
-                    declared[(name, version)] = _declared(name, version, state_dir, network, where)
-                    continue
-                if _NETWORK.search(exc.tail):
-                    raise FetchError(
-                        f"{where}: resolving the wheels: {_reason(exc.tail)}"
-                    ) from None
-                raise ConfigError(where, "requirements", _reason(exc.tail)) from None
-    pins = tuple(
-        line.strip()
-        for line in output.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    )
+            floating |= unpinned
+        else:
+            raise ConfigError(
+                where, "requirements", f"no stable resolution of {', '.join(sorted(floating))}"
+            )
     return WheelSet(
         lines=query.lines,
         python=query.python,
@@ -171,12 +203,56 @@ def _compile(query: Query, state_dir: Path, network: Network, where: str) -> Whe
     )
 
 
+def _resolve_once(
+    query: Query,
+    folder: Path,
+    state_dir: Path,
+    network: Network,
+    declared: dict[tuple[str, str], tuple[str, ...]],
+    floating: set[str],
+    where: str,
+) -> str:
+    """One resolution: uv's output; an sdist uv cannot prepare is given its declared
+    requirements and the resolution tried again."""
+    while True:
+        try:
+            return _uv_compile(query, folder, state_dir, network, declared, floating)
+        except StepTimeoutError:
+            raise FetchError(
+                f"{where}: resolving the wheels took longer than {TIMEOUT} s"
+            ) from None
+        except StepFailedError as exc:
+            failed = _FAILED_BUILD.search(exc.tail)
+            if failed and (failed[1], failed[2]) not in declared:
+                if len(declared) >= DECLARED_LIMIT:
+                    raise ConfigError(where, "requirements", _reason(exc.tail)) from None
+                name, version = failed[1], failed[2]
+                declared[(name, version)] = _declared(name, version, state_dir, network, where)
+                continue
+            if _NETWORK.search(exc.tail):
+                raise FetchError(f"{where}: resolving the wheels: {_reason(exc.tail)}") from None
+            raise ConfigError(where, "requirements", _reason(exc.tail)) from None
+
+
+def _pins(output: str) -> tuple[str, ...]:
+    return tuple(
+        line.strip()
+        for line in output.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+
+
+def _name(pin: str) -> str:
+    return str(canonicalize_name(pin.partition("==")[0].strip()))
+
+
 def _uv_compile(
     query: Query,
     folder: Path,
     state_dir: Path,
     network: Network,
     declared: dict[tuple[str, str], tuple[str, ...]],
+    floating: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> str:
     argv = [
         uv.find_uv_bin(),
@@ -196,6 +272,11 @@ def _uv_compile(
         query.index_url,
         *(o for url in query.extra_index_urls for o in ("--extra-index-url", url)),
         *query.binary,
+        *(
+            o
+            for name in sorted(floating)
+            for o in ("--exclude-newer-package", f"{name}={query.cutoff}")
+        ),
         "--constraint",
         str(folder / "constraints.txt"),
         "--output-file",
@@ -207,7 +288,10 @@ def _uv_compile(
         argv += ["--config-file", str(config)]
     else:
         argv.append("--no-config")
-    env = {"UV_CACHE_DIR": str(state_dir / "uv-cache"), "UV_PYTHON_DOWNLOADS": "never"}
+    # Only what this says reaches uv: none of the host's UV_* settings (an index, overrides,
+    # a resolution strategy) may change the pins behind a key.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
+    env |= {"UV_CACHE_DIR": str(state_dir / "uv-cache"), "UV_PYTHON_DOWNLOADS": "never"}
     if network.ca_bundle:
         env["SSL_CERT_FILE"] = network.ca_bundle
     else:
@@ -215,7 +299,7 @@ def _uv_compile(
     for name, value in (("HTTP_PROXY", network.http_proxy), ("HTTPS_PROXY", network.https_proxy)):
         if value:
             env[name] = value
-    engine.capture([*argv, str(folder / "requirements.in")], env=env, timeout=900)
+    engine.capture([*argv, str(folder / "requirements.in")], env=env, timeout=TIMEOUT)
     return (folder / "resolved.txt").read_text(encoding="utf-8")
 
 
@@ -226,6 +310,8 @@ def _declared(
     source = Source(kind="pypi", name=name, version=version)
     try:
         fetched = fetch_pypi(source, state_dir / "sources", network)
+    except FetchError:
+        raise
     except SourceError as exc:
         raise ConfigError(
             where, "requirements", f"{name}=={version}: uv cannot prepare its metadata and {exc}"
@@ -260,7 +346,11 @@ def _reason(tail: str) -> str:
 
 
 def wheel_sets(
-    resolved: ResolvedPipeline, graph: nx.DiGraph, settings: Settings, inputs: PlanInputs
+    resolved: ResolvedPipeline,
+    graph: nx.DiGraph,
+    settings: Settings,
+    inputs: PlanInputs,
+    now: datetime,
 ) -> dict[str, WheelSet]:
     """The wheels image's resolution for each platform of the graph that has a wheels node
     built from requirement lines, with uv in its toolchain (build-wheels.sh checks the set
@@ -298,6 +388,7 @@ def wheel_sets(
             binary=binary_options(spec),
             index_url=network.index_url,
             extra_index_urls=tuple(settings.pip_extra_index_urls),
+            cutoff=week_start(now),
         )
         out[name] = resolve(query, settings.state_dir, network, str(pipeline.path))
     return out

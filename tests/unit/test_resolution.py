@@ -4,12 +4,21 @@ errors (uv itself is stood in for; the integration tests resolve for real)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uv
 
-from orchestrator.errors import ConfigError, FetchError, StepFailedError
+from orchestrator.errors import (
+    ConfigError,
+    FetchError,
+    StateError,
+    StepFailedError,
+    StepTimeoutError,
+)
 from orchestrator.loading import resolution
 from orchestrator.loading.resolution import Query, binary_options, resolve, target
 from orchestrator.loading.sources import Network
@@ -29,7 +38,7 @@ def test_each_suite_and_platform_names_its_python_and_glibc() -> None:
     bookworm = BaseSpec(kind="mmdebstrap")
     trixie = BaseSpec(kind="mmdebstrap", suite="trixie")
     assert target(bookworm, SUPPORTED["linux/amd64"]) == ("3.11.2", "x86_64-manylinux_2_36")
-    assert target(trixie, SUPPORTED["linux/arm64"]) == ("3.13.5", "aarch64-manylinux_2_41")
+    assert target(trixie, SUPPORTED["linux/arm64"]) == ("3.13.5", "aarch64-manylinux_2_40")
     # A pulled base or an unknown suite: no resolution, the whole file keys the wheels.
     assert target(BaseSpec(kind="image", image="debian:bookworm"), SUPPORTED["linux/amd64"]) is None
     assert target(BaseSpec(kind="mmdebstrap", suite="sid"), SUPPORTED["linux/amd64"]) is None
@@ -59,6 +68,7 @@ def test_the_digest_follows_every_input() -> None:
         {"binary": ("--no-binary", ":all:")},
         {"index_url": "https://mirror.example/simple"},
         {"lines": ("keystone",)},
+        {"cutoff": "2026-12-07T00:00:00Z"},
     ):
         assert Query(**{**QUERY.__dict__, **change}).digest() != QUERY.digest(), change
 
@@ -107,7 +117,7 @@ def _failing(*tails: str):  # type: ignore[no-untyped-def]
     left = list(tails)
     seen: list[dict] = []
 
-    def run(query, folder, state_dir, network, declared):  # type: ignore[no-untyped-def]
+    def run(query, folder, state_dir, network, declared, floating=()):  # type: ignore[no-untyped-def]
         seen.append(dict(declared))
         if left:
             raise StepFailedError("uv pip compile", 1, left.pop(0), "")
@@ -179,3 +189,104 @@ def test_declared_metadata_is_toml_uv_reads() -> None:
             "requires-dist": ['pyasn1>=0.3.7; extra == "x"'],
         },
     ]
+
+
+def test_every_target_is_a_platform_uv_accepts(tmp_path: Path) -> None:
+    """Each (suite, architecture) the table knows, given to the uv orchestrate runs."""
+    empty = tmp_path / "requirements.in"
+    empty.write_text("")
+    for suite in resolution.TARGETS:
+        for arch in resolution.MACHINES:
+            platform = next(p for p in SUPPORTED.values() if p.arch == arch)
+            found = target(BaseSpec(kind="mmdebstrap", suite=suite), platform)
+            assert found is not None
+            python, tag = found
+            argv = [uv.find_uv_bin(), "pip", "compile", "--no-config", "--offline", "--no-index"]
+            argv += ["--quiet", "--python-version", python, "--python-platform", tag, str(empty)]
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, (suite, arch, done.stderr)
+
+
+def test_the_cutoff_is_the_start_of_the_week() -> None:
+    monday = "2026-12-07T00:00:00Z"
+    assert resolution.week_start(datetime(2026, 12, 7, 0, 0, tzinfo=UTC)) == monday
+    assert resolution.week_start(datetime(2026, 12, 13, 23, 59, tzinfo=UTC)) == monday
+    assert resolution.week_start(datetime(2026, 12, 14, 0, 1, tzinfo=UTC)) == "2026-12-14T00:00:00Z"
+
+
+def test_what_the_constraints_do_not_pin_is_resolved_as_of_the_cutoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uwsgi is in no upper-constraints: resolved again with its newest release before the
+    cutoff, so two hosts resolving in one week find the same."""
+    seen: list[set[str]] = []
+
+    def run(query, folder, state_dir, network, declared, floating=()):  # type: ignore[no-untyped-def]
+        seen.append(set(floating))
+        return "pbr==7.0.3\nuwsgi==2.0.31\n" if floating else "pbr==7.0.3\nuwsgi==2.0.99\n"
+
+    monkeypatch.setattr(resolution, "_uv_compile", run)
+    query = Query(**{**QUERY.__dict__, "lines": ("pbr", "uwsgi"), "cutoff": "2026-12-07T00:00:00Z"})
+    got = resolution._compile(query, tmp_path, Network(), "p.yaml")
+    assert got.pins == ("pbr==7.0.3", "uwsgi==2.0.31")
+    assert seen == [set(), {"uwsgi"}]
+
+
+def test_the_hosts_uv_settings_never_reach_the_resolution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    captured: dict[str, object] = {}
+
+    def capture(argv, *, env=None, timeout=None, ok_codes=(0,)):  # type: ignore[no-untyped-def]
+        captured.update(argv=argv, env=env)
+        Path(argv[argv.index("--output-file") + 1]).write_text("pbr==7.0.3\n")
+        return ""
+
+    monkeypatch.setenv("UV_INDEX_URL", "https://elsewhere.example/simple")
+    monkeypatch.setenv("UV_RESOLUTION", "lowest")
+    monkeypatch.setattr(resolution.engine, "capture", capture)
+    (tmp_path / "requirements.in").write_text("pbr\n")
+    floating = {"uwsgi"}
+    query = Query(**{**QUERY.__dict__, "cutoff": "2026-12-07T00:00:00Z"})
+    resolution._uv_compile(query, tmp_path, tmp_path, Network(), {}, floating)
+    env = captured["env"]
+    assert isinstance(env, dict) and not any(
+        k.startswith("UV_") and k not in ("UV_CACHE_DIR", "UV_PYTHON_DOWNLOADS", "UV_NATIVE_TLS")
+        for k in env
+    )
+    argv = captured["argv"]
+    assert isinstance(argv, list)
+    assert argv[argv.index("--exclude-newer-package") + 1] == "uwsgi=2026-12-07T00:00:00Z"
+
+
+def test_a_timeout_or_an_unreachable_sdist_is_a_fetch_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow(*_: object, **__: object) -> str:
+        raise StepTimeoutError("uv pip compile did not finish in 900 s")
+
+    monkeypatch.setattr(resolution, "_uv_compile", slow)
+    with pytest.raises(FetchError, match=r"p\.yaml: resolving the wheels took longer"):
+        resolution._compile(QUERY, tmp_path, Network(), "p.yaml")
+
+    def unreachable(*_: object) -> object:
+        raise FetchError("pypi:libvirt-python==12.0.0: cannot read the index")
+
+    run, _ = _failing("error: Failed to build `libvirt-python==12.0.0`")
+    monkeypatch.setattr(resolution, "_uv_compile", run)
+    monkeypatch.setattr(resolution, "fetch_pypi", unreachable)
+    with pytest.raises(FetchError, match="cannot read the index"):
+        resolution._compile(QUERY, tmp_path, Network(), "p.yaml")
+
+
+def test_a_state_directory_it_cannot_write_is_a_state_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        resolution,
+        "_compile",
+        lambda query, *a: WheelSet(lines=query.lines, python="3", platform="p", pins=()),
+    )
+    (tmp_path / "wheel-sets").write_text("a file where the folder should be")
+    with pytest.raises(StateError, match="cannot keep the wheels' resolution"):
+        resolve(QUERY, tmp_path, Network(), "p.yaml")
