@@ -122,16 +122,22 @@ if [ -n "${RESOLVED:-}" ]; then
             --wheel-dir "$WHEELS_DIR" < "$todo" 2>&1 | tee "$log" || status=$?
     if [ "$status" -eq 0 ]; then
         check=$(mktemp)
-        UV_CACHE_DIR="${TMPDIR:-/tmp}/uv-cache" "$VENV/bin/uv" pip compile --offline --no-index \
-            --find-links "$WHEELS_DIR" --python "$VENV/bin/python" --no-header --no-annotate \
-            --quiet --constraint "$RESOLVED" --output-file "$check" "$REQUIREMENTS" \
-            2>&1 | tee -a "$log" || status=$?
-        if [ "$status" -eq 0 ] && ! diff <(pins_of "$RESOLVED") <(pins_of "$check") > "$todo"; then
-            echo "ERROR: the wheel set resolved on the host is not what this image's Python" \
-                "resolves from the wheels (< host, > image):" \
+        mismatch="ERROR: the wheel set resolved on the host is not what this image's Python"
+        if ! UV_CACHE_DIR="${TMPDIR:-/tmp}/uv-cache" "$VENV/bin/uv" pip compile --offline \
+                --no-index --find-links "$WHEELS_DIR" --python "$VENV/bin/python" --no-header \
+                --no-annotate --quiet --constraint "$RESOLVED" --output-file "$check" \
+                "$REQUIREMENTS" > "$todo" 2>&1; then
+            # It needs a distribution the host's pins lack (no wheel of it was built).
+            echo "$mismatch resolves from the wheels: $(grep -v '^[[:space:]]*$' "$todo" \
+                | tail -n 4 | tr -s ' \n' ' ')" >&2
+            exit 3
+        fi
+        if ! diff <(pins_of "$RESOLVED") <(pins_of "$check") > "$todo"; then
+            echo "$mismatch resolves from the wheels (< host, > image):" \
                 "$(grep -e '^<' -e '^>' "$todo" | tr '\n' ' ')" >&2
             exit 3
         fi
+        rm -f "$check" "$todo"
     fi
 elif [ -x "$VENV/bin/uv" ]; then
     uv_opts=(--python "$VENV/bin/python" --no-header --no-annotate --quiet)

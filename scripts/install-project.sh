@@ -19,6 +19,15 @@ set -euo pipefail
 
 : "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}"
 PROJECT=${PROJECT:-}
+# A wheels image keyed by its pins holds them (resolved.txt) and no upper-constraints file;
+# one pulled from elsewhere (requirements.from) may hold either.
+if [ ! -f "$CONSTRAINTS" ] && [ -f "$WHEELS_DIR/resolved.txt" ]; then
+    CONSTRAINTS=$WHEELS_DIR/resolved.txt
+fi
+if [ ! -f "$CONSTRAINTS" ]; then
+    echo "ERROR: the wheels image holds no constraints file ($CONSTRAINTS)" >&2
+    exit 1
+fi
 if [ -z "$PROJECT" ] && [ -z "${PIP_PACKAGES// /}" ]; then
     echo "install-project: nothing to install" >&2
     exit 1
