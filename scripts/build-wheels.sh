@@ -98,6 +98,15 @@ pins.write_text("".join(f"{pin}\n" for pin in left))
 print(f"reused {reused} wheels of the previous wheels image; {len(left)} to fetch or build")
 PY
 }
+# Fetch or build the wheel of every pin of the file $1 by parallel 'pip wheel --no-deps' runs,
+# after copying those the previous wheels image has (the file keeps only the others).
+build_pins() {
+    if [ -n "${PREVIOUS_WHEELS:-}" ] && [ -d "$PREVIOUS_WHEELS" ]; then
+        reuse_previous "$1" || return
+    fi
+    xargs -r -P "${WHEEL_JOBS:-$(( $(nproc) * 3 ))}" -n 12 "$VENV/bin/pip" wheel --no-deps \
+        "${binary_opts[@]}" --wheel-dir "$WHEELS_DIR" < "$1"
+}
 # The pins as name==version, names in one spelling (PEP 503), sorted: to compare two lists.
 pins_of() {
     grep -v -e '^#' -e '^[[:space:]]*$' "$1" \
@@ -114,12 +123,7 @@ if [ -n "${RESOLVED:-}" ]; then
     echo "resolved on the host: $(pins_of "$RESOLVED" | wc -l) distributions"
     todo=$(mktemp)
     grep -v -e '^#' -e '^[[:space:]]*$' "$RESOLVED" > "$todo"
-    if [ -n "${PREVIOUS_WHEELS:-}" ] && [ -d "$PREVIOUS_WHEELS" ]; then
-        reuse_previous "$todo"
-    fi
-    jobs=${WHEEL_JOBS:-$(( $(nproc) * 3 ))}
-    xargs -r -P "$jobs" -n 12 "$VENV/bin/pip" wheel --no-deps "${binary_opts[@]}" \
-            --wheel-dir "$WHEELS_DIR" < "$todo" 2>&1 | tee "$log" || status=$?
+    build_pins "$todo" 2>&1 | tee "$log" || status=$?
     if [ "$status" -eq 0 ]; then
         check=$(mktemp)
         mismatch="ERROR: the wheel set resolved on the host is not what this image's Python"
@@ -150,13 +154,7 @@ elif [ -x "$VENV/bin/uv" ]; then
         echo "resolved $(grep -c '==' "$resolved") distributions with uv"
         todo=$(mktemp)
         grep -v -e '^#' -e '^$' "$resolved" > "$todo"
-        if [ -n "${PREVIOUS_WHEELS:-}" ] && [ -d "$PREVIOUS_WHEELS" ]; then
-            reuse_previous "$todo"
-        fi
-        jobs=${WHEEL_JOBS:-$(( $(nproc) * 3 ))}
-        xargs -r -P "$jobs" -n 12 "$VENV/bin/pip" wheel --no-deps "${binary_opts[@]}" \
-                --wheel-dir "$WHEELS_DIR" < "$todo" \
-            2>&1 | tee -a "$log" || status=$?
+        build_pins "$todo" 2>&1 | tee -a "$log" || status=$?
     fi
 else
     "$VENV/bin/pip" wheel "${binary_opts[@]}" --wheel-dir "$WHEELS_DIR" \
