@@ -94,12 +94,17 @@ class Query:
     cutoff: str = ""
 
     def digest(self) -> str:
+        """What the cached resolution is found by. Not the indexes: they are run settings
+        (a mirror, credentials), in no key, and a faithful mirror resolves to the same pins."""
+        kept = {
+            k: v for k, v in self.__dict__.items() if k not in ("index_url", "extra_index_urls")
+        }
         document = {
             "schema": SCHEMA,
             "uv": uv_version(),
             # The interpreter that runs sdists' build backends for their metadata.
             "host_python": ".".join(map(str, sys.version_info[:3])),
-            **self.__dict__,
+            **kept,
         }
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 

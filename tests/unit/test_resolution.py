@@ -66,11 +66,13 @@ def test_the_digest_follows_every_input() -> None:
         {"python": "3.13.5"},
         {"platform": "aarch64-manylinux_2_36"},
         {"binary": ("--no-binary", ":all:")},
-        {"index_url": "https://mirror.example/simple"},
         {"lines": ("keystone",)},
         {"cutoff": "2026-12-07T00:00:00Z"},
     ):
         assert Query(**{**QUERY.__dict__, **change}).digest() != QUERY.digest(), change
+    # The indexes are run settings (a mirror, its credentials): they find the same pins.
+    mirror = {"index_url": "https://bob:secret@mirror.example/simple", "extra_index_urls": ("x",)}
+    assert Query(**{**QUERY.__dict__, **mirror}).digest() == QUERY.digest()
 
 
 def test_a_cached_resolution_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
