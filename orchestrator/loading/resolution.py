@@ -234,6 +234,9 @@ def _resolve_once(
                 name, version = failed[1], failed[2]
                 declared[(name, version)] = _declared(name, version, state_dir, network, where)
                 continue
+            if "No space left on device" in exc.tail:
+                reason = _reason(exc.tail)
+                raise StateError(f"{where}: resolving the wheels: {reason}") from None
             if _NETWORK.search(exc.tail):
                 raise FetchError(f"{where}: resolving the wheels: {_reason(exc.tail)}") from None
             raise ConfigError(where, "requirements", _reason(exc.tail)) from None
@@ -294,9 +297,11 @@ def _uv_compile(
     else:
         argv.append("--no-config")
     # Only what this says reaches uv: none of the host's UV_* settings (an index, overrides,
-    # a resolution strategy) may change the pins behind a key.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
-    env |= {"UV_CACHE_DIR": str(state_dir / "uv-cache"), "UV_PYTHON_DOWNLOADS": "never"}
+    # a resolution strategy) may change the pins behind a key. Its cache (metadata, sdists
+    # built for theirs) is uv's own, where the host's uv keeps it and `uv cache prune` trims
+    # it, not the state directory: the pins are kept there (wheel-sets/).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k == "UV_CACHE_DIR"}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
     if network.ca_bundle:
         env["SSL_CERT_FILE"] = network.ca_bundle
     else:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, inspect, orchestrate, run_in
+from tests.integration.conftest import ROOT, inspect, orchestrate, run_ids, run_in
 from tests.integration.proxy import start_proxy
 
 NS = "localhost/orchestrate-test"
@@ -120,32 +120,58 @@ def test_second_run_reuses_everything(keystone_run: dict[str, object], state_dir
     assert "node finished" in proc.stderr and proc.stderr[:2] == "20"
 
 
+def _keystone_pipeline(tmp_path: Path, name: str, extra: str) -> Path:
+    text = (ROOT / "pipelines" / "keystone.yaml").read_text()
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text.replace("../constraints", str(ROOT / "constraints")) + extra)
+    return path
+
+
+def test_an_unresolvable_requirement_fails_before_anything_runs(
+    keystone_run: dict[str, object], state_dir: Path, tmp_path: Path
+) -> None:
+    """The wheels resolve on the host before planning: a requirement no index has is the
+    pipeline's error, named on one line, before any node starts or any run is recorded."""
+    extra = "requirements:\n  pip_packages: [no-such-package-orchestrate-test]\n"
+    path = _keystone_pipeline(tmp_path, "unresolvable", extra)
+    before = run_ids(state_dir)
+    proc = orchestrate("build", str(path), state_dir=state_dir)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"orchestrate: error: {path}: requirements: "), line
+    assert "no-such-package-orchestrate-test" in line
+    assert run_ids(state_dir) == before
+
+
 def test_failing_node_skips_dependents_and_leaves_nothing(
     keystone_run: dict[str, object], state_dir: Path, tmp_path: Path, no_leftovers: None
 ) -> None:
-    pipeline = (
-        (ROOT / "pipelines" / "keystone.yaml")
-        .read_text()
-        .replace("../constraints", str(ROOT / "constraints"))
-    )
-    pipeline += textwrap.dedent("""\
-        requirements:
-          pip_packages: [no-such-package-orchestrate-test]
+    """keystone fails at a step of its own (its working container in use): the child
+    built FROM it is skipped, and the run leaves no container, candidate or step behind."""
+    (tmp_path / "Containerfile").write_text("FROM keystone\nRUN true\n")
+    extra = textwrap.dedent(f"""\
+            steps:
+              - {{name: fail-here, run: "echo broken-on-purpose >&2; exit 7"}}
+        children:
+          site-keystone:
+            from: keystone
+            containerfile: {tmp_path}/Containerfile
         """)
-    path = tmp_path / "broken.yaml"
-    path.write_text(pipeline)
+    path = _keystone_pipeline(tmp_path, "broken", "    " + extra.lstrip())
     proc = orchestrate("build", str(path), state_dir=state_dir)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     # (The table's first column is as wide as the longest node name.)
-    assert re.search(r"^requirements +failed", proc.stdout, re.M), proc.stdout
-    assert re.search(r"^keystone +skipped \(parent failed: requirements\)", proc.stdout, re.M)
-    assert re.search(r"^base +reused", proc.stdout, re.M)
-    assert re.search(r"^wheel-builder +reused", proc.stdout, re.M)
-    assert "requirements failed: step 'build-wheels' exited" in proc.stderr
+    assert re.search(r"^keystone +failed", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^site-keystone +skipped \(parent failed: keystone\)", proc.stdout, re.M), (
+        proc.stdout
+    )
+    for node in ("base", "wheel-builder", "requirements"):
+        assert re.search(rf"^{node} +reused", proc.stdout, re.M), proc.stdout
+    assert "keystone failed: step 'fail-here' exited" in proc.stderr
     log = next(line for line in proc.stderr.splitlines() if "full log:" in line).split()[-1]
     text = Path(log).read_text()
-    assert "ERROR: could not build wheels for: no-such-package-orchestrate-test" in text
-    assert "--- step build-wheels" in text
+    assert "broken-on-purpose" in text
+    assert "--- step fail-here" in text
 
 
 def test_proxy_with_credentials_is_used_and_never_kept(

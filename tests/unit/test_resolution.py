@@ -246,16 +246,20 @@ def test_the_hosts_uv_settings_never_reach_the_resolution(
 
     monkeypatch.setenv("UV_INDEX_URL", "https://elsewhere.example/simple")
     monkeypatch.setenv("UV_RESOLUTION", "lowest")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))  # where, not what
     monkeypatch.setattr(resolution.engine, "capture", capture)
     (tmp_path / "requirements.in").write_text("pbr\n")
     floating = {"uwsgi"}
     query = Query(**{**QUERY.__dict__, "cutoff": "2026-12-07T00:00:00Z"})
     resolution._uv_compile(query, tmp_path, tmp_path, Network(), {}, floating)
     env = captured["env"]
-    assert isinstance(env, dict) and not any(
-        k.startswith("UV_") and k not in ("UV_CACHE_DIR", "UV_PYTHON_DOWNLOADS", "UV_NATIVE_TLS")
-        for k in env
-    )
+    assert isinstance(env, dict)
+    assert {k for k in env if k.startswith("UV_")} == {
+        "UV_CACHE_DIR",
+        "UV_PYTHON_DOWNLOADS",
+        "UV_NATIVE_TLS",
+    }
+    assert env["UV_CACHE_DIR"] == str(tmp_path / "uv-cache")
     argv = captured["argv"]
     assert isinstance(argv, list)
     assert argv[argv.index("--exclude-newer-package") + 1] == "uwsgi=2026-12-07T00:00:00Z"
@@ -278,6 +282,14 @@ def test_a_timeout_or_an_unreachable_sdist_is_a_fetch_error(
     monkeypatch.setattr(resolution, "_uv_compile", run)
     monkeypatch.setattr(resolution, "fetch_pypi", unreachable)
     with pytest.raises(FetchError, match="cannot read the index"):
+        resolution._compile(QUERY, tmp_path, Network(), "p.yaml")
+
+
+def test_a_full_disk_is_a_state_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tail = "error: Failed to write to the client cache: No space left on device (os error 28)"
+    run, _ = _failing(tail)
+    monkeypatch.setattr(resolution, "_uv_compile", run)
+    with pytest.raises(StateError, match="No space left on device"):
         resolution._compile(QUERY, tmp_path, Network(), "p.yaml")
 
 
