@@ -20,12 +20,14 @@ so a run whose inputs did not change resolves nothing and needs no network.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +69,8 @@ DECLARED_LIMIT = 20
 # Resolutions of the distributions upper-constraints does not pin, at most (see Query.cutoff).
 FLOATING_PASSES = 4
 TIMEOUT = 900
+# A resolution no run used for this long is removed when another is kept.
+KEEP_DAYS = 30
 _FAILED_BUILD = re.compile(r"Failed to build `([^`=\s]+)==([^`\s]+)`")
 _NETWORK = re.compile(
     r"Failed to fetch|error sending request|dns error|Connection refused|timed out|"
@@ -153,9 +157,11 @@ def resolve(query: Query, state_dir: Path, network: Network, where: str) -> Whee
             pipeline); uv's reason is in the message.
         FetchError: the index could not be reached.
     """
-    cached = state_dir / "wheel-sets" / f"{query.digest()}.json"
+    folder = state_dir / "wheel-sets"
+    cached = folder / f"{query.digest()}.json"
     try:
         data = json.loads(cached.read_text(encoding="utf-8"))
+        os.utime(cached)  # used: kept another KEEP_DAYS (see _prune)
         return WheelSet(
             lines=query.lines,
             python=data["python"],
@@ -171,7 +177,17 @@ def resolve(query: Query, state_dir: Path, network: Network, where: str) -> Whee
         write_atomically(cached, json.dumps(kept, indent=1) + "\n")
     except OSError as exc:
         raise StateError(f"{cached}: cannot keep the wheels' resolution ({exc.strerror})") from None
+    _prune(folder, time.time())
     return wheel_set
+
+
+def _prune(folder: Path, now: float) -> None:
+    """Remove the resolutions no run used for KEEP_DAYS (a week's cutoff makes new ones)."""
+    limit = now - KEEP_DAYS * 86400
+    for kept in folder.glob("*.json"):
+        with contextlib.suppress(OSError):  # another run's, gone or in use meanwhile
+            if kept.stat().st_mtime < limit:
+                kept.unlink()
 
 
 def _compile(query: Query, state_dir: Path, network: Network, where: str) -> WheelSet:

@@ -4,7 +4,9 @@ errors (uv itself is stood in for; the integration tests resolve for real)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -304,3 +306,28 @@ def test_a_state_directory_it_cannot_write_is_a_state_error(
     (tmp_path / "wheel-sets").write_text("a file where the folder should be")
     with pytest.raises(StateError, match="cannot keep the wheels' resolution"):
         resolve(QUERY, tmp_path, Network(), "p.yaml")
+
+
+def test_resolutions_no_run_used_for_a_month_go_when_another_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        resolution,
+        "_compile",
+        lambda query, *a: WheelSet(lines=query.lines, python="3", platform="p", pins=("a==1",)),
+    )
+    used = tmp_path / "wheel-sets" / f"{QUERY.digest()}.json"
+    resolve(QUERY, tmp_path, Network(), "p.yaml")
+    old, recent = used.with_name("old.json"), used.with_name("recent.json")
+    for path, days in ((old, 31), (recent, 29), (used, 40)):
+        if path != used:
+            path.write_text("{}")
+        stamp = time.time() - days * 86400
+        os.utime(path, (stamp, stamp))
+    # A cached resolution that is read is dated anew, so it stays while in use; reading
+    # keeps nothing new, so nothing is pruned.
+    resolve(QUERY, tmp_path, Network(), "p.yaml")
+    assert used.stat().st_mtime > time.time() - 60
+    assert old.exists()
+    resolve(Query(**{**QUERY.__dict__, "python": "3.13.5"}), tmp_path, Network(), "p.yaml")
+    assert not old.exists() and recent.exists() and used.exists()
