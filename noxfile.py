@@ -36,7 +36,7 @@ def tests(session: nox.Session) -> None:
         "-m",
         "(cloud_fast or not cloud) and not full_stack and not scale_out and not carry_over"
         " and not reproducible and not multiarch and not security_updates"
-        " and not provenance_release and not rebuild_chain",
+        " and not provenance_release and not rebuild_chain and not proxy_rebuild",
         "--durations=12",  # the slowest tests, for keeping the run under 15 minutes
         "tests",
         *session.posargs,

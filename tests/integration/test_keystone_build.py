@@ -174,6 +174,7 @@ def test_failing_node_skips_dependents_and_leaves_nothing(
     assert "--- step fail-here" in text
 
 
+@pytest.mark.proxy_rebuild
 def test_proxy_with_credentials_is_used_and_never_kept(
     keystone_run: dict[str, object], state_dir: Path
 ) -> None:
