@@ -178,9 +178,10 @@ def prepare(
         images = [str(graph.nodes[node]["image"]) for node in nodes]
         sources = fetch_sources(resolved, unique(images, wheeled), settings)
         archive = _archive(resolved, graph, settings, archive_dir)
+        read = plan_inputs(resolved, sources)
         # What the wheels image resolves to: its key (and so every key after it) holds
         # the pins of what it installs, not every line of upper-constraints.
-        resolutions = wheel_sets(resolved, graph, settings, plan_inputs(resolved, sources), now)
+        resolutions = wheel_sets(resolved, graph, settings, read, now)
     except FetchError as exc:
         if request.dry_run or not record_unstarted(
             request, path, settings, graph, run_id, now, exc
@@ -202,7 +203,7 @@ def prepare(
                 f"({exc.strerror})"
             ) from None
     inputs = dataclasses.replace(
-        plan_inputs(resolved, sources),
+        read,
         archive=archive,
         pinned=read_pins(Path(settings.apt_pins)) if archive and settings.apt_pins else {},
         wheel_sets=resolutions,

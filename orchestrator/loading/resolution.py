@@ -56,7 +56,7 @@ from orchestrator.model.resolve import ResolvedPipeline
 from orchestrator.model.settings import Settings
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.requirements import wheel_lines
-from orchestrator.planning.wheelset import constraint_names
+from orchestrator.planning.wheelset import constrained_names, requirement_name
 
 SCHEMA = "orchestrate-wheel-set-v1"
 # Each Debian suite's Python (python_full_version) and the manylinux tag of its glibc (trixie
@@ -194,10 +194,7 @@ def _compile(query: Query, state_dir: Path, network: Network, where: str) -> Whe
     """Resolve with uv; pins of names upper-constraints does not pin are resolved again as
     of ``query.cutoff`` until none is left unfixed (a fixed one may bring another)."""
     declared: dict[tuple[str, str], tuple[str, ...]] = {}
-    pinned = {
-        canonicalize_name(line.partition(";")[0].strip())
-        for line in constraint_names(query.constraints)
-    }
+    pinned = constrained_names(query.constraints)
     floating: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="orchestrate-resolve-") as tmp:
         folder = Path(tmp)
@@ -207,7 +204,7 @@ def _compile(query: Query, state_dir: Path, network: Network, where: str) -> Whe
             pins = _pins(
                 _resolve_once(query, folder, state_dir, network, declared, floating, where)
             )
-            unpinned = {_name(pin) for pin in pins} - pinned
+            unpinned = {requirement_name(pin) for pin in pins} - pinned
             if not query.cutoff or unpinned <= floating:
                 break
             floating |= unpinned
@@ -264,10 +261,6 @@ def _pins(output: str) -> tuple[str, ...]:
         for line in output.splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     )
-
-
-def _name(pin: str) -> str:
-    return str(canonicalize_name(pin.partition("==")[0].strip()))
 
 
 def _uv_compile(

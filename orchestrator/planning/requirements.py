@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import networkx as nx
-from packaging.utils import canonicalize_name
 
 from orchestrator.engine import buildah
 from orchestrator.engine.buildah import Mount
@@ -20,7 +19,7 @@ from orchestrator.planning import cachekey
 from orchestrator.planning.builder import IN_CTR, PATH_ENV, VENV, WHEELS_DIR, NodeBuilder
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext
-from orchestrator.planning.wheelset import constraint_names, plan_wheels
+from orchestrator.planning.wheelset import constrained_names, constraint_names, plan_wheels
 
 # Where build-wheels.sh finds the previous wheels image's wheels (PREVIOUS_WHEELS).
 PREVIOUS_WHEELS_IN_CTR = f"{IN_CTR}/previous-wheels"
@@ -119,10 +118,7 @@ def wheel_lines(
             pip_packages,
             toolchain=pipeline.toolchain.requirements(),
             everything=everything,
-            constrained={
-                canonicalize_name(n.partition(";")[0].strip())
-                for n in constraint_names(inputs.upper_constraints)
-            },
+            constrained=constrained_names(inputs.upper_constraints),
         )
     except ValueError as exc:  # a pip package of the pipeline, a profile or a source
         raise ConfigError(str(pipeline.path), "requirements", str(exc)) from None

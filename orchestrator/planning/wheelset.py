@@ -73,6 +73,14 @@ def constraint_names(upper_constraints: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def constrained_names(upper_constraints: str) -> set[str]:
+    """The (canonical) names an upper-constraints file's text pins."""
+    return {
+        canonicalize_name(line.partition(";")[0].strip())
+        for line in constraint_names(upper_constraints)
+    }
+
+
 def plan_wheels(
     service_requires: Iterable[tuple[Iterable[str], Iterable[str]]],
     pip_packages: Iterable[str],
