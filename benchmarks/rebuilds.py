@@ -12,11 +12,14 @@ Three builds in a row, with the figures of each:
    the 29.0.2 image is then removed, so the next run measures the same thing;
 5. a typical nightly: one upper-constraints line changed and one service's source (keystone
    29.1.0 -> 29.0.2; its 29.0.2 wheel, kept by step 3, is dropped first: a new release has
-   none), twice (targets: wheels node <= 20 s, the whole nightly <= 90 s):
+   none), three times (targets: wheels node <= 20 s, the whole nightly <= 90 s):
    - a line of a distribution every service holds (oslo.utils 10.0.1 -> 10.0.0): the wheels
      node takes every other wheel from the previous wheels image, and the nine services
      rebuild on the new one, the eight unchanged ones taking their own wheel from the host's
      cache;
+   - a line of a distribution one service holds (tabulate 0.9.0 -> 0.8.10, cinder's
+     alone): the wheels node, cinder (every image is keyed by the pins it installs when
+     the resolution gave the wheel set's dependency graph) and keystone;
    - a line of a distribution no image holds (coverage 7.13.4 -> 7.13.3, outside the
      wheel set the wheels image is keyed by): keystone alone rebuilds;
    after each, its images are removed and the pinned pipeline reuses everything again.
@@ -68,6 +71,7 @@ UPPER = ROOT / "constraints" / "2026.1" / "upper-constraints.txt"
 # (the line, the line it becomes, the row's label) of each nightly.
 NIGHTLIES = (
     ("oslo.utils===10.0.1", "oslo.utils===10.0.0", "nightly: shared line"),
+    ("tabulate===0.9.0", "tabulate===0.8.10", "nightly: one service's line"),
     ("coverage===7.13.4", "coverage===7.13.3", "nightly: line of none"),
 )
 NIGHTLY_TARGET = "target wheels <= 20 s, a typical nightly <= 90 s"
@@ -152,8 +156,9 @@ def measure(args: argparse.Namespace, tmp: Path) -> int:
     subprocess.run(["buildah", "rmi", changed_image], check=False, capture_output=True)
     # The typical nightly: one upper-constraints line and one service's source. The
     # changed source builds its wheel, as a new release would: the one step 3 kept is dropped.
-    # Twice: a line of a distribution every image holds (oslo.utils, in openstack-base), and
-    # a line of one that no image holds (coverage; about half of the file's lines are so).
+    # Three times: a line of a distribution every image holds (oslo.utils, in
+    # openstack-base), one of cinder's alone (tabulate), and one no image holds (coverage;
+    # about half of the file's lines are so).
     for line, bump, label in NIGHTLIES:
         forget_project_wheel("keystone-29.0.2-")
         rows.append((label, *nightly(changed, line, bump), NIGHTLY_TARGET))

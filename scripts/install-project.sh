@@ -14,7 +14,9 @@
 # PROJECT_WHEEL_OUT (a folder the host stores from) and PROJECT_WHEELS (the host's cache of
 # project wheels, read-only): an sdist's wheel is taken from PROJECT_WHEELS when one was built
 # from the same sdist with the same build environment (project-wheel-key.py), else built and
-# left in PROJECT_WHEEL_OUT/<fingerprint>/ for the host to keep.
+# left in PROJECT_WHEEL_OUT/<fingerprint>/ for the host to keep; optional INSTALLS: the pins
+# of the wheel set the node's key holds (installed-wheels.py fails the step, exit 3, if it
+# installs anything else).
 set -euo pipefail
 
 : "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}"
@@ -113,6 +115,19 @@ else
     "$VENV/bin/pip" install --no-compile --no-index "${links[@]}" --only-binary :all: \
         --constraint "$constraints" $PROJECT ${PIP_PACKAGES:-}
 fi
+# The wheels the venv now holds, with their sha256 (the image's SBOM gives each installed
+# distribution the hash of its wheel), computed once by the wheels image, or here from a
+# wheels image that has no SHA256SUMS; with INSTALLS (the pins the node's key holds), the
+# check that the step added nothing else (exit 3).
+sums="$WHEELS_DIR/SHA256SUMS"
+if [ ! -f "$sums" ]; then
+    sums=$(mktemp)
+    (cd "$WHEELS_DIR" && find . -maxdepth 1 -name '*.whl' -printf '%f\n' | LC_ALL=C sort \
+        | xargs -r sha256sum --) > "$sums"
+fi
+site=$(echo "$VENV"/lib/python3*/site-packages)
+PROJECT="$PROJECT" "$VENV/bin/python" -I -S "$(dirname "$0")/installed-wheels.py" "$site" \
+    "$before" "$sums" /etc/image_info/wheels.sha256
 # -s, not -I: -I ignores every PYTHON* variable, PYTHONHASHSEED too.
 PYTHONHASHSEED=0 "$VENV/bin/python" -s "$(dirname "$0")/compile-bytecode.py" "$before"
 
@@ -165,15 +180,4 @@ for d in metadata.distributions(): print(d.metadata["Name"])' | tr 'A-Z-' 'a-z_'
         echo "runtime packages for compiled wheels:$missing"
         PACKAGES="$missing" bash "$(dirname "$0")/install-packages.sh"
     fi
-fi
-
-# The sha256 of every wheel it could install from: the image's SBOM gives each installed
-# distribution the hash of its wheel.
-# (computed once by the wheels image, or here from a wheels image that has no SHA256SUMS).
-install -d /etc/image_info
-if [ -f "$WHEELS_DIR/SHA256SUMS" ]; then
-    cp "$WHEELS_DIR/SHA256SUMS" /etc/image_info/wheels.sha256
-else
-    (cd "$WHEELS_DIR" && find . -maxdepth 1 -name '*.whl' -printf '%f\n' | LC_ALL=C sort \
-        | xargs -r sha256sum --) > /etc/image_info/wheels.sha256
 fi

@@ -168,6 +168,7 @@ def resolve(query: Query, state_dir: Path, network: Network, where: str) -> Whee
             platform=data["platform"],
             pins=tuple(data["pins"]),
             declared=tuple(data["declared"]),
+            requires={name: tuple(names) for name, names in data["requires"].items()},
         )
     except (OSError, ValueError, KeyError, TypeError):
         pass  # not resolved yet (or a damaged file): resolve again
@@ -201,9 +202,8 @@ def _compile(query: Query, state_dir: Path, network: Network, where: str) -> Whe
         (folder / "requirements.in").write_text("".join(f"{line}\n" for line in query.lines))
         (folder / "constraints.txt").write_text(query.constraints)
         for _ in range(FLOATING_PASSES):
-            pins = _pins(
-                _resolve_once(query, folder, state_dir, network, declared, floating, where)
-            )
+            output = _resolve_once(query, folder, state_dir, network, declared, floating, where)
+            pins = _pins(output)
             unpinned = {requirement_name(pin) for pin in pins} - pinned
             if not query.cutoff or unpinned <= floating:
                 break
@@ -218,6 +218,7 @@ def _compile(query: Query, state_dir: Path, network: Network, where: str) -> Whe
         platform=query.platform,
         pins=pins,
         declared=tuple(sorted(f"{n}=={v}" for n, v in declared)),
+        requires=requirements_of(output),
     )
 
 
@@ -256,11 +257,29 @@ def _resolve_once(
 
 
 def _pins(output: str) -> tuple[str, ...]:
+    """The pins of uv's output, without its annotations."""
     return tuple(
-        line.strip()
+        line.split("#", 1)[0].strip()
         for line in output.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
+        if line.split("#", 1)[0].strip()
     )
+
+
+def requirements_of(output: str) -> dict[str, tuple[str, ...]]:
+    """Each pin's name -> the names of the pins it requires, from uv's one-line annotations
+    (``name==version  # via a, b, -r requirements.in``: a and b require name)."""
+    pinned = {requirement_name(pin) for pin in _pins(output)}
+    requires: dict[str, set[str]] = {name: set() for name in pinned}
+    for line in output.splitlines():
+        pin, _, note = line.partition("#")
+        if not pin.strip() or not note.strip().startswith("via "):
+            continue
+        name = requirement_name(pin.strip())
+        for parent in note.strip().removeprefix("via ").split(","):
+            parent = canonicalize_name(parent.strip().split("[", 1)[0])
+            if parent in requires and parent != name:
+                requires[parent].add(name)
+    return {name: tuple(sorted(names)) for name, names in sorted(requires.items())}
 
 
 def _uv_compile(
@@ -283,7 +302,9 @@ def _uv_compile(
         "--python-platform",
         query.platform,
         "--no-header",
-        "--no-annotate",
+        # What requires each pin ("# via a, b"): the closure of what each image installs.
+        "--annotation-style",
+        "line",
         "--quiet",
         "--index-url",
         query.index_url,

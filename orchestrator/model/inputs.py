@@ -70,6 +70,10 @@ class WheelSet:
     pins: tuple[str, ...]
     # The sdists whose requirements were taken from their PKG-INFO (name==version).
     declared: tuple[str, ...] = ()
+    # Each pin's (canonical) name -> the names of the pins it requires, as resolved for this
+    # platform (uv's "via" annotations, inverted): what an image installing some of the
+    # lines installs of the set. Empty: unknown (every node is keyed by the whole set).
+    requires: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def pins_text(self) -> str:
         """The pins as the wheels image holds them (``resolved.txt``)."""

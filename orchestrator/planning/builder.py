@@ -49,7 +49,12 @@ PROJECT_WHEELS_IN_CTR = f"{IN_CTR}/project-wheels"
 PROJECT_WHEEL_OUT_IN_CTR = f"{IN_CTR}/project-wheel-out"
 # The scripts each step script runs in turn (scripts/): in the key of every node that runs it.
 HELPERS: Mapping[str, tuple[str, ...]] = {
-    "install-project.sh": ("compile-bytecode.py", "install-packages.sh", "project-wheel-key.py"),
+    "install-project.sh": (
+        "compile-bytecode.py",
+        "install-packages.sh",
+        "installed-wheels.py",
+        "project-wheel-key.py",
+    ),
     "install-packages.sh": ("apt-pins.sh",),
     "compile-stdlib.sh": ("compile-bytecode.py",),
     "check-runtime.sh": ("check-runtime.py",),
@@ -155,6 +160,8 @@ class NodeBuilder:
         # Set by :meth:`finish` (the SBOM step reads them): see ``NodePlan.constraints``.
         self.constraints = ""
         self.constraints_revision = ""
+        # The pins of the wheel set this node installs (:meth:`key_by_installs`), or None.
+        self.installs: tuple[str, ...] | None = None
         namespace = self.settings.namespace.rstrip("/")
         self.repository = f"{namespace}/{node}"
         variant = self.platform.arch if ctx.qualified else ""
@@ -537,7 +544,15 @@ class NodeBuilder:
         for script in sorted(self.scripts):
             self.inputs[f"script:{script}"] = scripts.get(script, "missing")
         for parent in parents:
-            self.inputs[f"parent:{parent}"] = plans[parent].key
+            recipe = plans[parent].wheel_recipe
+            if recipe and self.installs is not None:
+                # Of the wheels image, what its wheels are made by and the pins this node
+                # installs, not every pin of it: a new pin of what it does not install
+                # leaves it as it is.
+                self.inputs["wheels_recipe"] = recipe
+                self.inputs["installs"] = "\n".join(self.installs)
+            else:
+                self.inputs[f"parent:{parent}"] = plans[parent].key
         debs = self._archive_input(plans)
         # The constraints it is built under, when its key holds them, here or through a
         # parent's key (the wheels image and what installs from it; not the wheel-builder,
@@ -614,11 +629,14 @@ class NodeBuilder:
 
     def _own_constraints(self) -> None:
         """The constraints this node's own inputs hold: the upper-constraints file (and its
-        commit), or the pins of the wheel set resolved from it (``resolved.txt``)."""
-        if "resolved" in self.inputs:
-            pins = self.inputs["resolved"] + "\n"
-            self.constraints = "sha256:" + hashlib.sha256(pins.encode()).hexdigest()
-        elif "constraints" in self.inputs:
+        commit), the pins of the wheel set resolved from it (``resolved.txt``), or those of
+        them this node installs."""
+        for held in ("resolved", "installs"):
+            if held in self.inputs:
+                pins = self.inputs[held] + "\n"
+                self.constraints = "sha256:" + hashlib.sha256(pins.encode()).hexdigest()
+                return
+        if "constraints" in self.inputs:
             upper = self.resolved.pipeline.constraints.upper
             self.constraints = self.ctx.inputs.files.get(upper, "")
             self.constraints_revision = self.resolved.pipeline.constraints.revision
@@ -633,7 +651,11 @@ class NodeBuilder:
         uri = constraints.git.describe() if constraints.git else f"file://{constraints.upper}"
         extra = (("gitCommit", self.constraints_revision),) if self.constraints_revision else ()
         resolved = self.constraints != self.ctx.inputs.files.get(constraints.upper, "")
-        notes = (("content", "the wheel set's pins resolved from it"),) if resolved else ()
+        if "installs" in self.inputs:
+            content = "the pins resolved from it that this image installs"
+        else:
+            content = "the wheel set's pins resolved from it"
+        notes = (("content", content),) if resolved else ()
         return [
             Material(
                 name="constraints",

@@ -115,6 +115,11 @@ class NodePlan:
     # when taken from git. "" when the key holds none: its SBOM and provenance name none.
     constraints: str = ""
     constraints_revision: str = ""
+    # The wheels image keyed by its pins: a digest of its key's other inputs (its
+    # toolchain, wheel-builder, scripts...: how its wheels are made). A node installing from
+    # it is keyed by this and the pins it installs, not by the wheels image's key. "" for
+    # other nodes, and for a wheels image keyed by the whole constraints file.
+    wheel_recipe: str = ""
     # The wheels image a service's venv is installed from ("" for other nodes): the
     # provenance names each wheel installed with the hash this image holds.
     wheels_image: str = ""

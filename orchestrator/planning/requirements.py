@@ -3,7 +3,8 @@ wheel-builder node it is built on."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import networkx as nx
@@ -19,7 +20,12 @@ from orchestrator.planning import cachekey
 from orchestrator.planning.builder import IN_CTR, PATH_ENV, VENV, WHEELS_DIR, NodeBuilder
 from orchestrator.planning.graph import order
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext
-from orchestrator.planning.wheelset import constrained_names, constraint_names, plan_wheels
+from orchestrator.planning.wheelset import (
+    constrained_names,
+    constraint_names,
+    installed_pins,
+    plan_wheels,
+)
 
 # Where build-wheels.sh finds the previous wheels image's wheels (PREVIOUS_WHEELS).
 PREVIOUS_WHEELS_IN_CTR = f"{IN_CTR}/previous-wheels"
@@ -87,7 +93,34 @@ def plan_requirements(
         {"VENV": VENV, "WHEELS_DIR": WHEELS_DIR},
     )
     b.script_step("cleanup", "cleanup.sh", {"VENV": VENV})
-    return _finish(b, plans, [(i.package, i.origin) for i in pip_from_bindep], parent=BUILDER_NODE)
+    plan = _finish(b, plans, [(i.package, i.origin) for i in pip_from_bindep], parent=BUILDER_NODE)
+    if "resolved" in plan.inputs and wheel_set is not None and wheel_set.requires:
+        # How its wheels are made: every input but the lines and the pins.
+        recipe = {k: v for k, v in plan.inputs.items() if k not in ("wheels", "resolved")}
+        plan = replace(plan, wheel_recipe=cachekey.cache_key(recipe))
+    return plan
+
+
+def installs(
+    resolved: ResolvedPipeline,
+    ctx: PlanContext,
+    plans: Mapping[str, NodePlan],
+    requires: Iterable[tuple[Iterable[str], Iterable[str]]],
+    pip_packages: Iterable[str],
+) -> tuple[str, ...] | None:
+    """The pins of the wheel set a node installs: what ``requires`` (per project, its declared
+    requirements and its extras) and ``pip_packages`` need of it, with the toolchain and the
+    build backends (a project's wheel is built with them); None when the wheels image is
+    not keyed by its pins (the node is keyed by the wheels image's key)."""
+    if not plans[REQUIREMENTS_NODE].wheel_recipe:
+        return None
+    wheel_set = ctx.inputs.wheel_sets.get(ctx.platform.name)
+    if wheel_set is None:
+        return None
+    lines = plan_wheels(
+        requires, pip_packages, toolchain=resolved.pipeline.toolchain.requirements()
+    )
+    return installed_pins(wheel_set.pins, wheel_set.requires, lines)
 
 
 def wheel_lines(

@@ -37,7 +37,7 @@ from orchestrator.planning.builder import (
     project_wheels_dir,
 )
 from orchestrator.planning.nodeplan import GeneratedFile, NodePlan, PlanContext, Step
-from orchestrator.planning.requirements import constraints_file
+from orchestrator.planning.requirements import constraints_file, installs
 from orchestrator.planning.shared import shared_packages
 
 SRC_IN_CTR = "/tmp/orchestrate-src"
@@ -107,6 +107,8 @@ def plan_service(
         install_needs = ()
     version = fetched.version if fetched else service.source.version
     constraints = constraints_file(plans, resolved)
+    requires = ((fetched.requires if fetched else (), service.extras),)
+    b.installs = installs(resolved, ctx, plans, requires, service.pip_packages)
     _install(
         b, service, fetched, version, wheels=wheels, needs=install_needs, constraints=constraints
     )
@@ -259,6 +261,8 @@ def _install(
         "PROJECT_SRC": src_path,
         "PIP_PACKAGES": " ".join(service.pip_packages),
     }
+    if b.installs is not None:
+        env["INSTALLS"] = " ".join(b.installs)
     if fetched is not None and fetched.source.kind == "git" and version:
         env["PBR_VERSION"] = version
     if service.project.config and src_path:

@@ -26,7 +26,7 @@ from orchestrator.model.resolve import ResolvedPipeline, ServiceImage
 from orchestrator.model.states import NodeKind
 from orchestrator.planning.builder import VENV, WHEELS_IN_CTR, NodeBuilder
 from orchestrator.planning.nodeplan import NodePlan, PlanContext
-from orchestrator.planning.requirements import constraints_file, wheeled_services
+from orchestrator.planning.requirements import constraints_file, installs, wheeled_services
 from orchestrator.planning.wheelset import parse_requirement, requirement_name
 
 # A Python distribution goes into the shared node when this many services require it.
@@ -113,18 +113,17 @@ def plan_shared(
     b.from_step(plans[BASE_NODE].image)
     b.install_packages(packages, background=True, lists_from=plans[BASE_NODE].image)
     b.venv_from_wheels(wheels, needs=(REQUIREMENTS_NODE,))
+    b.installs = installs(resolved, ctx, plans, (), distributions)
     if distributions:  # none when the wheels are for one service alone (scope: selected)
-        b.script_step(
-            "install-shared",
-            "install-project.sh",
-            {
-                "VENV": VENV,
-                "WHEELS_DIR": WHEELS_IN_CTR,
-                "CONSTRAINTS": f"{WHEELS_IN_CTR}/{constraints_file(plans, resolved)}",
-                "PIP_PACKAGES": " ".join(distributions),
-            },
-            wheels=wheels,
-        )
+        env = {
+            "VENV": VENV,
+            "WHEELS_DIR": WHEELS_IN_CTR,
+            "CONSTRAINTS": f"{WHEELS_IN_CTR}/{constraints_file(plans, resolved)}",
+            "PIP_PACKAGES": " ".join(distributions),
+        }
+        if b.installs is not None:
+            env["INSTALLS"] = " ".join(b.installs)
+        b.script_step("install-shared", "install-project.sh", env, wheels=wheels)
     return b.clean_and_finish(parents=(BASE_NODE, REQUIREMENTS_NODE), plans=plans)
 
 

@@ -10,7 +10,7 @@ leaves the set, and therefore the wheels image, unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -119,3 +119,24 @@ def plan_wheels(
     # The toolchain is pinned by the pipeline: drop any unpinned duplicate of it.
     kept = [line for line in lines if requirement_name(line) not in toolchain_names]
     return tuple(sorted(kept, key=str.lower)) + tuple(toolchain)
+
+
+def installed_pins(
+    pins: Iterable[str], requires: Mapping[str, Iterable[str]], lines: Iterable[str]
+) -> tuple[str, ...]:
+    """The pins an image installs when it installs ``lines`` from a wheel set: the pins of the
+    lines' names and of everything they require, transitively (``requires``: a pin's name ->
+    the names it requires, :attr:`~orchestrator.model.inputs.WheelSet.requires`). A line's
+    extras and markers are not read: the closure follows every edge of the set's resolution,
+    so it holds at least what the image installs (install-project.sh checks that it holds
+    all of it)."""
+    by_name = {requirement_name(pin): pin for pin in pins}
+    todo = [requirement_name(line) for line in lines]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        todo.extend(requires.get(name, ()))
+    return tuple(sorted(by_name[name] for name in seen))

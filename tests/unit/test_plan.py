@@ -683,6 +683,7 @@ def test_every_script_a_step_script_runs_is_in_its_key():
         "compile-bytecode.py",
         "install-packages.sh",
         "apt-pins.sh",
+        "installed-wheels.py",
         "project-wheel-key.py",
     }
 
@@ -707,8 +708,14 @@ def test_install_project_reads_the_node_s_package_lists_for_the_runtime_packages
         assert installs == (named["install-project"].lists is not None), service
 
 
-def _resolved_plans(path: Path, pins: tuple[str, ...], lines: tuple[str, ...] | None = None):  # type: ignore[no-untyped-def]
-    """Plans as a run makes them when the wheels resolved on the host to ``pins``."""
+def _resolved_plans(  # type: ignore[no-untyped-def]
+    path: Path,
+    pins: tuple[str, ...],
+    lines: tuple[str, ...] | None = None,
+    requires: dict[str, tuple[str, ...]] | None = None,
+):
+    """Plans as a run makes them when the wheels resolved on the host to ``pins`` (with
+    ``requires``, the resolution's dependency graph)."""
     resolved = load(path)
     settings = resolve_settings(
         resolved.pipeline.settings, {"state_dir": str(path.parent / "state")}, environ={}
@@ -720,6 +727,7 @@ def _resolved_plans(path: Path, pins: tuple[str, ...], lines: tuple[str, ...] | 
         python="3.11.2",
         platform="x86_64-manylinux_2_36",
         pins=pins,
+        requires=requires or {},
     )
     ctx = PlanContext(
         run_id="r1",
@@ -772,6 +780,97 @@ def test_resolved_wheels_are_keyed_by_their_pins_not_by_upper_constraints(
             assert material[0].digest == (("sha256", digest.removeprefix("sha256:")),)
         else:
             assert said == [] and material == [], node
+
+
+# keystone: flask (werkzeug), oslo.db (sqlalchemy), ldappool (its ldap extra); glance:
+# oslo.db, glance-store; both: pbr. openstack-base: oslo.db, what both require outright.
+GRAPH_PINS = (
+    "flask==3.1.3",
+    "glance-store==4.0.0",
+    "ldappool==3.0.0",
+    "oslo-db==18.0.0",
+    "pbr==7.0.3",
+    "sqlalchemy==2.0.46",
+    "unused==1.0",
+    "werkzeug==3.1.0",
+)
+GRAPH = {
+    "flask": ("werkzeug",),
+    "glance-store": (),
+    "ldappool": (),
+    "oslo-db": ("pbr", "sqlalchemy"),
+    "pbr": (),
+    "sqlalchemy": (),
+    "unused": (),
+    "werkzeug": (),
+}
+
+
+def _moved(pin: str) -> tuple[str, ...]:
+    return tuple(p + ".post1" if p == pin else p for p in GRAPH_PINS)
+
+
+def test_an_image_installing_from_resolved_wheels_is_keyed_by_the_pins_it_installs(
+    write_pipeline: WritePipeline,
+) -> None:
+    path = write_pipeline(TWO)
+    before = _resolved_plans(path, GRAPH_PINS, requires=GRAPH)
+    assert before["requirements"].wheel_recipe
+    shared = before["openstack-base"].inputs
+    assert "parent:requirements" not in shared
+    assert shared["wheels_recipe"] == before["requirements"].wheel_recipe
+    assert shared["installs"].split("\n") == [
+        "oslo-db==18.0.0",
+        "pbr==7.0.3",
+        "sqlalchemy==2.0.46",
+    ]
+    keystone = before["keystone"].inputs["installs"].split("\n")
+    assert "werkzeug==3.1.0" in keystone and "ldappool==3.0.0" in keystone
+    assert "glance-store==4.0.0" not in keystone and "unused==1.0" not in keystone
+    install = next(s for s in before["keystone"].steps if s.name == "install-project")
+    assert f"INSTALLS={' '.join(keystone)}" in install.argv
+
+    def changed(pin: str) -> set[str]:
+        after = _resolved_plans(path, _moved(pin), requires=GRAPH)
+        return {n for n in before if before[n].key != after[n].key}
+
+    # A pin only keystone installs: the wheels and keystone; one of flask's dependencies too.
+    assert changed("ldappool==3.0.0") == {"requirements", "keystone"}
+    assert changed("werkzeug==3.1.0") == {"requirements", "keystone"}
+    assert changed("glance-store==4.0.0") == {"requirements", "glance"}
+    # A pin of the shared venv: everything installed from the wheels.
+    assert changed("sqlalchemy==2.0.46") == {"requirements", "openstack-base", "glance", "keystone"}
+    # A pin no image installs: the wheels image alone.
+    assert changed("unused==1.0") == {"requirements"}
+    # The SBOM and the provenance name the digest of the pins the image installs.
+    pins = before["keystone"].inputs["installs"] + "\n"
+    digest = "sha256:" + hashlib.sha256(pins.encode()).hexdigest()
+    sbom = next(s for s in before["keystone"].steps if s.name == "sbom")
+    assert f"constraints={digest}" in sbom.argv
+    material = next(m for m in before["keystone"].materials if m.name == "constraints")
+    assert ("content", "the pins resolved from it that this image installs") in material.annotations
+    # How the wheels are made moves every image installed from them.
+    text = path.read_text()
+    assert "wheel: " in text
+    path.write_text(re.sub(r'wheel: "?[0-9.]+"?', 'wheel: "0.45.0"', text, count=1))
+    rebuilt = _resolved_plans(path, GRAPH_PINS, requires=GRAPH)
+    assert {n for n in before if before[n].key != rebuilt[n].key} >= {
+        "requirements",
+        "openstack-base",
+        "glance",
+        "keystone",
+    }
+
+
+def test_without_the_dependency_graph_an_image_is_keyed_by_the_wheels_image(
+    write_pipeline: WritePipeline,
+) -> None:
+    plans = _resolved_plans(write_pipeline(TWO), GRAPH_PINS)
+    assert plans["requirements"].wheel_recipe == ""
+    for node in ("openstack-base", "glance", "keystone"):
+        assert "parent:requirements" in plans[node].inputs and "installs" not in plans[node].inputs
+        install = next(s for s in plans[node].steps if "install-project.sh" in s.argv[-1])
+        assert not any(a.startswith("INSTALLS=") for a in install.argv), node
 
 
 def test_a_resolution_of_other_lines_is_not_used(write_pipeline: WritePipeline) -> None:

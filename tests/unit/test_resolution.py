@@ -80,11 +80,8 @@ def test_the_digest_follows_every_input() -> None:
 def test_a_cached_resolution_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cached = tmp_path / "wheel-sets" / f"{QUERY.digest()}.json"
     cached.parent.mkdir()
-    cached.write_text(
-        json.dumps(
-            {"python": "3.11.2", "platform": QUERY.platform, "pins": ["pbr==7.0.3"], "declared": []}
-        )
-    )
+    kept = {"python": "3.11.2", "platform": QUERY.platform, "pins": ["pbr==7.0.3"], "declared": []}
+    cached.write_text(json.dumps({**kept, "requires": {"pbr": []}}))
 
     def no_uv(*_: object) -> WheelSet:
         raise AssertionError("resolved again")
@@ -92,6 +89,35 @@ def test_a_cached_resolution_runs_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(resolution, "_compile", no_uv)
     got = resolve(QUERY, tmp_path, Network(), "p.yaml")
     assert got.pins == ("pbr==7.0.3",) and got.lines == QUERY.lines
+    assert got.requires == {"pbr": ()}
+    # One kept before the dependency graph was: resolved again, for it.
+    cached.write_text(json.dumps(kept))
+    with pytest.raises(AssertionError, match="resolved again"):
+        resolve(QUERY, tmp_path, Network(), "p.yaml")
+
+
+def test_the_dependency_graph_comes_from_uv_s_annotations() -> None:
+    output = (
+        "alembic==1.18.4           # via oslo-db, -c constraints.txt\n"
+        "oslo-db==18.0.0           # via -c constraints.txt, -r requirements.in\n"
+        "PyMySQL==1.1.2            # via oslo-db, oslo.db[mysql]\n"
+        "sqlalchemy==2.0.46        # via alembic, oslo-db, -c constraints.txt\n"
+        "lonely==1.0\n"
+    )
+    assert resolution._pins(output) == (
+        "alembic==1.18.4",
+        "oslo-db==18.0.0",
+        "PyMySQL==1.1.2",
+        "sqlalchemy==2.0.46",
+        "lonely==1.0",
+    )
+    assert resolution.requirements_of(output) == {
+        "alembic": ("sqlalchemy",),
+        "lonely": (),
+        "oslo-db": ("alembic", "pymysql", "sqlalchemy"),
+        "pymysql": (),
+        "sqlalchemy": (),
+    }
 
 
 def test_a_resolution_is_kept_and_a_damaged_one_made_again(
