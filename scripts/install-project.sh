@@ -14,9 +14,9 @@
 # PROJECT_WHEEL_OUT (a folder the host stores from) and PROJECT_WHEELS (the host's cache of
 # project wheels, read-only): an sdist's wheel is taken from PROJECT_WHEELS when one was built
 # from the same sdist with the same build environment (project-wheel-key.py), else built and
-# left in PROJECT_WHEEL_OUT/<fingerprint>/ for the host to keep; optional INSTALLS: the pins
-# of the wheel set the node's key holds (installed-wheels.py fails the step, exit 3, if it
-# installs anything else).
+# left in PROJECT_WHEEL_OUT/<fingerprint>/ for the host to keep; optional INSTALLS: a file of
+# the pins of the wheel set the node's key holds (installed-wheels.py fails the step, exit 3,
+# if it installs anything else).
 set -euo pipefail
 
 : "${VENV:?}" "${WHEELS_DIR:?}" "${CONSTRAINTS:?}"

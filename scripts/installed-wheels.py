@@ -8,8 +8,8 @@ Usage: python -I installed-wheels.py SITE_PACKAGES BEFORE SUMS OUT
   lines of the wheels the venv now holds are written (``/etc/image_info/wheels.sha256``, for
   the image's SBOM). Only those: the list of every wheel of the set would make the image
   differ whenever a wheel it does not hold changes.
-- INSTALLS (environment, optional): the pins of the wheel set the node's key holds
-  (``name==version``, space-separated). Every distribution the step added must be one of
+- INSTALLS (environment, optional): a file of the pins of the wheel set the node's key
+  holds (``name==version``, one a line). Every distribution the step added must be one of
   them, PROJECT (the project itself, built here) aside: else the key missed something the
   image holds, and the build fails (exit 3) naming what.
 """
@@ -43,8 +43,9 @@ def main(args: list[str]) -> int:
     now = {p.name for p in site.glob("*.dist-info") if p.is_dir()}
     installed = {dist_name(folder) for folder in now}
     keyed = os.environ.get("INSTALLS")
-    if keyed is not None:
-        allowed = {canonical(pin.split("==", 1)[0]) for pin in keyed.split()}
+    if keyed:
+        pins = Path(keyed).read_text().split()
+        allowed = {canonical(pin.split("==", 1)[0]) for pin in pins}
         allowed.add(canonical(os.environ.get("PROJECT", "")))
         added = sorted(dist_name(folder) for folder in now - before)
         unkeyed = [name for name in added if name not in allowed]

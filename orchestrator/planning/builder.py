@@ -47,6 +47,8 @@ APT_CACHE_IN_CTR = f"{IN_CTR}/apt-cache"
 APT_LISTS_IN_CTR = f"{IN_CTR}/apt-lists"
 PROJECT_WHEELS_IN_CTR = f"{IN_CTR}/project-wheels"
 PROJECT_WHEEL_OUT_IN_CTR = f"{IN_CTR}/project-wheel-out"
+# The pins of the wheel set a node's key holds (NodeBuilder.installs), for install-project.
+INSTALLS_IN_CTR = f"{IN_CTR}/installs.txt"
 # The scripts each step script runs in turn (scripts/): in the key of every node that runs it.
 HELPERS: Mapping[str, tuple[str, ...]] = {
     "install-project.sh": (
@@ -351,6 +353,18 @@ class NodeBuilder:
                 Step(name=LISTS_RM, argv=buildah.rm(container)),
             ),
         )
+
+    def installs_check(self, env: dict[str, str]) -> list[Mount]:
+        """With :attr:`installs` set: the pins in a file of the node's (one a line), mounted
+        for install-project.sh, which checks the step installs nothing else (``INSTALLS``)."""
+        if self.installs is None:
+            return []
+        path = self.node_dir / "installs.txt"
+        self.files.append(
+            GeneratedFile(path=path, content="".join(f"{p}\n" for p in self.installs))
+        )
+        env["INSTALLS"] = INSTALLS_IN_CTR
+        return [Mount(source=str(path), target=INSTALLS_IN_CTR)]
 
     def venv_from_wheels(self, wheels: str, needs: tuple[str, ...]) -> None:
         """``setup-venv``: the runtime venv at VENV with the pinned toolchain, from the wheels

@@ -261,8 +261,6 @@ def _install(
         "PROJECT_SRC": src_path,
         "PIP_PACKAGES": " ".join(service.pip_packages),
     }
-    if b.installs is not None:
-        env["INSTALLS"] = " ".join(b.installs)
     if fetched is not None and fetched.source.kind == "git" and version:
         env["PBR_VERSION"] = version
     if service.project.config and src_path:
@@ -274,7 +272,7 @@ def _install(
             env["PROJECT_ETC_OPTIONAL"] = "yes"
     sha = _sdist_sha256(fetched)
     out = b.node_dir / "project-wheel"
-    mounts = _project_wheel(b, out, env) if sha else []
+    mounts = [*(_project_wheel(b, out, env) if sha else []), *b.installs_check(env)]
     b.script_step(
         "install-project", "install-project.sh", env, wheels=wheels, needs=needs, mounts=mounts
     )

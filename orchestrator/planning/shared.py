@@ -121,9 +121,8 @@ def plan_shared(
             "CONSTRAINTS": f"{WHEELS_IN_CTR}/{constraints_file(plans, resolved)}",
             "PIP_PACKAGES": " ".join(distributions),
         }
-        if b.installs is not None:
-            env["INSTALLS"] = " ".join(b.installs)
-        b.script_step("install-shared", "install-project.sh", env, wheels=wheels)
+        mounts = b.installs_check(env)
+        b.script_step("install-shared", "install-project.sh", env, wheels=wheels, mounts=mounts)
     return b.clean_and_finish(parents=(BASE_NODE, REQUIREMENTS_NODE), plans=plans)
 
 

@@ -36,7 +36,9 @@ def run(
     env = {k: v for k, v in os.environ.items() if k not in ("INSTALLS", "PROJECT")}
     env["PROJECT"] = project
     if installs is not None:
-        env["INSTALLS"] = installs
+        keyed = tmp_path / "installs.txt"
+        keyed.write_text("".join(f"{pin}\n" for pin in installs.split()))
+        env["INSTALLS"] = str(keyed)
     out = tmp_path / "etc" / "wheels.sha256"
     argv = [sys.executable, "-I", str(SCRIPT), str(site), str(before), str(sums), str(out)]
     return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)

@@ -828,7 +828,11 @@ def test_an_image_installing_from_resolved_wheels_is_keyed_by_the_pins_it_instal
     assert "werkzeug==3.1.0" in keystone and "ldappool==3.0.0" in keystone
     assert "glance-store==4.0.0" not in keystone and "unused==1.0" not in keystone
     install = next(s for s in before["keystone"].steps if s.name == "install-project")
-    assert f"INSTALLS={' '.join(keystone)}" in install.argv
+    assert "INSTALLS=/run/orchestrate/installs.txt" in install.argv
+    listed = next(f for f in before["keystone"].files if f.path.name == "installs.txt")
+    assert listed.content.split() == keystone
+    mount = f"type=bind,src={listed.path},dst=/run/orchestrate/installs.txt,ro"
+    assert mount in install.argv
 
     def changed(pin: str) -> set[str]:
         after = _resolved_plans(path, _moved(pin), requires=GRAPH)
