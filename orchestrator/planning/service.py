@@ -100,7 +100,9 @@ def plan_service(
         _user_and_packages(
             b, service, packages, background=False, lists_from=plans[BASE_NODE].image
         )
-        install_needs = ()
+        # The shared node is keyed by the pins it installs: it may be reused while the
+        # wheels image this service installs from is being built.
+        install_needs = WAIT_FOR_WHEELS
     else:
         b.from_step(plans[BASE_NODE].image)
         _runtime(b, service, wheels, own_packages, plans[BASE_NODE].image)

@@ -168,7 +168,7 @@ class Attestor:
         subjects = [Descriptor(name=plan.image, digest=_digest_set(local))]
         if pushed is not None:
             subjects.insert(0, Descriptor(name=plan.remote_key, digest=_digest_set(pushed.digest)))
-        recorded = files.wheels_record  # the whole wheelhouse it was installed from
+        recorded = files.wheels_record  # the wheels of the wheelhouse its venv holds
         own_sums = files.wheel_sums if plan.kind == NodeKind.REQUIREMENTS else {}
         sbom_bytes = files.sbom or b""
         sbom_sha = hashlib.sha256(sbom_bytes).hexdigest() if sbom_bytes else ""
