@@ -57,3 +57,40 @@ def test_the_pins_resolved_on_the_host_are_built_and_checked(
     assert fewer.returncode == 3, fewer.stdout[-2000:] + fewer.stderr[-2000:]
     assert "ERROR: the wheel set resolved on the host is not" in fewer.stderr
     assert "idna" in fewer.stderr
+
+
+def _install(image: str, keyed: str) -> Any:
+    """install-project.sh installing ``six`` into the wheels image's builder venv from its
+    wheelhouse, offline, its key holding the pins ``keyed`` names (a grep of resolved.txt)."""
+    scripts = ("install-project.sh", "installed-wheels.py", "compile-bytecode.py")
+    copies = "".join(
+        f"cat > /tmp/scripts/{name} <<'SCRIPT'\n{(ROOT / 'scripts' / name).read_text()}SCRIPT\n"
+        for name in scripts
+    )
+    shell = f"""set -e
+mkdir /tmp/scripts
+{copies}
+grep -i -E '^({keyed})==' /wheels/resolved.txt > /tmp/installs.txt || true
+export VENV=/var/lib/openstack WHEELS_DIR=/wheels CONSTRAINTS=/wheels/resolved.txt
+export PIP_PACKAGES=six INSTALLS=/tmp/installs.txt
+bash /tmp/scripts/install-project.sh
+echo "recorded: $(cut -d' ' -f3 /etc/image_info/wheels.sha256 | tr '\\n' ' ')"
+"""
+    return run_in(image, "bash", "-c", shell)
+
+
+def test_an_install_step_fails_when_it_installs_what_its_key_does_not_hold(
+    keystone_run: dict[str, object],
+) -> None:
+    """The images installing from the wheels are keyed by the pins they install (the
+    closure of their lines in the wheel set's graph): a distribution installed beyond them
+    fails the step, naming it, instead of reaching an image whose key does not hold it."""
+    image = _wheels_image(keystone_run)
+    held = _install(image, "six")
+    assert held.returncode == 0, held.stdout[-2000:] + held.stderr[-2000:]
+    # The record lists the wheels the venv holds (six's among them), not the whole set.
+    recorded = next(line for line in held.stdout.splitlines() if line.startswith("recorded:"))
+    assert "six-" in recorded and "requests-" not in recorded
+    missed = _install(image, "pbr")
+    assert missed.returncode == 3, missed.stdout[-2000:] + missed.stderr[-2000:]
+    assert "not among the pins the image's key holds: six" in missed.stderr
