@@ -42,7 +42,7 @@ def _header() -> str:
     return text[: text.index("images:")]
 
 
-def _pipeline(folder: Path, b_packages: str = "") -> Path:
+def _pipeline(folder: Path, b_packages: str = "", b_pip: str = "", upper: str = "") -> Path:
     body = f"""images:
   ks-a:
     project: keystone
@@ -57,8 +57,15 @@ def _pipeline(folder: Path, b_packages: str = "") -> Path:
 """
     if b_packages:
         body += f"    dist_packages: [{b_packages}]\n"
+    if b_pip:
+        body += f"    pip_packages: [{b_pip}]\n"
+    header = _header()
+    if upper:
+        default = str(ROOT / "constraints" / "2026.1" / "upper-constraints.txt")
+        assert default in header, header
+        header = header.replace(default, upper)
     path = folder / "two.yaml"
-    path.write_text(_header() + body)
+    path.write_text(header + body)
     return path
 
 
@@ -106,7 +113,9 @@ def _build(workdir: Path, state_dir: Path, *args: str) -> dict[str, str]:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     nodes = json.loads(out.read_text())["nodes"]
     SHARED_BUILT.extend(
-        n["image"] for n in nodes if n["node"] == "openstack-base" and n["status"] == "built"
+        n["image"]
+        for n in nodes
+        if n["node"] in ("openstack-base", "requirements") and n["status"] == "built"
     )
     return {n["node"]: n["status"] for n in nodes}
 
@@ -115,8 +124,9 @@ def _built(statuses: dict[str, str]) -> set[str]:
     return {node for node, status in statuses.items() if status == "built"}
 
 
-# Five builds (105 s): in nox -s integration, not the default run (moved on 2026-12-07, when
-# that run took 957 s of its 900 on a slow machine); the resume test below stays in it.
+# Seven builds (about 3 minutes): in nox -s integration, not the default run (moved on
+# 2026-12-07, when that run took 957 s of its 900 on a slow machine); the resume test below
+# stays in it.
 @pytest.mark.rebuild_chain
 def test_rebuilds_follow_what_changed(workdir: Path, state_dir: Path, no_leftovers: None) -> None:
     _pipeline(workdir)
@@ -158,6 +168,29 @@ def test_rebuilds_follow_what_changed(workdir: Path, state_dir: Path, no_leftove
     assert len([r for r in removed if "/ks-b:" in r]) == 2, pruned.stdout  # first, +file
     assert {f"{NS}/ks-a:2026.1", f"{NS}/ks-b:2026.1"} <= after
     assert _build(workdir, state_dir)["ks-a"] == "reused"
+
+    # A pip package of one service: the wheels image holds one more pin, and only that
+    # service installs it. Each image is keyed by the pins it installs: the shared node and
+    # ks-a are reused (while the new wheels image is built: ks-b's install waits for it).
+    _pipeline(workdir, b_packages="file", b_pip="tabulate")
+    assert _built(_build(workdir, state_dir)) == {"requirements", "ks-b"}
+    # A new pin of it (an older release, as a nightly's constraints may bring): the same.
+    upper = workdir / "upper-constraints.txt"
+    text = (ROOT / "constraints" / "2026.1" / "upper-constraints.txt").read_text()
+    assert "tabulate===0.9.0\n" in text
+    upper.write_text(text.replace("tabulate===0.9.0\n", "tabulate===0.8.10\n"))
+    _pipeline(workdir, b_packages="file", b_pip="tabulate", upper=str(upper))
+    plan = orchestrate(
+        "plan",
+        str(workdir / "two.yaml"),
+        "--profiles-dir",
+        str(workdir / "profiles"),
+        state_dir=state_dir,
+    )
+    assert plan.returncode == 0, plan.stderr
+    table = plan.stdout[plan.stdout.rindex("NODE ") :]
+    assert "installs +tabulate==0.8.10 -tabulate==0.9.0" in table, table
+    assert _built(_build(workdir, state_dir)) == {"requirements", "ks-b"}
 
 
 def _newest_run(state_dir: Path, after: set[str]) -> Path | None:
