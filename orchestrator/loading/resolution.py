@@ -28,7 +28,7 @@ import re
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -159,20 +159,36 @@ def resolve(query: Query, state_dir: Path, network: Network, where: str) -> Whee
     """
     folder = state_dir / "wheel-sets"
     cached = folder / f"{query.digest()}.json"
+    kept_before: WheelSet | None = None
     try:
         data = json.loads(cached.read_text(encoding="utf-8"))
         os.utime(cached)  # used: kept another KEEP_DAYS (see _prune)
-        return WheelSet(
+        found = WheelSet(
             lines=query.lines,
             python=data["python"],
             platform=data["platform"],
             pins=tuple(data["pins"]),
             declared=tuple(data["declared"]),
-            requires={name: tuple(names) for name, names in data["requires"].items()},
         )
-    except (OSError, ValueError, KeyError, TypeError):
+        if "requires" not in data:
+            # Kept by an orchestrate that did not keep the dependency graph: resolved again
+            # for it; offline, used as it is (every image keyed by the wheels image's key).
+            kept_before = found
+            raise KeyError("requires")
+        return replace(
+            found, requires={name: tuple(names) for name, names in data["requires"].items()}
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # not resolved yet (or a damaged file): resolve again
-    wheel_set = _compile(query, state_dir, network, where)
+    try:
+        wheel_set = _compile(query, state_dir, network, where)
+    except FetchError:
+        if kept_before is None:
+            raise
+        structlog.get_logger().warning(
+            "resolution kept without its graph, used offline", pipeline=where, file=str(cached)
+        )
+        return kept_before
     kept = {k: v for k, v in wheel_set.__dict__.items() if k != "lines"}
     try:
         write_atomically(cached, json.dumps(kept, indent=1) + "\n")

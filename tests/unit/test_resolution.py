@@ -95,6 +95,18 @@ def test_a_cached_resolution_runs_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(AssertionError, match="resolved again"):
         resolve(QUERY, tmp_path, Network(), "p.yaml")
 
+    # Offline, it is used as it is: its pins, no graph (images keyed as before).
+    def offline(*_: object) -> WheelSet:
+        raise FetchError("p.yaml: resolving the wheels: no network")
+
+    monkeypatch.setattr(resolution, "_compile", offline)
+    got = resolve(QUERY, tmp_path, Network(), "p.yaml")
+    assert got.pins == ("pbr==7.0.3",) and got.requires == {}
+    # With nothing kept, offline fails as before.
+    cached.unlink()
+    with pytest.raises(FetchError):
+        resolve(QUERY, tmp_path, Network(), "p.yaml")
+
 
 def test_the_dependency_graph_comes_from_uv_s_annotations() -> None:
     output = (
