@@ -120,6 +120,19 @@ def _build(workdir: Path, state_dir: Path, *args: str) -> dict[str, str]:
     return {n["node"]: n["status"] for n in nodes}
 
 
+def _plan_table(workdir: Path, state_dir: Path) -> str:
+    """``orchestrate plan``'s closing table (each node's action and why)."""
+    plan = orchestrate(
+        "plan",
+        str(workdir / "two.yaml"),
+        "--profiles-dir",
+        str(workdir / "profiles"),
+        state_dir=state_dir,
+    )
+    assert plan.returncode == 0, plan.stderr
+    return plan.stdout[plan.stdout.rindex("NODE ") :]
+
+
 def _built(statuses: dict[str, str]) -> set[str]:
     return {node for node, status in statuses.items() if status == "built"}
 
@@ -140,15 +153,7 @@ def test_rebuilds_follow_what_changed(workdir: Path, state_dir: Path, no_leftove
 
     # One service's own setting: that service only, and plan says why before the build.
     _pipeline(workdir, b_packages="file")
-    plan = orchestrate(
-        "plan",
-        str(workdir / "two.yaml"),
-        "--profiles-dir",
-        str(workdir / "profiles"),
-        state_dir=state_dir,
-    )
-    assert plan.returncode == 0, plan.stderr
-    table = plan.stdout[plan.stdout.rindex("NODE ") :]
+    table = _plan_table(workdir, state_dir)
     assert re.search(r"^ks-b +build ", table, re.M) and "dist_packages +file" in table, table
     assert re.search(r"^ks-a +reuse ", table, re.M), table
     assert _built(_build(workdir, state_dir)) == {"ks-b"}
@@ -180,15 +185,7 @@ def test_rebuilds_follow_what_changed(workdir: Path, state_dir: Path, no_leftove
     assert "tabulate===0.9.0\n" in text
     upper.write_text(text.replace("tabulate===0.9.0\n", "tabulate===0.8.10\n"))
     _pipeline(workdir, b_packages="file", b_pip="tabulate", upper=str(upper))
-    plan = orchestrate(
-        "plan",
-        str(workdir / "two.yaml"),
-        "--profiles-dir",
-        str(workdir / "profiles"),
-        state_dir=state_dir,
-    )
-    assert plan.returncode == 0, plan.stderr
-    table = plan.stdout[plan.stdout.rindex("NODE ") :]
+    table = _plan_table(workdir, state_dir)
     assert "installs +tabulate==0.8.10 -tabulate==0.9.0" in table, table
     assert _built(_build(workdir, state_dir)) == {"requirements", "ks-b"}
 
