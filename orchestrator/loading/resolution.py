@@ -28,7 +28,7 @@ import re
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -159,7 +159,32 @@ def resolve(query: Query, state_dir: Path, network: Network, where: str) -> Whee
     """
     folder = state_dir / "wheel-sets"
     cached = folder / f"{query.digest()}.json"
-    kept_before: WheelSet | None = None
+    found, with_graph = _read_kept(cached, query)
+    if found is not None and with_graph:
+        return found
+    try:
+        wheel_set = _compile(query, state_dir, network, where)
+    except FetchError:
+        if found is None:
+            raise
+        # Kept by an orchestrate that did not keep the dependency graph: used as it is
+        # offline (every image keyed by the wheels image's key, as then).
+        structlog.get_logger().warning(
+            "resolution kept without its graph, used offline", pipeline=where, file=str(cached)
+        )
+        return found
+    kept = {k: v for k, v in wheel_set.__dict__.items() if k != "lines"}
+    try:
+        write_atomically(cached, json.dumps(kept, indent=1) + "\n")
+    except OSError as exc:
+        raise StateError(f"{cached}: cannot keep the wheels' resolution ({exc.strerror})") from None
+    _prune(folder, time.time())
+    return wheel_set
+
+
+def _read_kept(cached: Path, query: Query) -> tuple[WheelSet | None, bool]:
+    """The resolution kept in ``cached`` (None: none kept, or a damaged file), and whether
+    it was kept with the dependency graph."""
     try:
         data = json.loads(cached.read_text(encoding="utf-8"))
         os.utime(cached)  # used: kept another KEEP_DAYS (see _prune)
@@ -169,33 +194,11 @@ def resolve(query: Query, state_dir: Path, network: Network, where: str) -> Whee
             platform=data["platform"],
             pins=tuple(data["pins"]),
             declared=tuple(data["declared"]),
-        )
-        if "requires" not in data:
-            # Kept by an orchestrate that did not keep the dependency graph: resolved again
-            # for it; offline, used as it is (every image keyed by the wheels image's key).
-            kept_before = found
-            raise KeyError("requires")
-        return replace(
-            found, requires={name: tuple(names) for name, names in data["requires"].items()}
+            requires={name: tuple(names) for name, names in data.get("requires", {}).items()},
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass  # not resolved yet (or a damaged file): resolve again
-    try:
-        wheel_set = _compile(query, state_dir, network, where)
-    except FetchError:
-        if kept_before is None:
-            raise
-        structlog.get_logger().warning(
-            "resolution kept without its graph, used offline", pipeline=where, file=str(cached)
-        )
-        return kept_before
-    kept = {k: v for k, v in wheel_set.__dict__.items() if k != "lines"}
-    try:
-        write_atomically(cached, json.dumps(kept, indent=1) + "\n")
-    except OSError as exc:
-        raise StateError(f"{cached}: cannot keep the wheels' resolution ({exc.strerror})") from None
-    _prune(folder, time.time())
-    return wheel_set
+        return None, False
+    return found, "requires" in data
 
 
 def _prune(folder: Path, now: float) -> None:

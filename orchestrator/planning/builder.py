@@ -162,7 +162,8 @@ class NodeBuilder:
         # Set by :meth:`finish` (the SBOM step reads them): see ``NodePlan.constraints``.
         self.constraints = ""
         self.constraints_revision = ""
-        # The pins of the wheel set this node installs (:meth:`key_by_installs`), or None.
+        # The pins of the wheel set this node installs, keying it in place of the wheels
+        # image's key (planning.requirements.installs), or None: keyed by that key.
         self.installs: tuple[str, ...] | None = None
         namespace = self.settings.namespace.rstrip("/")
         self.repository = f"{namespace}/{node}"
